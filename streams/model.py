@@ -1,0 +1,130 @@
+"""The contract's records as plain, immutable Python values.
+
+Everything inside Guardline speaks these types; Avro, JSON and Kafka only exist at the edges
+(`codec.py`, `jsonl.py`, `worker/`). Timestamps are integer epoch milliseconds and every such
+field ends in `_ms`; the wire names (`ts`, `created_ts`, ...) are mapped once, in the codec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class EventType(StrEnum):
+    ACCOUNT_CREATED = "ACCOUNT_CREATED"
+    ACCOUNT_DELETED = "ACCOUNT_DELETED"
+    CONTACT_ADDED = "CONTACT_ADDED"
+    MESSAGE_SENT = "MESSAGE_SENT"
+    GROUP_MEMBER_ADDED = "GROUP_MEMBER_ADDED"
+    GROUP_JOINED = "GROUP_JOINED"
+    BLOCKED = "BLOCKED"
+    REPORTED = "REPORTED"
+
+
+class AgeBand(StrEnum):
+    UNDER_13 = "UNDER_13"
+    AGE_13_15 = "AGE_13_15"
+    AGE_16_17 = "AGE_16_17"
+    AGE_18_20 = "AGE_18_20"
+    AGE_21_PLUS = "AGE_21_PLUS"
+    UNKNOWN = "UNKNOWN"
+
+    @property
+    def is_minor(self) -> bool:
+        return self in _MINORS
+
+    @property
+    def is_adult(self) -> bool:
+        return self in _ADULTS
+
+
+_MINORS = frozenset({AgeBand.UNDER_13, AgeBand.AGE_13_15, AgeBand.AGE_16_17})
+_ADULTS = frozenset({AgeBand.AGE_18_20, AgeBand.AGE_21_PLUS})
+
+
+class Severity(StrEnum):
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
+    CRITICAL = "CRITICAL"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
+
+
+class SubjectKind(StrEnum):
+    ACCOUNT = "ACCOUNT"
+    DEVICE = "DEVICE"
+    IP = "IP"
+    GROUP = "GROUP"
+
+
+# Which event types must carry a target / a group id (CONTRACT.md, "Event types").
+TARGET_REQUIRED = frozenset(
+    {
+        EventType.CONTACT_ADDED,
+        EventType.GROUP_MEMBER_ADDED,
+        EventType.BLOCKED,
+        EventType.REPORTED,
+    }
+)
+TARGET_FORBIDDEN = frozenset(
+    {EventType.ACCOUNT_CREATED, EventType.ACCOUNT_DELETED, EventType.GROUP_JOINED}
+)
+GROUP_REQUIRED = frozenset({EventType.GROUP_MEMBER_ADDED, EventType.GROUP_JOINED})
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: str
+    age_band: AgeBand
+    created_ts_ms: int | None = None
+    anonymous: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    event_id: str
+    type: EventType
+    ts_ms: int
+    actor: Account
+    target: Account | None = None
+    group_id: str | None = None
+    device_hash: str | None = None
+    ip_hash: str | None = None
+    first_contact: bool | None = None
+    has_media: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    kind: SubjectKind
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One alert or case update. `alert_id` is the case id; `revision` counts its updates."""
+
+    alert_id: str
+    detector: str
+    detector_version: str
+    severity: Severity
+    score: float
+    subject: Subject
+    window_start_ms: int
+    window_end_ms: int
+    trigger_ts_ms: int
+    features: dict[str, float]
+    counterparts: tuple[str, ...]
+    minors_exposed: int
+    evidence_event_ids: tuple[str, ...]
+    reason: str
+    emitted_at_ms: int = 0
+    revision: int = 1
+    detectors_on_subject: tuple[str, ...] = field(default=())
