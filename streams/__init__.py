@@ -1,0 +1,1 @@
+"""Guardline: streaming safety signals from chat metadata, never message content."""

@@ -1,0 +1,207 @@
+"""`guardline` command line: one subcommand per job, each with its own --help."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from streams import topics
+from streams.broker import BOOTSTRAP_ENV, external_bootstrap
+from streams.config import ConfigError, load_config
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _bootstrap(args: argparse.Namespace) -> str:
+    value: str | None = getattr(args, "bootstrap", None) or external_bootstrap()
+    if not value:
+        raise SystemExit(
+            f"error: no Kafka cluster given. Pass --bootstrap HOST:PORT or set {BOOTSTRAP_ENV} "
+            "(run `guardline broker` in another terminal for a local one)."
+        )
+    return value
+
+
+def cmd_broker(args: argparse.Namespace) -> int:
+    from streams.broker import run_foreground
+
+    run_foreground(port=args.port, data_dir=args.data_dir)
+    return 0
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    bootstrap = _bootstrap(args)
+    if not args.list:
+        created = topics.ensure_topics(bootstrap, partitions=args.partitions)
+        print(f"created: {', '.join(created) or 'nothing (all topics exist)'}")
+    for row in topics.describe_topics(bootstrap):
+        print(f"{row['name']:<32} partitions={row['partitions']:<3} messages={row['messages']}")
+    return 0
+
+
+def cmd_produce(args: argparse.Namespace) -> int:
+    from streams.produce import produce_file
+
+    report = produce_file(args.file, _bootstrap(args))
+    for line in report.errors[:50]:
+        print(line, file=sys.stderr)
+    if len(report.errors) > 50:
+        print(f"... and {len(report.errors) - 50} more bad lines", file=sys.stderr)
+    print(f"sent {report.sent} events to {topics.EVENTS.name}; {len(report.errors)} bad lines")
+    return 1 if report.errors else 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from streams.jsonl import event_to_json, write_jsonl
+    from streams.simulate import SimulationConfig, simulate, write_truth
+
+    sim = simulate(SimulationConfig(seed=args.seed))
+    write_jsonl(args.output, (event_to_json(e) for e in sim.events))
+    truth = args.truth or args.output.with_suffix(".truth.jsonl")
+    write_truth(truth, sim.truth)
+    attacks = sum(1 for t in sim.truth if t.kind == "attack")
+    print(
+        f"wrote {len(sim.events)} events to {args.output} and ground truth to {truth} "
+        f"({attacks} attackers, {len(sim.truth) - attacks} look-alikes)"
+    )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from streams.worker.app import GuardlineWorker, WorkerSettings
+
+    settings = WorkerSettings(
+        bootstrap=_bootstrap(args),
+        config=load_config(args.config),
+        app_id=args.app_id,
+        partitions=args.partitions,
+        data_dir=args.data_dir,
+        store=args.store,
+        instance_id=args.instance_id,
+        ready_file=args.ready_file,
+    )
+    GuardlineWorker(settings).run(loglevel=args.loglevel)
+    return 0
+
+
+def cmd_alerts_tail(args: argparse.Namespace) -> int:
+    from streams.alerts_feed import format_alert, iter_alerts
+
+    try:
+        for alert in iter_alerts(_bootstrap(args), args.topic, from_beginning=args.from_beginning):
+            print(format_alert(alert), flush=True)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_alerts_export(args: argparse.Namespace) -> int:
+    from streams.alerts_feed import export_alerts
+
+    n = export_alerts(_bootstrap(args), args.output, args.topic, idle_timeout_s=args.idle)
+    print(f"exported {n} alerts from {args.topic} to {args.output}")
+    return 0
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from streams.backtest import backtest_file
+
+    report = backtest_file(args.events, args.output, load_config(args.config))
+    for line in report.errors[:50]:
+        print(line, file=sys.stderr)
+    print(
+        f"{report.events} events -> {report.alerts} alerts ({report.shadow_alerts} shadow) "
+        f"in {args.output}; {len(report.errors)} bad lines"
+    )
+    return 1 if report.errors else 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from streams.demo import run_demo
+
+    return run_demo(duration_s=args.duration, seed=args.seed)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="guardline",
+        description="Streaming safety signals from chat metadata (never message content).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    def with_bootstrap(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--bootstrap", help=f"Kafka bootstrap servers (default: ${BOOTSTRAP_ENV})")
+
+    p = add("broker", cmd_broker, "Run the embedded Kafka-API broker (noida-db) in the foreground.")
+    p.add_argument("--port", type=int, default=9092, help="Kafka port (default 9092)")
+    p.add_argument("--data-dir", type=Path, default=Path(".guardline/broker"), help="data directory")
+
+    p = add("topics", cmd_topics, "Create Guardline's topics (idempotent) and list them.")
+    with_bootstrap(p)
+    p.add_argument("--list", action="store_true", help="only list, create nothing")
+    p.add_argument("--partitions", type=int, default=None, help="input topic partitions")
+
+    p = add("produce", cmd_produce, "Validate a JSON Lines file of events and send it.")
+    with_bootstrap(p)
+    p.add_argument("file", type=Path, help="events, one JSON object per line")
+
+    p = add("simulate", cmd_simulate, "Write seeded synthetic traffic with attacks and truth.")
+    p.add_argument("-o", "--output", type=Path, required=True, help="events JSON Lines file")
+    p.add_argument("--truth", type=Path, help="ground truth file (default: OUTPUT.truth.jsonl)")
+    p.add_argument("--seed", type=int, default=7)
+
+    p = add("worker", cmd_worker, "Run a stream worker (Faust) on the input topic.")
+    with_bootstrap(p)
+    p.add_argument("--config", type=Path, help="detector config TOML (default: built-in)")
+    p.add_argument("--app-id", default="guardline", help="Faust app id = consumer group id")
+    p.add_argument("--partitions", type=int, default=topics.DEFAULT_PARTITIONS)
+    p.add_argument("--data-dir", type=Path, default=Path(".guardline/worker"))
+    p.add_argument("--store", default="rocksdb://", help="table store: rocksdb:// or memory://")
+    p.add_argument("--instance-id", help="static group membership id (stable across restarts)")
+    p.add_argument("--ready-file", type=Path, help="file to write once partitions are assigned")
+    p.add_argument("--loglevel", default="warning")
+
+    alerts = sub.add_parser("alerts", help="Read the alert topics.", description="Read alerts.")
+    alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
+    p = alerts_sub.add_parser("tail", help="Print alerts live, human-readable.")
+    p.set_defaults(handler=cmd_alerts_tail)
+    with_bootstrap(p)
+    p.add_argument("--topic", default=topics.ALERTS.name)
+    p.add_argument("--from-beginning", action="store_true")
+    p = alerts_sub.add_parser("export", help="Write every alert on a topic as JSON Lines.")
+    p.set_defaults(handler=cmd_alerts_export)
+    with_bootstrap(p)
+    p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument("--topic", default=topics.ALERTS.name)
+    p.add_argument("--idle", type=float, default=3.0, help="stop after this many idle seconds")
+
+    p = add("backtest", cmd_backtest, "Run the detectors over an events file in event-time order.")
+    p.add_argument("events", type=Path)
+    p.add_argument("-o", "--output", type=Path, required=True, help="alerts JSON Lines file")
+    p.add_argument("--config", type=Path, help="detector config TOML (default: built-in)")
+
+    p = add("demo", cmd_demo, "Broker, topics, a worker and simulated traffic, narrated (~2 min).")
+    p.add_argument("--duration", type=float, default=90.0, help="seconds to run (default 90)")
+    p.add_argument("--seed", type=int, default=7)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,162 @@
+"""One validated configuration: engine settings and, per detector, its mode and thresholds.
+
+Defaults live in `streams/defaults/guardline.toml`; a user file overrides any subset. Loading
+checks everything and reports every problem at once, each naming the key, the bad value and
+what was expected, so a bad deploy fails at start instead of alerting wrongly for hours.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from streams.detectors import REGISTRY
+from streams.detectors.base import Detector
+from streams.engine.core import EngineConfig
+from streams.model import Severity
+
+DEFAULTS_PATH = Path(__file__).parent / "defaults" / "guardline.toml"
+CONFIG_ENV = "GUARDLINE_CONFIG"
+
+
+class Mode(StrEnum):
+    ENFORCE = "enforce"  # alerts go to the alert topics and the moderation queue
+    SHADOW = "shadow"  # alerts go to the shadow topic only: try a new version on live traffic
+    OFF = "off"
+
+
+class ConfigError(ValueError):
+    def __init__(self, problems: list[str], source: str) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"invalid Guardline config ({source}):\n{lines}")
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorSetup:
+    detector: Detector
+    mode: Mode
+
+
+@dataclass(frozen=True, slots=True)
+class GuardlineConfig:
+    engine: EngineConfig
+    detectors: tuple[DetectorSetup, ...]
+    source: str
+
+    def active(self) -> list[Detector]:
+        return [d.detector for d in self.detectors if d.mode is not Mode.OFF]
+
+    def mode_of(self, detector_name: str) -> Mode:
+        for setup in self.detectors:
+            if setup.detector.name == detector_name:
+                return setup.mode
+        raise KeyError(detector_name)
+
+
+def load_config(path: str | Path | None = None) -> GuardlineConfig:
+    """Defaults, overridden by `path` (or $GUARDLINE_CONFIG when path is None)."""
+    raw = _read(DEFAULTS_PATH)
+    chosen = path if path is not None else os.environ.get(CONFIG_ENV) or None
+    source = str(DEFAULTS_PATH.name)
+    if chosen is not None:
+        source = str(chosen)
+        try:
+            _merge(raw, _read(Path(chosen)))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError([f"cannot read {chosen}: {exc}"], source) from exc
+    return parse_config(raw, source)
+
+
+def parse_config(raw: Mapping[str, Any], source: str = "<memory>") -> GuardlineConfig:
+    problems: list[str] = []
+    for key in raw:
+        if key not in ("engine", "detectors"):
+            problems.append(f"{key}: unknown section (expected 'engine' or 'detectors')")
+    engine = _build(EngineConfig, raw.get("engine", {}), "engine", problems)
+    setups: list[DetectorSetup] = []
+    sections = raw.get("detectors", {})
+    if not isinstance(sections, Mapping):
+        problems.append("detectors: must be a table of detector sections")
+        sections = {}
+    for name in sections:
+        if name not in REGISTRY:
+            problems.append(
+                f"detectors.{name}: unknown detector (known: {', '.join(sorted(REGISTRY))})"
+            )
+    for name, (detector_cls, config_cls) in REGISTRY.items():
+        section = dict(sections.get(name, {}))
+        mode_raw = section.pop("mode", Mode.ENFORCE.value)
+        try:
+            mode = Mode(mode_raw)
+        except ValueError:
+            problems.append(
+                f"detectors.{name}.mode: {mode_raw!r} is not one of "
+                f"{', '.join(m.value for m in Mode)}"
+            )
+            mode = Mode.OFF
+        det_config = _build(config_cls, section, f"detectors.{name}", problems)
+        if det_config is not None:
+            setups.append(DetectorSetup(detector_cls(det_config), mode))
+    if problems or engine is None:
+        raise ConfigError(problems, source)
+    return GuardlineConfig(engine=engine, detectors=tuple(setups), source=source)
+
+
+def _build(cls: Any, section: Any, where: str, problems: list[str]) -> Any:
+    """Instantiate a config dataclass from a TOML table, collecting every problem."""
+    if not isinstance(section, Mapping):
+        problems.append(f"{where}: must be a table")
+        return None
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    before = len(problems)
+    for key, value in section.items():
+        field = fields.get(key)
+        if field is None:
+            problems.append(f"{where}.{key}: unknown key (known: {', '.join(sorted(fields))})")
+            continue
+        default = field.default
+        problem = _check_value(value, default)
+        if problem:
+            problems.append(f"{where}.{key}: {value!r} {problem}")
+            continue
+        values[key] = Severity(value) if isinstance(default, Severity) else value
+    if len(problems) > before:
+        return None
+    return cls(**values)
+
+
+def _check_value(value: Any, default: Any) -> str | None:
+    if isinstance(default, Severity):
+        return None if value in Severity.__members__ else f"is not one of {list(Severity)}"
+    if isinstance(default, bool):
+        return None if isinstance(value, bool) else "must be true or false"
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            return "must be an integer"
+        return None if value >= 0 else "must be >= 0"
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return "must be a number"
+        return None if value >= 0 else "must be >= 0"
+    return None
+
+
+def _read(path: Path) -> dict[str, Any]:
+    with path.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> None:
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value

@@ -1,0 +1,97 @@
+"""What every detector is: a pure, deterministic step over small per-subject state.
+
+A detector never sees Kafka, Faust or the wall clock. The engine hands it the events of one
+subject (an account, device or IP) in event-time order, and the detector answers with a
+`Finding` when a threshold is crossed. Turning findings into cases and alerts, deduplication
+and state expiry are the engine's job, so every detector runs unchanged in the stream worker,
+in `guardline backtest` and in unit tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+from streams.model import Event, Severity, SubjectKind
+
+# JSON-compatible value: what detector state is serialised to for the changelog.
+Json = Any
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A crossed threshold with its evidence; the engine decides whether it opens or grows a case.
+
+    `window_start_ms` is inclusive and `window_end_ms` is the trigger time (also inclusive).
+    `magnitude` is what "bigger numbers" means for case updates (usually distinct minors).
+    """
+
+    severity: Severity
+    score: float
+    window_start_ms: int
+    window_end_ms: int
+    features: dict[str, float]
+    counterparts: tuple[str, ...]
+    minors_exposed: int
+    evidence_event_ids: tuple[str, ...]
+    reason: str
+    magnitude: float
+
+
+class Detector(Protocol):
+    """The interface the engine drives. State is owned by the engine, mutated by the detector."""
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    subject_kind: ClassVar[SubjectKind]
+
+    def subjects(self, event: Event) -> Iterable[str]:
+        """Ids of the subjects whose state this event updates (routing)."""
+        ...
+
+    def new_state(self) -> Any: ...
+
+    def step(self, state: Any, subject_id: str, event: Event) -> Finding | None:
+        """Apply one event (already deduplicated and in event-time order for this subject)."""
+        ...
+
+    def expire(self, state: Any, now_ms: int) -> bool:
+        """Drop what fell out of every window before `now_ms`; True when nothing is left."""
+        ...
+
+    def horizon_ms(self) -> int:
+        """How far back in event time this detector's state can matter."""
+        ...
+
+    def dump(self, state: Any) -> Json: ...
+
+    def load(self, data: Json) -> Any: ...
+
+
+def capped(values: Iterable[str], cap: int) -> tuple[str, ...]:
+    """First `cap` values, in order: evidence lists on alerts are bounded."""
+    out: list[str] = []
+    for value in values:
+        if len(out) >= cap:
+            break
+        out.append(value)
+    return tuple(out)
+
+
+def describe_age(band: str, anonymous: bool, account_age_days: float | None) -> str:
+    """Plain words for an account, as a moderator would say it."""
+    words = {
+        "AGE_18_20": "adult (18-20)",
+        "AGE_21_PLUS": "adult (21+)",
+        "UNKNOWN": "unknown-age",
+        "UNDER_13": "under-13",
+        "AGE_13_15": "13-15",
+        "AGE_16_17": "16-17",
+    }[band]
+    parts = [words]
+    if anonymous:
+        parts.append("anonymous")
+    if account_age_days is not None and account_age_days < 7:
+        parts.append(f"{account_age_days:.0f}-day-old" if account_age_days >= 1 else "new")
+    return ", ".join(parts) + " account"

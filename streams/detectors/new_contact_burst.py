@@ -1,0 +1,210 @@
+"""new_contact_burst: an adult or unknown-age account first-contacting many distinct minors.
+
+Two event-time windows catch both shapes seen in the cases: a fast burst (dozens of children
+messaged within an hour) and a slow one spread over a day or more.
+
+Treatment of missing data (the contract leaves these open):
+- `UNKNOWN` age on the actor counts as adult: hiding one's age must not hide the behaviour.
+  `UNKNOWN` on the target does not count as a minor: only declared minors are counted.
+- A direct `MESSAGE_SENT` or a `CONTACT_ADDED` is a contact. When `first_contact` is absent the
+  detector decides from its own bounded memory of this account's past counterparts
+  (`pair_memory_ms`, at most `max_pairs`); a pair forgotten by then counts as new again.
+- An 18-20-year-old reaching a 16-17-year-old is a near-peer contact and is not counted.
+- `created_ts` and `anonymous` only colour the reason and the score, never the severity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from streams.detectors.base import Finding, Json, capped, describe_age
+from streams.model import AgeBand, Event, EventType, Severity, SubjectKind
+
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+
+
+@dataclass(frozen=True, slots=True)
+class NewContactBurstConfig:
+    fast_window_ms: int = HOUR_MS
+    fast_medium: int = 8
+    fast_high: int = 15
+    slow_window_ms: int = 48 * HOUR_MS
+    slow_medium: int = 12
+    slow_high: int = 18
+    critical_factor: float = 3.0
+    pair_memory_ms: int = 14 * DAY_MS
+    max_pairs: int = 256
+    evidence_cap: int = 50
+
+
+class BurstState:
+    """Per-account memory: recent counterparts, and minors first-contacted in the slow window.
+
+    Both dicts are kept in event-time order (insertion order), so expiry pops from the front.
+    """
+
+    __slots__ = ("firsts", "pairs")
+
+    def __init__(self) -> None:
+        self.pairs: dict[str, int] = {}
+        self.firsts: dict[str, tuple[int, str]] = {}
+
+
+def _is_contact(event: Event) -> bool:
+    return event.target is not None and event.type in (
+        EventType.MESSAGE_SENT,
+        EventType.CONTACT_ADDED,
+    )
+
+
+def counts_as_burst_contact(actor: AgeBand, target: AgeBand) -> bool:
+    """An adult or unknown-age actor reaching a minor who is not a near peer."""
+    if actor.is_minor or not target.is_minor:
+        return False
+    return not (actor is AgeBand.AGE_18_20 and target is AgeBand.AGE_16_17)
+
+
+class NewContactBurstDetector:
+    name: ClassVar[str] = "new_contact_burst"
+    version: ClassVar[str] = "1.0.0"
+    subject_kind: ClassVar[SubjectKind] = SubjectKind.ACCOUNT
+
+    def __init__(self, config: NewContactBurstConfig | None = None) -> None:
+        self.config = config or NewContactBurstConfig()
+
+    def subjects(self, event: Event) -> Iterable[str]:
+        return (event.actor.id,) if _is_contact(event) else ()
+
+    def new_state(self) -> BurstState:
+        return BurstState()
+
+    def horizon_ms(self) -> int:
+        return max(self.config.slow_window_ms, self.config.pair_memory_ms)
+
+    def step(self, state: BurstState, subject_id: str, event: Event) -> Finding | None:
+        target = event.target
+        if target is None or event.actor.id != subject_id:
+            return None
+        cfg = self.config
+        self.expire(state, event.ts_ms)
+        known = state.pairs.pop(target.id, None) is not None
+        state.pairs[target.id] = event.ts_ms
+        if len(state.pairs) > cfg.max_pairs:
+            del state.pairs[next(iter(state.pairs))]
+        first = event.first_contact if event.first_contact is not None else not known
+        if not first or target.id in state.firsts:
+            return None
+        if not counts_as_burst_contact(event.actor.age_band, target.age_band):
+            return None
+        state.firsts[target.id] = (event.ts_ms, event.event_id)
+        return self._assess(state, event)
+
+    def _assess(self, state: BurstState, event: Event) -> Finding | None:
+        cfg = self.config
+        now = event.ts_ms
+        fast_start = now - cfg.fast_window_ms
+        slow = len(state.firsts)
+        fast = sum(1 for ts, _ in reversed(state.firsts.values()) if ts > fast_start) if slow else 0
+        fast_sev = _severity(fast, cfg.fast_medium, cfg.fast_high, cfg.critical_factor)
+        slow_sev = _severity(slow, cfg.slow_medium, cfg.slow_high, cfg.critical_factor)
+        if fast_sev is None and slow_sev is None:
+            return None
+        fast_rank = fast_sev.rank if fast_sev else -1
+        slow_rank = slow_sev.rank if slow_sev else -1
+        use_fast = fast_rank >= slow_rank
+        severity = fast_sev if use_fast else slow_sev
+        assert severity is not None
+        window_ms = cfg.fast_window_ms if use_fast else cfg.slow_window_ms
+        count = fast if use_fast else slow
+        high = cfg.fast_high if use_fast else cfg.slow_high
+        in_window = [
+            (minor, eid) for minor, (ts, eid) in state.firsts.items() if ts > now - window_ms
+        ]
+        actor = event.actor
+        age_days = (now - actor.created_ts_ms) / 86_400_000 if actor.created_ts_ms else None
+        score = min(1.0, count / (2 * high))
+        if actor.anonymous:
+            score = min(1.0, score + 0.1)
+        if age_days is not None and age_days < 7:
+            score = min(1.0, score + 0.1)
+        features = {
+            "distinct_minors_first_contacted_fast": float(fast),
+            "fast_window_minutes": cfg.fast_window_ms / 60_000,
+            "threshold_fast_high": float(cfg.fast_high),
+            "distinct_minors_first_contacted_slow": float(slow),
+            "slow_window_hours": cfg.slow_window_ms / HOUR_MS,
+            "threshold_slow_high": float(cfg.slow_high),
+            "actor_anonymous": 1.0 if actor.anonymous else 0.0,
+        }
+        if age_days is not None:
+            features["actor_account_age_days"] = round(age_days, 3)
+        who = describe_age(actor.age_band, actor.anonymous, age_days)
+        span = _span(window_ms)
+        reason = (
+            f"{who[0].upper()}{who[1:]} first-contacted {count} minors it had never spoken to "
+            f"within {span} (high at {high})."
+        )
+        return Finding(
+            severity=severity,
+            score=round(score, 4),
+            window_start_ms=now - window_ms + 1,
+            window_end_ms=now,
+            features=features,
+            counterparts=capped((minor for minor, _ in in_window), cfg.evidence_cap),
+            minors_exposed=slow,
+            evidence_event_ids=capped((eid for _, eid in in_window), cfg.evidence_cap),
+            reason=reason,
+            magnitude=float(count),
+        )
+
+    def expire(self, state: BurstState, now_ms: int) -> bool:
+        """Also called before every step, so results never depend on when cleanup ran."""
+        _drop_before(state.firsts, now_ms - self.config.slow_window_ms)
+        cutoff = now_ms - self.config.pair_memory_ms
+        pairs = state.pairs
+        while pairs:
+            oldest = next(iter(pairs))
+            if pairs[oldest] > cutoff:
+                break
+            del pairs[oldest]
+        return not pairs and not state.firsts
+
+    def dump(self, state: BurstState) -> Json:
+        return {
+            "p": [[k, v] for k, v in state.pairs.items()],
+            "f": [[k, ts, eid] for k, (ts, eid) in state.firsts.items()],
+        }
+
+    def load(self, data: Json) -> BurstState:
+        state = BurstState()
+        state.pairs = {k: int(v) for k, v in data["p"]}
+        state.firsts = {k: (int(ts), str(eid)) for k, ts, eid in data["f"]}
+        return state
+
+
+def _drop_before(firsts: dict[str, tuple[int, str]], cutoff_ms: int) -> None:
+    """Pop entries at or before `cutoff_ms` from the (time-ordered) front."""
+    while firsts:
+        oldest = next(iter(firsts))
+        if firsts[oldest][0] > cutoff_ms:
+            return
+        del firsts[oldest]
+
+
+def _severity(count: int, medium: int, high: int, critical_factor: float) -> Severity | None:
+    if count >= high * critical_factor:
+        return Severity.CRITICAL
+    if count >= high:
+        return Severity.HIGH
+    if count >= medium:
+        return Severity.MEDIUM
+    return None
+
+
+def _span(window_ms: int) -> str:
+    if window_ms % HOUR_MS == 0:
+        return f"{window_ms // HOUR_MS} h"
+    return f"{window_ms // 60_000} min"

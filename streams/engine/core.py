@@ -1,0 +1,241 @@
+"""The detection engine: routes events to per-subject state, deduplicates, opens cases.
+
+Pure and deterministic: the same events in the same per-subject order give the same alerts,
+whether they come from a Kafka partition (`streams.worker`) or a file (`streams.backtest`).
+State is keyed by subject ("ACCOUNT:u-1", "DEVICE:d-9") so a subject's whole history lives in
+one place and moves with its partition.
+
+Redelivery and replays never double count: each subject remembers the highest
+(event time, event id) it applied, and anything at or below it is skipped. Because events
+reach a subject in (ts, event_id) order (see `reorder.py`), that single mark is exact.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from streams.detectors.base import Detector, Finding
+from streams.engine.cases import Case, advance_case
+from streams.model import Alert, Event, Severity, Subject, SubjectKind
+
+HOUR_MS = 3_600_000
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    allowed_lateness_ms: int = 5_000
+    cooldown_ms: int = 24 * HOUR_MS
+    update_growth: float = 0.5
+    # Findings at or above this severity from two detectors on one subject make it CRITICAL.
+    escalate_from: Severity = Severity.HIGH
+
+
+class SubjectState:
+    """Everything Guardline remembers about one subject, across detectors."""
+
+    __slots__ = ("cases", "detector_states", "hwm_id", "hwm_ts_ms")
+
+    def __init__(self) -> None:
+        self.hwm_ts_ms = -1
+        self.hwm_id = ""
+        self.detector_states: dict[str, Any] = {}
+        self.cases: dict[str, Case] = {}
+
+
+@dataclass(slots=True)
+class EngineStats:
+    applied: int = 0
+    skipped_replays: int = 0
+    findings: int = 0
+    alerts: int = 0
+    evicted: int = 0
+    per_detector_alerts: dict[str, int] = field(default_factory=dict)
+
+
+class Engine:
+    def __init__(
+        self,
+        detectors: Sequence[Detector],
+        config: EngineConfig | None = None,
+        *,
+        clock_ms: Callable[[], int] = lambda: 0,
+        loader: Callable[[str], bytes | None] | None = None,
+    ) -> None:
+        self.detectors = tuple(detectors)
+        self.config = config or EngineConfig()
+        self._clock_ms = clock_ms
+        self._loader = loader
+        self._by_name = {d.name: d for d in self.detectors}
+        self.subjects: dict[str, SubjectState] = {}
+        self.dirty: set[str] = set()
+        self.stats = EngineStats()
+
+    def routes(self, event: Event) -> dict[str, list[Detector]]:
+        """Subject keys this event updates, each with the detectors that want it."""
+        out: dict[str, list[Detector]] = {}
+        for detector in self.detectors:
+            for subject_id in detector.subjects(event):
+                out.setdefault(subject_key(detector.subject_kind, subject_id), []).append(
+                    detector
+                )
+        return out
+
+    def process(self, event: Event) -> list[Alert]:
+        """Apply an event to every subject it touches (the backtest path)."""
+        alerts: list[Alert] = []
+        for key, detectors in self.routes(event).items():
+            alerts.extend(self.apply(key, detectors, event))
+        return alerts
+
+    def apply(self, key: str, detectors: Iterable[Detector], event: Event) -> list[Alert]:
+        state = self._state(key)
+        if (event.ts_ms, event.event_id) <= (state.hwm_ts_ms, state.hwm_id):
+            self.stats.skipped_replays += 1
+            return []
+        state.hwm_ts_ms, state.hwm_id = event.ts_ms, event.event_id
+        self.dirty.add(key)
+        self.stats.applied += 1
+        alerts: list[Alert] = []
+        kind, _, subject_id = key.partition(":")
+        for detector in detectors:
+            det_state = state.detector_states.get(detector.name)
+            if det_state is None:
+                det_state = state.detector_states[detector.name] = detector.new_state()
+            finding = detector.step(det_state, subject_id, event)
+            if finding is None:
+                continue
+            self.stats.findings += 1
+            alert = self._case_update(state, key, SubjectKind(kind), subject_id, detector,
+                                      finding, event)
+            if alert is not None:
+                alerts.append(alert)
+        return alerts
+
+    def _case_update(
+        self,
+        state: SubjectState,
+        key: str,
+        kind: SubjectKind,
+        subject_id: str,
+        detector: Detector,
+        finding: Finding,
+        event: Event,
+    ) -> Alert | None:
+        cfg = self.config
+        now = event.ts_ms
+        others = sorted(
+            name
+            for name, case in state.cases.items()
+            if name != detector.name
+            and case.is_open(now, cfg.cooldown_ms)
+            and case.severity.rank >= cfg.escalate_from.rank
+        )
+        severity = finding.severity
+        if others and severity.rank >= cfg.escalate_from.rank:
+            severity = Severity.CRITICAL
+        if severity is not finding.severity:
+            finding = _with_severity(finding, severity)
+        case, publish = advance_case(
+            state.cases.get(detector.name),
+            finding,
+            detector=detector.name,
+            subject_key=key,
+            event_id=event.event_id,
+            now_ms=now,
+            cooldown_ms=cfg.cooldown_ms,
+            update_growth=cfg.update_growth,
+        )
+        state.cases[detector.name] = case
+        if not publish:
+            return None
+        self.stats.alerts += 1
+        per = self.stats.per_detector_alerts
+        per[detector.name] = per.get(detector.name, 0) + 1
+        features = dict(finding.features)
+        if others:
+            features["other_detectors_open"] = float(len(others))
+        reason = finding.reason
+        if severity is Severity.CRITICAL and others:
+            reason += f" Escalated: also flagged by {', '.join(others)}."
+        return Alert(
+            alert_id=case.case_id,
+            detector=detector.name,
+            detector_version=detector.version,
+            severity=case.severity,
+            score=finding.score,
+            subject=Subject(kind, subject_id),
+            window_start_ms=finding.window_start_ms,
+            window_end_ms=finding.window_end_ms,
+            trigger_ts_ms=now,
+            features=features,
+            counterparts=finding.counterparts,
+            minors_exposed=finding.minors_exposed,
+            evidence_event_ids=finding.evidence_event_ids,
+            reason=reason,
+            emitted_at_ms=self._clock_ms(),
+            revision=case.revision,
+            detectors_on_subject=tuple(others),
+        )
+
+    def expire(self, now_ms: int) -> int:
+        """Forget what fell out of every window before `now_ms` (event time); returns evictions."""
+        cooldown = self.config.cooldown_ms
+        gone: list[str] = []
+        for key, state in self.subjects.items():
+            empty = True
+            for name, det_state in state.detector_states.items():
+                if not self._by_name[name].expire(det_state, now_ms):
+                    empty = False
+            if any(not c.is_open(now_ms, cooldown) for c in state.cases.values()):
+                state.cases = {n: c for n, c in state.cases.items() if c.is_open(now_ms, cooldown)}
+            if empty and not state.cases:
+                gone.append(key)
+        for key in gone:
+            del self.subjects[key]
+            self.dirty.add(key)
+        self.stats.evicted += len(gone)
+        return len(gone)
+
+    def take_dirty(self) -> dict[str, bytes | None]:
+        """Serialised state of every subject changed since the last call (None = forgotten)."""
+        out = {key: self.dump(key) for key in self.dirty}
+        self.dirty.clear()
+        return out
+
+    def dump(self, key: str) -> bytes | None:
+        state = self.subjects.get(key)
+        if state is None:
+            return None
+        doc = {
+            "h": [state.hwm_ts_ms, state.hwm_id],
+            "d": {n: self._by_name[n].dump(s) for n, s in state.detector_states.items()},
+            "c": {n: c.dump() for n, c in state.cases.items()},
+        }
+        return json.dumps(doc, separators=(",", ":")).encode()
+
+    def _state(self, key: str) -> SubjectState:
+        state = self.subjects.get(key)
+        if state is not None:
+            return state
+        state = SubjectState()
+        raw = self._loader(key) if self._loader else None
+        if raw is not None:
+            doc = json.loads(raw)
+            state.hwm_ts_ms, state.hwm_id = int(doc["h"][0]), str(doc["h"][1])
+            state.detector_states = {
+                n: self._by_name[n].load(s) for n, s in doc["d"].items() if n in self._by_name
+            }
+            state.cases = {n: Case.load(c) for n, c in doc["c"].items()}
+        self.subjects[key] = state
+        return state
+
+
+def subject_key(kind: SubjectKind, subject_id: str) -> str:
+    return f"{kind.value}:{subject_id}"
+
+
+def _with_severity(finding: Finding, severity: Severity) -> Finding:
+    return replace(finding, severity=severity)
