@@ -141,7 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("broker", cmd_broker, "Run the embedded Kafka-API broker (noida-db) in the foreground.")
     p.add_argument("--port", type=int, default=9092, help="Kafka port (default 9092)")
-    p.add_argument("--data-dir", type=Path, default=Path(".guardline/broker"), help="data directory")
+    p.add_argument(
+        "--data-dir", type=Path, default=Path(".guardline/broker"), help="data directory"
+    )
 
     p = add("topics", cmd_topics, "Create Guardline's topics (idempotent) and list them.")
     with_bootstrap(p)

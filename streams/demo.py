@@ -6,9 +6,6 @@ printed live from the alert topic -> a summary against the simulation's ground t
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -17,62 +14,16 @@ from pathlib import Path
 
 from streams import topics
 from streams.alerts_feed import format_alert, iter_alerts
-from streams.broker import BOOTSTRAP_ENV, broker_session
-from streams.model import Alert, Severity
+from streams.broker import broker_session
+from streams.model import Alert, Event, Severity
 from streams.produce import make_producer, send_events
 from streams.progress import Progress
-from streams.simulate import SimulationConfig, simulate
+from streams.simulate import SimulationConfig, TruthEntry, simulate
+from streams.worker.launcher import start_worker, stop_worker, wait_ready
 
 
 def say(text: str) -> None:
     print(f"[demo] {text}", flush=True)
-
-
-def start_worker(
-    bootstrap: str,
-    work_dir: Path,
-    *,
-    app_id: str,
-    name: str = "worker-1",
-    extra: tuple[str, ...] = (),
-) -> tuple[subprocess.Popen[bytes], Path, Path]:
-    """Start `guardline worker` as its own process; returns (process, ready file, log file)."""
-    ready = work_dir / f"{name}.ready"
-    log_path = work_dir / f"{name}.log"
-    ready.unlink(missing_ok=True)
-    cmd = [
-        sys.executable, "-m", "streams", "worker",
-        "--app-id", app_id,
-        "--data-dir", str(work_dir / name),
-        "--ready-file", str(ready),
-        *extra,
-    ]  # fmt: skip
-    env = {**os.environ, BOOTSTRAP_ENV: bootstrap}
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-    return proc, ready, log_path
-
-
-def wait_ready(proc: subprocess.Popen[bytes], ready: Path, log_path: Path, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not ready.exists():
-        if proc.poll() is not None:
-            tail = log_path.read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"worker exited with {proc.returncode}:\n{tail}")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"worker not ready after {timeout_s:.0f}s (log: {log_path})")
-        time.sleep(0.1)
-
-
-def stop_worker(proc: subprocess.Popen[bytes], timeout_s: float = 20.0) -> None:
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout_s)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def run_demo(duration_s: float = 90.0, seed: int = 7) -> int:
@@ -105,7 +56,7 @@ def run_demo(duration_s: float = 90.0, seed: int = 7) -> int:
 
 
 def _stream_and_watch(
-    bootstrap: str, events: list[object], duration_s: float, started: float
+    bootstrap: str, events: list[Event], duration_s: float, started: float
 ) -> list[Alert]:
     alerts: list[Alert] = []
     done = threading.Event()
@@ -120,7 +71,7 @@ def _stream_and_watch(
     send_window = max(5.0, duration_s * 0.6 - (time.monotonic() - started))
     producer = make_producer(bootstrap)
     progress = Progress("[demo] events sent", len(events))
-    send_events(producer, events, rate_per_s=len(events) / send_window, progress=progress)  # type: ignore[arg-type]
+    send_events(producer, events, rate_per_s=len(events) / send_window, progress=progress)
     progress.close()
     producer.close()
     say("all events sent; waiting for the worker to catch up...")
@@ -138,7 +89,7 @@ def _stream_and_watch(
     return alerts
 
 
-def _summary(alerts: list[Alert], attackers: list[object], elapsed_s: float) -> None:
+def _summary(alerts: list[Alert], attackers: list[TruthEntry], elapsed_s: float) -> None:
     by = Counter((a.detector, a.severity.value) for a in alerts)
     cases = {a.alert_id for a in alerts}
     high = {
@@ -149,8 +100,8 @@ def _summary(alerts: list[Alert], attackers: list[object], elapsed_s: float) -> 
     say(f"summary after {elapsed_s:.0f}s: {len(alerts)} alert messages, {len(cases)} cases")
     for (detector, severity), n in sorted(by.items()):
         say(f"  {detector:<22} {severity:<8} {n}")
-    caught = [t for t in attackers if (t.subject_kind, t.subject_id) in high]  # type: ignore[attr-defined]
+    caught = [t for t in attackers if (t.subject_kind, t.subject_id) in high]
     say(f"attackers flagged HIGH or CRITICAL: {len(caught)}/{len(attackers)}")
     for t in attackers:
         mark = "caught " if t in caught else "missed "
-        say(f"  {mark} {t.scenario:<22} {t.subject_kind}:{t.subject_id}")  # type: ignore[attr-defined]
+        say(f"  {mark} {t.scenario:<22} {t.subject_kind}:{t.subject_id}")

@@ -25,7 +25,12 @@ def minor(aid: str, band: AgeBand = AgeBand.AGE_13_15) -> Account:
 
 
 def message(
-    actor: Account, target: Account, ts: int, *, first: bool | None = None, eid: str | None = None,
+    actor: Account,
+    target: Account,
+    ts: int,
+    *,
+    first: bool | None = None,
+    eid: str | None = None,
     media: bool | None = None,
 ) -> Event:
     return Event(

@@ -32,8 +32,8 @@ class NewContactBurstConfig:
     fast_medium: int = 8
     fast_high: int = 15
     slow_window_ms: int = 48 * HOUR_MS
-    slow_medium: int = 12
-    slow_high: int = 18
+    slow_medium: int = 10
+    slow_high: int = 14
     critical_factor: float = 3.0
     pair_memory_ms: int = 14 * DAY_MS
     max_pairs: int = 256

@@ -78,9 +78,7 @@ class Engine:
         out: dict[str, list[Detector]] = {}
         for detector in self.detectors:
             for subject_id in detector.subjects(event):
-                out.setdefault(subject_key(detector.subject_kind, subject_id), []).append(
-                    detector
-                )
+                out.setdefault(subject_key(detector.subject_kind, subject_id), []).append(detector)
         return out
 
     def process(self, event: Event) -> list[Alert]:
@@ -108,8 +106,9 @@ class Engine:
             if finding is None:
                 continue
             self.stats.findings += 1
-            alert = self._case_update(state, key, SubjectKind(kind), subject_id, detector,
-                                      finding, event)
+            alert = self._case_update(
+                state, key, SubjectKind(kind), subject_id, detector, finding, event
+            )
             if alert is not None:
                 alerts.append(alert)
         return alerts

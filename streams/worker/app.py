@@ -42,7 +42,9 @@ class WorkerSettings:
     instance_id: str | None = None  # static group membership (KIP-345); see README operations
     batch_size: int = 1000
     idle_flush_s: float = 0.5
-    ready_file: Path | None = None  # touched once partitions are assigned (demo and tests wait on it)
+    ready_file: Path | None = (
+        None  # touched once partitions are assigned (demo and tests wait on it)
+    )
 
 
 class GuardlineWorker:
@@ -89,8 +91,8 @@ class GuardlineWorker:
         self.totals = {"in": 0, "applied": 0, "alerts": 0, "dead_letters": 0}
         self.app.agent(self.events_topic, name="guardline-detect")(self._agent)
         self.app.timer(interval=settings.idle_flush_s / 2)(self._tick)
-        self.app.on_partitions_revoked.connect(self._on_revoked)
-        self.app.on_partitions_assigned.connect(self._on_assigned)
+        self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
+        self.app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
 
     async def _agent(self, stream: Any) -> None:
         self._stream = stream.noack()

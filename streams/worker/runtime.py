@@ -96,7 +96,8 @@ class PartitionRuntime(Generic[Token]):
             out.applied += 1
         watermark = ready[-1][0].ts_ms if drain else self.buffer.watermark_ms
         if watermark is not None and (
-            self._last_expire_ms is None or watermark - self._last_expire_ms >= self._expire_every_ms
+            self._last_expire_ms is None
+            or watermark - self._last_expire_ms >= self._expire_every_ms
         ):
             engine.expire(watermark)
             self._last_expire_ms = watermark

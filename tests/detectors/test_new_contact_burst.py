@@ -104,4 +104,6 @@ def test_state_round_trips_through_its_serialised_form() -> None:
     saved = {k: engine.dump(k) for k in engine.subjects}
     restored = Engine([NewContactBurstDetector()], loader=saved.get)
     alerts += [a for e in events[10:] for a in restored.process(e)]
-    assert [(a.alert_id, a.revision) for a in alerts] == [(a.alert_id, a.revision) for a in straight]
+    assert [(a.alert_id, a.revision) for a in alerts] == [
+        (a.alert_id, a.revision) for a in straight
+    ]

@@ -1,0 +1,288 @@
+"""Avro single-object encoding for events, alerts and dead letters (the Kafka wire format).
+
+A message is the marker C3 01, the 8-byte CRC-64-AVRO fingerprint of the writer schema's
+parsing canonical form (little-endian, exactly as `fastavro.schema.fingerprint` prints it),
+then the Avro binary body. Any Avro implementation can decode it without a registry, and a
+reader knows which schema wrote it: messages written with a released schema (`schemas/released/`)
+are resolved to the current one.
+
+Speed: schemas are parsed once at import with their `logicalType` removed, so timestamps stay
+integer epoch ms end to end (the fingerprint does not change: canonical form drops logicalType).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+from typing import Any, Final, cast
+
+from fastavro import parse_schema, schemaless_reader, schemaless_writer
+from fastavro.schema import fingerprint, to_parsing_canonical_form
+
+from streams.model import (
+    Account,
+    AgeBand,
+    Alert,
+    Event,
+    EventType,
+    Severity,
+    Subject,
+    SubjectKind,
+)
+from streams.validation import MAX_MESSAGE_BYTES, InvalidEvent, check_event
+
+SCHEMA_DIR: Final = Path(__file__).resolve().parent.parent / "schemas"
+MAGIC: Final = b"\xc3\x01"
+HEADER_LEN: Final = len(MAGIC) + 8
+
+_ParsedSchema = dict[str, Any]
+
+
+def _without_logical_types(node: Any) -> Any:
+    """Drop `logicalType` so fastavro reads and writes plain ints instead of datetimes."""
+    if isinstance(node, dict):
+        return {k: _without_logical_types(v) for k, v in node.items() if k != "logicalType"}
+    if isinstance(node, list):
+        return [_without_logical_types(v) for v in node]
+    return node
+
+
+def schema_fingerprint(schema: Mapping[str, Any]) -> bytes:
+    """CRC-64-AVRO of the parsing canonical form, in single-object (little-endian) byte order."""
+    canonical = to_parsing_canonical_form(parse_schema(dict(schema)))
+    return bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO"))
+
+
+@dataclass(frozen=True, slots=True)
+class _Codec:
+    """One record type: how to write it now, and how to read every version we ever released."""
+
+    header: bytes
+    schema: _ParsedSchema
+    # fingerprint -> (writer schema, reader schema or None when the writer is the current one)
+    readers: dict[bytes, tuple[_ParsedSchema, _ParsedSchema | None]]
+
+
+def _parse(path: Path) -> _ParsedSchema:
+    parsed = parse_schema(_without_logical_types(json.loads(path.read_text())))
+    if not isinstance(parsed, dict):
+        raise ValueError(f"{path}: the top-level schema must be a record")
+    return parsed
+
+
+def _load(file_name: str) -> _Codec:
+    current = _parse(SCHEMA_DIR / file_name)
+    current_fp = schema_fingerprint(current)
+    readers: dict[bytes, tuple[_ParsedSchema, _ParsedSchema | None]] = {current_fp: (current, None)}
+    for path in sorted(SCHEMA_DIR.glob(f"released/*/{file_name}")):
+        old = _parse(path)
+        readers.setdefault(schema_fingerprint(old), (old, current))
+    return _Codec(MAGIC + current_fp, current, readers)
+
+
+_EVENT: Final = _load("metadata_event.avsc")
+_ALERT: Final = _load("alert.avsc")
+_DEAD_LETTER: Final = _load("dead_letter.avsc")
+_ACCOUNT_NAME: Final = "org.guardline.Account"
+
+_EVENT_TYPES: Final = {m.value: m for m in EventType}
+_AGE_BANDS: Final = {m.value: m for m in AgeBand}
+_SEVERITIES: Final = {m.value: m for m in Severity}
+_SUBJECT_KINDS: Final = {m.value: m for m in SubjectKind}
+
+
+def _write(codec: _Codec, record: dict[str, Any]) -> bytes:
+    buf = BytesIO()
+    buf.write(codec.header)
+    schemaless_writer(buf, codec.schema, record)
+    return buf.getvalue()
+
+
+def _read(codec: _Codec, data: bytes | None) -> dict[str, Any]:
+    """Frame check and Avro decode; any failure becomes an InvalidEvent, never another error."""
+    if data is None or len(data) < HEADER_LEN or data[:2] != MAGIC:
+        raise InvalidEvent(
+            "undecodable", None, "not an Avro single-object message (C3 01 + fingerprint)"
+        )
+    fp = bytes(data[2:HEADER_LEN])
+    schemas = codec.readers.get(fp)
+    if schemas is None:
+        raise InvalidEvent("unknown_schema", None, f"unknown schema fingerprint {fp.hex()}")
+    buf = BytesIO(data)
+    buf.seek(HEADER_LEN)
+    try:
+        record = cast(dict[str, Any], schemaless_reader(buf, *schemas))
+    except Exception as exc:  # fastavro raises EOF/Value/Index/Unicode/... errors on garbage
+        detail = f"{type(exc).__name__}: {exc}"[:200]  # bounded: it lands in a dead letter
+        raise InvalidEvent("bad_avro", None, f"malformed Avro body ({detail})") from exc
+    if buf.tell() != len(data):
+        raise InvalidEvent("bad_avro", None, f"{len(data) - buf.tell()} bytes after the record")
+    return record
+
+
+def _account_record(a: Account) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "age_band": a.age_band,
+        "created_ts": a.created_ts_ms,
+        "anonymous": a.anonymous,
+    }
+
+
+def _account(r: dict[str, Any]) -> Account:
+    return Account(r["id"], _AGE_BANDS[r["age_band"]], r["created_ts"], r["anonymous"])
+
+
+def encode_event(ev: Event) -> bytes:
+    """Encode without contract checks, so tests can also produce events the reader refuses."""
+    target = ev.target
+    return _write(
+        _EVENT,
+        {
+            "event_id": ev.event_id,
+            "type": ev.type,
+            "ts": ev.ts_ms,
+            "actor": _account_record(ev.actor),
+            # Tuple notation names the union branch: fastavro then skips branch matching.
+            "target": None if target is None else (_ACCOUNT_NAME, _account_record(target)),
+            "group_id": ev.group_id,
+            "device_hash": ev.device_hash,
+            "ip_hash": ev.ip_hash,
+            "first_contact": ev.first_contact,
+            "has_media": ev.has_media,
+        },
+    )
+
+
+def decode_event(data: bytes | None) -> Event:
+    """Decode and validate one input message; raises only InvalidEvent (None: a tombstone)."""
+    if data is not None and len(data) > MAX_MESSAGE_BYTES:
+        raise InvalidEvent("oversized", None, f"message of {len(data)} bytes")
+    r = _read(_EVENT, data)
+    target = r["target"]
+    return check_event(
+        Event(
+            r["event_id"],
+            _EVENT_TYPES[r["type"]],
+            r["ts"],
+            _account(r["actor"]),
+            None if target is None else _account(target),
+            r["group_id"],
+            r["device_hash"],
+            r["ip_hash"],
+            r["first_contact"],
+            r["has_media"],
+        )
+    )
+
+
+def encode_alert(a: Alert) -> bytes:
+    return _write(
+        _ALERT,
+        {
+            "alert_id": a.alert_id,
+            "detector": a.detector,
+            "detector_version": a.detector_version,
+            "severity": a.severity,
+            "score": a.score,
+            "subject": {"kind": a.subject.kind, "id": a.subject.id},
+            "window_start": a.window_start_ms,
+            "window_end": a.window_end_ms,
+            "trigger_ts": a.trigger_ts_ms,
+            "features": a.features,
+            "counterparts": a.counterparts,
+            "minors_exposed": a.minors_exposed,
+            "evidence_event_ids": a.evidence_event_ids,
+            "reason": a.reason,
+            "emitted_at": a.emitted_at_ms,
+            "revision": a.revision,
+            "detectors_on_subject": a.detectors_on_subject,
+        },
+    )
+
+
+def decode_alert(data: bytes | None) -> Alert:
+    """Decode one alert message; malformed bytes raise InvalidEvent like events do."""
+    r = _read(_ALERT, data)
+    subject = r["subject"]
+    return Alert(
+        alert_id=r["alert_id"],
+        detector=r["detector"],
+        detector_version=r["detector_version"],
+        severity=_SEVERITIES[r["severity"]],
+        score=r["score"],
+        subject=Subject(_SUBJECT_KINDS[subject["kind"]], subject["id"]),
+        window_start_ms=r["window_start"],
+        window_end_ms=r["window_end"],
+        trigger_ts_ms=r["trigger_ts"],
+        features=r["features"],
+        counterparts=tuple(r["counterparts"]),
+        minors_exposed=r["minors_exposed"],
+        evidence_event_ids=tuple(r["evidence_event_ids"]),
+        reason=r["reason"],
+        emitted_at_ms=r["emitted_at"],
+        revision=r["revision"],
+        detectors_on_subject=tuple(r["detectors_on_subject"]),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A refused input message with its reason and exact original bytes (dead_letter.avsc)."""
+
+    reason_code: str
+    reason: str
+    field: str | None
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    original_key: bytes | None
+    original_value: bytes
+    failed_at_ms: int
+
+
+def encode_dead_letter(
+    *,
+    reason_code: str,
+    reason: str,
+    field: str | None,
+    source_topic: str,
+    source_partition: int,
+    source_offset: int,
+    original_key: bytes | None,
+    original_value: bytes | None,
+    failed_at_ms: int,
+) -> bytes:
+    """Keyword-only, so the worker cannot swap two ints; a tombstone value is kept as b""."""
+    return _write(
+        _DEAD_LETTER,
+        {
+            "reason_code": reason_code,
+            "reason": reason,
+            "field": field,
+            "source_topic": source_topic,
+            "source_partition": source_partition,
+            "source_offset": source_offset,
+            "original_key": original_key,
+            "original_value": original_value or b"",
+            "failed_at": failed_at_ms,
+        },
+    )
+
+
+def decode_dead_letter(data: bytes | None) -> DeadLetter:
+    r = _read(_DEAD_LETTER, data)
+    return DeadLetter(
+        r["reason_code"],
+        r["reason"],
+        r["field"],
+        r["source_topic"],
+        r["source_partition"],
+        r["source_offset"],
+        r["original_key"],
+        r["original_value"],
+        r["failed_at"],
+    )
