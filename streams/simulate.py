@@ -12,10 +12,12 @@ truth; every random choice comes from a `random.Random` seeded from `SimulationC
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
@@ -125,7 +127,24 @@ def simulate(cfg: SimulationConfig | None = None) -> Simulation:
     """All events (sorted by ts_ms, event_id) and the ground truth of one run."""
     cfg = cfg or SimulationConfig()
     plan = _Plan(cfg)
-    return Simulation(cfg, list(plan.events()), plan.truth)
+    with _collector_paused():
+        events = list(plan.events())
+    return Simulation(cfg, events, plan.truth)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic GC while a big list of acyclic objects is built.
+
+    Each collection would rescan every Event built so far: ~40% of the time of a 1M run.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def iter_events(cfg: SimulationConfig | None = None) -> Iterator[Event]:
@@ -210,17 +229,8 @@ def _config_errors(cfg: SimulationConfig) -> list[str]:
 # One event before it gets its id: (ts_ms, type, actor, target, group_id, device, ip,
 # first_contact, has_media). Sorts are stable and by ts_ms only, so ties keep the order in
 # which they were generated and the run stays deterministic.
-_Rec = tuple[
-    int,
-    EventType,
-    Account,
-    Account | None,
-    str | None,
-    str | None,
-    str | None,
-    bool | None,
-    bool | None,
-]
+_Str = str | None
+_Rec = tuple[int, EventType, Account, Account | None, _Str, _Str, _Str, bool | None, bool | None]
 _ts = itemgetter(0)
 
 _BANDS = (U13, A13, A16, A18, A21, UNK)
@@ -228,6 +238,17 @@ _BAND_CUM = tuple(accumulate((12, 28, 22, 12, 18, 8)))
 _ORDER = {U13: 0, A13: 1, A16: 2, A18: 3, A21: 4}
 # Activity by hour of day (UTC ~ UK): quiet at night, peaks after school.
 _DIURNAL = (5, 3, 2, 2, 2, 2, 4, 6, 8, 8, 8, 9, 9, 9, 10, 11, 13, 14, 15, 16, 16, 14, 11, 8)
+
+
+def _busy_hours(start_ms: int, end_ms: int) -> float:
+    """Hours in [start_ms, end_ms), each weighted by how busy that hour of the day is."""
+    mean = sum(_DIURNAL) / 24
+    return sum(
+        _DIURNAL[t // HOUR_MS % 24] / mean * (min(t + HOUR_MS, end_ms) - t) / HOUR_MS
+        for t in range(start_ms, end_ms, HOUR_MS)
+    )
+
+
 _EVENTS_PER_USER_HOUR = 1.75  # background events per user and hour at scale 1
 _BACKGROUND_EVENTS_PER_ACTIVITY = 8.1  # measured mean events per background activity
 
@@ -365,7 +386,7 @@ class _Population:
 
 
 class _Emitter:
-    """Appends records; decides device/IP presence and the platform's first_contact flag."""
+    """Appends records; decides which device and IP each event carries."""
 
     def __init__(self, rng: random.Random, talked: set[tuple[str, str]]) -> None:
         self.rng, self.talked = rng, talked
@@ -388,15 +409,6 @@ class _Emitter:
             actor.last_ms = ts
         if target is not None and ts > target.last_ms:
             target.last_ms = ts
-
-    def dm(self, ts: int, a: _Person, b: _Person, media: bool = False) -> None:
-        """A direct message; the platform flags first contact on about half of them."""
-        key = _pair(a, b)
-        first = key not in self.talked
-        if first:
-            self.talked.add(key)
-        flag = first if self.rng.random() < 0.5 else None
-        self.emit(ts, MSG, a, b, first_contact=flag, media=True if media else None)
 
     def chat(self, ts: int, a: _Person, b: _Person, n: int, reply_p: float = 0.75) -> int:
         """n direct messages starting a -> b, turns mostly alternating; returns the next ts.
@@ -459,16 +471,15 @@ class _Background(_Emitter):
 
     def hours(self, scene_recs: list[_Rec]) -> Iterator[list[_Rec]]:
         """Background merged with the (sorted) scenario records, one event-time hour a batch."""
-        mean, done = sum(_DIURNAL) / 24, 0
+        done = 0
         for t0 in range(self.cfg.start_ms, self.cfg.end_ms, HOUR_MS):
             t1 = min(t0 + HOUR_MS, self.cfg.end_ms)
             for p in self.newcomers:  # created last hour, active from now on
                 self.pop.add(p)
                 self.pop.tickets.append(p)
             self.newcomers = []
-            hour = (t0 // HOUR_MS) % 24
-            expected = self.rate * len(self.pop.persons) * _DIURNAL[hour] / mean * (t1 - t0)
-            n = int(expected / HOUR_MS + self.rng.random())
+            expected = self.rate * len(self.pop.persons) * _busy_hours(t0, t1)
+            n = int(expected + self.rng.random())
             for t in sorted(t0 + int(self.rng.random() * (t1 - t0)) for _ in range(n)):
                 self._activity(t)
             upto = bisect_left(scene_recs, t1, key=_ts)
@@ -578,8 +589,9 @@ class _Scene(_Emitter):
     def __init__(self, plan: _Plan, name: str, index: int) -> None:
         super().__init__(random.Random(f"{plan.cfg.seed}:{name}:{index}"), set())
         self.cfg, self.pop, self.ids = plan.cfg, plan.pop, plan.ids
-        self.name, self.spec = name, _SPECS[name]
+        self.name, self.index, self.spec = name, index, _SPECS[name]
         self.chosen: set[str] = set()
+        self.talked_before: set[tuple[str, str]] = set()  # pairs that talked before the run
 
     def slot(self) -> int:
         """A start time leaving room for the scenario's whole span before the run ends."""
@@ -607,11 +619,8 @@ class _Scene(_Emitter):
         """Adult or unknown-age account, often anonymous, often created just before."""
         rng = self.rng
         band = rng.choice((A21, A21, UNK))
-        age = (
-            rng.randint(5 * MINUTE_MS, 2 * DAY_MS)
-            if rng.random() < recent_p
-            else (rng.randint(20 * DAY_MS, 400 * DAY_MS))
-        )
+        recent = rng.random() < recent_p
+        age = rng.randint(5 * MINUTE_MS, 2 * DAY_MS) if recent else rng.randint(20, 400) * DAY_MS
         return self.account(band, t0 - age, rng.random() < anonymous_p)
 
     def old_account(self, band: AgeBand, t0: int) -> _Person:
@@ -641,11 +650,35 @@ class _Scene(_Emitter):
     def truth(
         self, kind: SubjectKind, subject: str, minors: Iterable[_Person], why: str
     ) -> TruthEntry:
+        """Finish the scene (clip to the run, fix first-contact flags) and describe it."""
         self.recs = [r for r in self.recs if r[0] < self.cfg.end_ms]
+        self._first_contacts_in_time_order()
         ids = tuple(dict.fromkeys(p.account.id for p in minors if p.account.age_band.is_minor))
         first = min(r[0] for r in self.recs)
         spec = self.spec
         return TruthEntry(self.name, spec.kind, kind, subject, spec.expected, first, ids, why)
+
+    def last_dm(self, a: _Person, b: _Person) -> int:
+        """When a and b last messaged each other in this scene."""
+        pair = {a.account, b.account}
+        return max(r[0] for r in self.recs if r[1] is MSG and {r[2], r[3]} == pair)
+
+    def dm(self, ts: int, a: _Person, b: _Person, media: bool = False) -> None:
+        """A direct message; the platform shows the first-contact flag on about half of them."""
+        shown = self.rng.random() < 0.5  # the value is set at the end, in time order
+        self.emit(ts, MSG, a, b, first_contact=False if shown else None, media=media or None)
+
+    def _first_contacts_in_time_order(self) -> None:
+        """Scenes are written out of time order, so shown flags get their value in ts order."""
+        self.recs.sort(key=_ts)
+        seen = set(self.talked_before)
+        for i, (ts, etype, actor, target, group, dev, ip, flag, media) in enumerate(self.recs):
+            if etype is MSG and target is not None:
+                key = (actor.id, target.id) if actor.id < target.id else (target.id, actor.id)
+                first = key not in seen
+                seen.add(key)
+                if flag is not None:
+                    self.recs[i] = (ts, etype, actor, target, group, dev, ip, first, media)
 
 
 def _spread(rng: random.Random, n: int, t0: int, span_ms: int) -> list[int]:
@@ -688,7 +721,7 @@ def _escalate(s: _Scene, x: _Person, m: _Person, t: int) -> int:
     media = set(rng.sample(range(n), rng.randint(2, 4)))
     for i, ts in enumerate(sorted(rng.randrange(t + 5_000, end) for _ in range(n))):
         s.dm(ts, x, m, media=i in media)
-    replies = sorted(rng.randrange(t + 30_000, end) for _ in range(rng.randint(3, 8)))
+    replies = sorted(rng.randrange(t + 30_000, end) for _ in range(rng.randint(2, 6)))
     for i, ts in enumerate(replies):
         s.dm(ts, m, x, media=i == len(replies) - 1 and rng.random() < 0.6)
     return end
@@ -726,9 +759,10 @@ def _slow_contact_burst(s: _Scene) -> TruthEntry:
     t0 = s.slot()
     x = s.attacker(t0, recent_p=0.4)
     minors = s.minors(s.rng.randint(15, 30))
-    span = s.rng.randint(24 * HOUR_MS + 30 * MINUTE_MS, 36 * HOUR_MS)
-    _first_contacts(s, x, minors, _spread(s.rng, len(minors), t0, span))
-    why = f"account first-contacted {len(minors)} minors spread over {span // HOUR_MS} h"
+    times = _spread(s.rng, len(minors), t0, s.rng.randint(28 * HOUR_MS, 36 * HOUR_MS))
+    _first_contacts(s, x, minors, times)
+    hours = (times[-1] - times[0]) // HOUR_MS  # >= 24: 28 h * 13/15 at the least
+    why = f"account first-contacted {len(minors)} minors spread over {hours} h"
     return s.truth(SubjectKind.ACCOUNT, x.account.id, minors, why)
 
 
@@ -744,21 +778,28 @@ def _mass_add_attack(s: _Scene) -> TruthEntry:
 
 
 def _anonymous_churn(s: _Scene) -> TruthEntry:
-    """Throwaway anonymous accounts declaring teen ages, each used on minors then deleted."""
+    """Throwaway anonymous accounts declaring teen ages, each used on minors then deleted.
+
+    Even instances keep one device and hop mobile IPs; odd ones keep one IP (home line or
+    VPN exit) and reset the device id each time, so each instance has exactly one subject.
+    """
     rng = s.rng
     t = s.slot()
-    device, ip = s.ids.new("d"), s.ids.new("ip")
+    kind = SubjectKind.DEVICE if s.index % 2 == 0 else SubjectKind.IP
+    subject = s.ids.new("d" if kind is SubjectKind.DEVICE else "ip")
+    device, ip = (subject, None) if kind is SubjectKind.DEVICE else (None, subject)
     pool = s.minors(rng.randint(12, 20))
-    n = rng.randint(8, 15)
+    n, reached = rng.randint(8, 15), []
     for _ in range(n):
-        a = s.account(rng.choice((A13, A16)), t, True, device=device, ip=ip)
+        a = s.account(rng.choice((A13, A16)), t, True, device, ip)
         ts = t + rng.randint(3, 20) * MINUTE_MS
         for m in rng.sample(pool, rng.randint(2, 5)):
             ts = s.chat(ts, a, m, rng.randint(1, 4), reply_p=0.3) + rng.randint(1, 15) * MINUTE_MS
+            reached.append(m)
         s.emit(a.last_ms + rng.randint(20 * MINUTE_MS, 3 * HOUR_MS), DELETED, a)
         t += rng.randint(30, 90) * MINUTE_MS
-    why = f"device made {n} anonymous 'teen' accounts that messaged minors and were deleted"
-    return s.truth(SubjectKind.DEVICE, device, pool, why)
+    why = f"{kind.lower()} made {n} anonymous 'teen' accounts that messaged minors and were deleted"
+    return s.truth(kind, subject, reached, why)
 
 
 def _sextortion(s: _Scene) -> TruthEntry:
@@ -780,16 +821,16 @@ def _blocks_reports(s: _Scene) -> TruthEntry:
     minors = s.minors(rng.randint(8, 12))
     times = _spread(rng, len(minors), t0, rng.randint(2, 5) * HOUR_MS)
     _first_contacts(s, x, minors, times, reply_p=0.3)
-    blockers = rng.sample(range(len(minors)), rng.randint(5, 8))
-    for i in blockers:
-        m, ts = minors[i], times[i] + rng.randint(5, 90) * MINUTE_MS
+    blockers = rng.sample(minors, rng.randint(5, 8))
+    for m in blockers:
+        ts = s.last_dm(x, m) + rng.randint(1, 60) * MINUTE_MS  # nothing reaches m after this
         r = rng.random()
         if r >= 0.6:
             s.emit(ts, EventType.REPORTED, m, x)
         if r < 0.6 or r >= 0.85:
             s.emit(ts + 30_000, EventType.BLOCKED, m, x)
     why = f"{len(blockers)} minors blocked or reported this adult within hours of contact"
-    return s.truth(SubjectKind.ACCOUNT, x.account.id, [minors[i] for i in blockers], why)
+    return s.truth(SubjectKind.ACCOUNT, x.account.id, minors, why)
 
 
 def _ban_evasion(s: _Scene) -> TruthEntry:
@@ -900,7 +941,7 @@ def _family_device(s: _Scene) -> TruthEntry:
         for _ in range(rng.randint(1, 3))
     ]
     family = parents + kids
-    s.talked.update(_pair(a, b) for a in family for b in family if a is not b)
+    s.talked_before.update(_pair(a, b) for a in family for b in family if a is not b)
     for _ in range(rng.randint(6, 14)):
         a, b = rng.sample(family, 2)
         ts = rng.randrange(start + 30 * MINUTE_MS, s.cfg.end_ms - HOUR_MS)
@@ -916,14 +957,15 @@ def _young_adult_friends(s: _Scene) -> TruthEntry:
     y = s.old_account(A18, t0)
     friends = s.people(rng.randint(6, 10), (A16,), (1,))
     new = friends[: rng.randint(1, 3)]
-    s.talked.update(_pair(y, f) for f in friends[len(new) :])
+    s.talked_before.update(_pair(y, f) for f in friends[len(new) :])
     gid = s.ids.new("g")
     for f in new:
         s.emit(t0 + rng.randrange(30 * MINUTE_MS), JOIN, f, group=gid)
-    members = [y, *friends]
-    for _ in range(rng.randint(4, 8)):
+    for _ in range(rng.randint(4, 8)):  # group chats y takes part in
         ts = rng.randrange(t0 + 30 * MINUTE_MS, t0 + s.spec.length_ms - HOUR_MS)
-        for m in rng.sample(members, rng.randint(2, 5)):
+        speakers = [y, *rng.sample(friends, rng.randint(1, 4))]
+        rng.shuffle(speakers)
+        for m in speakers:
             ts += rng.randint(10_000, 5 * MINUTE_MS)
             s.emit(ts, MSG, m, group=gid)
     for f in friends:
@@ -997,7 +1039,7 @@ class _Plan:
     def __init__(self, cfg: SimulationConfig) -> None:
         self.cfg = cfg
         self.ids = _Ids(random.Random(f"{cfg.seed}:ids"))
-        hours = cfg.duration_ms / HOUR_MS
+        hours = _busy_hours(cfg.start_ms, cfg.end_ms)
         users = cfg.normal_users
         if cfg.events_target is not None:
             users = max(300, round(cfg.events_target / (_EVENTS_PER_USER_HOUR * hours)))
@@ -1019,8 +1061,8 @@ class _Plan:
     def events(self) -> Iterator[Event]:
         """Ids are given in stream order, so (ts_ms, event_id) order is the stream order."""
         prefix, new = f"e-{self.cfg.seed}-", object.__new__
-        set_id, set_type, set_ts, set_actor, set_target, set_group, set_device, set_ip, \
-            set_first, set_media = _EVENT_SETTERS  # fmt: skip
+        set_id, set_type, set_ts, set_actor, set_target, *rest = _EVENT_SETTERS
+        set_group, set_device, set_ip, set_first, set_media = rest
         n = 0
         for batch in self.background.hours(self.scene_recs):
             for ts, etype, actor, target, group, device, ip, first, media in batch:
@@ -1042,17 +1084,19 @@ class _Plan:
 # Event is a frozen dataclass: its __init__ makes ten object.__setattr__ calls, which alone
 # holds a run under ~300k events/s. Filling the slots through their descriptors is twice as
 # fast and yields equal Events (tested); the field list is checked against the model here.
-_EVENT_FIELDS = (
-    "event_id",
-    "type",
-    "ts_ms",
-    "actor",
-    "target",
-    "group_id",
-    "device_hash",
-    "ip_hash",
-    "first_contact",
-    "has_media",
+_EVENT_FIELDS = tuple(
+    [
+        "event_id",
+        "type",
+        "ts_ms",
+        "actor",
+        "target",
+        "group_id",
+        "device_hash",
+        "ip_hash",
+        "first_contact",
+        "has_media",
+    ]
 )
 assert tuple(f.name for f in fields(Event)) == _EVENT_FIELDS, "model.Event changed"
 _EVENT_SETTERS: tuple[Callable[[Event, object], None], ...] = tuple(

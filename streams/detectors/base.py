@@ -39,6 +39,21 @@ class Finding:
     magnitude: float
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one step did. `changed` means a restart must see the new state: it decides which
+    subjects are written to the changelog, so a step that only confirms what is known (a
+    reply in an ongoing chat) costs no write. Expiry alone is not a change: it is re-derived
+    from event time on the next step."""
+
+    changed: bool
+    finding: Finding | None = None
+
+
+UNCHANGED = Outcome(changed=False)
+CHANGED = Outcome(changed=True)
+
+
 class Detector(Protocol):
     """The interface the engine drives. State is owned by the engine, mutated by the detector."""
 
@@ -52,7 +67,7 @@ class Detector(Protocol):
 
     def new_state(self) -> Any: ...
 
-    def step(self, state: Any, subject_id: str, event: Event) -> Finding | None:
+    def step(self, state: Any, subject_id: str, event: Event) -> Outcome:
         """Apply one event (already deduplicated and in event-time order for this subject)."""
         ...
 

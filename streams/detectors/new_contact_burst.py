@@ -8,7 +8,8 @@ Treatment of missing data (the contract leaves these open):
   `UNKNOWN` on the target does not count as a minor: only declared minors are counted.
 - A direct `MESSAGE_SENT` or a `CONTACT_ADDED` is a contact. When `first_contact` is absent the
   detector decides from its own bounded memory of this account's past counterparts
-  (`pair_memory_ms`, at most `max_pairs`); a pair forgotten by then counts as new again.
+  (`pair_memory_ms`, at most `max_pairs`, kept at day granularity so that an ongoing chat
+  costs no state write); a pair forgotten by then counts as new again.
 - An 18-20-year-old reaching a 16-17-year-old is a near-peer contact and is not counted.
 - `created_ts` and `anonymous` only colour the reason and the score, never the severity.
 """
@@ -19,7 +20,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
-from streams.detectors.base import Finding, Json, capped, describe_age
+from streams.detectors.base import (
+    CHANGED,
+    UNCHANGED,
+    Finding,
+    Json,
+    Outcome,
+    capped,
+    describe_age,
+)
 from streams.model import AgeBand, Event, EventType, Severity, SubjectKind
 
 HOUR_MS = 3_600_000
@@ -41,7 +50,8 @@ class NewContactBurstConfig:
 
 
 class BurstState:
-    """Per-account memory: recent counterparts, and minors first-contacted in the slow window.
+    """Per-account memory: counterparts (by day of last contact), and minors first-contacted
+    in the slow window.
 
     Both dicts are kept in event-time order (insertion order), so expiry pops from the front.
     """
@@ -84,23 +94,28 @@ class NewContactBurstDetector:
     def horizon_ms(self) -> int:
         return max(self.config.slow_window_ms, self.config.pair_memory_ms)
 
-    def step(self, state: BurstState, subject_id: str, event: Event) -> Finding | None:
+    def step(self, state: BurstState, subject_id: str, event: Event) -> Outcome:
         target = event.target
         if target is None or event.actor.id != subject_id:
-            return None
+            return UNCHANGED
         cfg = self.config
         self.expire(state, event.ts_ms)
-        known = state.pairs.pop(target.id, None) is not None
-        state.pairs[target.id] = event.ts_ms
-        if len(state.pairs) > cfg.max_pairs:
-            del state.pairs[next(iter(state.pairs))]
-        first = event.first_contact if event.first_contact is not None else not known
+        day = event.ts_ms // DAY_MS
+        last_day = state.pairs.get(target.id)
+        changed = last_day != day
+        if changed:
+            # Re-inserting keeps the dict ordered by day, oldest first, for expiry.
+            state.pairs.pop(target.id, None)
+            state.pairs[target.id] = day
+            if len(state.pairs) > cfg.max_pairs:
+                del state.pairs[next(iter(state.pairs))]
+        first = event.first_contact if event.first_contact is not None else last_day is None
         if not first or target.id in state.firsts:
-            return None
+            return CHANGED if changed else UNCHANGED
         if not counts_as_burst_contact(event.actor.age_band, target.age_band):
-            return None
+            return CHANGED if changed else UNCHANGED
         state.firsts[target.id] = (event.ts_ms, event.event_id)
-        return self._assess(state, event)
+        return Outcome(changed=True, finding=self._assess(state, event))
 
     def _assess(self, state: BurstState, event: Event) -> Finding | None:
         cfg = self.config
@@ -163,7 +178,7 @@ class NewContactBurstDetector:
     def expire(self, state: BurstState, now_ms: int) -> bool:
         """Also called before every step, so results never depend on when cleanup ran."""
         _drop_before(state.firsts, now_ms - self.config.slow_window_ms)
-        cutoff = now_ms - self.config.pair_memory_ms
+        cutoff = (now_ms - self.config.pair_memory_ms) // DAY_MS
         pairs = state.pairs
         while pairs:
             oldest = next(iter(pairs))

@@ -94,7 +94,6 @@ class Engine:
             self.stats.skipped_replays += 1
             return []
         state.hwm_ts_ms, state.hwm_id = event.ts_ms, event.event_id
-        self.dirty.add(key)
         self.stats.applied += 1
         alerts: list[Alert] = []
         kind, _, subject_id = key.partition(":")
@@ -102,7 +101,12 @@ class Engine:
             det_state = state.detector_states.get(detector.name)
             if det_state is None:
                 det_state = state.detector_states[detector.name] = detector.new_state()
-            finding = detector.step(det_state, subject_id, event)
+            outcome = detector.step(det_state, subject_id, event)
+            if outcome.changed:
+                # The high-water mark is persisted with material changes only: an event that
+                # changed nothing is harmless to re-apply after a restart.
+                self.dirty.add(key)
+            finding = outcome.finding
             if finding is None:
                 continue
             self.stats.findings += 1

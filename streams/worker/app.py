@@ -40,7 +40,7 @@ class WorkerSettings:
     data_dir: Path = Path(".guardline")
     store: str = "rocksdb://"
     instance_id: str | None = None  # static group membership (KIP-345); see README operations
-    batch_size: int = 1000
+    batch_size: int = 2000
     idle_flush_s: float = 0.5
     ready_file: Path | None = (
         None  # touched once partitions are assigned (demo and tests wait on it)
@@ -64,6 +64,10 @@ class GuardlineWorker:
             processing_guarantee="at_least_once",
             web_enabled=False,  # Faust's web views expose table contents: never serve them
             producer_acks=-1,
+            # State and alerts are written in bursts, once per batch: let the producer batch
+            # them (defaults of 16 KiB / no linger made one request per few messages).
+            producer_max_batch_size=1 << 20,
+            producer_linger_ms=10,
             **app_kwargs,
         )
         raw: dict[str, Any] = {

@@ -30,8 +30,9 @@ def test_fast_burst_of_first_contacts_to_minors_is_high() -> None:
     top = alerts[-1]
     assert top.severity is Severity.HIGH
     assert top.subject.kind is SubjectKind.ACCOUNT and top.subject.id == "u-adult"
-    assert top.features["distinct_minors_first_contacted_fast"] >= 15
-    assert top.minors_exposed == top.features["distinct_minors_first_contacted_slow"] >= 15
+    cfg = NewContactBurstConfig()
+    assert top.features["distinct_minors_first_contacted_slow"] >= min(cfg.fast_high, cfg.slow_high)
+    assert top.minors_exposed == top.features["distinct_minors_first_contacted_slow"]
     assert "first-contacted" in top.reason and "anonymous" in top.reason
     assert len({a.alert_id for a in alerts}) == 1, "one case, updated, not a flood"
     assert [a.revision for a in alerts] == sorted(a.revision for a in alerts)
@@ -40,7 +41,9 @@ def test_fast_burst_of_first_contacts_to_minors_is_high() -> None:
 def test_slow_burst_over_a_day_is_high() -> None:
     alerts = run(burst(adult(), 20, 80 * MIN))  # 20 minors over ~25 h
     assert max(a.severity.rank for a in alerts) == Severity.HIGH.rank
-    assert alerts[-1].features["distinct_minors_first_contacted_slow"] >= 18
+    slow_high = NewContactBurstConfig().slow_high
+    assert alerts[-1].features["distinct_minors_first_contacted_slow"] >= slow_high
+    assert alerts[-1].features["distinct_minors_first_contacted_fast"] < slow_high
 
 
 @pytest.mark.parametrize(
@@ -82,7 +85,7 @@ def test_pairs_forgotten_after_memory_count_again() -> None:
     again = [message(a, k, T0 + 10 * HOUR + i * MIN) for i, k in enumerate(kids)]
     detector = NewContactBurstDetector(cfg)
     state = detector.new_state()
-    findings = [detector.step(state, a.id, e) for e in early + again]
+    findings = [detector.step(state, a.id, e).finding for e in early + again]
     assert findings[4] is not None and findings[9] is not None
     assert findings[9].window_end_ms >= T0 + 10 * HOUR
 
