@@ -30,9 +30,8 @@ from streams.model import Account, AgeBand, Event, EventType, SubjectKind
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
 DAY_MS = 24 * HOUR_MS
-DEFAULT_START_MS = (datetime(2026, 11, 22, tzinfo=UTC) - datetime(1970, 1, 1, tzinfo=UTC)) // (
-    timedelta(milliseconds=1)
-)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DEFAULT_START_MS = (datetime(2026, 11, 22, tzinfo=UTC) - _EPOCH) // timedelta(milliseconds=1)
 
 NEW_CONTACT_BURST = "new_contact_burst"
 MINOR_MASS_ADD = "minor_mass_add"
@@ -118,6 +117,8 @@ class TruthEntry:
 
 @dataclass(frozen=True)
 class Simulation:
+    """One run: its config, its events sorted by (ts_ms, event_id), and its ground truth."""
+
     config: SimulationConfig
     events: list[Event]
     truth: list[TruthEntry]

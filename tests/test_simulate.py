@@ -34,7 +34,7 @@ from streams.simulate import (
     write_truth,
 )
 
-MSG, ADD, GADD = EventType.MESSAGE_SENT, EventType.CONTACT_ADDED, EventType.GROUP_MEMBER_ADDED
+MSG, GADD = EventType.MESSAGE_SENT, EventType.GROUP_MEMBER_ADDED
 SMALL = SimulationConfig(normal_users=400, groups=30, duration_ms=40 * HOUR_MS)
 
 
@@ -45,8 +45,10 @@ class View:
         self.sim, self.cfg = sim, sim.config
         self.by_actor: dict[str, list[Event]] = defaultdict(list)
         self.first_dm: dict[frozenset[str], Event] = {}  # first DM of each pair, either way
+        self.minors: set[str] = set()
         for e in sim.events:
             self.by_actor[e.actor.id].append(e)
+            self.minors.update(a.id for a in (e.actor, e.target) if a and a.age_band.is_minor)
             if e.type is MSG and e.target:
                 self.first_dm.setdefault(frozenset((e.actor.id, e.target.id)), e)
 
@@ -124,8 +126,8 @@ def check_blocks(v: View, t: TruthEntry) -> None:
     against = [e for e in v.sim.events if e.target and e.target.id == t.subject_id]
     blocked_at = {e.actor.id: e.ts_ms for e in against if e.type is EventType.BLOCKED}
     reported_at = {e.actor.id: e.ts_ms for e in against if e.type is EventType.REPORTED}
-    soon = {m for m, ts in (reported_at | blocked_at).items() if ts - opened.get(m, ts) > 0}
-    assert len(soon) >= 5 and max(map(opened.get, soon)) - min(map(opened.get, soon)) < 6 * HOUR_MS
+    contacted = [opened[m] for m, ts in (reported_at | blocked_at).items() if opened[m] < ts]
+    assert len(contacted) >= 5 and max(contacted) - min(contacted) < 6 * HOUR_MS
     for e in v.sent(t.subject_id, MSG):  # the platform stops messages after a block
         assert e.target and e.ts_ms < blocked_at.get(e.target.id, e.ts_ms + 1)
 
@@ -224,6 +226,7 @@ def test_scenario_has_the_structure_its_truth_claims(view: View, scenario: str) 
         assert t.kind == ("attack" if scenario in ATTACKS else "lookalike")
         assert bool(t.expected_detectors) == (t.kind == "attack")
         assert view.cfg.start_ms <= t.first_event_ts_ms < view.cfg.end_ms
+        assert set(t.minors_targeted) <= view.minors
         CHECKS[scenario](view, t)
 
 

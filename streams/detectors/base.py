@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
-from streams.model import Event, Severity, SubjectKind
+from streams.model import Event, Severity, Subject, SubjectKind
 
 # JSON-compatible value: what detector state is serialised to for the changelog.
 Json = Any
@@ -25,6 +25,8 @@ class Finding:
 
     `window_start_ms` is inclusive and `window_end_ms` is the trigger time (also inclusive).
     `magnitude` is what "bigger numbers" means for case updates (usually distinct minors).
+    `subject` names what the alert is about when it is not the subject whose state produced
+    it (e.g. a device's state catching one new account on it); the case follows that subject.
     """
 
     severity: Severity
@@ -37,6 +39,7 @@ class Finding:
     evidence_event_ids: tuple[str, ...]
     reason: str
     magnitude: float
+    subject: Subject | None = None
 
 
 @dataclass(frozen=True, slots=True)

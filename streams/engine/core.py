@@ -110,9 +110,8 @@ class Engine:
             if finding is None:
                 continue
             self.stats.findings += 1
-            alert = self._case_update(
-                state, key, SubjectKind(kind), subject_id, detector, finding, event
-            )
+            subject = finding.subject or Subject(SubjectKind(kind), subject_id)
+            alert = self._case_update(state, subject, detector, finding, event)
             if alert is not None:
                 alerts.append(alert)
         return alerts
@@ -120,21 +119,25 @@ class Engine:
     def _case_update(
         self,
         state: SubjectState,
-        key: str,
-        kind: SubjectKind,
-        subject_id: str,
+        subject: Subject,
         detector: Detector,
         finding: Finding,
         event: Event,
     ) -> Alert | None:
         cfg = self.config
         now = event.ts_ms
+        key = subject_key(subject.kind, subject.id)
+        # Cases live in the state that found them, one per (detector, subject).
+        case_key = f"{detector.name}|{key}"
         others = sorted(
-            name
-            for name, case in state.cases.items()
-            if name != detector.name
-            and case.is_open(now, cfg.cooldown_ms)
-            and case.severity.rank >= cfg.escalate_from.rank
+            {
+                name.partition("|")[0]
+                for name, case in state.cases.items()
+                if name.endswith(f"|{key}")
+                and not name.startswith(f"{detector.name}|")
+                and case.is_open(now, cfg.cooldown_ms)
+                and case.severity.rank >= cfg.escalate_from.rank
+            }
         )
         severity = finding.severity
         if others and severity.rank >= cfg.escalate_from.rank:
@@ -142,7 +145,7 @@ class Engine:
         if severity is not finding.severity:
             finding = _with_severity(finding, severity)
         case, publish = advance_case(
-            state.cases.get(detector.name),
+            state.cases.get(case_key),
             finding,
             detector=detector.name,
             subject_key=key,
@@ -151,7 +154,7 @@ class Engine:
             cooldown_ms=cfg.cooldown_ms,
             update_growth=cfg.update_growth,
         )
-        state.cases[detector.name] = case
+        state.cases[case_key] = case
         if not publish:
             return None
         self.stats.alerts += 1
@@ -169,7 +172,7 @@ class Engine:
             detector_version=detector.version,
             severity=case.severity,
             score=finding.score,
-            subject=Subject(kind, subject_id),
+            subject=subject,
             window_start_ms=finding.window_start_ms,
             window_end_ms=finding.window_end_ms,
             trigger_ts_ms=now,
