@@ -597,7 +597,7 @@ class _Scene(_Emitter):
     def slot(self) -> int:
         """A start time leaving room for the scenario's whole span before the run ends."""
         lo = self.cfg.start_ms + 30 * MINUTE_MS
-        return self.rng.randrange(lo, self.cfg.end_ms - self.spec.length_ms - 30 * MINUTE_MS)
+        return self.rng.randint(lo, self.cfg.end_ms - self.spec.length_ms - 30 * MINUTE_MS)
 
     def account(
         self,
@@ -799,7 +799,8 @@ def _anonymous_churn(s: _Scene) -> TruthEntry:
             reached.append(m)
         s.emit(a.last_ms + rng.randint(20 * MINUTE_MS, 3 * HOUR_MS), DELETED, a)
         t += rng.randint(30, 90) * MINUTE_MS
-    why = f"{kind.lower()} made {n} anonymous 'teen' accounts that messaged minors and were deleted"
+    what = "device" if kind is SubjectKind.DEVICE else "IP"
+    why = f"{what} made {n} anonymous 'teen' accounts that messaged minors and were deleted"
     return s.truth(kind, subject, reached, why)
 
 

@@ -90,14 +90,24 @@ DEAD_LETTER: Final = TopicSpec(
     purpose="input messages that could not be decoded or processed, with the reason",
 )
 
-ALL_TOPICS: Final = (EVENTS, ALERTS, PRIORITY, SHADOW, DEAD_LETTER)
+ROUTED: Final = TopicSpec(
+    name="guardline.internal.routed.v1",
+    partitions=DEFAULT_PARTITIONS,
+    retention_ms=_DAY_MS,
+    cleanup_policy="delete",
+    key="none: the partition is chosen from the subject key (crc32 % partitions)",
+    purpose="internal: validated events re-keyed by subject (account, device, IP), packed",
+)
+
+ALL_TOPICS: Final = (EVENTS, ALERTS, PRIORITY, SHADOW, DEAD_LETTER, ROUTED)
 
 
 def topic_specs(partitions: int | None = None) -> tuple[TopicSpec, ...]:
     """All topics; `partitions` overrides the input topic's partition count (parallelism)."""
     if partitions is None:
         return ALL_TOPICS
-    return tuple(replace(s, partitions=partitions) if s is EVENTS else s for s in ALL_TOPICS)
+    scaled = (EVENTS, ROUTED)  # the routed topic and the state table follow the input
+    return tuple(replace(s, partitions=partitions) if s in scaled else s for s in ALL_TOPICS)
 
 
 class TopicInfo(TypedDict):

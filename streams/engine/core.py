@@ -239,6 +239,15 @@ class Engine:
         return state
 
 
+def routes(detectors: Iterable[Detector], event: Event) -> dict[str, list[Detector]]:
+    """Subject keys this event updates, each with the detectors that want it."""
+    out: dict[str, list[Detector]] = {}
+    for detector in detectors:
+        for subject_id in detector.subjects(event):
+            out.setdefault(subject_key(detector.subject_kind, subject_id), []).append(detector)
+    return out
+
+
 def subject_key(kind: SubjectKind, subject_id: str) -> str:
     return f"{kind.value}:{subject_id}"
 

@@ -45,9 +45,13 @@ class ReorderBuffer(Generic[T]):
     def release(self) -> list[T]:
         """Items whose event time is at or before the watermark, in (ts, event_id) order."""
         watermark = self.watermark_ms
+        return [] if watermark is None else self.release_until(watermark)
+
+    def release_until(self, watermark_ms: int) -> list[T]:
+        """Items at or before an externally known watermark (e.g. the minimum over inputs)."""
         heap = self._heap
         out: list[T] = []
-        while heap and watermark is not None and heap[0][0] <= watermark:
+        while heap and heap[0][0] <= watermark_ms:
             out.append(heapq.heappop(heap)[3])
         return out
 

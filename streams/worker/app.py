@@ -1,9 +1,13 @@
-"""The thin Faust adapter: one agent on the input topic, state in one table, outputs to topics.
+"""The thin Faust adapter: two agents, one state table, outputs to topics.
 
-Faust owns the app, the consumer group, offsets and the changelog-backed table. Everything that
-decides something is in `runtime.py`. Events are taken without auto-ack and acknowledged only
-once their alerts, dead letters and state are handed to the producer, which Faust flushes
-before it commits offsets: at-least-once end to end, made idempotent by the engine.
+1. `route` reads the input topic: decode, dead-letter, re-key each event to its subjects
+   (`router.py`) and send packed batches to the internal routed topic.
+2. `detect` reads the routed topic: watermarks, event-time order, detectors, cases
+   (`runtime.py`); state lives in a table co-partitioned with the routed topic.
+Faust owns the app, the consumer group, offsets and the changelog-backed table. Records are
+taken without auto-ack and acknowledged only once what they caused is handed to the producer,
+which Faust flushes before it commits offsets: at-least-once end to end, made idempotent by
+the engine's per-subject high-water mark.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from streams import topics
 from streams.codec import encode_alert, encode_dead_letter
 from streams.config import GuardlineConfig, Mode
 from streams.model import Severity
-from streams.worker.runtime import Output, PartitionRuntime
+from streams.worker.envelope import pack, unpack
+from streams.worker.router import Router, RouterOutput
+from streams.worker.runtime import DetectOutput, PartitionRuntime
 
 log = logging.getLogger("guardline.worker")
 
@@ -48,7 +54,7 @@ class WorkerSettings:
 
 
 class GuardlineWorker:
-    """Wires the runtime into a Faust app; one instance per worker process."""
+    """Wires the router and the detect runtimes into a Faust app; one per worker process."""
 
     def __init__(self, settings: WorkerSettings) -> None:
         self.settings = settings
@@ -77,10 +83,12 @@ class GuardlineWorker:
             "value_serializer": "raw",
         }
         self.events_topic = self.app.topic(topics.EVENTS.name, **raw)
-        self.out_topics = {
-            spec.name: self.app.topic(spec.name, **raw)
+        self.routed_topic = self.app.topic(topics.ROUTED.name, **raw)
+        self.send = {
+            spec.name: self.app.topic(spec.name, **raw).send_soon
             for spec in (topics.ALERTS, topics.PRIORITY, topics.SHADOW, topics.DEAD_LETTER)
         }
+        self.send[topics.ROUTED.name] = self.routed_topic.send_soon
         self.table = self.app.Table(
             STATE_TABLE,
             default=None,
@@ -88,88 +96,81 @@ class GuardlineWorker:
             key_type=bytes,  # bytes => Faust's "raw" codec: state is already serialised
             value_type=bytes,
         )
+        self.router: Router[Any] = Router(settings.config.active(), settings.partitions)
+        self.owned_sources: set[int] = set()
         self.runtimes: dict[int, PartitionRuntime[Any]] = {}
-        self.pending: dict[int, list[tuple[int, bytes | None, bytes, Any]]] = defaultdict(list)
-        self.pending_count = 0
+        self.inbox: dict[str, dict[int, list[tuple[int, bytes | None, bytes, Any]]]] = {
+            topics.EVENTS.name: defaultdict(list),
+            topics.ROUTED.name: defaultdict(list),
+        }
+        self.inbox_count = 0
+        self._streams: dict[str, Any] = {}
+        self._context: dict[int, Any] = {}  # last routed record per partition (table writes)
         self._lock = asyncio.Lock()
-        self.totals = {"in": 0, "applied": 0, "alerts": 0, "dead_letters": 0}
-        self.app.agent(self.events_topic, name="guardline-detect")(self._agent)
+        self.totals = {"in": 0, "routed": 0, "applied": 0, "alerts": 0, "dead_letters": 0}
+        self.app.agent(self.events_topic, name="guardline-route")(self._agent)
+        self.app.agent(self.routed_topic, name="guardline-detect")(self._agent)
         self.app.timer(interval=settings.idle_flush_s / 2)(self._tick)
         self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
         self.app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
 
     async def _agent(self, stream: Any) -> None:
-        self._stream = stream.noack()
-        async for event in self._stream.events():
+        """Both agents only collect records; batches are processed in `_flush`."""
+        noack = stream.noack()
+        async for event in noack.events():
             msg = event.message
-            self.pending[msg.partition].append((msg.offset, event.key, event.value, event))
-            self.pending_count += 1
-            if self.pending_count >= self.settings.batch_size:
-                await self._flush(drain_idle=False)
+            self._streams[msg.topic] = noack
+            self.inbox[msg.topic][msg.partition].append((msg.offset, event.key, event.value, event))
+            self.inbox_count += 1
+            if self.inbox_count >= self.settings.batch_size:
+                await self._flush()
 
     async def _tick(self) -> None:
-        await self._flush(drain_idle=True)
-
-    async def _on_revoked(self, app: Any, revoked: Any, **_: Any) -> None:
-        """Drop revoked partitions: their unacked events go to the new owner, state via table."""
-        for tp in revoked:
-            if tp.topic == topics.EVENTS.name:
-                self.runtimes.pop(tp.partition, None)
-                self.pending.pop(tp.partition, None)
-        self.pending_count = sum(len(v) for v in self.pending.values())
+        await self._flush(heartbeats=True)
 
     async def _on_assigned(self, app: Any, assigned: Any, **_: Any) -> None:
         mine = sorted(tp.partition for tp in assigned if tp.topic == topics.EVENTS.name)
+        self.owned_sources.update(mine)
         log.warning("assigned input partitions %s", mine)
         if self.settings.ready_file is not None:
             self.settings.ready_file.write_text(",".join(map(str, mine)) + "\n")
 
-    def _runtime(self, partition: int) -> PartitionRuntime[Any]:
-        runtime = self.runtimes.get(partition)
-        if runtime is None:
-            table = self.table
+    async def _on_revoked(self, app: Any, revoked: Any, **_: Any) -> None:
+        """Drop revoked partitions: unacked records go to the new owner, state via the table."""
+        for tp in revoked:
+            self.inbox.get(tp.topic, {}).pop(tp.partition, None)
+            if tp.topic == topics.EVENTS.name:
+                self.owned_sources.discard(tp.partition)
+                self.router.forget(tp.partition)
+            elif tp.topic == topics.ROUTED.name:
+                self.runtimes.pop(tp.partition, None)
+                self._context.pop(tp.partition, None)
+        self.inbox_count = sum(len(r) for box in self.inbox.values() for r in box.values())
 
-            def load(key: str) -> bytes | None:
-                value = table.get(key.encode())
-                return value if isinstance(value, bytes) else None
-
-            runtime = self.runtimes[partition] = PartitionRuntime(
-                partition, self.settings.config, loader=load
-            )
-        return runtime
-
-    async def _flush(self, *, drain_idle: bool) -> None:
+    async def _flush(self, *, heartbeats: bool = False) -> None:
         async with self._lock:
-            await self._flush_locked(drain_idle=drain_idle)
+            inbox = self.inbox
+            self.inbox = {name: defaultdict(list) for name in inbox}
+            self.inbox_count = 0
+            routed: RouterOutput[Any] = RouterOutput()
+            for source, records in inbox[topics.EVENTS.name].items():
+                self.router.route(source, records, routed)
+                self.totals["in"] += len(records)
+            if heartbeats:
+                owned = sorted(self.owned_sources)
+                self.router.idle_heartbeats(owned, self.settings.idle_flush_s, routed)
+            await self._emit_routed(routed)
+            for partition, records in inbox[topics.ROUTED.name].items():
+                await self._detect(partition, records)
+            for partition in set(self.runtimes) - set(inbox[topics.ROUTED.name]):
+                await self._detect(partition, [])  # watermarks may have moved: release
 
-    async def _flush_locked(self, *, drain_idle: bool) -> None:
-        pending, self.pending = self.pending, defaultdict(list)
-        self.pending_count = 0
-        now = time.monotonic()
-        for partition in set(pending) | (set(self.runtimes) if drain_idle else set()):
-            runtime = self._runtime(partition)
-            records = pending.get(partition, [])
-            out: Output[Any] = Output()
-            for offset, key, value, token in records:
-                runtime.accept(offset, key, value, token, out)
-            idle = drain_idle and now - runtime.last_arrival >= self.settings.idle_flush_s
-            runtime.release(out, drain=idle)
-            self.totals["in"] += len(records)
-            await self._emit(out)
-
-    async def _emit(self, out: Output[Any]) -> None:
-        send = {name: t.send_soon for name, t in self.out_topics.items()}
-        for alert, mode in out.alerts:
-            value = encode_alert(alert)
-            key = f"{alert.subject.kind.value}:{alert.subject.id}".encode()
-            if mode is Mode.SHADOW:
-                send[topics.SHADOW.name](key=key, value=value)
-                continue
-            send[topics.ALERTS.name](key=key, value=value)
-            if alert.severity.rank >= Severity.HIGH.rank:
-                send[topics.PRIORITY.name](key=key, value=value)
+    async def _emit_routed(self, out: RouterOutput[Any]) -> None:
+        send_routed = self.send[topics.ROUTED.name]
+        for dest, packet in out.packets:
+            send_routed(key=None, value=pack(packet), partition=dest)
         for rej in out.rejected:
-            send[topics.DEAD_LETTER.name](
+            self.send[topics.DEAD_LETTER.name](
                 key=rej.key,
                 value=encode_dead_letter(
                     reason_code=rej.error.code,
@@ -183,20 +184,61 @@ class GuardlineWorker:
                     failed_at_ms=int(time.time() * 1000),
                 ),
             )
+        await self._ack(topics.EVENTS.name, out.acks)
+        self.totals["routed"] += out.valid
+        self.totals["dead_letters"] += len(out.rejected)
+
+    async def _detect(
+        self, partition: int, records: list[tuple[int, bytes | None, bytes, Any]]
+    ) -> None:
+        runtime = self._runtime(partition)
+        out: DetectOutput[Any] = DetectOutput()
+        for _offset, _key, value, token in records:
+            runtime.accept(unpack(value), token, out)
+            self._context[partition] = token
+        runtime.release(out)
+        for alert, mode in out.alerts:
+            value = encode_alert(alert)
+            key = f"{alert.subject.kind.value}:{alert.subject.id}".encode()
+            if mode is Mode.SHADOW:
+                self.send[topics.SHADOW.name](key=key, value=value)
+                continue
+            self.send[topics.ALERTS.name](key=key, value=value)
+            if alert.severity.rank >= Severity.HIGH.rank:
+                self.send[topics.PRIORITY.name](key=key, value=value)
         if out.state_writes:
-            # Every write comes from an applied event, so there is an event of this partition.
-            self._write_state(out.state_writes, out.acks[-1])
-        for token in out.acks:
-            await self._stream.ack(token)
+            # Every write comes from an applied event, so a record of this partition was seen.
+            self._write_state(out.state_writes, self._context[partition])
+        await self._ack(topics.ROUTED.name, out.acks)
         self.totals["applied"] += out.applied
         self.totals["alerts"] += len(out.alerts)
-        self.totals["dead_letters"] += len(out.rejected)
+
+    async def _ack(self, topic: str, tokens: list[Any]) -> None:
+        if not tokens:
+            return
+        stream = self._streams[topic]
+        for token in tokens:
+            await stream.ack(token)
+
+    def _runtime(self, partition: int) -> PartitionRuntime[Any]:
+        runtime = self.runtimes.get(partition)
+        if runtime is None:
+            table = self.table
+
+            def load(key: str) -> bytes | None:
+                value = table.get(key.encode())
+                return value if isinstance(value, bytes) else None
+
+            runtime = self.runtimes[partition] = PartitionRuntime(
+                partition, self.settings.config, self.settings.partitions, loader=load
+            )
+        return runtime
 
     def _write_state(self, writes: dict[str, bytes | None], context_event: Any) -> None:
         """Write one batch of subject state to the table, in its partition's changelog.
 
         Faust picks a table write's partition from the current stream event; a batch spans
-        many events, so we set that context to an event of the partition being written.
+        many events, so we set that context to a routed record of the partition being written.
         """
         token = _current_event.set(weakref.ref(context_event))
         try:

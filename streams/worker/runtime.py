@@ -1,118 +1,114 @@
-"""What one worker does with the records of one input partition, without any Faust.
+"""Stage 2 of the worker, without Faust: what one routed partition does with its packets.
 
-The Faust adapter (`app.py`) hands raw records in and sends what comes out; everything that
-decides anything lives here so the bench and the tests drive the same code.
-
-Per partition: decode -> dead-letter what breaks the contract -> hold in the event-time reorder
-buffer -> apply released events to the engine -> alerts out, dirty state out, and the records
-whose effects are all out become safe to acknowledge (at-least-once: a crash before that
-redelivers them, and the engine's per-subject high-water mark makes redelivery harmless).
+Routed events arrive from every input partition. Each input partition's watermark travels with
+its packets, and an event is applied only once every input partition has passed its event time
+(minus the allowed lateness): the per-subject order is then exactly (ts, event_id), as in a
+backtest, however the input partitions were interleaved on the way. A packet is acknowledged
+when all its events are applied; a crash before that redelivers it, and the engine's
+per-subject high-water mark makes the redelivery harmless.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from streams.codec import decode_event
 from streams.config import GuardlineConfig, Mode
-from streams.engine.core import Engine, subject_key
+from streams.engine.core import Engine
 from streams.engine.reorder import ReorderBuffer
-from streams.model import Alert, Event, SubjectKind
-from streams.validation import InvalidEvent
+from streams.model import Alert, Event
+from streams.worker.envelope import IDLE, Packet
 
-Token = TypeVar("Token")  # the adapter's handle for acknowledging a record (a Faust event)
-
-
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes
-    error: InvalidEvent
+Token = TypeVar("Token")
 
 
 @dataclass(slots=True)
-class Output(Generic[Token]):
+class DetectOutput(Generic[Token]):
     alerts: list[tuple[Alert, Mode]] = field(default_factory=list)
-    rejected: list[Rejected] = field(default_factory=list)
     state_writes: dict[str, bytes | None] = field(default_factory=dict)
     acks: list[Token] = field(default_factory=list)
     applied: int = 0
 
 
+class _Pending(Generic[Token]):
+    """A packet's token, acknowledged once its last event is applied."""
+
+    __slots__ = ("remaining", "token")
+
+    def __init__(self, token: Token, remaining: int) -> None:
+        self.token = token
+        self.remaining = remaining
+
+
 class PartitionRuntime(Generic[Token]):
-    """Engine + reorder buffer for one input partition (state moves with the partition)."""
+    """Engine + watermarks + reorder buffer for one routed partition (moves with it)."""
 
     def __init__(
         self,
         partition: int,
         config: GuardlineConfig,
+        input_partitions: int,
         *,
         loader: Callable[[str], bytes | None] | None = None,
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
         expire_every_ms: int = 600_000,
     ) -> None:
         self.partition = partition
+        self.input_partitions = input_partitions
         self._modes = {s.detector.name: s.mode for s in config.detectors}
         self.engine = Engine(config.active(), config.engine, clock_ms=clock_ms, loader=loader)
-        self.buffer: ReorderBuffer[tuple[Event, Token]] = ReorderBuffer(
-            config.engine.allowed_lateness_ms
-        )
+        self._lateness_ms = config.engine.allowed_lateness_ms
+        # Ordering is by (ts, event_id); watermarks below decide release, not the buffer's own.
+        self.buffer: ReorderBuffer[tuple[str, Event, _Pending[Token]]] = ReorderBuffer(0)
+        self.source_watermarks: dict[int, int] = {}
         self._expire_every_ms = expire_every_ms
         self._last_expire_ms: int | None = None
-        self.last_arrival = time.monotonic()
 
-    def accept(
-        self, offset: int, key: bytes | None, value: bytes, token: Token, out: Output[Token]
-    ) -> None:
-        """Decode one record into the buffer, or reject it (then it is safe to ack at once)."""
-        self.last_arrival = time.monotonic()
-        try:
-            event = decode_event(value)
-        except InvalidEvent as err:
-            out.rejected.append(Rejected(self.partition, offset, key, value, err))
+    def accept(self, packet: Packet, token: Token, out: DetectOutput[Token]) -> None:
+        source, watermark = packet.source_partition, packet.watermark_ms
+        previous = self.source_watermarks.get(source, -1)
+        if watermark != IDLE and previous != IDLE:
+            # Monotonic: a new owner re-reading from the last commit must not rewind it.
+            watermark = max(watermark, previous)
+        self.source_watermarks[source] = watermark
+        if not packet.items:
             out.acks.append(token)
             return
-        self.buffer.push(event.ts_ms, event.event_id, (event, token))
+        pending = _Pending(token, len(packet.items))
+        for key, value in packet.items:
+            event = decode_event(value)  # validated by the router: cannot fail here
+            self.buffer.push(event.ts_ms, event.event_id, (key, event, pending))
 
-    def release(self, out: Output[Token], *, drain: bool = False) -> None:
-        """Apply what the watermark released (everything with `drain`), collecting outputs."""
-        ready = self.buffer.drain() if drain else self.buffer.release()
-        if not ready:
+    @property
+    def watermark_ms(self) -> int | None:
+        """Events at or before this event time can be applied; None until every input
+        partition has been heard from."""
+        if len(self.source_watermarks) < self.input_partitions:
+            return None
+        low = min(self.source_watermarks.values())
+        return None if low < 0 else (low if low == IDLE else low - self._lateness_ms)
+
+    def release(self, out: DetectOutput[Token]) -> None:
+        watermark = self.watermark_ms
+        if watermark is None or not len(self.buffer):
             return
         engine = self.engine
-        actor_kind = SubjectKind.ACCOUNT
-        for event, token in ready:
-            local_key = subject_key(actor_kind, event.actor.id)
-            for key, detectors in engine.routes(event).items():
-                if key == local_key:
-                    for alert in engine.apply(key, detectors, event):
-                        out.alerts.append((alert, self._modes[alert.detector]))
-            out.acks.append(token)
+        last_ts: int | None = None
+        for key, event, pending in self.buffer.release_until(watermark):
+            detectors = engine.routes(event).get(key, ())
+            for alert in engine.apply(key, detectors, event):
+                out.alerts.append((alert, self._modes[alert.detector]))
             out.applied += 1
-        watermark = ready[-1][0].ts_ms if drain else self.buffer.watermark_ms
-        if watermark is not None and (
-            self._last_expire_ms is None
-            or watermark - self._last_expire_ms >= self._expire_every_ms
+            last_ts = event.ts_ms
+            pending.remaining -= 1
+            if pending.remaining == 0:
+                out.acks.append(pending.token)
+        if last_ts is not None and (
+            self._last_expire_ms is None or last_ts - self._last_expire_ms >= self._expire_every_ms
         ):
-            engine.expire(watermark)
-            self._last_expire_ms = watermark
+            engine.expire(last_ts)
+            self._last_expire_ms = last_ts
         out.state_writes.update(engine.take_dirty())
-
-
-def process_records(
-    runtime: PartitionRuntime[Token],
-    records: Sequence[tuple[int, bytes | None, bytes, Token]],
-    *,
-    drain: bool = False,
-) -> Output[Token]:
-    """One batch of (offset, key, value, token) from the runtime's partition."""
-    out: Output[Token] = Output()
-    for offset, key, value, token in records:
-        runtime.accept(offset, key, value, token, out)
-    runtime.release(out, drain=drain)
-    return out

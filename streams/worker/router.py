@@ -1,0 +1,102 @@
+"""Stage 1 of the worker, without Faust: decode, dead-letter, route each event to its subjects.
+
+Detectors keep state per subject (the actor, but also the blocked account, the device, the IP),
+so each valid event is re-keyed to every subject key that wants it and packed, per internal
+partition, into one routed message that also carries this input partition's watermark.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from streams.codec import decode_event
+from streams.detectors.base import Detector
+from streams.engine.core import routes
+from streams.validation import InvalidEvent
+from streams.worker.envelope import IDLE, Packet
+
+Token = TypeVar("Token")
+
+
+def partition_for(key: str, partitions: int) -> int:
+    """Stable across processes and languages (crc32), unlike Python's salted hash()."""
+    return zlib.crc32(key.encode()) % partitions
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    error: InvalidEvent
+
+
+@dataclass(slots=True)
+class RouterOutput(Generic[Token]):
+    packets: list[tuple[int, Packet]] = field(default_factory=list)  # (internal partition, ..)
+    rejected: list[Rejected] = field(default_factory=list)
+    acks: list[Token] = field(default_factory=list)
+    valid: int = 0
+
+
+class Router(Generic[Token]):
+    def __init__(self, detectors: Sequence[Detector], partitions: int) -> None:
+        self.detectors = tuple(detectors)
+        self.partitions = partitions
+        self.max_ts: dict[int, int] = {}
+        self.last_arrival: dict[int, float] = {}
+        self.idle_announced: set[int] = set()
+
+    def route(
+        self,
+        source: int,
+        records: Sequence[tuple[int, bytes | None, bytes, Token]],
+        out: RouterOutput[Token],
+    ) -> None:
+        """One batch of one input partition: (offset, key, value, token) records."""
+        by_dest: dict[int, list[tuple[str, bytes]]] = defaultdict(list)
+        max_ts = self.max_ts.get(source, -1)
+        for offset, key, value, token in records:
+            out.acks.append(token)
+            try:
+                event = decode_event(value)
+            except InvalidEvent as err:
+                out.rejected.append(Rejected(source, offset, key, value, err))
+                continue
+            out.valid += 1
+            max_ts = max(max_ts, event.ts_ms)
+            for subject in routes(self.detectors, event):
+                by_dest[partition_for(subject, self.partitions)].append((subject, value))
+        if records:
+            self.last_arrival[source] = time.monotonic()
+            self.idle_announced.discard(source)
+        self.max_ts[source] = max_ts
+        if max_ts < 0:
+            return
+        # Every internal partition hears this source's watermark, with or without events.
+        for dest in range(self.partitions):
+            out.packets.append((dest, Packet(source, max_ts, by_dest.get(dest, []))))
+
+    def idle_heartbeats(
+        self, owned: Sequence[int], idle_s: float, out: RouterOutput[Token]
+    ) -> None:
+        """Sources with nothing new for `idle_s` stop holding the detect stage back (once)."""
+        now = time.monotonic()
+        for source in owned:
+            if source in self.idle_announced:
+                continue
+            if now - self.last_arrival.get(source, 0.0) >= idle_s:
+                self.idle_announced.add(source)
+                for dest in range(self.partitions):
+                    out.packets.append((dest, Packet(source, IDLE, [])))
+
+    def forget(self, source: int) -> None:
+        self.max_ts.pop(source, None)
+        self.last_arrival.pop(source, None)
+        self.idle_announced.discard(source)
