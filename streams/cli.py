@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -118,6 +119,18 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     return 1 if report.errors else 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from streams.evaluate import evaluate, format_report
+    from streams.jsonl import alert_from_json
+    from streams.simulate import read_truth
+
+    with args.alerts.open() as fh:
+        alerts = [alert_from_json(json.loads(line)) for line in fh if line.strip()]
+    report = evaluate(read_truth(args.truth), alerts)
+    print(format_report(report))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from streams.demo import run_demo
 
@@ -188,6 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("events", type=Path)
     p.add_argument("-o", "--output", type=Path, required=True, help="alerts JSON Lines file")
     p.add_argument("--config", type=Path, help="detector config TOML (default: built-in)")
+
+    p = add("eval", cmd_eval, "Score alerts (from backtest) against a simulation's truth file.")
+    p.add_argument("alerts", type=Path, help="alerts JSON Lines (guardline backtest -o ...)")
+    p.add_argument("--truth", type=Path, required=True, help="ground truth from `simulate`")
 
     p = add("demo", cmd_demo, "Broker, topics, a worker and simulated traffic, narrated (~2 min).")
     p.add_argument("--duration", type=float, default=90.0, help="seconds to run (default 90)")

@@ -80,8 +80,11 @@ def _stream_and_watch(
     deadline = started + duration_s
     lag = -1
     while time.monotonic() < deadline:
-        lag = sum(topics.consumer_lag(bootstrap, app_id, topics.EVENTS.name).values())
-        say(f"worker lag: {lag:,} events")
+        lag = sum(
+            sum(topics.consumer_lag(bootstrap, app_id, spec.name).values())
+            for spec in (topics.EVENTS, topics.ROUTED)
+        )
+        say(f"worker lag: {lag:,} records (input + routed)")
         if lag == 0:
             break
         time.sleep(2.0)

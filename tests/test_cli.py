@@ -13,7 +13,7 @@ from streams.cli import build_parser, main
 
 COMMANDS = [
     ["broker"], ["topics"], ["produce"], ["simulate"], ["worker"], ["alerts"],
-    ["alerts", "tail"], ["alerts", "export"], ["backtest"], ["demo"],
+    ["alerts", "tail"], ["alerts", "export"], ["backtest"], ["eval"], ["demo"],
 ]  # fmt: skip
 
 
@@ -49,6 +49,8 @@ def test_simulate_then_backtest_reports_bad_lines_and_keeps_good_ones(tmp_path: 
     assert main(["backtest", str(events), "-o", str(alerts)]) == 1  # non-zero: a bad line
     rows = [json.loads(line) for line in alerts.read_text().splitlines()]
     assert rows and all(r["detector"] and r["reason"] and r["alert_id"] for r in rows)
+    truth = str(tmp_path / "events.truth.jsonl")
+    assert main(["eval", str(alerts), "--truth", truth]) == 0
 
 
 def test_bad_config_fails_fast_naming_the_key(
