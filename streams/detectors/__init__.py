@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from streams.detectors.anonymous_churn import AnonymousChurnConfig, AnonymousChurnDetector
+from streams.detectors.ban_evasion import BanEvasionConfig, BanEvasionDetector
+from streams.detectors.minor_blocks_reports import (
+    MinorBlocksReportsConfig,
+    MinorBlocksReportsDetector,
+)
+from streams.detectors.minor_mass_add import MinorMassAddConfig, MinorMassAddDetector
 from streams.detectors.new_contact_burst import NewContactBurstConfig, NewContactBurstDetector
+from streams.detectors.sextortion_velocity import (
+    SextortionVelocityConfig,
+    SextortionVelocityDetector,
+)
 
 REGISTRY: dict[str, tuple[Any, Any]] = {}
 
@@ -23,3 +34,8 @@ def register(detector_cls: Any, config_cls: Any) -> None:
 
 
 register(NewContactBurstDetector, NewContactBurstConfig)
+register(MinorMassAddDetector, MinorMassAddConfig)
+register(SextortionVelocityDetector, SextortionVelocityConfig)
+register(MinorBlocksReportsDetector, MinorBlocksReportsConfig)
+register(AnonymousChurnDetector, AnonymousChurnConfig)
+register(BanEvasionDetector, BanEvasionConfig)

@@ -1,0 +1,288 @@
+"""anonymous_churn: one device or IP burning through throwaway accounts used on minors.
+
+The pattern: an account is made (often anonymous, often declaring a teen age), messages or adds
+a few children, and is deleted within hours; then the next one, from the same device or the
+same line. No single account looks like much; the device or IP behind them does.
+
+A *throwaway* is an account that, seen through this device or IP, contacted at least
+`min_minors_per_account` distinct minors (direct message, contact add or group add), and was
+then deleted, and was anonymous or lived at most `max_lifetime_ms` from creation to deletion.
+Throwaways deleted within `window_ms` are counted; the alert lists them as counterparts.
+The actor's own declared age band is ignored: the attackers here pose as teens, so "used on
+minors" means reaching declared minors whatever the actor claims to be.
+
+Subjects, and why the state key looks odd for IPs: the engine keys a detector's state by one
+subject kind. Churn is seen on devices (one phone, fresh accounts) and on IPs (one home line or
+VPN exit, fresh device ids each time), and both must be caught, so `subject_kind` is DEVICE and
+`subjects()` returns the device hash as is plus the IP hash prefixed with `IP:` (state key
+`DEVICE:IP:<ip_hash>`; keyed hashes are hex or base64, so no device hash starts with
+`IP:`). Every
+finding names its real subject (`Finding.subject`, kind DEVICE or IP), so alerts and cases are
+about `DEVICE:<hash>` or `IP:<hash>`. Shared IPs (schools, carrier NAT) do not trigger by
+themselves: their many new accounts are neither deleted nor, mostly, anonymous.
+
+Treatment of missing data (the contract leaves these open):
+- `UNKNOWN` age on a target does not count as a minor; the actor's band is not used at all.
+- No `device_hash` / no `ip_hash`: the event reaches only the subject it names (or none).
+- `anonymous` absent means false (the contract's default).
+- `created_ts` absent: the `ACCOUNT_CREATED` event's time is used when this device or IP saw
+  it; otherwise the lifetime is unknown and only anonymity can make the account a throwaway.
+- Accounts neither anonymous nor known to be recently created are not remembered at all, so
+  a family's long-lived accounts cost no state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import chain
+from typing import ClassVar
+
+from streams.detectors.base import UNCHANGED, Finding, Json, Outcome, capped
+from streams.model import Event, EventType, Severity, Subject, SubjectKind
+
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+IP_PREFIX = "IP:"  # subject ids of IP state (see the module docstring)
+
+_CONTACTS = frozenset(
+    {EventType.MESSAGE_SENT, EventType.CONTACT_ADDED, EventType.GROUP_MEMBER_ADDED}
+)
+_LIFECYCLE = frozenset({EventType.ACCOUNT_CREATED, EventType.ACCOUNT_DELETED})
+
+
+@dataclass(frozen=True, slots=True)
+class AnonymousChurnConfig:
+    window_ms: int = DAY_MS
+    max_lifetime_ms: int = 3 * DAY_MS
+    min_minors_per_account: int = 1
+    medium: int = 3
+    high: int = 5
+    critical_factor: float = 3.0
+    max_accounts: int = 64
+    max_minors_per_account: int = 16
+    evidence_cap: int = 50
+
+
+class _Account:
+    """What one device or IP remembers of one account it carried."""
+
+    __slots__ = ("anonymous", "created_ms", "deleted", "last_ms", "minors")
+
+    def __init__(self, last_ms: int, created_ms: int | None, anonymous: bool) -> None:
+        self.last_ms = last_ms  # event time of the last material change (expiry order)
+        self.created_ms = created_ms
+        self.anonymous = anonymous
+        self.deleted: tuple[int, str] | None = None  # (event time, event id) of the deletion
+        self.minors: dict[str, str] = {}  # minor -> event id of its first contact here
+
+
+class ChurnState:
+    """Per device (or IP): candidate accounts, oldest material change first."""
+
+    __slots__ = ("accounts",)
+
+    def __init__(self) -> None:
+        self.accounts: dict[str, _Account] = {}
+
+
+def _is_contact(event: Event) -> bool:
+    target = event.target
+    return (
+        event.type in _CONTACTS
+        and target is not None
+        and target.age_band.is_minor
+        and target.id != event.actor.id
+    )
+
+
+class AnonymousChurnDetector:
+    name: ClassVar[str] = "anonymous_churn"
+    version: ClassVar[str] = "1.0.0"
+    subject_kind: ClassVar[SubjectKind] = SubjectKind.DEVICE
+
+    def __init__(self, config: AnonymousChurnConfig | None = None) -> None:
+        self.config = config or AnonymousChurnConfig()
+
+    def subjects(self, event: Event) -> Iterable[str]:
+        if event.type not in _LIFECYCLE and not _is_contact(event):
+            return ()
+        out: list[str] = []
+        if event.device_hash:
+            out.append(event.device_hash)
+        if event.ip_hash:
+            out.append(IP_PREFIX + event.ip_hash)
+        return out
+
+    def new_state(self) -> ChurnState:
+        return ChurnState()
+
+    def horizon_ms(self) -> int:
+        return self.config.window_ms
+
+    def step(self, state: ChurnState, subject_id: str, event: Event) -> Outcome:
+        self.expire(state, event.ts_ms)
+        actor = event.actor
+        if event.type is EventType.ACCOUNT_CREATED:
+            if actor.id in state.accounts:
+                return UNCHANGED
+            self._remember(state, actor.id, _Account(event.ts_ms, event.ts_ms, actor.anonymous))
+            return Outcome(changed=True)
+        if event.type is EventType.ACCOUNT_DELETED:
+            return self._deleted(state, subject_id, event)
+        target = event.target
+        if target is None or not _is_contact(event):
+            return UNCHANGED
+        account = state.accounts.get(actor.id)
+        if account is None:
+            created = actor.created_ts_ms
+            recent = created is not None and event.ts_ms - created <= self.config.max_lifetime_ms
+            if not (actor.anonymous or recent):
+                return UNCHANGED
+            account = _Account(event.ts_ms, created, actor.anonymous)
+        elif (
+            account.deleted is not None
+            or target.id in account.minors
+            or len(account.minors) >= self.config.max_minors_per_account
+        ):
+            return UNCHANGED
+        account.minors[target.id] = event.event_id
+        account.anonymous = account.anonymous or actor.anonymous
+        if account.created_ms is None:
+            account.created_ms = actor.created_ts_ms
+        account.last_ms = event.ts_ms
+        self._remember(state, actor.id, account)
+        return Outcome(changed=True)
+
+    def _deleted(self, state: ChurnState, subject_id: str, event: Event) -> Outcome:
+        cfg = self.config
+        actor = event.actor
+        account = state.accounts.get(actor.id)
+        if account is None or account.deleted is not None:
+            return UNCHANGED
+        created = account.created_ms if account.created_ms is not None else actor.created_ts_ms
+        short_lived = created is not None and event.ts_ms - created <= cfg.max_lifetime_ms
+        throwaway = len(account.minors) >= cfg.min_minors_per_account and (
+            account.anonymous or actor.anonymous or short_lived
+        )
+        if not throwaway:
+            del state.accounts[actor.id]  # gone, and it can never count
+            return Outcome(changed=True)
+        account.anonymous = account.anonymous or actor.anonymous
+        account.created_ms = created
+        account.deleted = (event.ts_ms, event.event_id)
+        account.last_ms = event.ts_ms
+        self._remember(state, actor.id, account)
+        return Outcome(changed=True, finding=self._assess(state, subject_id, event))
+
+    def _remember(self, state: ChurnState, account_id: str, account: _Account) -> None:
+        """(Re-)insert at the back, keeping the dict in event-time order; evict the oldest."""
+        accounts = state.accounts
+        accounts.pop(account_id, None)
+        accounts[account_id] = account
+        if len(accounts) > self.config.max_accounts:
+            del accounts[next(iter(accounts))]
+
+    def _assess(self, state: ChurnState, subject_id: str, event: Event) -> Finding | None:
+        cfg = self.config
+        now = event.ts_ms
+        gone = [(aid, a) for aid, a in state.accounts.items() if a.deleted is not None]
+        count = len(gone)
+        severity = _severity(count, cfg.medium, cfg.high, cfg.critical_factor)
+        if severity is None:
+            return None
+        minors: set[str] = set()
+        deletions: list[str] = []
+        lifetimes: list[float] = []
+        for _, account in gone:
+            minors.update(account.minors)
+            assert account.deleted is not None
+            deletions.append(account.deleted[1])
+            if account.created_ms is not None:
+                lifetimes.append((account.deleted[0] - account.created_ms) / HOUR_MS)
+        contacts = (eid for _, account in gone for eid in account.minors.values())
+        anonymous = sum(1 for _, a in gone if a.anonymous)
+        if subject_id.startswith(IP_PREFIX):
+            subject = Subject(SubjectKind.IP, subject_id[len(IP_PREFIX) :])
+            where = "IP address"
+        else:
+            subject = Subject(SubjectKind.DEVICE, subject_id)
+            where = "Device"
+        features = {
+            "throwaway_accounts_deleted": float(count),
+            "anonymous_accounts": float(anonymous),
+            "distinct_minors_reached": float(len(minors)),
+            "threshold_medium": float(cfg.medium),
+            "threshold_high": float(cfg.high),
+            "window_hours": cfg.window_ms / HOUR_MS,
+            "max_lifetime_hours": cfg.max_lifetime_ms / HOUR_MS,
+        }
+        if lifetimes:
+            features["median_account_lifetime_hours"] = round(
+                sorted(lifetimes)[len(lifetimes) // 2], 3
+            )
+        reason = (
+            f"{where} {subject.id} had {count} anonymous or short-lived accounts that contacted "
+            f"{len(minors)} minors and were deleted within {cfg.window_ms // HOUR_MS} h "
+            f"(high at {cfg.high})."
+        )
+        return Finding(
+            severity=severity,
+            score=round(min(1.0, count / (2 * cfg.high) + 0.02 * len(minors)), 4),
+            window_start_ms=now - cfg.window_ms + 1,
+            window_end_ms=now,
+            features=features,
+            counterparts=capped((aid for aid, _ in gone), cfg.evidence_cap),
+            minors_exposed=len(minors),
+            evidence_event_ids=capped(chain(deletions, contacts), cfg.evidence_cap),
+            reason=reason,
+            magnitude=float(count),
+            subject=subject,
+        )
+
+    def expire(self, state: ChurnState, now_ms: int) -> bool:
+        """Also called before every step, so results never depend on when cleanup ran."""
+        cutoff = now_ms - self.config.window_ms
+        accounts = state.accounts
+        while accounts:
+            oldest = next(iter(accounts))
+            if accounts[oldest].last_ms > cutoff:
+                break
+            del accounts[oldest]
+        return not accounts
+
+    def dump(self, state: ChurnState) -> Json:
+        return {
+            "a": [
+                [aid, a.last_ms, a.created_ms, int(a.anonymous), _pair(a.deleted)]
+                + [x for kv in a.minors.items() for x in kv]
+                for aid, a in state.accounts.items()
+            ]
+        }
+
+    def load(self, data: Json) -> ChurnState:
+        state = ChurnState()
+        for aid, last_ms, created_ms, anonymous, deleted, *minors in data["a"]:
+            account = _Account(
+                int(last_ms), None if created_ms is None else int(created_ms), bool(anonymous)
+            )
+            account.deleted = None if deleted is None else (int(deleted[0]), str(deleted[1]))
+            account.minors = {
+                str(m): str(e) for m, e in zip(minors[::2], minors[1::2], strict=True)
+            }
+            state.accounts[str(aid)] = account
+        return state
+
+
+def _pair(deleted: tuple[int, str] | None) -> list[object] | None:
+    return None if deleted is None else [deleted[0], deleted[1]]
+
+
+def _severity(count: int, medium: int, high: int, critical_factor: float) -> Severity | None:
+    if count >= high * critical_factor:
+        return Severity.CRITICAL
+    if count >= high:
+        return Severity.HIGH
+    if count >= medium:
+        return Severity.MEDIUM
+    return None

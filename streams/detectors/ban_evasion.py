@@ -1,0 +1,274 @@
+"""ban_evasion: a new account on a device goes back to the minors a deleted account had reached.
+
+When an account that was contacting children disappears, and a fresh account on the same
+device starts contacting the same children, it is very likely the same person back under a
+new name. The state is keyed by the device; the finding is about the new account
+(`Finding.subject` of kind ACCOUNT), so the case and the alert follow that account.
+
+The device remembers, for `memory_ms`, each account's distinct minors contacted (direct
+message, contact add or group add) and its deletion. An account is *new* relative to a deleted
+one when it was created no earlier than `new_account_grace_ms` before that deletion (a
+replacement made just before quitting counts), or, without `created_ts`, when this device
+first saw it after the deletion. When a new account has reached at least `medium` / `high`
+of the same minors as the deleted accounts it is new relative to, that is a finding.
+
+Only deletion is used: a detector cannot see alerts or moderator bans, so an account that was
+merely alerted on, or banned without an `ACCOUNT_DELETED` event, is a known blind spot.
+
+Treatment of missing data (the contract leaves these open):
+- Age bands: `UNKNOWN` targets do not count as minors. Neither account's own band is used,
+  since adults pose as teens; the bands only colour the reason.
+- No `device_hash`: the event is not seen (the device is the only link between the accounts).
+- `created_ts` absent: the `ACCOUNT_CREATED` event's time when this device saw it, else
+  "first seen on this device after the deletion" decides newness. A long-lived account whose
+  memory here expired and that comes back after a sibling's deletion can therefore look new.
+- `anonymous` is not used for the decision (only in the reason and score).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from streams.detectors.base import UNCHANGED, Finding, Json, Outcome, capped, describe_age
+from streams.model import Event, EventType, Severity, Subject, SubjectKind
+
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+
+_CONTACTS = frozenset(
+    {EventType.MESSAGE_SENT, EventType.CONTACT_ADDED, EventType.GROUP_MEMBER_ADDED}
+)
+_LIFECYCLE = frozenset({EventType.ACCOUNT_CREATED, EventType.ACCOUNT_DELETED})
+
+
+@dataclass(frozen=True, slots=True)
+class BanEvasionConfig:
+    memory_ms: int = 14 * DAY_MS
+    new_account_grace_ms: int = DAY_MS
+    medium: int = 2
+    high: int = 3
+    critical_factor: float = 3.0
+    max_accounts: int = 32
+    max_minors_per_account: int = 32
+    evidence_cap: int = 50
+
+
+class _Account:
+    """What one device remembers of one account used on it."""
+
+    __slots__ = ("created_ms", "deleted", "first_ms", "last_ms", "minors")
+
+    def __init__(self, now_ms: int, created_ms: int | None) -> None:
+        self.first_ms = now_ms  # first seen on this device
+        self.last_ms = now_ms  # last material change (expiry order)
+        self.created_ms = created_ms
+        self.deleted: tuple[int, str] | None = None  # (event time, event id) of the deletion
+        self.minors: dict[str, tuple[int, str]] = {}  # minor -> (first contact here, event id)
+
+
+class EvasionState:
+    """Per device: accounts, oldest material change first."""
+
+    __slots__ = ("accounts",)
+
+    def __init__(self) -> None:
+        self.accounts: dict[str, _Account] = {}
+
+
+def _is_contact(event: Event) -> bool:
+    target = event.target
+    return (
+        event.type in _CONTACTS
+        and target is not None
+        and target.age_band.is_minor
+        and target.id != event.actor.id
+    )
+
+
+class BanEvasionDetector:
+    name: ClassVar[str] = "ban_evasion"
+    version: ClassVar[str] = "1.0.0"
+    subject_kind: ClassVar[SubjectKind] = SubjectKind.DEVICE
+
+    def __init__(self, config: BanEvasionConfig | None = None) -> None:
+        self.config = config or BanEvasionConfig()
+
+    def subjects(self, event: Event) -> Iterable[str]:
+        if not event.device_hash:
+            return ()
+        return (event.device_hash,) if event.type in _LIFECYCLE or _is_contact(event) else ()
+
+    def new_state(self) -> EvasionState:
+        return EvasionState()
+
+    def horizon_ms(self) -> int:
+        return self.config.memory_ms
+
+    def step(self, state: EvasionState, subject_id: str, event: Event) -> Outcome:
+        self.expire(state, event.ts_ms)
+        actor = event.actor
+        account = state.accounts.get(actor.id)
+        if event.type is EventType.ACCOUNT_CREATED:
+            if account is not None:
+                return UNCHANGED
+            self._remember(state, actor.id, _Account(event.ts_ms, event.ts_ms))
+            return Outcome(changed=True)
+        if event.type is EventType.ACCOUNT_DELETED:
+            if account is None or account.deleted is not None:
+                return UNCHANGED
+            if not account.minors:
+                del state.accounts[actor.id]  # reached no minor here: nothing to come back to
+                return Outcome(changed=True)
+            account.deleted = (event.ts_ms, event.event_id)
+            account.last_ms = event.ts_ms
+            self._remember(state, actor.id, account)
+            return Outcome(changed=True)
+        target = event.target
+        if target is None or not _is_contact(event):
+            return UNCHANGED
+        if account is None:
+            account = _Account(event.ts_ms, actor.created_ts_ms)
+        elif (
+            account.deleted is not None
+            or target.id in account.minors
+            or len(account.minors) >= self.config.max_minors_per_account
+        ):
+            return UNCHANGED
+        if account.created_ms is None:
+            account.created_ms = actor.created_ts_ms
+        account.minors[target.id] = (event.ts_ms, event.event_id)
+        account.last_ms = event.ts_ms
+        self._remember(state, actor.id, account)
+        return Outcome(changed=True, finding=self._assess(state, subject_id, account, event))
+
+    def _remember(self, state: EvasionState, account_id: str, account: _Account) -> None:
+        """(Re-)insert at the back, keeping the dict in event-time order; evict the oldest."""
+        accounts = state.accounts
+        accounts.pop(account_id, None)
+        accounts[account_id] = account
+        if len(accounts) > self.config.max_accounts:
+            del accounts[next(iter(accounts))]
+
+    def _is_new(self, account: _Account, deleted_ms: int) -> bool:
+        if account.created_ms is not None:
+            return account.created_ms >= deleted_ms - self.config.new_account_grace_ms
+        return account.first_ms > deleted_ms
+
+    def _assess(
+        self, state: EvasionState, device: str, account: _Account, event: Event
+    ) -> Finding | None:
+        cfg = self.config
+        now = event.ts_ms
+        target = event.target
+        assert target is not None
+        olds = [
+            (aid, old)
+            for aid, old in state.accounts.items()
+            if old.deleted is not None
+            and old is not account
+            and self._is_new(account, old.deleted[0])
+        ]
+        if not any(target.id in old.minors for _, old in olds):
+            return None  # this contact did not add to the overlap: nothing new to say
+        firsts: dict[str, tuple[int, str]] = {}  # shared minor -> the deleted account's contact
+        sources: list[tuple[str, _Account]] = []
+        for aid, old in olds:
+            common = account.minors.keys() & old.minors.keys()
+            if common:
+                sources.append((aid, old))
+                for minor in common:
+                    firsts.setdefault(minor, old.minors[minor])
+        shared = {m: firsts[m] for m in account.minors if m in firsts}  # in contact order
+        count = len(shared)
+        severity = _severity(count, cfg.medium, cfg.high, cfg.critical_factor)
+        if severity is None:
+            return None
+        last_deleted_ms = max(old.deleted[0] for _, old in sources if old.deleted)
+        actor = event.actor
+        created = account.created_ms
+        age_days = (now - created) / DAY_MS if created is not None else None
+        features = {
+            "shared_minors": float(count),
+            "threshold_medium": float(cfg.medium),
+            "threshold_high": float(cfg.high),
+            "deleted_accounts_matched": float(len(sources)),
+            "minors_contacted_by_new_account": float(len(account.minors)),
+            "hours_since_deletion": round((now - last_deleted_ms) / HOUR_MS, 3),
+            "new_account_anonymous": 1.0 if actor.anonymous else 0.0,
+        }
+        if created is not None:
+            features["new_account_age_hours"] = round((now - created) / HOUR_MS, 3)
+        evidence = [old.deleted[1] for _, old in sources if old.deleted]
+        evidence += [eid for _, eid in shared.values()]
+        evidence += [account.minors[m][1] for m in shared]
+        who = describe_age(actor.age_band, actor.anonymous, age_days)
+        olds_named = ", ".join(aid for aid, _ in sources[:3]) + (
+            " and others" if len(sources) > 3 else ""
+        )
+        hours = (now - last_deleted_ms) / HOUR_MS
+        reason = (
+            f"New {who} on device {device} contacted {count} of the same minors as deleted "
+            f"account {olds_named}, {hours:.0f} h after the deletion (high at {cfg.high})."
+        )
+        start = min(ts for ts, _ in shared.values())
+        return Finding(
+            severity=severity,
+            score=round(min(1.0, count / (2 * cfg.high) + (0.1 if actor.anonymous else 0.0)), 4),
+            window_start_ms=max(now - cfg.memory_ms + 1, start),
+            window_end_ms=now,
+            features=features,
+            counterparts=capped([*shared, *(aid for aid, _ in sources)], cfg.evidence_cap),
+            minors_exposed=len(account.minors),
+            evidence_event_ids=capped(evidence, cfg.evidence_cap),
+            reason=reason,
+            magnitude=float(count),
+            subject=Subject(SubjectKind.ACCOUNT, actor.id),
+        )
+
+    def expire(self, state: EvasionState, now_ms: int) -> bool:
+        """Also called before every step, so results never depend on when cleanup ran."""
+        cutoff = now_ms - self.config.memory_ms
+        accounts = state.accounts
+        while accounts:
+            oldest = next(iter(accounts))
+            if accounts[oldest].last_ms > cutoff:
+                break
+            del accounts[oldest]
+        return not accounts
+
+    def dump(self, state: EvasionState) -> Json:
+        return {
+            "a": [
+                [aid, a.first_ms, a.last_ms, a.created_ms, _pair(a.deleted)]
+                + [x for m, (ts, eid) in a.minors.items() for x in (m, ts, eid)]
+                for aid, a in state.accounts.items()
+            ]
+        }
+
+    def load(self, data: Json) -> EvasionState:
+        state = EvasionState()
+        for aid, first_ms, last_ms, created_ms, deleted, *flat in data["a"]:
+            account = _Account(int(first_ms), None if created_ms is None else int(created_ms))
+            account.last_ms = int(last_ms)
+            account.deleted = None if deleted is None else (int(deleted[0]), str(deleted[1]))
+            account.minors = {
+                str(flat[i]): (int(flat[i + 1]), str(flat[i + 2])) for i in range(0, len(flat), 3)
+            }
+            state.accounts[str(aid)] = account
+        return state
+
+
+def _pair(deleted: tuple[int, str] | None) -> list[object] | None:
+    return None if deleted is None else [deleted[0], deleted[1]]
+
+
+def _severity(count: int, medium: int, high: int, critical_factor: float) -> Severity | None:
+    if count >= high * critical_factor:
+        return Severity.CRITICAL
+    if count >= high:
+        return Severity.HIGH
+    if count >= medium:
+        return Severity.MEDIUM
+    return None

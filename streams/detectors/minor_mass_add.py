@@ -1,0 +1,242 @@
+"""minor_mass_add: an adult or unknown-age account adding many distinct minors to groups or
+to its contacts within hours.
+
+Adding a whole class to one group is what teachers and coaches do, so the count alone only
+reaches MEDIUM. HIGH needs the count and at least one sign of the attack's structure:
+- the minors are spread over several groups (`spread_groups`): a teacher has one room per
+  class, an offender splits children into several fresh rooms;
+- many minors were added as contacts (`contact_minors`), a private one-to-one channel, which
+  is why a contact-added minor also weighs more in the count (`contact_weight`);
+- the account is anonymous or younger than `new_account_ms`: a throwaway, not a staff account.
+
+Treatment of missing data (the contract leaves these open):
+- `UNKNOWN` age on the actor counts as adult: hiding one's age must not hide the behaviour.
+  `UNKNOWN` on the target does not count as a minor: only declared minors are counted.
+- An 18-20-year-old adding a 16-17-year-old is a near-peer add and is not counted.
+- A missing `created_ts` is not a new account; a missing `anonymous` is false (the contract's
+  default). Both then simply give no risk sign; the group spread and contact adds still do.
+- A minor added to a group and as a contact counts once, with the contact weight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import ClassVar, TypeVar
+
+from streams.detectors.base import CHANGED, UNCHANGED, Finding, Json, Outcome, capped, describe_age
+from streams.model import AgeBand, Event, EventType, Severity, SubjectKind
+
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+
+_ADDS = (EventType.GROUP_MEMBER_ADDED, EventType.CONTACT_ADDED)
+V = TypeVar("V")
+
+
+@dataclass(frozen=True, slots=True)
+class MinorMassAddConfig:
+    window_ms: int = 6 * HOUR_MS
+    medium: float = 12.0
+    high: float = 20.0
+    contact_weight: float = 2.0
+    spread_groups: int = 3
+    contact_minors: int = 5
+    new_account_ms: int = 7 * DAY_MS
+    critical_factor: float = 3.0
+    max_minors: int = 256
+    max_groups: int = 64
+    evidence_cap: int = 50
+
+
+class MassAddState:
+    """Per-account memory of the window: minors added to groups, minors added as contacts
+    (each with the time and event of the latest such add) and groups used for minors.
+
+    Every dict is kept in event-time order (re-inserted on refresh), so expiry pops the front.
+    """
+
+    __slots__ = ("contact_adds", "group_adds", "groups")
+
+    def __init__(self) -> None:
+        self.group_adds: dict[str, tuple[int, str]] = {}
+        self.contact_adds: dict[str, tuple[int, str]] = {}
+        self.groups: dict[str, int] = {}
+
+
+def counts_as_minor_add(event: Event) -> bool:
+    """An adult or unknown-age actor adding a minor who is not a near peer."""
+    target = event.target
+    if event.type not in _ADDS or target is None:
+        return False
+    actor = event.actor.age_band
+    if actor.is_minor or not target.age_band.is_minor:
+        return False
+    return not (actor is AgeBand.AGE_18_20 and target.age_band is AgeBand.AGE_16_17)
+
+
+class MinorMassAddDetector:
+    name: ClassVar[str] = "minor_mass_add"
+    version: ClassVar[str] = "1.0.0"
+    subject_kind: ClassVar[SubjectKind] = SubjectKind.ACCOUNT
+
+    def __init__(self, config: MinorMassAddConfig | None = None) -> None:
+        self.config = config or MinorMassAddConfig()
+
+    def subjects(self, event: Event) -> Iterable[str]:
+        return (event.actor.id,) if counts_as_minor_add(event) else ()
+
+    def new_state(self) -> MassAddState:
+        return MassAddState()
+
+    def horizon_ms(self) -> int:
+        return self.config.window_ms
+
+    def step(self, state: MassAddState, subject_id: str, event: Event) -> Outcome:
+        target = event.target
+        if target is None or event.actor.id != subject_id or not counts_as_minor_add(event):
+            return UNCHANGED
+        cfg = self.config
+        self.expire(state, event.ts_ms)
+        entry = (event.ts_ms, event.event_id)
+        if event.type is EventType.CONTACT_ADDED:
+            _refresh(state.contact_adds, target.id, entry, cfg.max_minors)
+        else:
+            _refresh(state.group_adds, target.id, entry, cfg.max_minors)
+            if event.group_id is not None:
+                _refresh(state.groups, event.group_id, event.ts_ms, cfg.max_groups)
+        finding = self._assess(state, event)
+        return Outcome(changed=True, finding=finding) if finding else CHANGED
+
+    def _assess(self, state: MassAddState, event: Event) -> Finding | None:
+        cfg = self.config
+        now = event.ts_ms
+        contact = len(state.contact_adds)
+        group_only = sum(1 for m in state.group_adds if m not in state.contact_adds)
+        minors = contact + group_only
+        weighted = group_only + cfg.contact_weight * contact
+        if weighted < cfg.medium:
+            return None
+        actor = event.actor
+        created = actor.created_ts_ms
+        age_days = (now - created) / DAY_MS if created is not None else None
+        is_new = created is not None and now - created < cfg.new_account_ms
+        groups = len(state.groups)
+        signs = (
+            groups >= cfg.spread_groups,
+            contact >= cfg.contact_minors,
+            actor.anonymous,
+            is_new,
+        )
+        risky = any(signs)
+        severity = Severity.MEDIUM
+        if risky and weighted >= cfg.high:
+            critical = weighted >= cfg.high * cfg.critical_factor
+            severity = Severity.CRITICAL if critical else Severity.HIGH
+        # Without a risk sign the score stays below what any HIGH finding scores (0.5).
+        score = min(0.45, weighted / (2 * cfg.high))
+        if risky:
+            score = min(1.0, weighted / (2 * cfg.high) + 0.1 * actor.anonymous + 0.1 * is_new)
+        features = {
+            "distinct_minors_added": float(minors),
+            "minors_added_as_contacts": float(contact),
+            "weighted_minors": float(weighted),
+            "contact_weight": cfg.contact_weight,
+            "distinct_groups": float(groups),
+            "risk_signs": float(sum(signs)),
+            "window_hours": cfg.window_ms / HOUR_MS,
+            "threshold_medium": cfg.medium,
+            "threshold_high": cfg.high,
+            "threshold_spread_groups": float(cfg.spread_groups),
+            "threshold_contact_minors": float(cfg.contact_minors),
+            "actor_anonymous": 1.0 if actor.anonymous else 0.0,
+            "actor_new_account": 1.0 if is_new else 0.0,
+        }
+        if age_days is not None:
+            features["actor_account_age_days"] = round(age_days, 3)
+        order = list(dict.fromkeys([*state.group_adds, *state.contact_adds]))
+        evidence = (state.contact_adds.get(m) or state.group_adds[m] for m in order)
+        return Finding(
+            severity=severity,
+            score=round(score, 4),
+            window_start_ms=now - cfg.window_ms + 1,
+            window_end_ms=now,
+            features=features,
+            counterparts=capped(order, cfg.evidence_cap),
+            minors_exposed=minors,
+            evidence_event_ids=capped((eid for _, eid in evidence), cfg.evidence_cap),
+            reason=self._reason(event, age_days, minors, groups, contact, weighted, risky),
+            magnitude=float(weighted),
+        )
+
+    def _reason(
+        self,
+        event: Event,
+        age_days: float | None,
+        minors: int,
+        groups: int,
+        contact: int,
+        weighted: float,
+        risky: bool,
+    ) -> str:
+        cfg = self.config
+        who = describe_age(event.actor.age_band, event.actor.anonymous, age_days)
+        if weighted < cfg.high:
+            verdict = f"high at {cfg.high:g}"
+        elif risky:
+            verdict = f"high at {cfg.high:g} with a risk sign"
+        else:
+            verdict = (
+                f"not high: fewer than {cfg.spread_groups} groups and {cfg.contact_minors} "
+                "contact adds, verified and not new"
+            )
+        return (
+            f"{who[0].upper()}{who[1:]} added {minors} minors within {_span(cfg.window_ms)}, "
+            f"to {groups} group(s) and {contact} as contacts "
+            f"(weighted count {weighted:g}; {verdict})."
+        )
+
+    def expire(self, state: MassAddState, now_ms: int) -> bool:
+        """Also called before every step, so results never depend on when cleanup ran."""
+        cutoff = now_ms - self.config.window_ms
+        for adds in (state.group_adds, state.contact_adds):
+            while adds:
+                oldest = next(iter(adds))
+                if adds[oldest][0] > cutoff:
+                    break
+                del adds[oldest]
+        groups = state.groups
+        while groups:
+            oldest = next(iter(groups))
+            if groups[oldest] > cutoff:
+                break
+            del groups[oldest]
+        return not state.group_adds and not state.contact_adds and not groups
+
+    def dump(self, state: MassAddState) -> Json:
+        return {
+            "g": [[k, ts, eid] for k, (ts, eid) in state.group_adds.items()],
+            "c": [[k, ts, eid] for k, (ts, eid) in state.contact_adds.items()],
+            "r": [[k, ts] for k, ts in state.groups.items()],
+        }
+
+    def load(self, data: Json) -> MassAddState:
+        state = MassAddState()
+        state.group_adds = {k: (int(ts), str(eid)) for k, ts, eid in data["g"]}
+        state.contact_adds = {k: (int(ts), str(eid)) for k, ts, eid in data["c"]}
+        state.groups = {k: int(ts) for k, ts in data["r"]}
+        return state
+
+
+def _refresh(entries: dict[str, V], key: str, value: V, cap: int) -> None:
+    """Move `key` to the (newest) end with `value`; drop the oldest beyond `cap`."""
+    entries.pop(key, None)
+    entries[key] = value
+    if len(entries) > cap:
+        del entries[next(iter(entries))]
+
+
+def _span(window_ms: int) -> str:
+    if window_ms % HOUR_MS == 0:
+        return f"{window_ms // HOUR_MS} h"
+    return f"{window_ms // 60_000} min"

@@ -1,0 +1,288 @@
+"""sextortion_velocity: a new adult or unknown-age contact of several minors escalating fast.
+
+The pattern: a first message to a child, then a flood of messages and images or videos
+within minutes, repeated with one child after another. A pair *escalates* when the account
+sends at least `min_messages` direct messages, `min_media` of them with media, within
+`escalation_window_ms` of its first message to that minor. Escalated minors are counted over
+`window_ms`; an under-13 weighs `under13_weight`, any other minor 1. Only the account's own
+(outbound) messages are seen: the detector runs in the sender's per-account state.
+
+Treatment of missing data (the contract leaves these open):
+- `UNKNOWN` age on the actor counts as adult: hiding one's age must not hide the behaviour.
+  `UNKNOWN` on the target does not count as a minor: only declared minors are counted.
+- An 18-20-year-old writing to a 16-17-year-old is a near-peer chat and is not counted.
+- First contact: the `first_contact` flag when present; when absent, the detector's own
+  bounded memory of the minors this account messaged (`pair_memory_ms`, at most `max_pairs`,
+  at day granularity); a pair forgotten by then counts as new again. Contact adds and group
+  messages do not start the clock: escalation is measured from the first direct message.
+- A missing `has_media` means no media.
+- `created_ts` and `anonymous` only colour the reason and the score, never the severity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from streams.detectors.base import CHANGED, UNCHANGED, Finding, Json, Outcome, capped, describe_age
+from streams.model import AgeBand, Event, EventType, Severity, SubjectKind
+
+MINUTE_MS = 60_000
+HOUR_MS = 60 * MINUTE_MS
+DAY_MS = 24 * HOUR_MS
+NEW_ACCOUNT_DAYS = 7  # only colours the score, as in the reason's "n-day-old account"
+
+
+@dataclass(frozen=True, slots=True)
+class SextortionVelocityConfig:
+    escalation_window_ms: int = 30 * MINUTE_MS
+    min_messages: int = 10
+    min_media: int = 2
+    window_ms: int = 24 * HOUR_MS
+    under13_weight: float = 2.0
+    medium: float = 2.0
+    high: float = 3.0
+    critical_factor: float = 3.0
+    pair_memory_ms: int = 14 * DAY_MS
+    max_pairs: int = 256
+    max_open: int = 32
+    max_escalated: int = 64
+    evidence_cap: int = 50
+
+
+class Chat:
+    """One new chat with a minor, from the account's first message to it."""
+
+    __slots__ = (
+        "escalated_event_id",
+        "escalated_ts_ms",
+        "first_event_id",
+        "first_ts_ms",
+        "media",
+        "messages",
+        "u13",
+    )
+
+    def __init__(self, first_ts_ms: int, first_event_id: str, u13: bool) -> None:
+        self.first_ts_ms = first_ts_ms
+        self.first_event_id = first_event_id
+        self.u13 = u13
+        self.messages = 0
+        self.media = 0
+        self.escalated_ts_ms = 0  # 0 while the chat has not escalated
+        self.escalated_event_id = ""
+
+    def dump(self) -> list[object]:
+        return [
+            self.first_ts_ms,
+            self.first_event_id,
+            int(self.u13),
+            self.messages,
+            self.media,
+            self.escalated_ts_ms,
+            self.escalated_event_id,
+        ]
+
+    @classmethod
+    def load(cls, data: list[Json]) -> Chat:
+        first_ts, first_eid, u13, messages, media, escalated_ts, escalated_eid = data
+        chat = cls(int(first_ts), str(first_eid), bool(u13))
+        chat.messages, chat.media = int(messages), int(media)
+        chat.escalated_ts_ms, chat.escalated_event_id = int(escalated_ts), str(escalated_eid)
+        return chat
+
+
+class VelocityState:
+    """Per-account memory: minors messaged (by day of last message), new chats still inside
+    their escalation window, and chats that escalated inside the counting window.
+
+    `open` is ordered by first message and `escalated` by escalation time, so expiry pops
+    from the front of each.
+    """
+
+    __slots__ = ("escalated", "open", "pairs")
+
+    def __init__(self) -> None:
+        self.pairs: dict[str, int] = {}
+        self.open: dict[str, Chat] = {}
+        self.escalated: dict[str, Chat] = {}
+
+
+def counts_as_minor_chat(actor: AgeBand, target: AgeBand) -> bool:
+    """An adult or unknown-age actor writing to a minor who is not a near peer."""
+    if actor.is_minor or not target.is_minor:
+        return False
+    return not (actor is AgeBand.AGE_18_20 and target is AgeBand.AGE_16_17)
+
+
+def _is_minor_dm(event: Event) -> bool:
+    target = event.target
+    return (
+        event.type is EventType.MESSAGE_SENT
+        and target is not None
+        and counts_as_minor_chat(event.actor.age_band, target.age_band)
+    )
+
+
+class SextortionVelocityDetector:
+    name: ClassVar[str] = "sextortion_velocity"
+    version: ClassVar[str] = "1.0.0"
+    subject_kind: ClassVar[SubjectKind] = SubjectKind.ACCOUNT
+
+    def __init__(self, config: SextortionVelocityConfig | None = None) -> None:
+        self.config = config or SextortionVelocityConfig()
+
+    def subjects(self, event: Event) -> Iterable[str]:
+        return (event.actor.id,) if _is_minor_dm(event) else ()
+
+    def new_state(self) -> VelocityState:
+        return VelocityState()
+
+    def horizon_ms(self) -> int:
+        cfg = self.config
+        return max(cfg.window_ms + cfg.escalation_window_ms, cfg.pair_memory_ms)
+
+    def step(self, state: VelocityState, subject_id: str, event: Event) -> Outcome:
+        target = event.target
+        if target is None or event.actor.id != subject_id or not _is_minor_dm(event):
+            return UNCHANGED
+        cfg = self.config
+        now = event.ts_ms
+        self.expire(state, now)
+        day = now // DAY_MS
+        last_day = state.pairs.get(target.id)
+        changed = last_day != day
+        if changed:
+            # Re-inserting keeps the dict ordered by day, oldest first, for expiry.
+            state.pairs.pop(target.id, None)
+            state.pairs[target.id] = day
+            if len(state.pairs) > cfg.max_pairs:
+                del state.pairs[next(iter(state.pairs))]
+        chat = state.open.get(target.id)
+        if chat is None:
+            first = event.first_contact if event.first_contact is not None else last_day is None
+            if not first or target.id in state.escalated:
+                return CHANGED if changed else UNCHANGED
+            chat = Chat(now, event.event_id, target.age_band is AgeBand.UNDER_13)
+            state.open[target.id] = chat
+            if len(state.open) > cfg.max_open:
+                del state.open[next(iter(state.open))]
+        chat.messages += 1
+        chat.media += 1 if event.has_media else 0
+        if chat.escalated_ts_ms or chat.messages < cfg.min_messages or chat.media < cfg.min_media:
+            return CHANGED
+        chat.escalated_ts_ms, chat.escalated_event_id = now, event.event_id
+        state.escalated[target.id] = chat
+        if len(state.escalated) > cfg.max_escalated:
+            del state.escalated[next(iter(state.escalated))]
+        return Outcome(changed=True, finding=self._assess(state, event))
+
+    def _assess(self, state: VelocityState, event: Event) -> Finding | None:
+        cfg = self.config
+        now = event.ts_ms
+        chats = state.escalated
+        u13 = sum(1 for c in chats.values() if c.u13)
+        weight = len(chats) + (cfg.under13_weight - 1) * u13
+        if weight < cfg.medium:
+            return None
+        severity = Severity.MEDIUM
+        if weight >= cfg.high * cfg.critical_factor:
+            severity = Severity.CRITICAL
+        elif weight >= cfg.high:
+            severity = Severity.HIGH
+        actor = event.actor
+        created = actor.created_ts_ms
+        age_days = (now - created) / DAY_MS if created is not None else None
+        is_new = age_days is not None and age_days < NEW_ACCOUNT_DAYS
+        score = min(1.0, weight / (2 * cfg.high) + 0.1 * actor.anonymous + 0.1 * is_new)
+        fastest = min(c.escalated_ts_ms - c.first_ts_ms for c in chats.values())
+        features = {
+            "escalated_minors": float(len(chats)),
+            "escalated_under_13": float(u13),
+            "weighted_escalations": float(weight),
+            "under13_weight": cfg.under13_weight,
+            "threshold_medium": cfg.medium,
+            "threshold_high": cfg.high,
+            "max_messages_to_one_minor": float(max(c.messages for c in chats.values())),
+            "media_sent": float(sum(c.media for c in chats.values())),
+            "fastest_escalation_minutes": round(fastest / MINUTE_MS, 2),
+            "threshold_min_messages": float(cfg.min_messages),
+            "threshold_min_media": float(cfg.min_media),
+            "escalation_window_minutes": cfg.escalation_window_ms / MINUTE_MS,
+            "window_hours": cfg.window_ms / HOUR_MS,
+            "actor_anonymous": 1.0 if actor.anonymous else 0.0,
+        }
+        if age_days is not None:
+            features["actor_account_age_days"] = round(age_days, 3)
+        who = describe_age(actor.age_band, actor.anonymous, age_days)
+        reason = (
+            f"{who[0].upper()}{who[1:]} sent {cfg.min_messages}+ messages and {cfg.min_media}+ "
+            f"images or videos within {cfg.escalation_window_ms // MINUTE_MS} min of first "
+            f"contact to {len(chats)} minors ({u13} under 13) within {_span(cfg.window_ms)} "
+            f"(weighted {weight:g}, an under-13 counts {cfg.under13_weight:g}; "
+            f"high at {cfg.high:g})."
+        )
+        evidence = (e for c in chats.values() for e in (c.first_event_id, c.escalated_event_id))
+        return Finding(
+            severity=severity,
+            score=round(score, 4),
+            window_start_ms=min(c.first_ts_ms for c in chats.values()),
+            window_end_ms=now,
+            features=features,
+            counterparts=capped(chats, cfg.evidence_cap),
+            minors_exposed=len(chats.keys() | state.open.keys()),
+            evidence_event_ids=capped(evidence, cfg.evidence_cap),
+            reason=reason,
+            magnitude=float(weight),
+        )
+
+    def expire(self, state: VelocityState, now_ms: int) -> bool:
+        """Also called before every step, so results never depend on when cleanup ran."""
+        cfg = self.config
+        open_chats = state.open
+        while open_chats:
+            oldest = next(iter(open_chats))
+            if now_ms - open_chats[oldest].first_ts_ms <= cfg.escalation_window_ms:
+                break
+            del open_chats[oldest]
+        escalated = state.escalated
+        while escalated:
+            oldest = next(iter(escalated))
+            if now_ms - escalated[oldest].escalated_ts_ms < cfg.window_ms:
+                break
+            del escalated[oldest]
+        cutoff = (now_ms - cfg.pair_memory_ms) // DAY_MS
+        pairs = state.pairs
+        while pairs:
+            oldest = next(iter(pairs))
+            if pairs[oldest] > cutoff:
+                break
+            del pairs[oldest]
+        return not pairs and not open_chats and not escalated
+
+    def dump(self, state: VelocityState) -> Json:
+        """An escalated chat still open is written once, and referenced by its id alone."""
+        return {
+            "p": [[k, v] for k, v in state.pairs.items()],
+            "o": [[k, *c.dump()] for k, c in state.open.items()],
+            "e": [
+                [k] if state.open.get(k) is c else [k, *c.dump()]
+                for k, c in state.escalated.items()
+            ],
+        }
+
+    def load(self, data: Json) -> VelocityState:
+        state = VelocityState()
+        state.pairs = {k: int(v) for k, v in data["p"]}
+        state.open = {row[0]: Chat.load(row[1:]) for row in data["o"]}
+        state.escalated = {
+            row[0]: state.open[row[0]] if len(row) == 1 else Chat.load(row[1:]) for row in data["e"]
+        }
+        return state
+
+
+def _span(window_ms: int) -> str:
+    if window_ms % HOUR_MS == 0:
+        return f"{window_ms // HOUR_MS} h"
+    return f"{window_ms // MINUTE_MS} min"

@@ -1,0 +1,300 @@
+"""anonymous_churn on hand-made sequences, through the engine, plus stream properties."""
+
+from __future__ import annotations
+
+import json
+from itertools import count
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streams.detectors.anonymous_churn import (
+    IP_PREFIX,
+    AnonymousChurnConfig,
+    AnonymousChurnDetector,
+)
+from streams.engine.core import Engine, EngineConfig
+from streams.engine.reorder import ReorderBuffer
+from streams.model import Account, AgeBand, Alert, Event, EventType, Severity, SubjectKind
+from tests.factories import HOUR, MIN, T0, account, adult, minor
+
+CREATED, DELETED = EventType.ACCOUNT_CREATED, EventType.ACCOUNT_DELETED
+MSG, ADD = EventType.MESSAGE_SENT, EventType.CONTACT_ADDED
+DAY = 24 * HOUR
+_ids = count()
+
+
+def ev(
+    kind: EventType,
+    actor: Account,
+    ts: int,
+    target: Account | None = None,
+    *,
+    device: str | None = None,
+    ip: str | None = None,
+) -> Event:
+    return Event(f"c-{next(_ids):05d}", kind, ts, actor, target, device_hash=device, ip_hash=ip)
+
+
+def run(events: list[Event], config: AnonymousChurnConfig | None = None) -> list[Alert]:
+    engine = Engine([AnonymousChurnDetector(config)])
+    return [
+        a for e in sorted(events, key=lambda e: (e.ts_ms, e.event_id)) for a in engine.process(e)
+    ]
+
+
+def top(alerts: list[Alert]) -> Severity | None:
+    return max((a.severity for a in alerts), key=lambda s: s.rank, default=None)
+
+
+POOL = [minor(f"m-{i}", AgeBand.AGE_13_15) for i in range(20)]
+
+
+def churn(
+    n: int,
+    *,
+    device: str | None = "d-1",
+    ip: str | None = None,
+    anonymous: bool = True,
+    created_known: bool = True,
+    emit_created: bool = True,
+    delete: bool = True,
+    band: AgeBand = AgeBand.AGE_13_15,
+    spacing_ms: int = HOUR,
+    life_ms: int = 2 * HOUR,
+    targets: list[Account] = POOL,
+) -> list[Event]:
+    """n accounts, one after the other: made, three minors messaged, deleted after `life_ms`."""
+    out = []
+    for i in range(n):
+        t = T0 + i * spacing_ms
+        dev = device if device is not None else f"d-fresh-{i}"
+        acc = account(
+            f"u-{i}", band, created_ts_ms=t if created_known else None, anonymous=anonymous
+        )
+        if emit_created:
+            out.append(ev(CREATED, acc, t, device=dev, ip=ip))
+        for j in range(3):
+            out.append(
+                ev(
+                    MSG,
+                    acc,
+                    t + (j + 1) * 5 * MIN,
+                    targets[(3 * i + j) % len(targets)],
+                    device=dev,
+                    ip=ip,
+                )
+            )
+        if delete:
+            out.append(ev(DELETED, acc, t + life_ms, device=dev, ip=ip))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("events", "kind", "subject", "expected"),
+    [
+        (churn(6), SubjectKind.DEVICE, "d-1", Severity.HIGH),  # one phone, six throwaway "teens"
+        (churn(6, device=None, ip="ip-9"), SubjectKind.IP, "ip-9", Severity.HIGH),  # VPN, fresh ids
+        (churn(6, anonymous=False), SubjectKind.DEVICE, "d-1", Severity.HIGH),  # short-lived
+        (
+            churn(6, created_known=False, emit_created=False),
+            SubjectKind.DEVICE,
+            "d-1",
+            Severity.HIGH,
+        ),
+        (churn(6, anonymous=False, created_known=False), SubjectKind.DEVICE, "d-1", Severity.HIGH),
+        (churn(6, band=AgeBand.AGE_21_PLUS), SubjectKind.DEVICE, "d-1", Severity.HIGH),
+        (churn(3), SubjectKind.DEVICE, "d-1", Severity.MEDIUM),
+        (churn(15, spacing_ms=30 * MIN), SubjectKind.DEVICE, "d-1", Severity.CRITICAL),
+    ],
+)
+def test_throwaway_accounts_used_on_minors_alert(
+    events: list[Event], kind: SubjectKind, subject: str, expected: Severity
+) -> None:
+    alerts = run(events)
+    assert top(alerts) is expected
+    last = alerts[-1]
+    assert (last.subject.kind, last.subject.id) == (kind, subject)
+    n = int(last.features["throwaway_accounts_deleted"])
+    assert set(last.counterparts) == {f"u-{i}" for i in range(n)}, "the accounts, as counterparts"
+    assert last.minors_exposed == last.features["distinct_minors_reached"] == min(20, 3 * n)
+    assert (
+        f"had {n} anonymous or short-lived accounts" in last.reason and "high at 5" in last.reason
+    )
+    assert len({a.alert_id for a in alerts}) == 1
+
+
+def _family() -> list[Event]:
+    """Parents and kids on one tablet for years: they message minors, nobody is deleted."""
+    old = T0 - 900 * DAY
+    family = [
+        account(f"f-{i}", AgeBand.AGE_21_PLUS if i < 2 else AgeBand.UNDER_13, created_ts_ms=old)
+        for i in range(5)
+    ]
+    return [
+        ev(MSG, a, T0 + i * MIN, POOL[i % 20], device="d-fam") for i, a in enumerate(family * 8)
+    ]
+
+
+def _school() -> list[Event]:
+    """Thirty new, verified pupils behind one school IP, adding each other; none deleted."""
+    kids = [account(f"k-{i}", AgeBand.UNDER_13, created_ts_ms=T0 + i * MIN) for i in range(30)]
+    out = [
+        ev(CREATED, k, T0 + i * MIN, device=f"d-k{i}", ip="ip-school") for i, k in enumerate(kids)
+    ]
+    out += [
+        ev(ADD, k, T0 + HOUR + i * MIN, kids[(i + 1) % 30], device=f"d-k{i}", ip="ip-school")
+        for i, k in enumerate(kids)
+    ]
+    return out
+
+
+@pytest.mark.parametrize(
+    ("name", "events"),
+    [
+        ("family_device", _family()),
+        ("school_ip", _school()),
+        ("never_deleted", churn(10, delete=False)),
+        ("only_adults_contacted", churn(8, targets=[adult(f"a-{i}") for i in range(5)])),
+        (
+            "unknown_age_targets",
+            churn(8, targets=[account(f"x-{i}", AgeBand.UNKNOWN) for i in range(5)]),
+        ),
+        ("old_verified_accounts", churn(8, anonymous=False, life_ms=4 * DAY)),
+        (
+            "verified_no_created_ts",
+            churn(8, anonymous=False, created_known=False, emit_created=False),
+        ),
+        ("spread_over_days", churn(6, spacing_ms=13 * HOUR)),
+        ("no_device_no_ip", churn(8, device="", ip=None)),
+    ],
+)
+def test_look_alikes_do_not_alert(name: str, events: list[Event]) -> None:
+    assert run(events) == [], name
+
+
+def test_ip_state_is_namespaced_and_alerts_name_the_ip() -> None:
+    detector = AnonymousChurnDetector()
+    event = churn(1, device="d-7", ip="ip-7")[1]
+    assert list(detector.subjects(event)) == ["d-7", IP_PREFIX + "ip-7"]
+    alerts = run(churn(6, device="d-7", ip="ip-7"))
+    assert {(a.subject.kind, a.subject.id) for a in alerts} == {
+        (SubjectKind.DEVICE, "d-7"),
+        (SubjectKind.IP, "ip-7"),
+    }
+
+
+def test_repeat_message_to_a_known_minor_is_unchanged() -> None:
+    detector = AnonymousChurnDetector()
+    state = detector.new_state()
+    acc = account("u-1", anonymous=True)
+    first = detector.step(state, "d-1", ev(MSG, acc, T0, POOL[0], device="d-1"))
+    again = detector.step(state, "d-1", ev(MSG, acc, T0 + MIN, POOL[0], device="d-1"))
+    assert (first.changed, again.changed) == (True, False)
+
+
+# --- stream properties ----------------------------------------------------------------------
+
+LOW = AnonymousChurnConfig(medium=1, high=2, window_ms=3 * HOUR, max_lifetime_ms=2 * HOUR)
+TARGETS = [*POOL[:4], adult("a-0"), account("x-0", AgeBand.UNKNOWN)]
+
+# One account's life on the platform: when, where, which accounts it reaches, whether (and
+# how long after) it is deleted. Lives overlap in time and share devices and IPs.
+_life = st.tuples(
+    st.integers(0, 3 * 3600),  # start, seconds after T0
+    st.booleans(),  # anonymous
+    st.sampled_from([None, 0, -3 * DAY]),  # created_ts relative to the start (None: absent)
+    st.sampled_from(["d-0", "d-1", None]),
+    st.sampled_from(["ip-0", None]),
+    st.lists(st.tuples(st.integers(0, 600), st.sampled_from(TARGETS)), max_size=4),
+    st.one_of(st.none(), st.integers(0, 3 * 3600)),  # deleted this many seconds after start
+)
+
+
+def _lives(lives: list[tuple]) -> list[Event]:
+    rows = []
+    for n, (start, anon, created, dev, ip, contacts, deleted_after) in enumerate(lives):
+        t = T0 + start * 1000
+        acc = account(
+            f"u-{n}", created_ts_ms=None if created is None else t + created, anonymous=anon
+        )
+        rows.append((t, CREATED, acc, None, dev, ip))
+        rows += [(t + s * 1000, MSG, acc, target, dev, ip) for s, target in contacts]
+        if deleted_after is not None:
+            rows.append((t + deleted_after * 1000, DELETED, acc, None, dev, ip))
+    return [
+        Event(f"e-{i:03d}", kind, ts, actor, target, device_hash=dev, ip_hash=ip)
+        for i, (ts, kind, actor, target, dev, ip) in enumerate(rows)
+    ]
+
+
+streams_ = st.lists(_life, min_size=1, max_size=12).map(_lives)
+
+
+def ids(alerts: list[Alert]) -> list[tuple[str, int, str]]:
+    return [(a.alert_id, a.revision, a.severity.value) for a in alerts]
+
+
+@settings(max_examples=60, deadline=None)
+@given(events=streams_, data=st.data())
+def test_shuffle_within_lateness_gives_the_same_alerts(
+    events: list[Event], data: st.DataObject
+) -> None:
+    lateness = EngineConfig().allowed_lateness_ms
+    jitter = data.draw(
+        st.lists(st.integers(0, lateness - 1), min_size=len(events), max_size=len(events))
+    )
+    arrival = [
+        e for _, e in sorted(zip(jitter, events, strict=True), key=lambda p: p[1].ts_ms + p[0])
+    ]
+    buffer: ReorderBuffer[Event] = ReorderBuffer(lateness)
+    engine = Engine([AnonymousChurnDetector(LOW)])
+    got: list[Alert] = []
+    for e in arrival:
+        buffer.push(e.ts_ms, e.event_id, e)
+        got += [a for r in buffer.release() for a in engine.process(r)]
+    got += [a for r in buffer.drain() for a in engine.process(r)]
+    assert ids(got) == ids(run(events, LOW))
+
+
+@settings(max_examples=40, deadline=None)
+@given(events=streams_)
+def test_replaying_everything_adds_no_alert(events: list[Event]) -> None:
+    engine = Engine([AnonymousChurnDetector(LOW)])
+    ordered = sorted(events, key=lambda e: (e.ts_ms, e.event_id))
+    for e in ordered:
+        engine.process(e)
+    assert [a for e in ordered for a in engine.process(e)] == []
+
+
+@settings(max_examples=4, deadline=None)
+@given(
+    spacing_s=st.integers(60, 3600), minors_each=st.integers(1, 40), delete_every=st.integers(1, 3)
+)
+def test_state_stays_bounded(spacing_s: int, minors_each: int, delete_every: int) -> None:
+    """5,000 anonymous accounts over days on one device, each reaching up to 18 minors."""
+    detector = AnonymousChurnDetector()
+    state = detector.new_state()
+    for i in range(5_000):
+        t = T0 + i * spacing_s * 1000
+        acc = account(f"u-{i:05d}", anonymous=True, created_ts_ms=t)
+        detector.step(state, "d-1", ev(CREATED, acc, t, device="d-1"))
+        for j in range(minors_each):
+            detector.step(
+                state, "d-1", ev(MSG, acc, t + j, minor(f"m-{(i + j) % 900:04d}"), device="d-1")
+            )
+        if i % delete_every == 0:
+            detector.step(state, "d-1", ev(DELETED, acc, t + 50_000, device="d-1"))
+    assert len(json.dumps(detector.dump(state))) < 40_000
+
+
+def test_state_round_trips_through_its_serialised_form() -> None:
+    events = sorted(churn(7, ip="ip-3"), key=lambda e: (e.ts_ms, e.event_id))
+    straight = run(events)
+    engine = Engine([AnonymousChurnDetector()])
+    alerts = [a for e in events[:17] for a in engine.process(e)]
+    saved = {k: engine.dump(k) for k in engine.subjects}
+    restored = Engine([AnonymousChurnDetector()], loader=saved.get)
+    alerts += [a for e in events[17:] for a in restored.process(e)]
+    assert straight and ids(alerts) == ids(straight)

@@ -1,0 +1,295 @@
+"""sextortion_velocity on hand-made sequences and properties, mostly through the engine."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from streams.config import DEFAULTS_PATH
+from streams.detectors.sextortion_velocity import (
+    SextortionVelocityConfig,
+    SextortionVelocityDetector,
+)
+from streams.engine.core import Engine
+from streams.engine.reorder import ReorderBuffer
+from streams.model import Account, AgeBand, Alert, Event, Severity, SubjectKind
+from tests.factories import HOUR, MIN, T0, account, adult, message, minor
+
+DAY = 24 * HOUR
+U13, A13, A16 = AgeBand.UNDER_13, AgeBand.AGE_13_15, AgeBand.AGE_16_17
+
+
+def run(events: list[Event], config: SextortionVelocityConfig | None = None) -> list[Alert]:
+    engine = Engine([SextortionVelocityDetector(config)])
+    ordered = sorted(events, key=lambda e: (e.ts_ms, e.event_id))
+    return [a for e in ordered for a in engine.process(e)]
+
+
+def top(alerts: list[Alert]) -> Severity | None:
+    return max((a.severity for a in alerts), key=lambda s: s.rank, default=None)
+
+
+def escalate(
+    actor: Account,
+    target: Account,
+    t0: int,
+    *,
+    n: int = 15,
+    media: int = 3,
+    spacing_ms: int = MIN,
+    first: bool | None = None,
+) -> list[Event]:
+    """A first message, then n-1 more `spacing_ms` apart; the last `media` carry media."""
+    return [
+        message(
+            actor,
+            target,
+            t0 + i * spacing_ms,
+            first=first if i == 0 else None,
+            media=i >= n - media or None,
+        )
+        for i in range(n)
+    ]
+
+
+def victims(actor: Account, bands: list[AgeBand], **kw: object) -> list[Event]:
+    """Escalation with one minor after another, 40 minutes apart."""
+    out: list[Event] = []
+    for i, band in enumerate(bands):
+        out += escalate(actor, minor(f"m-{i}", band), T0 + i * 40 * MIN, **kw)  # type: ignore[arg-type]
+    return out
+
+
+NEW_ADULT = adult(anonymous=True, created_ts_ms=T0 - HOUR)
+
+
+@pytest.mark.parametrize(
+    ("case", "events", "expected"),
+    [
+        ("three children, one under 13", victims(NEW_ADULT, [U13, A13, A13]), Severity.HIGH),
+        ("two under-13s", victims(NEW_ADULT, [U13, U13]), Severity.HIGH),
+        ("three 13-15s", victims(NEW_ADULT, [A13, A13, A13]), Severity.HIGH),
+        ("unknown-age actor", victims(account("u-x", AgeBand.UNKNOWN), [U13, A16]), Severity.HIGH),
+        ("first flag shown", victims(NEW_ADULT, [U13, A13], first=True), Severity.HIGH),
+        ("one under-13", victims(NEW_ADULT, [U13]), Severity.MEDIUM),
+        ("two 16-17s", victims(NEW_ADULT, [A16, A16]), Severity.MEDIUM),
+        ("five under-13s", victims(NEW_ADULT, [U13] * 5), Severity.CRITICAL),
+    ],
+)
+def test_fast_escalations_reach_their_severity(
+    case: str, events: list[Event], expected: Severity
+) -> None:
+    alerts = run(events)
+    assert top(alerts) is expected, case
+    last = alerts[-1]
+    assert last.subject.kind is SubjectKind.ACCOUNT and last.detector == "sextortion_velocity"
+    assert len({a.alert_id for a in alerts}) == 1, "one case, updated, not a flood"
+
+
+@pytest.mark.parametrize(
+    ("case", "events"),
+    [
+        ("one 13-15 only", victims(NEW_ADULT, [A13])),
+        ("near peers: 18-20 with 16-17s", victims(account("u-y", AgeBand.AGE_18_20), [A16] * 4)),
+        ("adults with adults", victims(NEW_ADULT, [AgeBand.AGE_21_PLUS] * 4)),
+        ("unknown-age targets", victims(NEW_ADULT, [AgeBand.UNKNOWN] * 4)),
+        ("minors with minors", victims(account("u-k", A13), [U13] * 4)),
+        ("established pairs (flag false)", victims(NEW_ADULT, [U13] * 4, first=False)),
+        ("slow chats: 15 messages over 2 h", victims(NEW_ADULT, [U13] * 4, spacing_ms=9 * MIN)),
+        ("no media", victims(NEW_ADULT, [U13] * 4, media=0)),
+        ("one media each", victims(NEW_ADULT, [U13] * 4, media=1)),
+        ("few messages", victims(NEW_ADULT, [U13] * 4, n=9)),
+    ],
+)
+def test_look_alikes_do_not_alert(case: str, events: list[Event]) -> None:
+    assert run(events) == [], case
+
+
+def test_pairs_remembered_from_earlier_days_are_not_new() -> None:
+    kids = [minor(f"m-{i}", U13) for i in range(4)]
+    hello = [message(NEW_ADULT, k, T0 - 3 * DAY + i * MIN) for i, k in enumerate(kids)]
+    chats = [e for i, k in enumerate(kids) for e in escalate(NEW_ADULT, k, T0 + i * 40 * MIN)]
+    assert run(hello + chats) == []
+
+
+def test_platform_flag_overrides_memory() -> None:
+    kids = [minor(f"m-{i}", U13) for i in range(2)]
+    hello = [message(NEW_ADULT, k, T0 - DAY) for k in kids]
+    chats = [
+        e for i, k in enumerate(kids) for e in escalate(NEW_ADULT, k, T0 + i * 40 * MIN, first=True)
+    ]
+    assert top(run(hello + chats)) is Severity.HIGH
+
+
+def test_reason_and_features_carry_numbers_and_thresholds() -> None:
+    detector = SextortionVelocityDetector()
+    state = detector.new_state()
+    events = victims(NEW_ADULT, [U13, A13, U13])
+    steps = [(e, detector.step(state, NEW_ADULT.id, e).finding) for e in events]
+    trigger, last = [(e, f) for e, f in steps if f is not None][-1]
+    assert trigger is events[-2], "the third chat escalates on its 14th message (2nd media)"
+    assert last is not None and last.severity is Severity.HIGH
+    assert last.reason == (
+        "Adult (21+), anonymous, new account sent 10+ messages and 2+ images or videos within "
+        "30 min of first contact to 3 minors (2 under 13) within 24 h (weighted 5, an under-13 "
+        "counts 2; high at 3)."
+    )
+    f = last.features
+    assert (f["escalated_minors"], f["escalated_under_13"], f["weighted_escalations"]) == (3, 2, 5)
+    assert f["max_messages_to_one_minor"] == 15 and f["media_sent"] == 3 + 3 + 2
+    assert f["threshold_high"] == 3 and f["threshold_min_messages"] == 10
+    assert last.counterparts == ("m-0", "m-1", "m-2") and last.minors_exposed == 3
+    assert len(last.evidence_event_ids) == 6
+    assert last.window_start_ms == T0 and last.window_end_ms == trigger.ts_ms
+
+
+def test_escalations_older_than_the_window_are_forgotten() -> None:
+    a, b = minor("m-a", U13), minor("m-b", A13)
+    events = escalate(NEW_ADULT, a, T0) + escalate(NEW_ADULT, b, T0 + 25 * HOUR)
+    alerts = run(events)
+    assert top(alerts) is Severity.MEDIUM  # m-a alone; m-b joins after m-a left the window
+
+
+def test_state_round_trips_through_its_serialised_form() -> None:
+    events = sorted(victims(NEW_ADULT, [U13, A13, A13, U13]), key=lambda e: (e.ts_ms, e.event_id))
+    straight = run(events)
+    for cut in (12, 20, 37):  # inside an open chat, right after escalating, later
+        engine = Engine([SextortionVelocityDetector()])
+        alerts = [a for e in events[:cut] for a in engine.process(e)]
+        saved = {k: engine.dump(k) for k in engine.subjects}
+        restored = Engine([SextortionVelocityDetector()], loader=saved.get)
+        alerts += [a for e in events[cut:] for a in restored.process(e)]
+        assert [(a.alert_id, a.revision, a.features) for a in alerts] == [
+            (a.alert_id, a.revision, a.features) for a in straight
+        ]
+
+
+def test_a_reply_in_an_old_chat_costs_no_state_write() -> None:
+    detector = SextortionVelocityDetector()
+    state = detector.new_state()
+    kid = minor("m-0", A13)
+    assert detector.step(state, NEW_ADULT.id, message(NEW_ADULT, kid, T0)).changed
+    later = message(NEW_ADULT, kid, T0 + 2 * HOUR, first=False)
+    assert not detector.step(state, NEW_ADULT.id, later).changed
+
+
+def test_expiry_forgets_everything_after_the_horizon() -> None:
+    detector = SextortionVelocityDetector()
+    state = detector.new_state()
+    for e in victims(NEW_ADULT, [U13, A13]):
+        detector.step(state, NEW_ADULT.id, e)
+    assert not detector.expire(state, T0 + 2 * HOUR)
+    assert detector.expire(state, T0 + detector.horizon_ms() + DAY)
+
+
+def test_defaults_file_matches_the_config_class() -> None:
+    with DEFAULTS_PATH.open("rb") as fh:
+        section = dict(tomllib.load(fh)["detectors"]["sextortion_velocity"])
+    section.pop("mode")
+    assert section == dataclasses.asdict(SextortionVelocityConfig())
+
+
+# --- properties ------------------------------------------------------------------------------
+
+SMALL = SextortionVelocityConfig(
+    escalation_window_ms=10 * MIN,
+    min_messages=3,
+    min_media=1,
+    window_ms=HOUR,
+    pair_memory_ms=2 * HOUR,
+    max_pairs=6,
+    max_open=3,
+    max_escalated=4,
+)
+ACTORS = (adult("u-a", anonymous=True), account("u-c", AgeBand.UNKNOWN))
+KIDS = tuple(minor(f"m-{i}", band) for i, band in enumerate([U13, A13, A16, U13, A13]))
+
+steps = st.lists(
+    st.tuples(
+        st.sampled_from([0, 3_000, 20_000, MIN, 3 * MIN, HOUR, 3 * HOUR]),  # gap before
+        st.integers(0, len(ACTORS) - 1),
+        st.integers(0, len(KIDS) - 1),
+        st.integers(1, 4),  # messages in this burst, 2 s apart
+        st.sampled_from([None, True]),  # has_media on the burst's last message
+        st.sampled_from([None, None, None, True, False]),  # first_contact on its first
+    ),
+    min_size=1,
+    max_size=60,
+)
+
+
+def build(raw: list[tuple[int, int, int, int, bool | None, bool | None]]) -> list[Event]:
+    ts, out = T0, []
+    for gap, a, k, n, media, first in raw:
+        ts += gap
+        for j in range(n):
+            ts += 2_000 if j else 0
+            out.append(
+                message(
+                    ACTORS[a],
+                    KIDS[k],
+                    ts,
+                    first=first if j == 0 else None,
+                    media=media if j == n - 1 else None,
+                    eid=f"e-{len(out):04d}",
+                )
+            )
+    return out
+
+
+def through_buffer(events: list[Event], lateness_ms: int) -> list[Alert]:
+    engine = Engine([SextortionVelocityDetector(SMALL)])
+    buffer: ReorderBuffer[Event] = ReorderBuffer(lateness_ms)
+    alerts: list[Alert] = []
+    for event in events:
+        buffer.push(event.ts_ms, event.event_id, event)
+        alerts += [a for e in buffer.release() for a in engine.process(e)]
+    return alerts + [a for e in buffer.drain() for a in engine.process(e)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(raw=steps, data=st.data())
+def test_shuffling_within_the_lateness_gives_the_same_alerts(
+    raw: list, data: st.DataObject
+) -> None:
+    lateness = 5_000
+    events = build(raw)
+    n = len(events)
+    jitter = data.draw(st.lists(st.integers(0, lateness - 1), min_size=n, max_size=n))
+    # Arrival order by ts + jitter: an event never arrives after one more than L newer.
+    keyed = sorted((e.ts_ms + j, i, e) for i, (e, j) in enumerate(zip(events, jitter, strict=True)))
+    arrived = [e for _, _, e in keyed]
+    assert through_buffer(arrived, lateness) == through_buffer(events, lateness)
+    assert through_buffer(events, lateness) == run(events, SMALL)
+
+
+@settings(max_examples=60, deadline=None)
+@given(raw=steps)
+def test_replaying_the_same_events_changes_nothing(raw: list) -> None:
+    events = build(raw)
+    engine = Engine([SextortionVelocityDetector(SMALL)])
+    first = [(a.alert_id, a.revision) for e in events for a in engine.process(e)]
+    second = [(a.alert_id, a.revision) for e in events for a in engine.process(e)]
+    assert second == [] and len(first) == len(set(first))
+    assert engine.stats.skipped_replays == len(events)
+
+
+@settings(max_examples=3, deadline=None)
+@given(spacing_ms=st.sampled_from([20_000, MIN, 10 * MIN]))
+def test_state_stays_bounded(spacing_ms: int) -> None:
+    """5,000 distinct minors over days, each escalated (10 messages, 2 media) at once."""
+    detector = SextortionVelocityDetector()
+    state = detector.new_state()
+    largest = 0
+    for i in range(5_000):
+        kid = minor(f"m-{i:05d}", U13)
+        for e in escalate(NEW_ADULT, kid, T0 + i * spacing_ms, n=10, media=2, spacing_ms=1_000):
+            detector.step(state, NEW_ADULT.id, e)
+        if i % 250 == 0:
+            largest = max(largest, len(json.dumps(detector.dump(state))))
+    assert 0 < largest < 40_000
