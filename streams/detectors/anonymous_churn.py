@@ -15,11 +15,10 @@ Subjects, and why the state key looks odd for IPs: the engine keys a detector's 
 subject kind. Churn is seen on devices (one phone, fresh accounts) and on IPs (one home line or
 VPN exit, fresh device ids each time), and both must be caught, so `subject_kind` is DEVICE and
 `subjects()` returns the device hash as is plus the IP hash prefixed with `IP:` (state key
-`DEVICE:IP:<ip_hash>`; keyed hashes are hex or base64, so no device hash starts with
-`IP:`). Every
-finding names its real subject (`Finding.subject`, kind DEVICE or IP), so alerts and cases are
-about `DEVICE:<hash>` or `IP:<hash>`. Shared IPs (schools, carrier NAT) do not trigger by
-themselves: their many new accounts are neither deleted nor, mostly, anonymous.
+`DEVICE:IP:<ip_hash>`; keyed hashes are hex or base64, so no device hash starts with `IP:`).
+Every finding names its real subject (`Finding.subject`, kind DEVICE or IP), so alerts and
+cases are about `DEVICE:<hash>` or `IP:<hash>`. Shared IPs (schools, carrier NAT) do not
+trigger by themselves: their many new accounts are neither deleted nor, mostly, anonymous.
 
 Treatment of missing data (the contract leaves these open):
 - `UNKNOWN` age on a target does not count as a minor; the actor's band is not used at all.

@@ -204,13 +204,14 @@ class BanEvasionDetector:
         evidence += [eid for _, eid in shared.values()]
         evidence += [account.minors[m][1] for m in shared]
         who = describe_age(actor.age_band, actor.anonymous, age_days)
-        olds_named = ", ".join(aid for aid, _ in sources[:3]) + (
+        named = ", ".join(aid for aid, _ in sources[:3]) + (
             " and others" if len(sources) > 3 else ""
         )
+        plural = "s" if len(sources) > 1 else ""
         hours = (now - last_deleted_ms) / HOUR_MS
         reason = (
-            f"New {who} on device {device} contacted {count} of the same minors as deleted "
-            f"account {olds_named}, {hours:.0f} h after the deletion (high at {cfg.high})."
+            f"{who[0].upper()}{who[1:]} on device {device} contacted {count} of the same minors "
+            f"as account{plural} {named}, deleted there {hours:.0f} h earlier (high at {cfg.high})."
         )
         start = min(ts for ts, _ in shared.values())
         return Finding(
