@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from streams.detectors.base import Detector, Finding
@@ -52,7 +52,6 @@ class EngineStats:
     findings: int = 0
     alerts: int = 0
     evicted: int = 0
-    per_detector_alerts: dict[str, int] = field(default_factory=dict)
 
 
 class Engine:
@@ -158,8 +157,6 @@ class Engine:
         if not publish:
             return None
         self.stats.alerts += 1
-        per = self.stats.per_detector_alerts
-        per[detector.name] = per.get(detector.name, 0) + 1
         features = dict(finding.features)
         if others:
             features["other_detectors_open"] = float(len(others))
