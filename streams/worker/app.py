@@ -25,6 +25,7 @@ import faust
 from faust.streams import _current_event
 
 from streams import topics
+from streams.bench.stats import write_stats
 from streams.codec import encode_alert, encode_dead_letter
 from streams.config import GuardlineConfig, Mode
 from streams.model import Severity
@@ -51,6 +52,7 @@ class WorkerSettings:
     ready_file: Path | None = (
         None  # touched once partitions are assigned (demo and tests wait on it)
     )
+    stats_file: Path | None = None  # totals as JSON, rewritten every tick (`guardline bench`)
 
 
 class GuardlineWorker:
@@ -108,6 +110,8 @@ class GuardlineWorker:
         self._context: dict[int, Any] = {}  # last routed record per partition (table writes)
         self._lock = asyncio.Lock()
         self.totals = {"in": 0, "routed": 0, "applied": 0, "alerts": 0, "dead_letters": 0}
+        # Wall-clock times of the first input record and of the last applied event (bench).
+        self.clock = {"first_in_s": 0.0, "last_applied_s": 0.0}
         self.app.agent(self.events_topic, name="guardline-route")(self._agent)
         self.app.agent(self.routed_topic, name="guardline-detect")(self._agent)
         self.app.timer(interval=settings.idle_flush_s / 2)(self._tick)
@@ -127,6 +131,8 @@ class GuardlineWorker:
 
     async def _tick(self) -> None:
         await self._flush(heartbeats=True)
+        if self.settings.stats_file is not None:
+            write_stats(self.settings.stats_file, {**self.totals, **self.clock})
 
     async def _on_assigned(self, app: Any, assigned: Any, **_: Any) -> None:
         mine = sorted(tp.partition for tp in assigned if tp.topic == topics.EVENTS.name)
@@ -155,6 +161,8 @@ class GuardlineWorker:
             routed: RouterOutput[Any] = RouterOutput()
             for source, records in inbox[topics.EVENTS.name].items():
                 self.router.route(source, records, routed)
+                if not self.totals["in"]:
+                    self.clock["first_in_s"] = time.time()
                 self.totals["in"] += len(records)
             if heartbeats:
                 owned = sorted(self.owned_sources)
@@ -210,7 +218,9 @@ class GuardlineWorker:
             # Every write comes from an applied event, so a record of this partition was seen.
             self._write_state(out.state_writes, self._context[partition])
         await self._ack(topics.ROUTED.name, out.acks)
-        self.totals["applied"] += out.applied
+        if out.applied:
+            self.totals["applied"] += out.applied
+            self.clock["last_applied_s"] = time.time()
         self.totals["alerts"] += len(out.alerts)
 
     async def _ack(self, topic: str, tokens: list[Any]) -> None:
