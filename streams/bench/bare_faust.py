@@ -53,7 +53,9 @@ def main(stats_path: str, app_id: str) -> None:
 
     from faust.worker import Worker
 
-    Worker(app, loglevel="warning", quiet=True).execute_from_commandline()
+    worker = Worker(app, loglevel="warning", quiet=True)
+    worker.spinner = None  # as the Guardline worker does: the spinner turns on DEBUG logging
+    worker.execute_from_commandline()
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from typing import Generic, TypeVar
 from streams.codec import decode_event
 from streams.detectors.base import Detector
 from streams.engine.core import routes
+from streams.model import Event
 from streams.validation import InvalidEvent
 from streams.worker.envelope import IDLE, Packet
 
@@ -60,7 +61,7 @@ class Router(Generic[Token]):
         out: RouterOutput[Token],
     ) -> None:
         """One batch of one input partition: (offset, key, value, token) records."""
-        by_dest: dict[int, list[tuple[str, bytes]]] = defaultdict(list)
+        by_dest: dict[int, list[tuple[str, Event]]] = defaultdict(list)
         max_ts = self.max_ts.get(source, -1)
         for offset, key, value, token in records:
             out.acks.append(token)
@@ -72,7 +73,7 @@ class Router(Generic[Token]):
             out.valid += 1
             max_ts = max(max_ts, event.ts_ms)
             for subject in routes(self.detectors, event):
-                by_dest[partition_for(subject, self.partitions)].append((subject, value))
+                by_dest[partition_for(subject, self.partitions)].append((subject, event))
         if records:
             self.last_arrival[source] = time.monotonic()
             self.idle_announced.discard(source)
