@@ -11,6 +11,14 @@ from pathlib import Path
 from streams import topics
 from streams.broker import BOOTSTRAP_ENV, external_bootstrap
 from streams.config import ConfigError, load_config
+from streams.worker.endpoints import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    HOST_ENV,
+    PORT_ENV,
+    default_host,
+    default_port,
+)
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -82,6 +90,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         store=args.store,
         instance_id=args.instance_id,
         ready_file=args.ready_file,
+        metrics_host=args.metrics_host,
+        metrics_port=args.metrics_port,
     )
     GuardlineWorker(settings).run(loglevel=args.loglevel)
     return 0
@@ -182,6 +192,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--instance-id", help="static group membership id (stable across restarts)")
     p.add_argument("--ready-file", type=Path, help="file to write once partitions are assigned")
     p.add_argument("--loglevel", default="warning")
+    p.add_argument(
+        "--metrics-host",
+        default=default_host(),
+        help=f"address of /metrics, /healthz, /readyz (default ${HOST_ENV} or {DEFAULT_HOST})",
+    )
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=default_port(),
+        help=f"their port, 0 = any free port (default ${PORT_ENV} or {DEFAULT_PORT})",
+    )
 
     alerts = sub.add_parser("alerts", help="Read the alert topics.", description="Read alerts.")
     alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
