@@ -147,6 +147,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(duration_s=args.duration, seed=args.seed)
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from streams.dashboard import PANELS, render
+
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(render())
+    print(f"wrote the Grafana dashboard ({len(PANELS)} panels) to {args.output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="guardline",
@@ -226,6 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("eval", cmd_eval, "Score alerts (from backtest) against a simulation's truth file.")
     p.add_argument("alerts", type=Path, help="alerts JSON Lines (guardline backtest -o ...)")
     p.add_argument("--truth", type=Path, required=True, help="ground truth from `simulate`")
+
+    p = add("dashboard", cmd_dashboard, "Write the Grafana dashboard JSON (generated from code).")
+    p.add_argument(
+        "-o", "--output", type=Path, default=Path("deploy/grafana/dashboards/guardline.json")
+    )
 
     p = add("demo", cmd_demo, "Broker, topics, a worker and simulated traffic, narrated (~2 min).")
     p.add_argument("--duration", type=float, default=90.0, help="seconds to run (default 90)")
