@@ -14,12 +14,12 @@ import time
 from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from prometheus_client import CONTENT_TYPE_LATEST
-
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9310
 HOST_ENV = "GUARDLINE_METRICS_HOST"
 PORT_ENV = "GUARDLINE_METRICS_PORT"
+# The classic text format `generate_latest` writes, which every Prometheus 2.x parses.
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 # (ready?, one line saying why) - called on every /readyz request.
 Readiness = Callable[[], tuple[bool, str]]
@@ -49,7 +49,7 @@ class Endpoints:
         self, host: str, port: int, metrics: Callable[[], bytes], readiness: Readiness
     ) -> None:
         routes: dict[str, Callable[[], tuple[int, str, bytes]]] = {
-            "/metrics": lambda: (200, CONTENT_TYPE_LATEST, metrics()),
+            "/metrics": lambda: (200, METRICS_CONTENT_TYPE, metrics()),
             "/healthz": lambda: (200, "text/plain; charset=utf-8", b"ok\n"),
             "/readyz": lambda: _ready_response(readiness),
         }
