@@ -144,7 +144,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from streams.demo import run_demo
 
-    return run_demo(duration_s=args.duration, seed=args.seed)
+    return run_demo(
+        duration_s=args.duration, seed=args.seed, prometheus=args.prometheus, config=args.config
+    )
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
@@ -244,6 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("demo", cmd_demo, "Broker, topics, a worker and simulated traffic, narrated (~2 min).")
     p.add_argument("--duration", type=float, default=90.0, help="seconds to run (default 90)")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument(
+        "--prometheus",
+        action="store_true",
+        help="also run a local Prometheus scraping the worker (needs the `prometheus` binary)",
+    )
+    p.add_argument("--config", type=Path, help="detector config TOML for the worker")
     return parser
 
 

@@ -11,11 +11,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streams.codec import encode_event
 from streams.config import load_config
-from streams.metrics import WorkerMetrics
+from streams.metrics import CHECKED_FAMILIES, WorkerMetrics, family_sums
 from streams.model import Alert, EventType, Severity, Subject, SubjectKind
 from streams.validation import REASON_CODES
 from streams.worker.router import Router, RouterOutput
 from tests.factories import T0, adult, message, minor
+from tests.promtool import exported_series
 
 DETECTORS = ("new_contact_burst", "minor_mass_add")
 
@@ -141,3 +142,15 @@ def test_router_counts_valid_events_by_type_for_the_metrics() -> None:
     router.route(0, records, out)
     assert out.by_type == {"MESSAGE_SENT": 3}
     assert [r.error.code for r in out.rejected] == ["undecodable"]
+
+
+def test_family_sums_adds_label_sets_and_skips_comments() -> None:
+    text = (
+        "# HELP x_total help\n# TYPE x_total counter\n"
+        'x_total{a="1"} 2.0\nx_total{a="2",b="x y"} 3.5\ny 7\n'
+    )
+    assert family_sums(text) == {"x_total": 5.5, "y": 7.0}
+
+
+def test_every_checked_family_is_exported() -> None:
+    assert set(CHECKED_FAMILIES) <= exported_series()
