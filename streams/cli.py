@@ -7,10 +7,13 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from streams import topics
 from streams.broker import BOOTSTRAP_ENV, external_bootstrap
 from streams.config import ConfigError, load_config
+from streams.registry import REGISTRY_ENV, RegistryError, registry_url
+from streams.validation import InvalidEvent
 from streams.worker.endpoints import (
     DEFAULT_HOST,
     DEFAULT_PORT,
@@ -19,6 +22,9 @@ from streams.worker.endpoints import (
     default_host,
     default_port,
 )
+
+if TYPE_CHECKING:
+    from streams.registry import SchemaRegistry
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -78,6 +84,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _resolver(args: argparse.Namespace) -> SchemaRegistry | None:
+    """The registry client for readers of Confluent-framed alerts, if one is configured."""
+    from streams.registry import connect
+
+    url = registry_url(args.schema_registry)
+    return None if url is None else connect(url)
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from streams.worker.app import GuardlineWorker, WorkerSettings
 
@@ -92,6 +106,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         ready_file=args.ready_file,
         metrics_host=args.metrics_host,
         metrics_port=args.metrics_port,
+        schema_registry_url=registry_url(args.schema_registry),
     )
     GuardlineWorker(settings).run(loglevel=args.loglevel)
     return 0
@@ -101,7 +116,12 @@ def cmd_alerts_tail(args: argparse.Namespace) -> int:
     from streams.alerts_feed import format_alert, iter_alerts
 
     try:
-        for alert in iter_alerts(_bootstrap(args), args.topic, from_beginning=args.from_beginning):
+        for alert in iter_alerts(
+            _bootstrap(args),
+            args.topic,
+            from_beginning=args.from_beginning,
+            resolver=_resolver(args),
+        ):
             print(format_alert(alert), flush=True)
     except KeyboardInterrupt:
         pass
@@ -111,7 +131,13 @@ def cmd_alerts_tail(args: argparse.Namespace) -> int:
 def cmd_alerts_export(args: argparse.Namespace) -> int:
     from streams.alerts_feed import export_alerts
 
-    n = export_alerts(_bootstrap(args), args.output, args.topic, idle_timeout_s=args.idle)
+    n = export_alerts(
+        _bootstrap(args),
+        args.output,
+        args.topic,
+        idle_timeout_s=args.idle,
+        resolver=_resolver(args),
+    )
     print(f"exported {n} alerts from {args.topic} to {args.output}")
     return 0
 
@@ -173,6 +199,14 @@ def build_parser() -> argparse.ArgumentParser:
     def with_bootstrap(p: argparse.ArgumentParser) -> None:
         p.add_argument("--bootstrap", help=f"Kafka bootstrap servers (default: ${BOOTSTRAP_ENV})")
 
+    def with_registry(p: argparse.ArgumentParser, what: str) -> None:
+        p.add_argument(
+            "--schema-registry",
+            metavar="URL",
+            help=f"Confluent-compatible schema registry: {what} (default: ${REGISTRY_ENV}; "
+            "unset: Avro single-object encoding)",
+        )
+
     p = add("broker", cmd_broker, "Run the embedded Kafka-API broker (noida-db) in the foreground.")
     p.add_argument("--port", type=int, default=9092, help="Kafka port (default 9092)")
     p.add_argument(
@@ -202,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", default="rocksdb://", help="table store: rocksdb:// or memory://")
     p.add_argument("--instance-id", help="static group membership id (stable across restarts)")
     p.add_argument("--ready-file", type=Path, help="file to write once partitions are assigned")
+    with_registry(p, "register schemas, write the Confluent wire format, read both")
     p.add_argument("--loglevel", default="warning")
     p.add_argument(
         "--metrics-host",
@@ -222,12 +257,14 @@ def build_parser() -> argparse.ArgumentParser:
     with_bootstrap(p)
     p.add_argument("--topic", default=topics.ALERTS.name)
     p.add_argument("--from-beginning", action="store_true")
+    with_registry(p, "resolves the schema ids of Confluent-framed alerts")
     p = alerts_sub.add_parser("export", help="Write every alert on a topic as JSON Lines.")
     p.set_defaults(handler=cmd_alerts_export)
     with_bootstrap(p)
     p.add_argument("-o", "--output", type=Path, required=True)
     p.add_argument("--topic", default=topics.ALERTS.name)
     p.add_argument("--idle", type=float, default=3.0, help="stop after this many idle seconds")
+    with_registry(p, "resolves the schema ids of Confluent-framed alerts")
 
     p = add("backtest", cmd_backtest, "Run the detectors over an events file in event-time order.")
     p.add_argument("events", type=Path)
@@ -259,9 +296,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.handler(args)
-    except ConfigError as err:
+    except (ConfigError, RegistryError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except InvalidEvent as err:  # a reader met a message it cannot decode
+        print(f"error: undecodable message ({err.code}): {err}", file=sys.stderr)
+        return 1
     return code
 
 

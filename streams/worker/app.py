@@ -25,7 +25,7 @@ import faust
 from faust.streams import _current_event
 
 from streams import topics
-from streams.codec import encode_alert, encode_dead_letter
+from streams.codec import SchemaResolver, encode_alert, encode_dead_letter
 from streams.config import GuardlineConfig, Mode
 from streams.engine.footprint import state_footprint
 from streams.metrics import WorkerMetrics
@@ -57,6 +57,7 @@ class WorkerSettings:
     metrics_host: str = DEFAULT_HOST
     metrics_port: int | None = DEFAULT_PORT  # /metrics, /healthz, /readyz; None = no server
     gauges_every_s: float = 1.0  # lag, watermarks and state size refresh (state: x5)
+    schema_registry_url: str | None = None  # set: write the Confluent wire format (registry.py)
 
 
 class GuardlineWorker:
@@ -102,7 +103,18 @@ class GuardlineWorker:
             key_type=bytes,  # bytes => Faust's "raw" codec: state is already serialised
             value_type=bytes,
         )
-        self.router: Router[Any] = Router(settings.config.active(), settings.partitions)
+        # Output framing per topic: None = single-object; else a Confluent header (00 + id).
+        self.headers: dict[str, bytes | None] = dict.fromkeys(self.send)
+        self.resolver: SchemaResolver | None = None
+        if settings.schema_registry_url:
+            from streams.registry import connect, register_outputs
+
+            registry = connect(settings.schema_registry_url)  # RegistryError: fail at start
+            self.headers.update(register_outputs(registry))
+            self.resolver = registry
+        self.router: Router[Any] = Router(
+            settings.config.active(), settings.partitions, resolver=self.resolver
+        )
         self.owned_sources: set[int] = set()
         self.runtimes: dict[int, PartitionRuntime[Any]] = {}
         self.inbox: dict[str, dict[int, list[tuple[int, bytes | None, bytes, Any]]]] = {
@@ -216,6 +228,7 @@ class GuardlineWorker:
                     original_key=rej.key,
                     original_value=rej.value,
                     failed_at_ms=int(time.time() * 1000),
+                    header=self.headers[topics.DEAD_LETTER.name],
                 ),
             )
         await self._ack(topics.EVENTS.name, out.acks)
@@ -233,8 +246,8 @@ class GuardlineWorker:
             self._context[partition] = token
         runtime.release(out)
         produced_s = time.time()
+        headers = self.headers
         for (alert, mode), token in zip(out.alerts, out.alert_tokens, strict=True):
-            value = encode_alert(alert)
             key = f"{alert.subject.kind.value}:{alert.subject.id}".encode()
             self.metrics.record_alert(
                 alert,
@@ -243,10 +256,14 @@ class GuardlineWorker:
                 ingest_s=token.message.timestamp,
             )
             if mode is Mode.SHADOW:
+                value = encode_alert(alert, headers[topics.SHADOW.name])
                 self.send[topics.SHADOW.name](key=key, value=value)
                 continue
+            value = encode_alert(alert, headers[topics.ALERTS.name])
             self.send[topics.ALERTS.name](key=key, value=value)
             if alert.severity.rank >= Severity.HIGH.rank:
+                if headers[topics.PRIORITY.name] != headers[topics.ALERTS.name]:
+                    value = encode_alert(alert, headers[topics.PRIORITY.name])
                 self.send[topics.PRIORITY.name](key=key, value=value)
         if out.state_writes:
             # Every write comes from an applied event, so a record of this partition was seen.
