@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
+from faust.sensors.monitor import Monitor
 from faust.streams import _current_event
 
 from streams import topics
@@ -62,6 +63,23 @@ class WorkerSettings:
     schema_registry_url: str | None = None  # set: write the Confluent wire format (registry.py)
 
 
+class _PerBatchMonitor(Monitor):
+    """Faust's Monitor timestamps every message and stream event; Guardline counts per batch
+    (`streams/metrics.py`), so those per-event hooks do nothing here (profiled: ~4% of CPU)."""
+
+    def on_message_in(self, *args: Any) -> None:
+        return None
+
+    def on_stream_event_in(self, *args: Any) -> None:
+        return None
+
+    def on_stream_event_out(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def on_message_out(self, *args: Any) -> None:
+        return None
+
+
 class GuardlineWorker:
     """Wires the router and the detect runtimes into a Faust app; one per worker process."""
 
@@ -83,6 +101,7 @@ class GuardlineWorker:
             # them (defaults of 16 KiB / no linger made one request per few messages).
             producer_max_batch_size=1 << 20,
             producer_linger_ms=10,
+            monitor=_PerBatchMonitor(),
             **app_kwargs,
         )
         raw: dict[str, Any] = {
