@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -106,3 +108,24 @@ def test_alert_readers_refuse_a_malformed_registry_url(
     monkeypatch.setenv(REGISTRY_ENV, "not-a-url")
     assert main(["alerts", "export", "-o", "x.jsonl", "--bootstrap", "127.0.0.1:9"]) == 2
     assert f"{REGISTRY_ENV}: 'not-a-url'" in capsys.readouterr().err
+
+
+def test_readme_python_consumer_decodes_both_framings(
+    registry: FakeRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sample consumer in README "Operate it on Kafka" runs as printed."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme[readme.index("## Operate it on Kafka") :]
+    code = section[section.index("```python\n") + 10 :]
+    code = code[: code.index("```")]
+    monkeypatch.setenv(REGISTRY_ENV, registry.url)
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    namespace: dict[str, Any] = {"__name__": "readme_consumer"}  # not __main__: no consumer
+    exec(compile(code, "README.md", "exec"), namespace)
+    headers = register_outputs(connect(registry.url))
+    for value in (encode_alert(ALERT), encode_alert(ALERT, headers[topics.PRIORITY.name])):
+        record = namespace["decode"](value)
+        assert (record["alert_id"], record["reason"]) == (ALERT.alert_id, ALERT.reason)
+        assert record["subject"] == {"kind": "ACCOUNT", "id": ALERT.subject.id}
+    with pytest.raises(ValueError):
+        namespace["decode"](b"{}")
