@@ -14,6 +14,14 @@ from streams.broker import BOOTSTRAP_ENV, external_bootstrap
 from streams.config import ConfigError, load_config
 from streams.registry import REGISTRY_ENV, RegistryError, registry_url
 from streams.validation import InvalidEvent
+from streams.worker.endpoints import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    HOST_ENV,
+    PORT_ENV,
+    default_host,
+    default_port,
+)
 
 if TYPE_CHECKING:
     from streams.registry import SchemaRegistry
@@ -96,6 +104,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         store=args.store,
         instance_id=args.instance_id,
         ready_file=args.ready_file,
+        metrics_host=args.metrics_host,
+        metrics_port=args.metrics_port,
         schema_registry_url=registry_url(args.schema_registry),
     )
     GuardlineWorker(settings).run(loglevel=args.loglevel)
@@ -160,7 +170,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from streams.demo import run_demo
 
-    return run_demo(duration_s=args.duration, seed=args.seed)
+    return run_demo(
+        duration_s=args.duration, seed=args.seed, prometheus=args.prometheus, config=args.config
+    )
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from streams.dashboard import PANELS, render
+
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(render())
+    print(f"wrote the Grafana dashboard ({len(PANELS)} panels) to {args.output}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -217,6 +238,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ready-file", type=Path, help="file to write once partitions are assigned")
     with_registry(p, "register schemas, write the Confluent wire format, read both")
     p.add_argument("--loglevel", default="warning")
+    p.add_argument(
+        "--metrics-host",
+        default=default_host(),
+        help=f"address of /metrics, /healthz, /readyz (default ${HOST_ENV} or {DEFAULT_HOST})",
+    )
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=default_port(),
+        help=f"their port, 0 = any free port (default ${PORT_ENV} or {DEFAULT_PORT})",
+    )
 
     alerts = sub.add_parser("alerts", help="Read the alert topics.", description="Read alerts.")
     alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
@@ -243,9 +275,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("alerts", type=Path, help="alerts JSON Lines (guardline backtest -o ...)")
     p.add_argument("--truth", type=Path, required=True, help="ground truth from `simulate`")
 
+    p = add("dashboard", cmd_dashboard, "Write the Grafana dashboard JSON (generated from code).")
+    p.add_argument(
+        "-o", "--output", type=Path, default=Path("deploy/grafana/dashboards/guardline.json")
+    )
+
     p = add("demo", cmd_demo, "Broker, topics, a worker and simulated traffic, narrated (~2 min).")
     p.add_argument("--duration", type=float, default=90.0, help="seconds to run (default 90)")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument(
+        "--prometheus",
+        action="store_true",
+        help="also run a local Prometheus scraping the worker (needs the `prometheus` binary)",
+    )
+    p.add_argument("--config", type=Path, help="detector config TOML for the worker")
     return parser
 
 

@@ -44,6 +44,7 @@ class RouterOutput(Generic[Token]):
     rejected: list[Rejected] = field(default_factory=list)
     acks: list[Token] = field(default_factory=list)
     valid: int = 0
+    by_type: dict[str, int] = field(default_factory=dict)  # valid events per type (metrics)
 
 
 class Router(Generic[Token]):
@@ -70,6 +71,7 @@ class Router(Generic[Token]):
         """One batch of one input partition: (offset, key, value, token) records."""
         by_dest: dict[int, list[tuple[str, bytes]]] = defaultdict(list)
         max_ts = self.max_ts.get(source, -1)
+        by_type = out.by_type
         resolver = self.resolver
         for offset, key, value, token in records:
             out.acks.append(token)
@@ -79,6 +81,7 @@ class Router(Generic[Token]):
                 out.rejected.append(Rejected(source, offset, key, value, err))
                 continue
             out.valid += 1
+            by_type[event.type] = by_type.get(event.type, 0) + 1
             if value[:1] == CONFLUENT_MAGIC:
                 # Routed packets carry single-object bytes, so the detect stage (maybe on
                 # another worker) never needs the registry.
