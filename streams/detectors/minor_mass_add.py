@@ -24,7 +24,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar, TypeVar
 
-from streams.detectors.base import CHANGED, UNCHANGED, Finding, Json, Outcome, capped, describe_age
+from streams.detectors.base import (
+    CHANGED,
+    UNCHANGED,
+    Finding,
+    Json,
+    Outcome,
+    capped,
+    describe_age,
+    span_words,
+    touch,
+)
 from streams.model import AgeBand, Event, EventType, Severity, Subject, SubjectKind
 
 HOUR_MS = 3_600_000
@@ -99,11 +109,11 @@ class MinorMassAddDetector:
         self.expire(state, event.ts_ms)
         entry = (event.ts_ms, event.event_id)
         if event.type is EventType.CONTACT_ADDED:
-            _refresh(state.contact_adds, target.id, entry, cfg.max_minors)
+            touch(state.contact_adds, target.id, entry, cfg.max_minors)
         else:
-            _refresh(state.group_adds, target.id, entry, cfg.max_minors)
+            touch(state.group_adds, target.id, entry, cfg.max_minors)
             if event.group_id is not None:
-                _refresh(state.groups, event.group_id, event.ts_ms, cfg.max_groups)
+                touch(state.groups, event.group_id, event.ts_ms, cfg.max_groups)
         finding = self._assess(state, event)
         return Outcome(changed=True, finding=finding) if finding else CHANGED
 
@@ -190,7 +200,7 @@ class MinorMassAddDetector:
                 "contact adds, verified and not new"
             )
         return (
-            f"{who[0].upper()}{who[1:]} added {minors} minors within {_span(cfg.window_ms)}, "
+            f"{who[0].upper()}{who[1:]} added {minors} minors within {span_words(cfg.window_ms)}, "
             f"to {groups} group(s) and {contact} as contacts "
             f"(weighted count {weighted:g}; {verdict})."
         )
@@ -225,17 +235,3 @@ class MinorMassAddDetector:
         state.contact_adds = {k: (int(ts), str(eid)) for k, ts, eid in data["c"]}
         state.groups = {k: int(ts) for k, ts in data["r"]}
         return state
-
-
-def _refresh(entries: dict[str, V], key: str, value: V, cap: int) -> None:
-    """Move `key` to the (newest) end with `value`; drop the oldest beyond `cap`."""
-    entries.pop(key, None)
-    entries[key] = value
-    if len(entries) > cap:
-        del entries[next(iter(entries))]
-
-
-def _span(window_ms: int) -> str:
-    if window_ms % HOUR_MS == 0:
-        return f"{window_ms // HOUR_MS} h"
-    return f"{window_ms // 60_000} min"
