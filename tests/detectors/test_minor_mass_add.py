@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from streams.config import DEFAULTS_PATH
 from streams.detectors.minor_mass_add import MinorMassAddConfig, MinorMassAddDetector
+from streams.detectors.new_contact_burst import NewContactBurstDetector
 from streams.engine.core import Engine
 from streams.engine.reorder import ReorderBuffer
 from streams.model import Account, AgeBand, Alert, Event, EventType, Severity, Subject, SubjectKind
@@ -73,7 +74,11 @@ VERIFIED = adult(created_ts_ms=OLD)
     ("case", "events", "expected"),
     [
         ("spread over 4 groups", mass_add(VERIFIED, 20, 4), Severity.HIGH),
-        ("12 minors added as contacts", mass_add(VERIFIED, 12, 0), Severity.HIGH),
+        (
+            "12 in one group, all also as contacts",
+            mass_add(VERIFIED, 12, 1, contacts=12),
+            Severity.HIGH,
+        ),
         ("one group, anonymous", mass_add(adult(anonymous=True), 25, 1), Severity.HIGH),
         ("one group, 1-day-old", mass_add(adult(created_ts_ms=T0 - DAY), 25, 1), Severity.HIGH),
         ("one group, 5 contacts", mass_add(VERIFIED, 18, 1, contacts=5), Severity.HIGH),
@@ -121,6 +126,26 @@ def test_teacher_adding_a_class_to_one_group_stays_medium(case: str, events: lis
 )
 def test_look_alikes_do_not_alert(case: str, actor: Account, band: AgeBand) -> None:
     assert run(mass_add(actor, 40, 4, contacts=10, band=band)) == [], case
+
+
+def test_contact_adds_alone_are_first_contacts_for_new_contact_burst_not_mass_adds() -> None:
+    """One event, one detector: 40 minors contact-added in 40 min is new_contact_burst's case
+    (CRITICAL on its own count), and minor_mass_add says nothing, so no cross-detector
+    escalation rests on the same contact adds."""
+    events = mass_add(adult(anonymous=True), 40, 0)
+    assert run(events) == []
+    engine = Engine([MinorMassAddDetector(), NewContactBurstDetector()])
+    alerts = [a for e in events for a in engine.process(e)]
+    assert {a.detector for a in alerts} == {"new_contact_burst"}
+    assert not any(a.detectors_on_subject for a in alerts)
+
+
+def test_a_contact_add_before_the_group_add_still_weighs() -> None:
+    kids = [minor(f"m-{i}") for i in range(10)]
+    events = [add(VERIFIED, k, T0 + i * MIN) for i, k in enumerate(kids)]  # contacts first
+    events += [add(VERIFIED, k, T0 + HOUR + i * MIN, f"g-{i % 3}") for i, k in enumerate(kids)]
+    f = run(events)[-1].features
+    assert f["minors_added_as_contacts"] == 10 and f["weighted_minors"] == 20
 
 
 def test_adds_spread_beyond_the_window_do_not_add_up() -> None:
