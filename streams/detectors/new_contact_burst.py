@@ -35,6 +35,7 @@ from streams.detectors.base import (
     remember_pair,
     severity_for,
     span_words,
+    touch,
 )
 from streams.model import AgeBand, Event, EventType, Subject, SubjectKind
 
@@ -52,6 +53,7 @@ class NewContactBurstConfig:
     critical_factor: float = 3.0
     pair_memory_ms: int = 14 * DAY_MS
     max_pairs: int = 256
+    max_firsts: int = 256
     evidence_cap: int = 50
 
 
@@ -114,7 +116,7 @@ class NewContactBurstDetector:
         changed = last_day != event.ts_ms // DAY_MS
         if not is_first_contact(event, last_day) or target.id in state.firsts:
             return CHANGED if changed else UNCHANGED
-        state.firsts[target.id] = (event.ts_ms, event.event_id)
+        touch(state.firsts, target.id, (event.ts_ms, event.event_id), self.config.max_firsts)
         return Outcome(changed=True, finding=self._assess(state, event))
 
     def _assess(self, state: BurstState, event: Event) -> Finding | None:
