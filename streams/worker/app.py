@@ -131,7 +131,7 @@ class GuardlineWorker:
         # Wall-clock times of the first input record and of the last applied event (bench).
         self.clock = {"first_in_s": 0.0, "last_applied_s": 0.0}
         self.metrics = WorkerMetrics(d.name for d in settings.config.active())
-        self._done: dict[tuple[str, int], int] = {}  # next offset to process, per partition
+        self._done: dict[tuple[str, int], int] = {}  # past the highest acked offset (lag)
         self._gauges_at = self._state_at = 0.0
         self.app.agent(self.events_topic, name="guardline-route")(self._agent)
         self.app.agent(self.routed_topic, name="guardline-detect")(self._agent)
@@ -347,7 +347,10 @@ class GuardlineWorker:
             end = consumer.highwater(tp)  # known once a fetch for the partition returned
             if end is None:
                 continue
-            done = max(self._done.get((tp.topic, tp.partition), 0), committed.get(tp) or 0)
+            # Kafka's definition (log end - committed); before the first commit, what we acked.
+            done = committed.get(tp)
+            if done is None:
+                done = self._done.get((tp.topic, tp.partition), 0)
             lags[tp.topic][tp.partition] = max(0, end - done)
         for topic, per_partition in lags.items():
             self.metrics.set_lag(topic, per_partition)
