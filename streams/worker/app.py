@@ -34,6 +34,7 @@ from streams.metrics import WorkerMetrics
 from streams.model import Severity
 from streams.worker.endpoints import DEFAULT_HOST, DEFAULT_PORT, BrokerProbe, Endpoints, readiness
 from streams.worker.envelope import IDLE, pack, unpack
+from streams.worker.intake import Intake
 from streams.worker.router import Router, RouterOutput
 from streams.worker.runtime import DetectOutput, PartitionRuntime
 
@@ -62,6 +63,7 @@ class WorkerSettings:
     metrics_port: int | None = DEFAULT_PORT  # /metrics, /healthz, /readyz; None = no server
     gauges_every_s: float = 1.0  # lag, watermarks and state size refresh (state: x5)
     schema_registry_url: str | None = None  # set: write the Confluent wire format (registry.py)
+    intake: bool = True  # input in batches past Faust's per-message path (intake.py)
 
 
 class _PerBatchMonitor(Monitor):
@@ -89,6 +91,11 @@ class GuardlineWorker:
         app_kwargs: dict[str, Any] = {}
         if settings.instance_id:
             app_kwargs["consumer_group_instance_id"] = settings.instance_id
+        # Input records skip Faust's per-message delivery (intake.py); Faust still owns the rest.
+        self.intake: Intake | None = None
+        if settings.intake:
+            self.intake = Intake(None, topics.EVENTS.name, settings.batch_size)
+            app_kwargs["ConsumerScheduler"] = self.intake.scheduler()
         self.app = faust.App(
             settings.app_id,
             broker=f"kafka://{settings.bootstrap}",
@@ -105,6 +112,8 @@ class GuardlineWorker:
             monitor=_PerBatchMonitor(),
             **app_kwargs,
         )
+        if self.intake is not None:
+            self.intake.app = self.app
         raw: dict[str, Any] = {
             "key_type": bytes,
             "value_type": bytes,
@@ -156,6 +165,8 @@ class GuardlineWorker:
         self.app.agent(self.events_topic, name="guardline-route")(self._agent)
         self.app.agent(self.routed_topic, name="guardline-detect")(self._agent)
         self.app.timer(interval=settings.flush_every_s)(self._tick)
+        if self.intake is not None:
+            self.app.task(self._intake_loop)
         self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
         self.app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
 
@@ -169,6 +180,13 @@ class GuardlineWorker:
             self.inbox_count += 1
             if self.inbox_count >= self.settings.batch_size:
                 await self._flush()
+
+    async def _intake_loop(self) -> None:
+        """Process a batch as soon as the intake holds one (the tick flushes partial ones)."""
+        assert self.intake is not None
+        while True:
+            await self.intake.ready.wait()
+            await self._flush()
 
     async def _tick(self) -> None:
         await self._flush(heartbeats=True)
@@ -196,6 +214,8 @@ class GuardlineWorker:
         for tp in revoked:
             self.inbox.get(tp.topic, {}).pop(tp.partition, None)
             if tp.topic == topics.EVENTS.name:
+                if self.intake is not None:
+                    self.intake.forget(tp.partition)
                 self.owned_sources.discard(tp.partition)
                 self.router.forget(tp.partition)
             elif tp.topic == topics.ROUTED.name:
@@ -213,6 +233,9 @@ class GuardlineWorker:
             inbox = self.inbox
             self.inbox = {name: defaultdict(list) for name in inbox}
             self.inbox_count = 0
+            if self.intake is not None:
+                inbox[topics.EVENTS.name].update(await self.intake.take())
+                await self.app.producer.buffer.wait_until_ebb()  # as Faust's delivery does
             routed: RouterOutput[Any] = RouterOutput()
             started = time.perf_counter()
             ingest_s: dict[int, float] = {}  # Kafka timestamp of each source's newest record
@@ -221,7 +244,8 @@ class GuardlineWorker:
                 if not self.totals["in"]:
                     self.clock["first_in_s"] = time.time()
                 self.totals["in"] += len(records)
-                ingest_s[source] = records[-1][3].message.timestamp
+                last = records[-1][3]
+                ingest_s[source] = (last if self.intake else last.message).timestamp
             if heartbeats:
                 owned = sorted(self.owned_sources)
                 self.router.idle_heartbeats(owned, self.settings.idle_flush_s, routed)
@@ -308,8 +332,16 @@ class GuardlineWorker:
     async def _ack(self, topic: str, tokens: list[Any]) -> None:
         if not tokens:
             return
-        stream = self._streams[topic]
         done = self._done
+        if topic == topics.EVENTS.name and self.intake is not None:
+            ack = self.app.consumer.ack  # intake tokens are Faust messages
+            for msg in tokens:
+                ack(msg)
+                key = (topic, msg.partition)
+                if msg.offset >= done.get(key, 0):
+                    done[key] = msg.offset + 1
+            return
+        stream = self._streams[topic]
         for token in tokens:
             await stream.ack(token)
             msg = token.message
