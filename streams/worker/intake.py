@@ -38,7 +38,7 @@ class Intake:
         self.app = app
         self.topic = topic
         self.batch_size = batch_size
-        self.limit = 2 * batch_size  # per partition; beyond it the partition is not fetched
+        self.limit = batch_size  # per partition; beyond it the partition is not fetched
         self.pending: dict[int, list[Record]] = defaultdict(list)
         self.count = 0
         self.ready = asyncio.Event()  # set when a full batch is waiting
@@ -84,14 +84,21 @@ class Intake:
             read_offset[tp] = read
             self.count += len(box) - before
             if len(box) >= self.limit:
-                consumer.on_buffer_full(tp)
-                self._paused.add(tp)
+                # Faust's partition sets hold its own TP class (records carry aiokafka's).
+                paused = TP(tp.topic, tp.partition)
+                consumer.on_buffer_full(paused)
+                self._paused.add(paused)
         if self.count >= self.batch_size:
             self.ready.set()
         return rest
 
     async def take(self) -> dict[int, list[Record]]:
-        """Everything pending, from the current consumer generation; fetching resumes."""
+        """Everything pending, from the current consumer generation; fetching resumes.
+
+        While Faust has stopped the flow (a rebalance), pending records are dropped unacked,
+        as Faust clears its stream buffers: the rebalance waits for every tracked message, so
+        processing them would stall it; they are redelivered from the committed offset.
+        """
         pending, self.pending = self.pending, defaultdict(list)
         self.count = 0
         self.ready.clear()
@@ -102,6 +109,8 @@ class Intake:
         for tp in self._paused:
             consumer.on_buffer_drop(tp)
         self._paused.clear()
+        if not consumer.flow_active:
+            return {}
         generation = self.app.consumer_generation_id
         for partition, box in pending.items():
             if box and box[0][3].generation_id != generation:
