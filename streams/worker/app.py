@@ -70,6 +70,10 @@ class GuardlineWorker:
             processing_guarantee="at_least_once",
             web_enabled=False,  # Faust's web views expose table contents: never serve them
             producer_acks=-1,
+            # Records wait, unacked, in the reorder buffer until the watermark passes them: a
+            # rebalance or shutdown that waits for every record to be acked never ends (it hung
+            # the group). Unacked records are simply redelivered to the next owner instead.
+            stream_wait_empty=False,
             # State and alerts are written in bursts, once per batch: let the producer batch
             # them (defaults of 16 KiB / no linger made one request per few messages).
             producer_max_batch_size=1 << 20,
