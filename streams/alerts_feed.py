@@ -10,7 +10,7 @@ from pathlib import Path
 from kafka import KafkaConsumer
 
 from streams import topics
-from streams.codec import decode_alert
+from streams.codec import SchemaResolver, decode_alert
 from streams.jsonl import alert_to_json, write_jsonl
 from streams.model import Alert
 
@@ -24,8 +24,11 @@ def iter_alerts(
     from_beginning: bool = True,
     idle_timeout_s: float | None = None,
     stop: Callable[[], bool] = lambda: False,
+    resolver: SchemaResolver | None = None,
 ) -> Iterator[Alert]:
-    """Alerts as they arrive; ends after `idle_timeout_s` without any, or when `stop()`."""
+    """Alerts as they arrive; ends after `idle_timeout_s` without any, or when `stop()`.
+
+    Reads both framings; Confluent-framed alerts need `resolver` (the schema registry)."""
     consumer = KafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -40,7 +43,7 @@ def iter_alerts(
             for records in batch.values():
                 for record in records:
                     last = time.monotonic()
-                    yield decode_alert(record.value)
+                    yield decode_alert(record.value, resolver)
             if idle_timeout_s is not None and time.monotonic() - last > idle_timeout_s:
                 return
     finally:
@@ -58,7 +61,13 @@ def format_alert(alert: Alert) -> str:
     )
 
 
-def export_alerts(bootstrap: str, dst: Path, topic: str, idle_timeout_s: float = 3.0) -> int:
-    alerts = list(iter_alerts(bootstrap, topic, idle_timeout_s=idle_timeout_s))
+def export_alerts(
+    bootstrap: str,
+    dst: Path,
+    topic: str,
+    idle_timeout_s: float = 3.0,
+    resolver: SchemaResolver | None = None,
+) -> int:
+    alerts = list(iter_alerts(bootstrap, topic, idle_timeout_s=idle_timeout_s, resolver=resolver))
     write_jsonl(dst, (alert_to_json(a) for a in alerts))
     return len(alerts)

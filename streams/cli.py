@@ -7,10 +7,24 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from streams import topics
 from streams.broker import BOOTSTRAP_ENV, external_bootstrap
 from streams.config import ConfigError, load_config
+from streams.registry import REGISTRY_ENV, RegistryError, registry_url
+from streams.validation import InvalidEvent
+from streams.worker.endpoints import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    HOST_ENV,
+    PORT_ENV,
+    default_host,
+    default_port,
+)
+
+if TYPE_CHECKING:
+    from streams.registry import SchemaRegistry
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -70,6 +84,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _resolver(args: argparse.Namespace) -> SchemaRegistry | None:
+    """The registry client for readers of Confluent-framed alerts, if one is configured."""
+    from streams.registry import connect
+
+    url = registry_url(args.schema_registry)
+    return None if url is None else connect(url)
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from streams.worker.app import GuardlineWorker, WorkerSettings
 
@@ -82,6 +104,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
         store=args.store,
         instance_id=args.instance_id,
         ready_file=args.ready_file,
+        metrics_host=args.metrics_host,
+        metrics_port=args.metrics_port,
+        schema_registry_url=registry_url(args.schema_registry),
     )
     GuardlineWorker(settings).run(loglevel=args.loglevel)
     return 0
@@ -91,7 +116,12 @@ def cmd_alerts_tail(args: argparse.Namespace) -> int:
     from streams.alerts_feed import format_alert, iter_alerts
 
     try:
-        for alert in iter_alerts(_bootstrap(args), args.topic, from_beginning=args.from_beginning):
+        for alert in iter_alerts(
+            _bootstrap(args),
+            args.topic,
+            from_beginning=args.from_beginning,
+            resolver=_resolver(args),
+        ):
             print(format_alert(alert), flush=True)
     except KeyboardInterrupt:
         pass
@@ -101,7 +131,13 @@ def cmd_alerts_tail(args: argparse.Namespace) -> int:
 def cmd_alerts_export(args: argparse.Namespace) -> int:
     from streams.alerts_feed import export_alerts
 
-    n = export_alerts(_bootstrap(args), args.output, args.topic, idle_timeout_s=args.idle)
+    n = export_alerts(
+        _bootstrap(args),
+        args.output,
+        args.topic,
+        idle_timeout_s=args.idle,
+        resolver=_resolver(args),
+    )
     print(f"exported {n} alerts from {args.topic} to {args.output}")
     return 0
 
@@ -134,7 +170,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from streams.demo import run_demo
 
-    return run_demo(duration_s=args.duration, seed=args.seed)
+    return run_demo(
+        duration_s=args.duration, seed=args.seed, prometheus=args.prometheus, config=args.config
+    )
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from streams.dashboard import PANELS, render
+
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(render())
+    print(f"wrote the Grafana dashboard ({len(PANELS)} panels) to {args.output}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -151,6 +198,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     def with_bootstrap(p: argparse.ArgumentParser) -> None:
         p.add_argument("--bootstrap", help=f"Kafka bootstrap servers (default: ${BOOTSTRAP_ENV})")
+
+    def with_registry(p: argparse.ArgumentParser, what: str) -> None:
+        p.add_argument(
+            "--schema-registry",
+            metavar="URL",
+            help=f"Confluent-compatible schema registry: {what} (default: ${REGISTRY_ENV}; "
+            "unset: Avro single-object encoding)",
+        )
 
     p = add("broker", cmd_broker, "Run the embedded Kafka-API broker (noida-db) in the foreground.")
     p.add_argument("--port", type=int, default=9092, help="Kafka port (default 9092)")
@@ -181,7 +236,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", default="rocksdb://", help="table store: rocksdb:// or memory://")
     p.add_argument("--instance-id", help="static group membership id (stable across restarts)")
     p.add_argument("--ready-file", type=Path, help="file to write once partitions are assigned")
+    with_registry(p, "register schemas, write the Confluent wire format, read both")
     p.add_argument("--loglevel", default="warning")
+    p.add_argument(
+        "--metrics-host",
+        default=default_host(),
+        help=f"address of /metrics, /healthz, /readyz (default ${HOST_ENV} or {DEFAULT_HOST})",
+    )
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=default_port(),
+        help=f"their port, 0 = any free port (default ${PORT_ENV} or {DEFAULT_PORT})",
+    )
 
     alerts = sub.add_parser("alerts", help="Read the alert topics.", description="Read alerts.")
     alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
@@ -190,12 +257,14 @@ def build_parser() -> argparse.ArgumentParser:
     with_bootstrap(p)
     p.add_argument("--topic", default=topics.ALERTS.name)
     p.add_argument("--from-beginning", action="store_true")
+    with_registry(p, "resolves the schema ids of Confluent-framed alerts")
     p = alerts_sub.add_parser("export", help="Write every alert on a topic as JSON Lines.")
     p.set_defaults(handler=cmd_alerts_export)
     with_bootstrap(p)
     p.add_argument("-o", "--output", type=Path, required=True)
     p.add_argument("--topic", default=topics.ALERTS.name)
     p.add_argument("--idle", type=float, default=3.0, help="stop after this many idle seconds")
+    with_registry(p, "resolves the schema ids of Confluent-framed alerts")
 
     p = add("backtest", cmd_backtest, "Run the detectors over an events file in event-time order.")
     p.add_argument("events", type=Path)
@@ -206,9 +275,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("alerts", type=Path, help="alerts JSON Lines (guardline backtest -o ...)")
     p.add_argument("--truth", type=Path, required=True, help="ground truth from `simulate`")
 
+    p = add("dashboard", cmd_dashboard, "Write the Grafana dashboard JSON (generated from code).")
+    p.add_argument(
+        "-o", "--output", type=Path, default=Path("deploy/grafana/dashboards/guardline.json")
+    )
+
     p = add("demo", cmd_demo, "Broker, topics, a worker and simulated traffic, narrated (~2 min).")
     p.add_argument("--duration", type=float, default=90.0, help="seconds to run (default 90)")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument(
+        "--prometheus",
+        action="store_true",
+        help="also run a local Prometheus scraping the worker (needs the `prometheus` binary)",
+    )
+    p.add_argument("--config", type=Path, help="detector config TOML for the worker")
     return parser
 
 
@@ -216,9 +296,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.handler(args)
-    except ConfigError as err:
+    except (ConfigError, RegistryError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except InvalidEvent as err:  # a reader met a message it cannot decode
+        print(f"error: undecodable message ({err.code}): {err}", file=sys.stderr)
+        return 1
     return code
 
 

@@ -6,6 +6,10 @@ then the Avro binary body. Any Avro implementation can decode it without a regis
 reader knows which schema wrote it: messages written with a released schema (`schemas/released/`)
 are resolved to the current one.
 
+With a schema registry configured, writers pass a Confluent header (`00` + schema id, see
+`streams/wire.py`) instead, and readers given a `SchemaResolver` accept that framing too: the
+writer schema is fetched by id once, then resolved to the current one like a released schema.
+
 Speed: schemas are parsed once at import with their `logicalType` removed, so timestamps stay
 integer epoch ms end to end (the fingerprint does not change: canonical form drops logicalType).
 """
@@ -17,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import Any, Final, Protocol, cast
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.schema import fingerprint, to_parsing_canonical_form
@@ -33,12 +37,25 @@ from streams.model import (
     SubjectKind,
 )
 from streams.validation import MAX_MESSAGE_BYTES, InvalidEvent, check_event
+from streams.wire import CONFLUENT_HEADER_LEN, Framing, framing_of
 
 SCHEMA_DIR: Final = Path(__file__).resolve().parent.parent / "schemas"
 MAGIC: Final = b"\xc3\x01"
 HEADER_LEN: Final = len(MAGIC) + 8
 
 _ParsedSchema = dict[str, Any]
+
+
+class RegistryUnavailable(Exception):
+    """The schema registry could not be asked right now (not the message's fault)."""
+
+
+class SchemaResolver(Protocol):
+    """Writer schemas by registry id (`streams.registry.SchemaRegistry` is one)."""
+
+    def schema_text(self, schema_id: int) -> str:
+        """The schema JSON; LookupError if unknown, RegistryUnavailable if unreachable."""
+        ...
 
 
 def _without_logical_types(node: Any) -> Any:
@@ -64,13 +81,22 @@ class _Codec:
     schema: _ParsedSchema
     # fingerprint -> (writer schema, reader schema or None when the writer is the current one)
     readers: dict[bytes, tuple[_ParsedSchema, _ParsedSchema | None]]
+    # registry schema text -> the same pair, filled as Confluent-framed messages arrive
+    by_text: dict[str, tuple[_ParsedSchema, _ParsedSchema | None]]
+
+
+def _parse_text(text: str) -> _ParsedSchema:
+    parsed = parse_schema(_without_logical_types(json.loads(text)))
+    if not isinstance(parsed, dict):
+        raise ValueError("the top-level schema must be a record")
+    return parsed
 
 
 def _parse(path: Path) -> _ParsedSchema:
-    parsed = parse_schema(_without_logical_types(json.loads(path.read_text())))
-    if not isinstance(parsed, dict):
-        raise ValueError(f"{path}: the top-level schema must be a record")
-    return parsed
+    try:
+        return _parse_text(path.read_text())
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
 
 
 def _load(file_name: str) -> _Codec:
@@ -80,7 +106,7 @@ def _load(file_name: str) -> _Codec:
     for path in sorted(SCHEMA_DIR.glob(f"released/*/{file_name}")):
         old = _parse(path)
         readers.setdefault(schema_fingerprint(old), (old, current))
-    return _Codec(MAGIC + current_fp, current, readers)
+    return _Codec(MAGIC + current_fp, current, readers, {})
 
 
 _EVENT: Final = _load("metadata_event.avsc")
@@ -94,25 +120,39 @@ _SEVERITIES: Final = {m.value: m for m in Severity}
 _SUBJECT_KINDS: Final = {m.value: m for m in SubjectKind}
 
 
-def _write(codec: _Codec, record: dict[str, Any]) -> bytes:
+def _write(codec: _Codec, record: dict[str, Any], header: bytes | None = None) -> bytes:
     buf = BytesIO()
-    buf.write(codec.header)
+    buf.write(codec.header if header is None else header)
     schemaless_writer(buf, codec.schema, record)
     return buf.getvalue()
 
 
-def _read(codec: _Codec, data: bytes | None) -> dict[str, Any]:
+def _read(
+    codec: _Codec, data: bytes | None, resolver: SchemaResolver | None = None
+) -> dict[str, Any]:
     """Frame check and Avro decode; any failure becomes an InvalidEvent, never another error."""
-    if data is None or len(data) < HEADER_LEN or data[:2] != MAGIC:
+    framing = framing_of(data)
+    if (
+        data is None
+        or framing is None
+        or (framing is Framing.SINGLE_OBJECT and len(data) < HEADER_LEN)
+    ):
         raise InvalidEvent(
-            "undecodable", None, "not an Avro single-object message (C3 01 + fingerprint)"
+            "undecodable",
+            None,
+            "neither Avro single-object (C3 01 + fingerprint) nor Confluent (00 + schema id)",
         )
-    fp = bytes(data[2:HEADER_LEN])
-    schemas = codec.readers.get(fp)
-    if schemas is None:
-        raise InvalidEvent("unknown_schema", None, f"unknown schema fingerprint {fp.hex()}")
+    if framing is Framing.CONFLUENT:
+        schemas = _confluent_schemas(codec, data, resolver)
+        start = CONFLUENT_HEADER_LEN
+    else:
+        fp = bytes(data[2:HEADER_LEN])
+        found = codec.readers.get(fp)
+        if found is None:
+            raise InvalidEvent("unknown_schema", None, f"unknown schema fingerprint {fp.hex()}")
+        schemas, start = found, HEADER_LEN
     buf = BytesIO(data)
-    buf.seek(HEADER_LEN)
+    buf.seek(start)
     try:
         record = cast(dict[str, Any], schemaless_reader(buf, *schemas))
     except Exception as exc:  # fastavro raises EOF/Value/Index/Unicode/... errors on garbage
@@ -121,6 +161,38 @@ def _read(codec: _Codec, data: bytes | None) -> dict[str, Any]:
     if buf.tell() != len(data):
         raise InvalidEvent("bad_avro", None, f"{len(data) - buf.tell()} bytes after the record")
     return record
+
+
+def _confluent_schemas(
+    codec: _Codec, data: bytes, resolver: SchemaResolver | None
+) -> tuple[_ParsedSchema, _ParsedSchema | None]:
+    """(writer, reader) for a Confluent-framed message: the registry's schema for its id."""
+    schema_id = int.from_bytes(data[1:CONFLUENT_HEADER_LEN], "big")
+    if resolver is None:
+        raise InvalidEvent(
+            "unknown_schema",
+            None,
+            f"Confluent-framed message (schema id {schema_id}) but no schema registry is "
+            "configured (--schema-registry or GUARDLINE_SCHEMA_REGISTRY_URL)",
+        )
+    try:
+        text = resolver.schema_text(schema_id)
+    except LookupError as exc:
+        raise InvalidEvent("unknown_schema", None, f"schema id {schema_id}: {exc}") from exc
+    except RegistryUnavailable as exc:
+        raise InvalidEvent("registry_unavailable", None, f"schema id {schema_id}: {exc}") from exc
+    found = codec.by_text.get(text)
+    if found is None:
+        try:
+            writer = _parse_text(text)
+        except Exception as exc:  # the registry holds something fastavro cannot parse
+            raise InvalidEvent(
+                "unknown_schema", None, f"schema id {schema_id} is not a usable Avro record"
+            ) from exc
+        fp = schema_fingerprint(writer)
+        found = codec.readers.get(fp) or (writer, codec.schema)
+        codec.by_text[text] = found
+    return found
 
 
 def _account_record(a: Account) -> dict[str, Any]:
@@ -136,8 +208,11 @@ def _account(r: dict[str, Any]) -> Account:
     return Account(r["id"], _AGE_BANDS[r["age_band"]], r["created_ts"], r["anonymous"])
 
 
-def encode_event(ev: Event) -> bytes:
-    """Encode without contract checks, so tests can also produce events the reader refuses."""
+def encode_event(ev: Event, header: bytes | None = None) -> bytes:
+    """Encode without contract checks, so tests can also produce events the reader refuses.
+
+    `header` replaces the single-object header (a Confluent `00` + schema id, for one).
+    """
     target = ev.target
     return _write(
         _EVENT,
@@ -154,14 +229,17 @@ def encode_event(ev: Event) -> bytes:
             "first_contact": ev.first_contact,
             "has_media": ev.has_media,
         },
+        header,
     )
 
 
-def decode_event(data: bytes | None) -> Event:
-    """Decode and validate one input message; raises only InvalidEvent (None: a tombstone)."""
+def decode_event(data: bytes | None, resolver: SchemaResolver | None = None) -> Event:
+    """Decode and validate one input message; raises only InvalidEvent (None: a tombstone).
+
+    Either framing; a Confluent-framed message needs `resolver` for its schema id."""
     if data is not None and len(data) > MAX_MESSAGE_BYTES:
         raise InvalidEvent("oversized", None, f"message of {len(data)} bytes")
-    r = _read(_EVENT, data)
+    r = _read(_EVENT, data, resolver)
     target = r["target"]
     return check_event(
         Event(
@@ -179,7 +257,8 @@ def decode_event(data: bytes | None) -> Event:
     )
 
 
-def encode_alert(a: Alert) -> bytes:
+def encode_alert(a: Alert, header: bytes | None = None) -> bytes:
+    """Single-object encoding, or `header` (a Confluent one) in front of the same body."""
     return _write(
         _ALERT,
         {
@@ -201,12 +280,13 @@ def encode_alert(a: Alert) -> bytes:
             "revision": a.revision,
             "detectors_on_subject": a.detectors_on_subject,
         },
+        header,
     )
 
 
-def decode_alert(data: bytes | None) -> Alert:
-    """Decode one alert message; malformed bytes raise InvalidEvent like events do."""
-    r = _read(_ALERT, data)
+def decode_alert(data: bytes | None, resolver: SchemaResolver | None = None) -> Alert:
+    """Decode one alert message (either framing); malformed bytes raise InvalidEvent."""
+    r = _read(_ALERT, data, resolver)
     subject = r["subject"]
     return Alert(
         alert_id=r["alert_id"],
@@ -255,6 +335,7 @@ def encode_dead_letter(
     original_key: bytes | None,
     original_value: bytes | None,
     failed_at_ms: int,
+    header: bytes | None = None,
 ) -> bytes:
     """Keyword-only, so the worker cannot swap two ints; a tombstone value is kept as b""."""
     return _write(
@@ -270,11 +351,12 @@ def encode_dead_letter(
             "original_value": original_value or b"",
             "failed_at": failed_at_ms,
         },
+        header,
     )
 
 
-def decode_dead_letter(data: bytes | None) -> DeadLetter:
-    r = _read(_DEAD_LETTER, data)
+def decode_dead_letter(data: bytes | None, resolver: SchemaResolver | None = None) -> DeadLetter:
+    r = _read(_DEAD_LETTER, data, resolver)
     return DeadLetter(
         r["reason_code"],
         r["reason"],

@@ -1,7 +1,9 @@
 """`guardline demo`: the whole pipeline on one machine, narrated, and stopped by itself.
 
-Broker -> topics -> a real worker process -> simulated traffic paced over the run -> alerts
-printed live from the alert topic -> a summary against the simulation's ground truth.
+Broker -> topics -> a real worker process -> simulated traffic paced over the run (plus a few
+malformed records, to show the dead-letter path) -> alerts printed live from the alert topic ->
+a summary against the simulation's ground truth and a check of the worker's metrics.
+With `prometheus=True` a local Prometheus scrapes the worker so the graphs can be watched live.
 """
 
 from __future__ import annotations
@@ -15,19 +17,35 @@ from pathlib import Path
 from streams import topics
 from streams.alerts_feed import format_alert, iter_alerts
 from streams.broker import broker_session
+from streams.metrics import CHECKED_FAMILIES, scrape
 from streams.model import Alert, Event, Severity
 from streams.produce import make_producer, send_events
 from streams.progress import Progress
+from streams.prometheus_local import LocalPrometheus, prometheus_binary
 from streams.simulate import SimulationConfig, TruthEntry, simulate
-from streams.worker.launcher import start_worker, stop_worker, wait_ready
+from streams.worker.launcher import free_port, start_worker, stop_worker, wait_ready
+
+# One of each kind of broken input: each lands on the dead-letter topic with its reason code.
+MALFORMED = (b"not avro at all", b"\xc3\x01" + b"\x00" * 8 + b"body")
 
 
 def say(text: str) -> None:
     print(f"[demo] {text}", flush=True)
 
 
-def run_demo(duration_s: float = 90.0, seed: int = 7) -> int:
+def run_demo(
+    duration_s: float = 90.0,
+    seed: int = 7,
+    *,
+    prometheus: bool = False,
+    config: Path | None = None,
+) -> int:
     started = time.monotonic()
+    if prometheus:
+        try:
+            prometheus_binary()  # fail before anything starts, with the install hint
+        except RuntimeError as err:
+            raise SystemExit(f"error: {err}") from None
     with tempfile.TemporaryDirectory(prefix="guardline-demo-") as tmp:
         work = Path(tmp)
         say("starting the broker (set GUARDLINE_BOOTSTRAP_SERVERS to use your own Kafka)...")
@@ -46,15 +64,74 @@ def run_demo(duration_s: float = 90.0, seed: int = 7) -> int:
             )
             say("starting a Guardline worker (Faust, at-least-once)...")
             app_id = f"guardline-demo-{seed}"
-            proc, ready, log_path = start_worker(bootstrap, work, app_id=app_id)
+            port = free_port()
+            extra = ("--config", str(config)) if config else ()
+            proc, ready, log_path = start_worker(
+                bootstrap, work, app_id=app_id, extra=extra, metrics_port=port
+            )
+            prom: LocalPrometheus | None = None
+            metrics_url = f"http://127.0.0.1:{port}/metrics"
             try:
                 wait_ready(proc, ready, log_path, timeout_s=60)
                 say(f"worker ready ({time.monotonic() - started:.1f}s since start); streaming")
+                say(f"worker metrics: {metrics_url} (also /healthz and /readyz)")
+                if prometheus:
+                    target = [f"127.0.0.1:{port}"]
+                    prom = LocalPrometheus(target, work / "prometheus", scrape_interval_s=2.0)
+                    prom.start()
+                    say(f"Prometheus: {prom.url}/graph scrapes the worker every 2 s; try")
+                    say("  sum by (detector, severity) (rate(guardline_alerts_total[1m])) * 60")
+                watch = _LagWatch(metrics_url)
+                watch.start()
                 alerts = _stream_and_watch(bootstrap, app_id, sim.events, duration_s, started)
+                watch.stop()
+                _metrics_check(metrics_url, watch.peak, config)
             finally:
+                if prom is not None:
+                    prom.stop()
+                    say("Prometheus stopped")
                 stop_worker(proc)
             _summary(alerts, attackers, time.monotonic() - started)
     return 0
+
+
+class _LagWatch(threading.Thread):
+    """Samples the worker's lag gauge while the demo runs: it drains to 0 by the end."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.peak = 0.0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(0.5):
+            try:
+                lag = scrape(self.url).get("guardline_consumer_lag_records", 0.0)
+            except OSError:
+                continue
+            self.peak = max(self.peak, lag)
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join(5)
+
+
+def _metrics_check(url: str, lag_peak: float, config: Path | None) -> None:
+    """Every series family the worker reports, non-zero after a run (lag: its peak)."""
+    sums = scrape(url)
+    sums["guardline_consumer_lag_records"] = lag_peak
+    zero = [name for name in CHECKED_FAMILIES if not sums.get(name)]
+    say(f"metrics check ({url}): {len(CHECKED_FAMILIES) - len(zero)}/{len(CHECKED_FAMILIES)} "
+        "series families non-zero")  # fmt: skip
+    for name in CHECKED_FAMILIES:
+        note = {
+            "guardline_consumer_lag_records": " (peak during the run)",
+            "guardline_watermark_timestamp_seconds": " (summed over partitions)",
+        }.get(name, "")
+        if name == "guardline_shadow_alerts_total" and not sums.get(name) and config is None:
+            note = ' (no detector in shadow mode: pass --config with mode = "shadow")'
+        say(f"  {name:<42} {sums.get(name, 0.0):>14,.1f}{note}")
 
 
 def _stream_and_watch(
@@ -73,10 +150,17 @@ def _stream_and_watch(
     send_window = max(5.0, duration_s * 0.5 - (time.monotonic() - started))
     producer = make_producer(bootstrap)
     progress = Progress("[demo] events sent", len(events))
-    send_events(producer, events, rate_per_s=len(events) / send_window, progress=progress)
+    rate = len(events) / send_window
+    # A few malformed records early in the stream: they go to the dead-letter topic.
+    head = len(events) // 10
+    send_events(producer, events[:head], rate_per_s=rate, progress=progress)
+    for value in MALFORMED:
+        producer.send(topics.EVENTS.name, key=b"demo-malformed", value=value)
+    send_events(producer, events[head:], rate_per_s=rate, progress=progress)
     progress.close()
     producer.close()
-    say("all events sent; waiting for the worker to catch up...")
+    say(f"all events sent, and {len(MALFORMED)} malformed records (-> {topics.DEAD_LETTER.name})")
+    say("waiting for the worker to catch up...")
     deadline = started + duration_s
     lag = -1
     while time.monotonic() < deadline:

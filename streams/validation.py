@@ -21,8 +21,8 @@ from streams.model import (
 )
 
 REASON_CODES: Final[Mapping[str, str]] = {
-    "undecodable": "not a single-object Avro message (too short or wrong marker)",
-    "unknown_schema": "schema fingerprint is neither the current nor a released schema",
+    "undecodable": "neither Avro single-object nor Confluent framing (too short or wrong marker)",
+    "unknown_schema": "schema fingerprint or registry id unknown (or no registry configured)",
     "bad_avro": "Avro body truncated, malformed or followed by extra bytes",
     "bad_json": "line is not valid UTF-8 JSON",
     "missing_field": "a required field is absent or null",
@@ -36,6 +36,9 @@ REASON_CODES: Final[Mapping[str, str]] = {
     "contract_violation": "a field the event type forbids, or neither/both of target and group_id",
     # Not an input fault: the worker dead-letters a valid event a detector failed on (a bug).
     "processing_error": "the pipeline failed on this event; see logs",
+    # Not an input fault: a Confluent-framed event whose schema the registry could not give
+    # (unreachable); the dead letter keeps the exact bytes, so it can be replayed.
+    "registry_unavailable": "the schema registry could not be asked for the message's schema id",
 }
 
 MAX_ID_CHARS: Final = 256

@@ -11,14 +11,11 @@ Throwaways deleted within `window_ms` are counted; the alert lists them as count
 The actor's own declared age band is ignored: the attackers here pose as teens, so "used on
 minors" means reaching declared minors whatever the actor claims to be.
 
-Subjects, and why the state key looks odd for IPs: the engine keys a detector's state by one
-subject kind. Churn is seen on devices (one phone, fresh accounts) and on IPs (one home line or
-VPN exit, fresh device ids each time), and both must be caught, so `subject_kind` is DEVICE and
-`subjects()` returns the device hash as is plus the IP hash prefixed with `IP:` (state key
-`DEVICE:IP:<ip_hash>`; keyed hashes are hex or base64, so no device hash starts with `IP:`).
-Every finding names its real subject (`Finding.subject`, kind DEVICE or IP), so alerts and
-cases are about `DEVICE:<hash>` or `IP:<hash>`. Shared IPs (schools, carrier NAT) do not
-trigger by themselves: their many new accounts are neither deleted nor, mostly, anonymous.
+Subjects: churn is seen on devices (one phone, fresh accounts) and on IPs (one home line or
+VPN exit, fresh device ids each time), and both must be caught, so `subjects()` returns both
+the DEVICE and the IP of an event; each keeps its own state and its alerts and cases are about
+that device or that IP. Shared IPs (schools, carrier NAT) do not trigger by themselves: their
+many new accounts are neither deleted nor, mostly, anonymous.
 
 Treatment of missing data (the contract leaves these open):
 - `UNKNOWN` age on a target does not count as a minor; the actor's band is not used at all.
@@ -42,7 +39,6 @@ from streams.model import Event, EventType, Severity, Subject, SubjectKind
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
-IP_PREFIX = "IP:"  # subject ids of IP state (see the module docstring)
 
 _CONTACTS = frozenset(
     {EventType.MESSAGE_SENT, EventType.CONTACT_ADDED, EventType.GROUP_MEMBER_ADDED}
@@ -98,19 +94,18 @@ def _is_contact(event: Event) -> bool:
 class AnonymousChurnDetector:
     name: ClassVar[str] = "anonymous_churn"
     version: ClassVar[str] = "1.0.0"
-    subject_kind: ClassVar[SubjectKind] = SubjectKind.DEVICE
 
     def __init__(self, config: AnonymousChurnConfig | None = None) -> None:
         self.config = config or AnonymousChurnConfig()
 
-    def subjects(self, event: Event) -> Iterable[str]:
+    def subjects(self, event: Event) -> Iterable[Subject]:
         if event.type not in _LIFECYCLE and not _is_contact(event):
             return ()
-        out: list[str] = []
+        out: list[Subject] = []
         if event.device_hash:
-            out.append(event.device_hash)
+            out.append(Subject(SubjectKind.DEVICE, event.device_hash))
         if event.ip_hash:
-            out.append(IP_PREFIX + event.ip_hash)
+            out.append(Subject(SubjectKind.IP, event.ip_hash))
         return out
 
     def new_state(self) -> ChurnState:
@@ -119,7 +114,7 @@ class AnonymousChurnDetector:
     def horizon_ms(self) -> int:
         return self.config.window_ms
 
-    def step(self, state: ChurnState, subject_id: str, event: Event) -> Outcome:
+    def step(self, state: ChurnState, subject: Subject, event: Event) -> Outcome:
         self.expire(state, event.ts_ms)
         actor = event.actor
         if event.type is EventType.ACCOUNT_CREATED:
@@ -128,7 +123,7 @@ class AnonymousChurnDetector:
             self._remember(state, actor.id, _Account(event.ts_ms, event.ts_ms, actor.anonymous))
             return Outcome(changed=True)
         if event.type is EventType.ACCOUNT_DELETED:
-            return self._deleted(state, subject_id, event)
+            return self._deleted(state, subject, event)
         target = event.target
         if target is None or not _is_contact(event):
             return UNCHANGED
@@ -153,7 +148,7 @@ class AnonymousChurnDetector:
         self._remember(state, actor.id, account)
         return Outcome(changed=True)
 
-    def _deleted(self, state: ChurnState, subject_id: str, event: Event) -> Outcome:
+    def _deleted(self, state: ChurnState, subject: Subject, event: Event) -> Outcome:
         cfg = self.config
         actor = event.actor
         account = state.accounts.get(actor.id)
@@ -172,7 +167,7 @@ class AnonymousChurnDetector:
         account.deleted = (event.ts_ms, event.event_id)
         account.last_ms = event.ts_ms
         self._remember(state, actor.id, account)
-        return Outcome(changed=True, finding=self._assess(state, subject_id, event))
+        return Outcome(changed=True, finding=self._assess(state, subject, event))
 
     def _remember(self, state: ChurnState, account_id: str, account: _Account) -> None:
         """(Re-)insert at the back, keeping the dict in event-time order; evict the oldest."""
@@ -182,7 +177,7 @@ class AnonymousChurnDetector:
         if len(accounts) > self.config.max_accounts:
             del accounts[next(iter(accounts))]
 
-    def _assess(self, state: ChurnState, subject_id: str, event: Event) -> Finding | None:
+    def _assess(self, state: ChurnState, subject: Subject, event: Event) -> Finding | None:
         cfg = self.config
         now = event.ts_ms
         gone = [(aid, a) for aid, a in state.accounts.items() if a.deleted is not None]
@@ -201,12 +196,7 @@ class AnonymousChurnDetector:
                 lifetimes.append((account.deleted[0] - account.created_ms) / HOUR_MS)
         contacts = (eid for _, account in gone for eid in account.minors.values())
         anonymous = sum(1 for _, a in gone if a.anonymous)
-        if subject_id.startswith(IP_PREFIX):
-            subject = Subject(SubjectKind.IP, subject_id[len(IP_PREFIX) :])
-            where = "IP address"
-        else:
-            subject = Subject(SubjectKind.DEVICE, subject_id)
-            where = "Device"
+        where = "IP address" if subject.kind is SubjectKind.IP else "Device"
         features = {
             "throwaway_accounts_deleted": float(count),
             "anonymous_accounts": float(anonymous),
@@ -236,7 +226,6 @@ class AnonymousChurnDetector:
             evidence_event_ids=capped(chain(deletions, contacts), cfg.evidence_cap),
             reason=reason,
             magnitude=float(count),
-            subject=subject,
         )
 
     def expire(self, state: ChurnState, now_ms: int) -> bool:

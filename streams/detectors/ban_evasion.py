@@ -90,15 +90,14 @@ def _is_contact(event: Event) -> bool:
 class BanEvasionDetector:
     name: ClassVar[str] = "ban_evasion"
     version: ClassVar[str] = "1.0.0"
-    subject_kind: ClassVar[SubjectKind] = SubjectKind.DEVICE
 
     def __init__(self, config: BanEvasionConfig | None = None) -> None:
         self.config = config or BanEvasionConfig()
 
-    def subjects(self, event: Event) -> Iterable[str]:
-        if not event.device_hash:
+    def subjects(self, event: Event) -> Iterable[Subject]:
+        if not event.device_hash or not (event.type in _LIFECYCLE or _is_contact(event)):
             return ()
-        return (event.device_hash,) if event.type in _LIFECYCLE or _is_contact(event) else ()
+        return (Subject(SubjectKind.DEVICE, event.device_hash),)
 
     def new_state(self) -> EvasionState:
         return EvasionState()
@@ -106,7 +105,7 @@ class BanEvasionDetector:
     def horizon_ms(self) -> int:
         return self.config.memory_ms
 
-    def step(self, state: EvasionState, subject_id: str, event: Event) -> Outcome:
+    def step(self, state: EvasionState, subject: Subject, event: Event) -> Outcome:
         self.expire(state, event.ts_ms)
         actor = event.actor
         account = state.accounts.get(actor.id)
@@ -141,7 +140,7 @@ class BanEvasionDetector:
         account.minors[target.id] = (event.ts_ms, event.event_id)
         account.last_ms = event.ts_ms
         self._remember(state, actor.id, account)
-        return Outcome(changed=True, finding=self._assess(state, subject_id, account, event))
+        return Outcome(changed=True, finding=self._assess(state, subject.id, account, event))
 
     def _remember(self, state: EvasionState, account_id: str, account: _Account) -> None:
         """(Re-)insert at the back, keeping the dict in event-time order; evict the oldest."""

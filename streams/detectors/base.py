@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
-from streams.model import Event, Severity, Subject, SubjectKind
+from streams.model import Event, Severity, Subject
 
 # JSON-compatible value: what detector state is serialised to for the changelog.
 Json = Any
@@ -62,16 +62,15 @@ class Detector(Protocol):
 
     name: ClassVar[str]
     version: ClassVar[str]
-    subject_kind: ClassVar[SubjectKind]
 
-    def subjects(self, event: Event) -> Iterable[str]:
-        """Ids of the subjects whose state this event updates (routing)."""
+    def subjects(self, event: Event) -> Iterable[Subject]:
+        """The subjects (kind and id) whose state this event updates (routing)."""
         ...
 
     def new_state(self) -> Any: ...
 
-    def step(self, state: Any, subject_id: str, event: Event) -> Outcome:
-        """Apply one event (already deduplicated and in event-time order for this subject)."""
+    def step(self, state: Any, subject: Subject, event: Event) -> Outcome:
+        """Apply one event to `subject`'s state (deduplicated, in event-time order)."""
         ...
 
     def expire(self, state: Any, now_ms: int) -> bool:

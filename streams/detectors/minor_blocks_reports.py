@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from streams.detectors.base import UNCHANGED, Finding, Json, Outcome, capped, describe_age
-from streams.model import Account, Event, EventType, Severity, SubjectKind
+from streams.model import Account, Event, EventType, Severity, Subject, SubjectKind
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -67,18 +67,17 @@ _FLAG = {EventType.BLOCKED: BLOCK, EventType.REPORTED: REPORT}
 class MinorBlocksReportsDetector:
     name: ClassVar[str] = "minor_blocks_reports"
     version: ClassVar[str] = "1.0.0"
-    subject_kind: ClassVar[SubjectKind] = SubjectKind.ACCOUNT
 
     def __init__(self, config: MinorBlocksReportsConfig | None = None) -> None:
         self.config = config or MinorBlocksReportsConfig()
 
-    def subjects(self, event: Event) -> Iterable[str]:
+    def subjects(self, event: Event) -> Iterable[Subject]:
         target = event.target
         if target is None or event.type not in _FLAG or not event.actor.age_band.is_minor:
             return ()
         if target.id == event.actor.id:
             return ()
-        return (target.id,)
+        return (Subject(SubjectKind.ACCOUNT, target.id),)
 
     def new_state(self) -> BlocksState:
         return BlocksState()
@@ -86,10 +85,10 @@ class MinorBlocksReportsDetector:
     def horizon_ms(self) -> int:
         return self.config.window_ms
 
-    def step(self, state: BlocksState, subject_id: str, event: Event) -> Outcome:
+    def step(self, state: BlocksState, subject: Subject, event: Event) -> Outcome:
         target = event.target
         flag = _FLAG.get(event.type)
-        if target is None or flag is None or target.id != subject_id:
+        if target is None or flag is None or target.id != subject.id:
             return UNCHANGED
         if not event.actor.age_band.is_minor:
             return UNCHANGED

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import ClassVar, TypeVar
 
 from streams.detectors.base import CHANGED, UNCHANGED, Finding, Json, Outcome, capped, describe_age
-from streams.model import AgeBand, Event, EventType, Severity, SubjectKind
+from streams.model import AgeBand, Event, EventType, Severity, Subject, SubjectKind
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -78,13 +78,12 @@ def counts_as_minor_add(event: Event) -> bool:
 class MinorMassAddDetector:
     name: ClassVar[str] = "minor_mass_add"
     version: ClassVar[str] = "1.0.0"
-    subject_kind: ClassVar[SubjectKind] = SubjectKind.ACCOUNT
 
     def __init__(self, config: MinorMassAddConfig | None = None) -> None:
         self.config = config or MinorMassAddConfig()
 
-    def subjects(self, event: Event) -> Iterable[str]:
-        return (event.actor.id,) if counts_as_minor_add(event) else ()
+    def subjects(self, event: Event) -> Iterable[Subject]:
+        return (Subject(SubjectKind.ACCOUNT, event.actor.id),) if counts_as_minor_add(event) else ()
 
     def new_state(self) -> MassAddState:
         return MassAddState()
@@ -92,9 +91,9 @@ class MinorMassAddDetector:
     def horizon_ms(self) -> int:
         return self.config.window_ms
 
-    def step(self, state: MassAddState, subject_id: str, event: Event) -> Outcome:
+    def step(self, state: MassAddState, subject: Subject, event: Event) -> Outcome:
         target = event.target
-        if target is None or event.actor.id != subject_id or not counts_as_minor_add(event):
+        if target is None or event.actor.id != subject.id or not counts_as_minor_add(event):
             return UNCHANGED
         cfg = self.config
         self.expire(state, event.ts_ms)

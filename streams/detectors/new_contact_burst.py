@@ -29,7 +29,7 @@ from streams.detectors.base import (
     capped,
     describe_age,
 )
-from streams.model import AgeBand, Event, EventType, Severity, SubjectKind
+from streams.model import AgeBand, Event, EventType, Severity, Subject, SubjectKind
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -80,13 +80,12 @@ def counts_as_burst_contact(actor: AgeBand, target: AgeBand) -> bool:
 class NewContactBurstDetector:
     name: ClassVar[str] = "new_contact_burst"
     version: ClassVar[str] = "1.0.0"
-    subject_kind: ClassVar[SubjectKind] = SubjectKind.ACCOUNT
 
     def __init__(self, config: NewContactBurstConfig | None = None) -> None:
         self.config = config or NewContactBurstConfig()
 
-    def subjects(self, event: Event) -> Iterable[str]:
-        return (event.actor.id,) if _is_contact(event) else ()
+    def subjects(self, event: Event) -> Iterable[Subject]:
+        return (Subject(SubjectKind.ACCOUNT, event.actor.id),) if _is_contact(event) else ()
 
     def new_state(self) -> BurstState:
         return BurstState()
@@ -94,9 +93,9 @@ class NewContactBurstDetector:
     def horizon_ms(self) -> int:
         return max(self.config.slow_window_ms, self.config.pair_memory_ms)
 
-    def step(self, state: BurstState, subject_id: str, event: Event) -> Outcome:
+    def step(self, state: BurstState, subject: Subject, event: Event) -> Outcome:
         target = event.target
-        if target is None or event.actor.id != subject_id:
+        if target is None or event.actor.id != subject.id:
             return UNCHANGED
         cfg = self.config
         self.expire(state, event.ts_ms)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from streams.detectors.base import CHANGED, UNCHANGED, Finding, Json, Outcome, capped, describe_age
-from streams.model import AgeBand, Event, EventType, Severity, SubjectKind
+from streams.model import AgeBand, Event, EventType, Severity, Subject, SubjectKind
 
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
@@ -128,13 +128,12 @@ def _is_minor_dm(event: Event) -> bool:
 class SextortionVelocityDetector:
     name: ClassVar[str] = "sextortion_velocity"
     version: ClassVar[str] = "1.0.0"
-    subject_kind: ClassVar[SubjectKind] = SubjectKind.ACCOUNT
 
     def __init__(self, config: SextortionVelocityConfig | None = None) -> None:
         self.config = config or SextortionVelocityConfig()
 
-    def subjects(self, event: Event) -> Iterable[str]:
-        return (event.actor.id,) if _is_minor_dm(event) else ()
+    def subjects(self, event: Event) -> Iterable[Subject]:
+        return (Subject(SubjectKind.ACCOUNT, event.actor.id),) if _is_minor_dm(event) else ()
 
     def new_state(self) -> VelocityState:
         return VelocityState()
@@ -143,9 +142,9 @@ class SextortionVelocityDetector:
         cfg = self.config
         return max(cfg.window_ms + cfg.escalation_window_ms, cfg.pair_memory_ms)
 
-    def step(self, state: VelocityState, subject_id: str, event: Event) -> Outcome:
+    def step(self, state: VelocityState, subject: Subject, event: Event) -> Outcome:
         target = event.target
-        if target is None or event.actor.id != subject_id or not _is_minor_dm(event):
+        if target is None or event.actor.id != subject.id or not _is_minor_dm(event):
             return UNCHANGED
         cfg = self.config
         now = event.ts_ms

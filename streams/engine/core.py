@@ -74,11 +74,7 @@ class Engine:
 
     def routes(self, event: Event) -> dict[str, list[Detector]]:
         """Subject keys this event updates, each with the detectors that want it."""
-        out: dict[str, list[Detector]] = {}
-        for detector in self.detectors:
-            for subject_id in detector.subjects(event):
-                out.setdefault(subject_key(detector.subject_kind, subject_id), []).append(detector)
-        return out
+        return routes(self.detectors, event)
 
     def process(self, event: Event) -> list[Alert]:
         """Apply an event to every subject it touches (the backtest path)."""
@@ -96,11 +92,12 @@ class Engine:
         self.stats.applied += 1
         alerts: list[Alert] = []
         kind, _, subject_id = key.partition(":")
+        owner = Subject(SubjectKind(kind), subject_id)
         for detector in detectors:
             det_state = state.detector_states.get(detector.name)
             if det_state is None:
                 det_state = state.detector_states[detector.name] = detector.new_state()
-            outcome = detector.step(det_state, subject_id, event)
+            outcome = detector.step(det_state, owner, event)
             if outcome.changed:
                 # The high-water mark is persisted with material changes only: an event that
                 # changed nothing is harmless to re-apply after a restart.
@@ -109,7 +106,7 @@ class Engine:
             if finding is None:
                 continue
             self.stats.findings += 1
-            subject = finding.subject or Subject(SubjectKind(kind), subject_id)
+            subject = finding.subject or owner
             alert = self._case_update(state, subject, detector, finding, event)
             if alert is not None:
                 alerts.append(alert)
@@ -237,11 +234,15 @@ class Engine:
 
 
 def routes(detectors: Iterable[Detector], event: Event) -> dict[str, list[Detector]]:
-    """Subject keys this event updates, each with the detectors that want it."""
+    """Subject keys ("KIND:id") this event updates, each with the detectors that want it.
+
+    A detector names the kind of each subject itself, so one detector can keep state per
+    device and per IP (anonymous_churn); the stream router and the backtest both use this.
+    """
     out: dict[str, list[Detector]] = {}
     for detector in detectors:
-        for subject_id in detector.subjects(event):
-            out.setdefault(subject_key(detector.subject_kind, subject_id), []).append(detector)
+        for subject in detector.subjects(event):
+            out.setdefault(subject_key(subject.kind, subject.id), []).append(detector)
     return out
 
 

@@ -25,10 +25,13 @@ import faust
 from faust.streams import _current_event
 
 from streams import topics
-from streams.codec import encode_alert, encode_dead_letter
+from streams.codec import SchemaResolver, encode_alert, encode_dead_letter
 from streams.config import GuardlineConfig, Mode
+from streams.engine.footprint import state_footprint
+from streams.metrics import WorkerMetrics
 from streams.model import Severity
-from streams.worker.envelope import pack, unpack
+from streams.worker.endpoints import DEFAULT_HOST, DEFAULT_PORT, BrokerProbe, Endpoints, readiness
+from streams.worker.envelope import IDLE, pack, unpack
 from streams.worker.router import Router, RouterOutput
 from streams.worker.runtime import DetectOutput, PartitionRuntime
 
@@ -51,6 +54,10 @@ class WorkerSettings:
     ready_file: Path | None = (
         None  # touched once partitions are assigned (demo and tests wait on it)
     )
+    metrics_host: str = DEFAULT_HOST
+    metrics_port: int | None = DEFAULT_PORT  # /metrics, /healthz, /readyz; None = no server
+    gauges_every_s: float = 1.0  # lag, watermarks and state size refresh (state: x5)
+    schema_registry_url: str | None = None  # set: write the Confluent wire format (registry.py)
 
 
 class GuardlineWorker:
@@ -100,7 +107,18 @@ class GuardlineWorker:
             key_type=bytes,  # bytes => Faust's "raw" codec: state is already serialised
             value_type=bytes,
         )
-        self.router: Router[Any] = Router(settings.config.active(), settings.partitions)
+        # Output framing per topic: None = single-object; else a Confluent header (00 + id).
+        self.headers: dict[str, bytes | None] = dict.fromkeys(self.send)
+        self.resolver: SchemaResolver | None = None
+        if settings.schema_registry_url:
+            from streams.registry import connect, register_outputs
+
+            registry = connect(settings.schema_registry_url)  # RegistryError: fail at start
+            self.headers.update(register_outputs(registry))
+            self.resolver = registry
+        self.router: Router[Any] = Router(
+            settings.config.active(), settings.partitions, resolver=self.resolver
+        )
         self.owned_sources: set[int] = set()
         self.runtimes: dict[int, PartitionRuntime[Any]] = {}
         self.inbox: dict[str, dict[int, list[tuple[int, bytes | None, bytes, Any]]]] = {
@@ -112,6 +130,9 @@ class GuardlineWorker:
         self._context: dict[int, Any] = {}  # last routed record per partition (table writes)
         self._lock = asyncio.Lock()
         self.totals = {"in": 0, "routed": 0, "applied": 0, "alerts": 0, "dead_letters": 0}
+        self.metrics = WorkerMetrics(d.name for d in settings.config.active())
+        self._done: dict[tuple[str, int], int] = {}  # next offset to process, per partition
+        self._gauges_at = self._state_at = 0.0
         self.app.agent(self.events_topic, name="guardline-route")(self._agent)
         self.app.agent(self.routed_topic, name="guardline-detect")(self._agent)
         self.app.timer(interval=settings.idle_flush_s / 2)(self._tick)
@@ -131,10 +152,18 @@ class GuardlineWorker:
 
     async def _tick(self) -> None:
         await self._flush(heartbeats=True)
+        now = time.monotonic()
+        if now - self._gauges_at >= self.settings.gauges_every_s:
+            self._gauges_at = now
+            state = now - self._state_at >= 5 * self.settings.gauges_every_s
+            if state:
+                self._state_at = now
+            self._update_gauges(state=state)
 
     async def _on_assigned(self, app: Any, assigned: Any, **_: Any) -> None:
         mine = sorted(tp.partition for tp in assigned if tp.topic == topics.EVENTS.name)
         self.owned_sources.update(mine)
+        self._count_assigned()
         log.warning("assigned input partitions %s", mine)
         if self.settings.ready_file is not None:
             self.settings.ready_file.write_text(",".join(map(str, mine)) + "\n")
@@ -150,6 +179,11 @@ class GuardlineWorker:
                 self.runtimes.pop(tp.partition, None)
                 self._context.pop(tp.partition, None)
         self.inbox_count = sum(len(r) for box in self.inbox.values() for r in box.values())
+        for tp in revoked:
+            self._done.pop((tp.topic, tp.partition), None)
+            stage = "route" if tp.topic == topics.EVENTS.name else "detect"
+            self.metrics.forget_partitions(tp.topic, stage, [tp.partition])
+        self._count_assigned()
 
     async def _flush(self, *, heartbeats: bool = False) -> None:
         async with self._lock:
@@ -157,22 +191,34 @@ class GuardlineWorker:
             self.inbox = {name: defaultdict(list) for name in inbox}
             self.inbox_count = 0
             routed: RouterOutput[Any] = RouterOutput()
+            started = time.perf_counter()
+            ingest_s: dict[int, float] = {}  # Kafka timestamp of each source's newest record
             for source, records in inbox[topics.EVENTS.name].items():
                 self.router.route(source, records, routed)
                 self.totals["in"] += len(records)
+                ingest_s[source] = records[-1][3].message.timestamp
             if heartbeats:
                 owned = sorted(self.owned_sources)
                 self.router.idle_heartbeats(owned, self.settings.idle_flush_s, routed)
-            await self._emit_routed(routed)
+            await self._emit_routed(routed, ingest_s)
+            if ingest_s:
+                self.metrics.record_route(
+                    routed.by_type,
+                    [rej.error.code for rej in routed.rejected],
+                    sum(len(r) for r in inbox[topics.EVENTS.name].values()),
+                    time.perf_counter() - started,
+                )
             for partition, records in inbox[topics.ROUTED.name].items():
                 await self._detect(partition, records)
             for partition in set(self.runtimes) - set(inbox[topics.ROUTED.name]):
                 await self._detect(partition, [])  # watermarks may have moved: release
 
-    async def _emit_routed(self, out: RouterOutput[Any]) -> None:
+    async def _emit_routed(self, out: RouterOutput[Any], ingest_s: dict[int, float]) -> None:
         send_routed = self.send[topics.ROUTED.name]
         for dest, packet in out.packets:
-            send_routed(key=None, value=pack(packet), partition=dest)
+            # The routed record keeps the input's Kafka timestamp: ingest-to-alert latency.
+            stamp = ingest_s.get(packet.source_partition)
+            send_routed(key=None, value=pack(packet), partition=dest, timestamp=stamp)
         for rej in out.rejected:
             self.send[topics.DEAD_LETTER.name](
                 key=rej.key,
@@ -186,6 +232,7 @@ class GuardlineWorker:
                     original_key=rej.key,
                     original_value=rej.value,
                     failed_at_ms=int(time.time() * 1000),
+                    header=self.headers[topics.DEAD_LETTER.name],
                 ),
             )
         await self._ack(topics.EVENTS.name, out.acks)
@@ -197,23 +244,37 @@ class GuardlineWorker:
     ) -> None:
         runtime = self._runtime(partition)
         out: DetectOutput[Any] = DetectOutput()
+        started = time.perf_counter()
         for _offset, _key, value, token in records:
             runtime.accept(unpack(value), token, out)
             self._context[partition] = token
         runtime.release(out)
-        for alert, mode in out.alerts:
-            value = encode_alert(alert)
+        produced_s = time.time()
+        headers = self.headers
+        for (alert, mode), token in zip(out.alerts, out.alert_tokens, strict=True):
             key = f"{alert.subject.kind.value}:{alert.subject.id}".encode()
+            self.metrics.record_alert(
+                alert,
+                shadow=mode is Mode.SHADOW,
+                produced_s=produced_s,
+                ingest_s=token.message.timestamp,
+            )
             if mode is Mode.SHADOW:
+                value = encode_alert(alert, headers[topics.SHADOW.name])
                 self.send[topics.SHADOW.name](key=key, value=value)
                 continue
+            value = encode_alert(alert, headers[topics.ALERTS.name])
             self.send[topics.ALERTS.name](key=key, value=value)
             if alert.severity.rank >= Severity.HIGH.rank:
+                if headers[topics.PRIORITY.name] != headers[topics.ALERTS.name]:
+                    value = encode_alert(alert, headers[topics.PRIORITY.name])
                 self.send[topics.PRIORITY.name](key=key, value=value)
         if out.state_writes:
             # Every write comes from an applied event, so a record of this partition was seen.
             self._write_state(out.state_writes, self._context[partition])
         await self._ack(topics.ROUTED.name, out.acks)
+        if records:
+            self.metrics.record_batch("detect", len(records), time.perf_counter() - started)
         self.totals["applied"] += out.applied
         self.totals["alerts"] += len(out.alerts)
 
@@ -221,8 +282,13 @@ class GuardlineWorker:
         if not tokens:
             return
         stream = self._streams[topic]
+        done = self._done
         for token in tokens:
             await stream.ack(token)
+            msg = token.message
+            key = (topic, msg.partition)
+            if msg.offset >= done.get(key, 0):
+                done[key] = msg.offset + 1
 
     def _runtime(self, partition: int) -> PartitionRuntime[Any]:
         runtime = self.runtimes.get(partition)
@@ -257,8 +323,66 @@ class GuardlineWorker:
         finally:
             _current_event.reset(token)
 
+    def _count_assigned(self) -> None:
+        assignment = self.app.consumer.assignment()
+        for spec in (topics.EVENTS, topics.ROUTED):
+            self.metrics.set_assigned(
+                spec.name, [tp.partition for tp in assignment if tp.topic == spec.name]
+            )
+
+    def _update_gauges(self, *, state: bool) -> None:
+        """Lag, watermarks and (every few calls) state size, from what the worker holds."""
+        consumer = self.app.consumer
+        committed = getattr(consumer, "_committed_offset", {})  # Faust: next offset to read
+        lags: dict[str, dict[int, int]] = defaultdict(dict)
+        for tp in consumer.assignment():
+            if tp.topic not in self.inbox:
+                continue  # the table's changelog: restore progress, not processing lag
+            end = consumer.highwater(tp)  # known once a fetch for the partition returned
+            if end is None:
+                continue
+            done = max(self._done.get((tp.topic, tp.partition), 0), committed.get(tp) or 0)
+            lags[tp.topic][tp.partition] = max(0, end - done)
+        for topic, per_partition in lags.items():
+            self.metrics.set_lag(topic, per_partition)
+        self.metrics.set_watermarks(
+            "route",
+            {p: ts for p, ts in self.router.max_ts.items() if p in self.owned_sources and ts >= 0},
+        )
+        detect = {p: rt.watermark_ms for p, rt in self.runtimes.items()}
+        self.metrics.set_watermarks(
+            "detect", {p: ts for p, ts in detect.items() if ts is not None and ts != IDLE}
+        )
+        if state:
+            self.metrics.set_state(state_footprint(rt.engine for rt in self.runtimes.values()))
+
+    def start_endpoints(self) -> Endpoints | None:
+        """/metrics, /healthz, /readyz on the configured address (Faust's web stays off)."""
+        if self.settings.metrics_port is None:
+            return None
+        host, port = self.settings.metrics_host, self.settings.metrics_port
+        try:
+            endpoints = Endpoints(
+                host,
+                port,
+                self.metrics.exposition,
+                readiness(lambda: sorted(self.owned_sources), BrokerProbe(self.settings.bootstrap)),
+            ).start()
+        except OSError as err:
+            raise SystemExit(
+                f"error: cannot serve metrics on {host}:{port} ({err.strerror}); choose another "
+                "address with --metrics-host/--metrics-port (0 = any free port)"
+            ) from err
+        log.warning("metrics on %s/metrics (also /healthz, /readyz)", endpoints.url)
+        return endpoints
+
     def run(self, loglevel: str = "warning") -> None:
         from faust.worker import Worker
 
+        endpoints = self.start_endpoints()
         worker = Worker(self.app, loglevel=loglevel, quiet=True)
-        worker.execute_from_commandline()
+        try:
+            worker.execute_from_commandline()
+        finally:
+            if endpoints is not None:
+                endpoints.stop()

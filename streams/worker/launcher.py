@@ -7,6 +7,7 @@ start-up, rebalance and shutdown paths a deployment does.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -22,8 +23,13 @@ def start_worker(
     app_id: str,
     name: str = "worker-1",
     extra: tuple[str, ...] = (),
+    metrics_port: int = 0,
 ) -> tuple[subprocess.Popen[bytes], Path, Path]:
-    """Start `guardline worker` as its own process; returns (process, ready file, log file)."""
+    """Start `guardline worker` as its own process; returns (process, ready file, log file).
+
+    `metrics_port` 0 lets the OS pick the port of /metrics, so workers never collide; pass
+    `free_port()` to know where to scrape.
+    """
     ready = work_dir / f"{name}.ready"
     log_path = work_dir / f"{name}.log"
     ready.unlink(missing_ok=True)
@@ -32,12 +38,20 @@ def start_worker(
         "--app-id", app_id,
         "--data-dir", str(work_dir / name),
         "--ready-file", str(ready),
+        "--metrics-port", str(metrics_port),
         *extra,
     ]  # fmt: skip
     env = {**os.environ, BOOTSTRAP_ENV: bootstrap}
     with log_path.open("ab") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     return proc, ready, log_path
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free right now (the OS's pick); tiny race with other processes, fine for tests."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
 
 
 def wait_ready(

@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from streams.codec import decode_event
+from streams.codec import SchemaResolver, decode_event, encode_event
 from streams.detectors.base import Detector
 from streams.engine.core import routes
 from streams.validation import InvalidEvent
+from streams.wire import CONFLUENT_MAGIC
 from streams.worker.envelope import IDLE, Packet
 
 Token = TypeVar("Token")
@@ -43,12 +44,20 @@ class RouterOutput(Generic[Token]):
     rejected: list[Rejected] = field(default_factory=list)
     acks: list[Token] = field(default_factory=list)
     valid: int = 0
+    by_type: dict[str, int] = field(default_factory=dict)  # valid events per type (metrics)
 
 
 class Router(Generic[Token]):
-    def __init__(self, detectors: Sequence[Detector], partitions: int) -> None:
+    def __init__(
+        self,
+        detectors: Sequence[Detector],
+        partitions: int,
+        *,
+        resolver: SchemaResolver | None = None,
+    ) -> None:
         self.detectors = tuple(detectors)
         self.partitions = partitions
+        self.resolver = resolver  # input may be Confluent-framed when a registry is set
         self.max_ts: dict[int, int] = {}
         self.last_arrival: dict[int, float] = {}
         self.idle_announced: set[int] = set()
@@ -62,14 +71,21 @@ class Router(Generic[Token]):
         """One batch of one input partition: (offset, key, value, token) records."""
         by_dest: dict[int, list[tuple[str, bytes]]] = defaultdict(list)
         max_ts = self.max_ts.get(source, -1)
+        by_type = out.by_type
+        resolver = self.resolver
         for offset, key, value, token in records:
             out.acks.append(token)
             try:
-                event = decode_event(value)
+                event = decode_event(value, resolver)
             except InvalidEvent as err:
                 out.rejected.append(Rejected(source, offset, key, value, err))
                 continue
             out.valid += 1
+            by_type[event.type] = by_type.get(event.type, 0) + 1
+            if value[:1] == CONFLUENT_MAGIC:
+                # Routed packets carry single-object bytes, so the detect stage (maybe on
+                # another worker) never needs the registry.
+                value = encode_event(event)
             max_ts = max(max_ts, event.ts_ms)
             for subject in routes(self.detectors, event):
                 by_dest[partition_for(subject, self.partitions)].append((subject, value))

@@ -28,6 +28,7 @@ Token = TypeVar("Token")
 @dataclass(slots=True)
 class DetectOutput(Generic[Token]):
     alerts: list[tuple[Alert, Mode]] = field(default_factory=list)
+    alert_tokens: list[Token] = field(default_factory=list)  # packet of each alert's trigger
     state_writes: dict[str, bytes | None] = field(default_factory=dict)
     acks: list[Token] = field(default_factory=list)
     applied: int = 0
@@ -101,6 +102,7 @@ class PartitionRuntime(Generic[Token]):
             detectors = engine.routes(event).get(key, ())
             for alert in engine.apply(key, detectors, event):
                 out.alerts.append((alert, self._modes[alert.detector]))
+                out.alert_tokens.append(pending.token)
             out.applied += 1
             last_ts = event.ts_ms
             pending.remaining -= 1

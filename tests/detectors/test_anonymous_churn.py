@@ -10,13 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.detectors.anonymous_churn import (
-    IP_PREFIX,
     AnonymousChurnConfig,
     AnonymousChurnDetector,
 )
 from streams.engine.core import Engine, EngineConfig
 from streams.engine.reorder import ReorderBuffer
-from streams.model import Account, AgeBand, Alert, Event, EventType, Severity, SubjectKind
+from streams.model import Account, AgeBand, Alert, Event, EventType, Severity, Subject, SubjectKind
 from tests.factories import HOUR, MIN, T0, account, adult, minor
 
 CREATED, DELETED = EventType.ACCOUNT_CREATED, EventType.ACCOUNT_DELETED
@@ -174,10 +173,15 @@ def test_look_alikes_do_not_alert(name: str, events: list[Event]) -> None:
     assert run(events) == [], name
 
 
-def test_ip_state_is_namespaced_and_alerts_name_the_ip() -> None:
+def test_device_and_ip_are_separate_subjects_and_alerts_name_the_ip() -> None:
     detector = AnonymousChurnDetector()
     event = churn(1, device="d-7", ip="ip-7")[1]
-    assert list(detector.subjects(event)) == ["d-7", IP_PREFIX + "ip-7"]
+    assert list(detector.subjects(event)) == [
+        Subject(SubjectKind.DEVICE, "d-7"),
+        Subject(SubjectKind.IP, "ip-7"),
+    ]
+    engine = Engine([detector])
+    assert set(engine.routes(event)) == {"DEVICE:d-7", "IP:ip-7"}
     alerts = run(churn(6, device="d-7", ip="ip-7"))
     assert {(a.subject.kind, a.subject.id) for a in alerts} == {
         (SubjectKind.DEVICE, "d-7"),
@@ -189,8 +193,12 @@ def test_repeat_message_to_a_known_minor_is_unchanged() -> None:
     detector = AnonymousChurnDetector()
     state = detector.new_state()
     acc = account("u-1", anonymous=True)
-    first = detector.step(state, "d-1", ev(MSG, acc, T0, POOL[0], device="d-1"))
-    again = detector.step(state, "d-1", ev(MSG, acc, T0 + MIN, POOL[0], device="d-1"))
+    first = detector.step(
+        state, Subject(SubjectKind.DEVICE, "d-1"), ev(MSG, acc, T0, POOL[0], device="d-1")
+    )
+    again = detector.step(
+        state, Subject(SubjectKind.DEVICE, "d-1"), ev(MSG, acc, T0 + MIN, POOL[0], device="d-1")
+    )
     assert (first.changed, again.changed) == (True, False)
 
 
@@ -279,13 +287,19 @@ def test_state_stays_bounded(spacing_s: int, minors_each: int, delete_every: int
     for i in range(5_000):
         t = T0 + i * spacing_s * 1000
         acc = account(f"u-{i:05d}", anonymous=True, created_ts_ms=t)
-        detector.step(state, "d-1", ev(CREATED, acc, t, device="d-1"))
+        detector.step(state, Subject(SubjectKind.DEVICE, "d-1"), ev(CREATED, acc, t, device="d-1"))
         for j in range(minors_each):
             detector.step(
-                state, "d-1", ev(MSG, acc, t + j, minor(f"m-{(i + j) % 900:04d}"), device="d-1")
+                state,
+                Subject(SubjectKind.DEVICE, "d-1"),
+                ev(MSG, acc, t + j, minor(f"m-{(i + j) % 900:04d}"), device="d-1"),
             )
         if i % delete_every == 0:
-            detector.step(state, "d-1", ev(DELETED, acc, t + 50_000, device="d-1"))
+            detector.step(
+                state,
+                Subject(SubjectKind.DEVICE, "d-1"),
+                ev(DELETED, acc, t + 50_000, device="d-1"),
+            )
     assert len(json.dumps(detector.dump(state))) < 40_000
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from streams.detectors.ban_evasion import BanEvasionConfig, BanEvasionDetector
 from streams.engine.core import Engine, EngineConfig
 from streams.engine.reorder import ReorderBuffer
-from streams.model import Account, AgeBand, Alert, Event, EventType, Severity, SubjectKind
+from streams.model import Account, AgeBand, Alert, Event, EventType, Severity, Subject, SubjectKind
 from tests.factories import HOUR, MIN, T0, account, adult, minor
 
 CREATED, DELETED = EventType.ACCOUNT_CREATED, EventType.ACCOUNT_DELETED
@@ -149,8 +149,10 @@ def test_state_is_the_device_but_the_case_is_the_account() -> None:
 def test_repeat_message_to_a_known_minor_is_unchanged() -> None:
     detector = BanEvasionDetector()
     state = detector.new_state()
-    first = detector.step(state, "d-1", ev(MSG, adult(), T0, KIDS[0]))
-    again = detector.step(state, "d-1", ev(MSG, adult(), T0 + MIN, KIDS[0]))
+    first = detector.step(state, Subject(SubjectKind.DEVICE, "d-1"), ev(MSG, adult(), T0, KIDS[0]))
+    again = detector.step(
+        state, Subject(SubjectKind.DEVICE, "d-1"), ev(MSG, adult(), T0 + MIN, KIDS[0])
+    )
     assert (first.changed, again.changed) == (True, False)
 
 
@@ -235,13 +237,18 @@ def test_state_stays_bounded(spacing_s: int, minors_each: int, delete_every: int
     for i in range(5_000):
         t = T0 + i * spacing_s * 1000
         acc = account(f"u-{i:05d}", created_ts_ms=t)
-        detector.step(state, "d-1", ev(CREATED, acc, t))
+        detector.step(state, Subject(SubjectKind.DEVICE, "d-1"), ev(CREATED, acc, t))
         pool = i - 1 if i % 10 == 0 else i
         for j in range(minors_each):
             kid = minor(f"m-{(pool * minors_each + j) % 50_000:05d}")
-            found += detector.step(state, "d-1", ev(MSG, acc, t + j, kid)).finding is not None
+            found += (
+                detector.step(
+                    state, Subject(SubjectKind.DEVICE, "d-1"), ev(MSG, acc, t + j, kid)
+                ).finding
+                is not None
+            )
         if i % delete_every == 0:
-            detector.step(state, "d-1", ev(DELETED, acc, t + 50_000))
+            detector.step(state, Subject(SubjectKind.DEVICE, "d-1"), ev(DELETED, acc, t + 50_000))
     assert len(json.dumps(detector.dump(state))) < 48_000
     assert found or delete_every > 1 or minors_each < 2
 

@@ -15,7 +15,7 @@ from streams.detectors.minor_blocks_reports import (
 )
 from streams.engine.core import Engine, EngineConfig
 from streams.engine.reorder import ReorderBuffer
-from streams.model import Account, AgeBand, Alert, Event, EventType, Severity, SubjectKind
+from streams.model import Account, AgeBand, Alert, Event, EventType, Severity, Subject, SubjectKind
 from tests.factories import HOUR, MIN, T0, account, adult, minor
 
 BLOCK, REPORT = EventType.BLOCKED, EventType.REPORTED
@@ -117,7 +117,9 @@ def test_window_expiry_is_by_event_time_inside_step() -> None:
     subject = adult()
     early = wave(subject, "bb")
     late = [act(BLOCK, minor("m-late"), subject, T0 + 25 * HOUR)]
-    outcomes = [detector.step(state, subject.id, e) for e in early + late]
+    outcomes = [
+        detector.step(state, Subject(SubjectKind.ACCOUNT, subject.id), e) for e in early + late
+    ]
     assert all(o.changed for o in outcomes)
     assert list(state.minors) == ["m-late"], "blocks older than the window are gone"
     assert outcomes[-1].finding is None
@@ -127,9 +129,15 @@ def test_repeat_action_is_unchanged_and_upgrade_is_a_change() -> None:
     detector = MinorBlocksReportsDetector()
     state = detector.new_state()
     kid, subject = minor("m-1"), adult()
-    first = detector.step(state, subject.id, act(BLOCK, kid, subject, T0))
-    again = detector.step(state, subject.id, act(BLOCK, kid, subject, T0 + MIN))
-    upgrade = detector.step(state, subject.id, act(REPORT, kid, subject, T0 + 2 * MIN))
+    first = detector.step(
+        state, Subject(SubjectKind.ACCOUNT, subject.id), act(BLOCK, kid, subject, T0)
+    )
+    again = detector.step(
+        state, Subject(SubjectKind.ACCOUNT, subject.id), act(BLOCK, kid, subject, T0 + MIN)
+    )
+    upgrade = detector.step(
+        state, Subject(SubjectKind.ACCOUNT, subject.id), act(REPORT, kid, subject, T0 + 2 * MIN)
+    )
     assert (first.changed, again.changed, upgrade.changed) == (True, False, True)
 
 
@@ -204,7 +212,9 @@ def test_state_stays_bounded(spacing_s: int, report_every: int) -> None:
     for i in range(5_000):
         kind = REPORT if i % report_every == 0 else BLOCK
         detector.step(
-            state, subject.id, act(kind, minor(f"m-{i:05d}"), subject, T0 + i * spacing_s * 1000)
+            state,
+            Subject(SubjectKind.ACCOUNT, subject.id),
+            act(kind, minor(f"m-{i:05d}"), subject, T0 + i * spacing_s * 1000),
         )
     assert len(json.dumps(detector.dump(state))) < 8_000
 

@@ -14,7 +14,7 @@ from streams.config import DEFAULTS_PATH
 from streams.detectors.minor_mass_add import MinorMassAddConfig, MinorMassAddDetector
 from streams.engine.core import Engine
 from streams.engine.reorder import ReorderBuffer
-from streams.model import Account, AgeBand, Alert, Event, EventType, Severity, SubjectKind
+from streams.model import Account, AgeBand, Alert, Event, EventType, Severity, Subject, SubjectKind
 from tests.factories import HOUR, MIN, T0, account, adult, minor
 
 DAY = 24 * HOUR
@@ -138,7 +138,10 @@ def test_a_minor_added_to_a_group_and_as_a_contact_counts_once_with_the_contact_
 def test_reason_and_features_carry_numbers_and_thresholds() -> None:
     detector, actor = MinorMassAddDetector(), adult(anonymous=True, created_ts_ms=OLD)
     state = detector.new_state()
-    findings = [detector.step(state, actor.id, e).finding for e in mass_add(actor, 24, 4)]
+    findings = [
+        detector.step(state, Subject(SubjectKind.ACCOUNT, actor.id), e).finding
+        for e in mass_add(actor, 24, 4)
+    ]
     last = findings[-1]
     assert last is not None and last.severity is Severity.HIGH
     assert last.reason == (
@@ -168,7 +171,7 @@ def test_expiry_forgets_everything_after_the_window() -> None:
     detector = MinorMassAddDetector()
     state = detector.new_state()
     for e in mass_add(VERIFIED, 5, 2, contacts=2):
-        detector.step(state, VERIFIED.id, e)
+        detector.step(state, Subject(SubjectKind.ACCOUNT, VERIFIED.id), e)
     assert not detector.expire(state, T0 + HOUR)
     assert detector.expire(state, T0 + detector.horizon_ms() + HOUR)
 
@@ -256,8 +259,14 @@ def test_state_stays_bounded(spacing_ms: int, groups: int) -> None:
     largest = 0
     for i in range(5_000):
         kid = minor(f"m-{i:05d}")
-        detector.step(state, actor.id, add(actor, kid, T0 + i * spacing_ms, f"g-{i % groups}"))
-        detector.step(state, actor.id, add(actor, kid, T0 + i * spacing_ms + 1))
+        detector.step(
+            state,
+            Subject(SubjectKind.ACCOUNT, actor.id),
+            add(actor, kid, T0 + i * spacing_ms, f"g-{i % groups}"),
+        )
+        detector.step(
+            state, Subject(SubjectKind.ACCOUNT, actor.id), add(actor, kid, T0 + i * spacing_ms + 1)
+        )
         if i % 250 == 0:
             largest = max(largest, len(json.dumps(detector.dump(state))))
     assert 0 < largest < 40_000

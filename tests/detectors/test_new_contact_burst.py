@@ -6,7 +6,7 @@ import pytest
 
 from streams.detectors.new_contact_burst import NewContactBurstConfig, NewContactBurstDetector
 from streams.engine.core import Engine
-from streams.model import AgeBand, Event, Severity, SubjectKind
+from streams.model import AgeBand, Event, Severity, Subject, SubjectKind
 from tests.factories import HOUR, MIN, T0, account, adult, message, minor
 
 
@@ -85,7 +85,9 @@ def test_pairs_forgotten_after_memory_count_again() -> None:
     again = [message(a, k, T0 + 10 * HOUR + i * MIN) for i, k in enumerate(kids)]
     detector = NewContactBurstDetector(cfg)
     state = detector.new_state()
-    findings = [detector.step(state, a.id, e).finding for e in early + again]
+    findings = [
+        detector.step(state, Subject(SubjectKind.ACCOUNT, a.id), e).finding for e in early + again
+    ]
     assert findings[4] is not None and findings[9] is not None
     assert findings[9].window_end_ms >= T0 + 10 * HOUR
 

@@ -17,7 +17,7 @@ from streams.detectors.sextortion_velocity import (
 )
 from streams.engine.core import Engine
 from streams.engine.reorder import ReorderBuffer
-from streams.model import Account, AgeBand, Alert, Event, Severity, SubjectKind
+from streams.model import Account, AgeBand, Alert, Event, Severity, Subject, SubjectKind
 from tests.factories import HOUR, MIN, T0, account, adult, message, minor
 
 DAY = 24 * HOUR
@@ -130,7 +130,10 @@ def test_reason_and_features_carry_numbers_and_thresholds() -> None:
     detector = SextortionVelocityDetector()
     state = detector.new_state()
     events = victims(NEW_ADULT, [U13, A13, U13])
-    steps = [(e, detector.step(state, NEW_ADULT.id, e).finding) for e in events]
+    steps = [
+        (e, detector.step(state, Subject(SubjectKind.ACCOUNT, NEW_ADULT.id), e).finding)
+        for e in events
+    ]
     trigger, last = [(e, f) for e, f in steps if f is not None][-1]
     assert trigger is events[-2], "the third chat escalates on its 14th message (2nd media)"
     assert last is not None and last.severity is Severity.HIGH
@@ -173,16 +176,18 @@ def test_a_reply_in_an_old_chat_costs_no_state_write() -> None:
     detector = SextortionVelocityDetector()
     state = detector.new_state()
     kid = minor("m-0", A13)
-    assert detector.step(state, NEW_ADULT.id, message(NEW_ADULT, kid, T0)).changed
+    assert detector.step(
+        state, Subject(SubjectKind.ACCOUNT, NEW_ADULT.id), message(NEW_ADULT, kid, T0)
+    ).changed
     later = message(NEW_ADULT, kid, T0 + 2 * HOUR, first=False)
-    assert not detector.step(state, NEW_ADULT.id, later).changed
+    assert not detector.step(state, Subject(SubjectKind.ACCOUNT, NEW_ADULT.id), later).changed
 
 
 def test_expiry_forgets_everything_after_the_horizon() -> None:
     detector = SextortionVelocityDetector()
     state = detector.new_state()
     for e in victims(NEW_ADULT, [U13, A13]):
-        detector.step(state, NEW_ADULT.id, e)
+        detector.step(state, Subject(SubjectKind.ACCOUNT, NEW_ADULT.id), e)
     assert not detector.expire(state, T0 + 2 * HOUR)
     assert detector.expire(state, T0 + detector.horizon_ms() + DAY)
 
@@ -289,7 +294,7 @@ def test_state_stays_bounded(spacing_ms: int) -> None:
     for i in range(5_000):
         kid = minor(f"m-{i:05d}", U13)
         for e in escalate(NEW_ADULT, kid, T0 + i * spacing_ms, n=10, media=2, spacing_ms=1_000):
-            detector.step(state, NEW_ADULT.id, e)
+            detector.step(state, Subject(SubjectKind.ACCOUNT, NEW_ADULT.id), e)
         if i % 250 == 0:
             largest = max(largest, len(json.dumps(detector.dump(state))))
     assert 0 < largest < 40_000

@@ -1,0 +1,108 @@
+"""The registry client against the in-process fake registry, and fail-fast configuration."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+from streams import topics
+from streams.cli import main
+from streams.codec import RegistryUnavailable, decode_alert, encode_alert
+from streams.registry import (
+    REGISTRY_ENV,
+    RegistryError,
+    SchemaRegistry,
+    connect,
+    register_outputs,
+    registry_url,
+)
+from streams.wire import confluent_schema_id
+from tests.fake_registry import FakeRegistry, fake_registry
+from tests.test_wire import ALERT
+
+
+@pytest.fixture
+def registry() -> FakeRegistry:
+    with fake_registry() as fake:
+        yield fake  # type: ignore[misc]
+
+
+def _dead_url() -> str:
+    """A loopback port nobody listens on (bound, then closed)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def test_url_comes_from_the_flag_then_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(REGISTRY_ENV, raising=False)
+    assert registry_url(None) is None
+    monkeypatch.setenv(REGISTRY_ENV, "http://registry:8081/")
+    assert registry_url(None) == "http://registry:8081"
+    assert registry_url("https://r.example:443") == "https://r.example:443"
+
+
+@pytest.mark.parametrize("bad", ["registry:8081", "ftp://r:1", "http://", "http://r:99999"])
+def test_bad_urls_fail_naming_the_key(bad: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(RegistryError, match="--schema-registry"):
+        registry_url(bad)
+    monkeypatch.setenv(REGISTRY_ENV, bad)
+    with pytest.raises(RegistryError, match=REGISTRY_ENV):
+        registry_url(None)
+
+
+def test_outputs_register_under_topic_name_strategy(registry: FakeRegistry) -> None:
+    headers = register_outputs(connect(registry.url))
+    assert set(registry.subjects) == {
+        f"{t.name}-value"
+        for t in (topics.ALERTS, topics.PRIORITY, topics.SHADOW, topics.DEAD_LETTER)
+    }
+    ids = {topic: confluent_schema_id(h) for topic, h in headers.items()}
+    alert_ids = {ids[t.name] for t in (topics.ALERTS, topics.PRIORITY, topics.SHADOW)}
+    assert len(alert_ids) == 1  # one schema, one global id, three subjects
+    assert ids[topics.DEAD_LETTER.name] not in alert_ids
+    assert json.loads(registry.schemas[ids[topics.ALERTS.name]])["name"] == "Alert"
+    assert register_outputs(connect(registry.url)) == headers  # idempotent across restarts
+
+
+def test_schema_lookups_are_cached_per_id(registry: FakeRegistry) -> None:
+    headers = register_outputs(SchemaRegistry(registry.url))
+    value = encode_alert(ALERT, headers[topics.ALERTS.name])
+    reader = SchemaRegistry(registry.url)  # a fresh process: knows no ids yet
+    assert decode_alert(value, reader) == ALERT
+    assert decode_alert(value, reader) == ALERT
+    gets = [path for method, path in registry.requests if path.startswith("/schemas/ids/")]
+    assert gets == [f"/schemas/ids/{confluent_schema_id(value)}"]
+
+
+def test_unknown_ids_and_a_dead_registry_are_told_apart(registry: FakeRegistry) -> None:
+    with pytest.raises(LookupError, match="schema id 404 is not in the registry"):
+        SchemaRegistry(registry.url).schema_text(404)
+    with pytest.raises(RegistryUnavailable, match="unreachable"):
+        SchemaRegistry(_dead_url(), timeout_s=2).schema_text(1)
+
+
+def test_unreachable_registry_fails_at_start_with_a_clear_message() -> None:
+    url = _dead_url()
+    with pytest.raises(RegistryError, match=f"schema registry at {url} is unreachable"):
+        connect(url)
+
+
+def test_worker_refuses_to_start_without_its_registry(capsys: pytest.CaptureFixture[str]) -> None:
+    url = _dead_url()
+    code = main(["worker", "--bootstrap", "127.0.0.1:9", "--schema-registry", url])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"schema registry at {url} is unreachable" in err
+    assert REGISTRY_ENV in err
+
+
+def test_alert_readers_refuse_a_malformed_registry_url(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(REGISTRY_ENV, "not-a-url")
+    assert main(["alerts", "export", "-o", "x.jsonl", "--bootstrap", "127.0.0.1:9"]) == 2
+    assert f"{REGISTRY_ENV}: 'not-a-url'" in capsys.readouterr().err
