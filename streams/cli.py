@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -104,6 +105,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         store=args.store,
         instance_id=args.instance_id,
         ready_file=args.ready_file,
+        stats_file=args.stats_file,
         metrics_host=args.metrics_host,
         metrics_port=args.metrics_port,
         schema_registry_url=registry_url(args.schema_registry),
@@ -184,6 +186,27 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from streams.bench.report import format_table, write_json
+    from streams.bench.run import BenchSettings, run_bench
+
+    if args.bootstrap:
+        os.environ[BOOTSTRAP_ENV] = args.bootstrap
+    settings = BenchSettings(
+        events=args.events,
+        partitions=args.partitions,
+        workers=args.workers,
+        state_events=args.state_events,
+        latency_s=args.latency_seconds,
+    )
+    result = run_bench(settings, load_config(args.config))
+    print(format_table(result))
+    if args.json:
+        write_json(result, args.json)
+        print(f"wrote {args.json}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="guardline",
@@ -236,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", default="rocksdb://", help="table store: rocksdb:// or memory://")
     p.add_argument("--instance-id", help="static group membership id (stable across restarts)")
     p.add_argument("--ready-file", type=Path, help="file to write once partitions are assigned")
+    p.add_argument("--stats-file", type=Path, help="file to rewrite with totals (for bench)")
     with_registry(p, "register schemas, write the Confluent wire format, read both")
     p.add_argument("--loglevel", default="warning")
     p.add_argument(
@@ -289,6 +313,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="also run a local Prometheus scraping the worker (needs the `prometheus` binary)",
     )
     p.add_argument("--config", type=Path, help="detector config TOML for the worker")
+
+    p = add("bench", cmd_bench, "Measure Guardline's speed next to its baselines, in one run.")
+    with_bootstrap(p)
+    p.add_argument("--events", type=int, default=100_000, help="simulated events (100000)")
+    p.add_argument("--partitions", type=int, default=topics.DEFAULT_PARTITIONS)
+    p.add_argument("--workers", type=int, default=1, help="also measure W workers together")
+    p.add_argument(
+        "--state-events", type=int, default=1_000_000, help="events for the state figure (1M)"
+    )
+    p.add_argument("--latency-seconds", type=float, default=20.0, help="half-rate run length")
+    p.add_argument("--config", type=Path, help="detector config TOML (default: built-in)")
+    p.add_argument("--json", type=Path, help="also write every figure as JSON here")
     return parser
 
 

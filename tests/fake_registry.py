@@ -55,7 +55,7 @@ def _handler(registry: FakeRegistry) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             registry.requests.append(("GET", self.path))
-            parts = self.path.strip("/").split("/")
+            parts = urllib.parse.urlsplit(self.path).path.strip("/").split("/")
             if parts == ["subjects"]:
                 self._answer(200, sorted(registry.subjects))
             elif len(parts) == 3 and parts[:2] == ["schemas", "ids"] and parts[2].isdigit():
@@ -69,7 +69,7 @@ def _handler(registry: FakeRegistry) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             registry.requests.append(("POST", self.path))
-            parts = self.path.strip("/").split("/")
+            parts = urllib.parse.urlsplit(self.path).path.strip("/").split("/")
             if len(parts) != 3 or parts[0] != "subjects" or parts[2] != "versions":
                 self._answer(404, {"error_code": 404, "message": "HTTP 404 Not Found"})
                 return

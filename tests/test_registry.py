@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import json
 import socket
+from io import BytesIO
+from pathlib import Path
+from typing import Any
 
 import pytest
+from fastavro import parse_schema, schemaless_reader
 
 from streams import topics
 from streams.cli import main
-from streams.codec import RegistryUnavailable, decode_alert, encode_alert
+from streams.codec import (
+    SCHEMA_DIR,
+    RegistryUnavailable,
+    decode_alert,
+    decode_event,
+    encode_alert,
+    encode_event,
+)
 from streams.registry import (
     REGISTRY_ENV,
     RegistryError,
@@ -20,7 +31,7 @@ from streams.registry import (
 )
 from streams.wire import confluent_schema_id
 from tests.fake_registry import FakeRegistry, fake_registry
-from tests.test_wire import ALERT
+from tests.test_wire import ALERT, EVENT
 
 
 @pytest.fixture
@@ -106,3 +117,50 @@ def test_alert_readers_refuse_a_malformed_registry_url(
     monkeypatch.setenv(REGISTRY_ENV, "not-a-url")
     assert main(["alerts", "export", "-o", "x.jsonl", "--bootstrap", "127.0.0.1:9"]) == 2
     assert f"{REGISTRY_ENV}: 'not-a-url'" in capsys.readouterr().err
+
+
+def test_readme_python_consumer_decodes_both_framings(
+    registry: FakeRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sample consumer in README "Operate it on Kafka" runs as printed."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme[readme.index("## Operate it on Kafka") :]
+    code = section[section.index("```python\n") + 10 :]
+    code = code[: code.index("```")]
+    monkeypatch.setenv(REGISTRY_ENV, registry.url)
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    namespace: dict[str, Any] = {"__name__": "readme_consumer"}  # not __main__: no consumer
+    exec(compile(code, "README.md", "exec"), namespace)
+    headers = register_outputs(connect(registry.url))
+    for value in (encode_alert(ALERT), encode_alert(ALERT, headers[topics.PRIORITY.name])):
+        record = namespace["decode"](value)
+        assert (record["alert_id"], record["reason"]) == (ALERT.alert_id, ALERT.reason)
+        assert record["subject"] == {"kind": "ACCOUNT", "id": ALERT.subject.id}
+    with pytest.raises(ValueError):
+        namespace["decode"](b"{}")
+
+
+def test_confluents_own_client_reads_our_alerts_and_writes_events_we_read(
+    registry: FakeRegistry,
+) -> None:
+    """A second implementation of the framing: confluent-kafka's Avro serde, both ways."""
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    client = SchemaRegistryClient({"url": registry.url})
+    headers = register_outputs(connect(registry.url))
+    value = encode_alert(ALERT, headers[topics.PRIORITY.name])
+    context = SerializationContext(topics.PRIORITY.name, MessageField.VALUE)
+    record = AvroDeserializer(client)(value, context)
+    assert (record["alert_id"], record["revision"]) == (ALERT.alert_id, ALERT.revision)
+    assert record["subject"] == {"kind": "ACCOUNT", "id": ALERT.subject.id}
+    assert int(record["trigger_ts"].timestamp() * 1000) == ALERT.trigger_ts_ms
+
+    schema = (SCHEMA_DIR / "metadata_event.avsc").read_text()
+    plain = schemaless_reader(BytesIO(encode_event(EVENT)[10:]), parse_schema(json.loads(schema)))
+    context = SerializationContext(topics.EVENTS.name, MessageField.VALUE)
+    framed = AvroSerializer(client, schema)(plain, context)
+    assert framed[:1] == b"\x00"
+    assert f"{topics.EVENTS.name}-value" in registry.subjects
+    assert decode_event(framed, SchemaRegistry(registry.url)) == EVENT

@@ -24,6 +24,7 @@ from streams.codec import (
     encode_event,
 )
 from streams.jsonl import alert_from_json, event_from_json
+from streams.model import Alert, Event
 from streams.validation import REASON_CODES, InvalidEvent
 from streams.wire import (
     CONFLUENT_HEADER_LEN,
@@ -34,6 +35,7 @@ from streams.wire import (
     framing_of,
     value_subject,
 )
+from tests.test_codec import alerts, events
 
 EVENT = event_from_json(
     json.loads(
@@ -191,3 +193,11 @@ def test_random_confluent_bytes_never_crash(tail: bytes) -> None:
         decode_event(confluent_header(1) + tail, resolver)
     except InvalidEvent as err:
         assert err.code in REASON_CODES
+
+
+@given(alerts, events(), st.integers(1, MAX_SCHEMA_ID))
+def test_confluent_round_trips_are_lossless(alert: Alert, event: Event, schema_id: int) -> None:
+    resolver = DictResolver({schema_id: _schema("alert.avsc")})
+    assert decode_alert(encode_alert(alert, confluent_header(schema_id)), resolver) == alert
+    resolver.schemas[schema_id] = _schema("metadata_event.avsc")
+    assert decode_event(encode_event(event, confluent_header(schema_id)), resolver) == event

@@ -17,6 +17,7 @@ from typing import Generic, TypeVar
 from streams.codec import SchemaResolver, decode_event, encode_event
 from streams.detectors.base import Detector
 from streams.engine.core import routes
+from streams.model import Event
 from streams.validation import InvalidEvent
 from streams.wire import CONFLUENT_MAGIC
 from streams.worker.envelope import IDLE, Packet
@@ -69,7 +70,7 @@ class Router(Generic[Token]):
         out: RouterOutput[Token],
     ) -> None:
         """One batch of one input partition: (offset, key, value, token) records."""
-        by_dest: dict[int, list[tuple[str, bytes]]] = defaultdict(list)
+        by_dest: dict[int, list[tuple[str, Event]]] = defaultdict(list)
         max_ts = self.max_ts.get(source, -1)
         by_type = out.by_type
         resolver = self.resolver
@@ -88,7 +89,7 @@ class Router(Generic[Token]):
                 value = encode_event(event)
             max_ts = max(max_ts, event.ts_ms)
             for subject in routes(self.detectors, event):
-                by_dest[partition_for(subject, self.partitions)].append((subject, value))
+                by_dest[partition_for(subject, self.partitions)].append((subject, event))
         if records:
             self.last_arrival[source] = time.monotonic()
             self.idle_announced.discard(source)

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from streams.codec import decode_event
 from streams.config import GuardlineConfig, Mode
+from streams.detectors.base import Detector
 from streams.engine.core import Engine
 from streams.engine.reorder import ReorderBuffer
 from streams.model import Alert, Event
@@ -79,8 +79,7 @@ class PartitionRuntime(Generic[Token]):
             out.acks.append(token)
             return
         pending = _Pending(token, len(packet.items))
-        for key, value in packet.items:
-            event = decode_event(value)  # validated by the router: cannot fail here
+        for key, event in packet.items:
             self.buffer.push(event.ts_ms, event.event_id, (key, event, pending))
 
     @property
@@ -98,8 +97,12 @@ class PartitionRuntime(Generic[Token]):
             return
         engine = self.engine
         last_ts: int | None = None
+        routes_of: dict[int, dict[str, list[Detector]]] = {}  # an event's subjects share it
         for key, event, pending in self.buffer.release_until(watermark):
-            detectors = engine.routes(event).get(key, ())
+            routes = routes_of.get(id(event))
+            if routes is None:
+                routes = routes_of[id(event)] = engine.routes(event)
+            detectors = routes.get(key, ())
             for alert in engine.apply(key, detectors, event):
                 out.alerts.append((alert, self._modes[alert.detector]))
                 out.alert_tokens.append(pending.token)

@@ -1,0 +1,169 @@
+"""The bench's one table and its JSON: every figure, the ratios, the targets. Pure."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+QUIX_INSTALL = "pip install -e '.[bench]'"
+
+
+@dataclass(slots=True)
+class Rate:
+    """Events handled between the first and the last one a consumer saw."""
+
+    events: int
+    seconds: float
+
+    @property
+    def per_s(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(slots=True)
+class BenchResult:
+    events: int
+    partitions: int
+    workers: int
+    broker: str
+    ceiling: Rate | None = None
+    bare_faust: Rate | None = None
+    worker: Rate | None = None
+    worker_multi: Rate | None = None  # `workers` > 1 workers together
+    backtest: Rate | None = None
+    quix: Rate | None = None
+    quix_note: str = ""
+    latency_rate: float = 0.0
+    latency_events: int = 0
+    latency_alerts: int = 0
+    latency_ms: dict[str, float] = field(default_factory=dict)  # p50 / p95 / p99
+    state_events: int = 0
+    state_accounts: int = 0
+    state_memory_per_account: float = 0.0
+    state_stored_per_account: float = 0.0
+    state_slope_per_million: float = 0.0
+    # What each stage counted: they must add up (the CI test checks it, never the timings).
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def ratios(self) -> dict[str, float | None]:
+        def ratio(a: Rate | None, b: Rate | None) -> float | None:
+            return a.per_s / b.per_s if a and b and b.per_s else None
+
+        return {
+            "worker/bare_faust (3/2)": ratio(self.worker, self.bare_faust),
+            "worker/ceiling (3/1)": ratio(self.worker, self.ceiling),
+            "backtest/ceiling (4/1)": ratio(self.backtest, self.ceiling),
+            "worker/quix (3/6)": ratio(self.worker, self.quix),
+            f"{self.workers} workers/1 worker": ratio(self.worker_multi, self.worker),
+        }
+
+    def targets(self) -> list[tuple[str, bool | None]]:
+        r = self.ratios()
+
+        def at_least(value: float | None, floor: float) -> bool | None:
+            return None if value is None else value >= floor
+
+        p99 = self.latency_ms.get("p99")
+        return [
+            ("full suite >= 1.0x Quix peer", at_least(r["worker/quix (3/6)"], 1.0)),
+            ("full suite >= 1.0x bare Faust", at_least(r["worker/bare_faust (3/2)"], 1.0)),
+            ("backtest >= 100k events/s", at_least(_per_s(self.backtest), 100_000)),
+            ("p99 event-to-alert < 1 s", None if p99 is None else p99 < 1000),
+            (
+                "state <= 1 KiB per active account",
+                None if not self.state_accounts else self.state_memory_per_account <= 1024,
+            ),
+            (
+                "state flat (slope < 5% per 1M events)",
+                None
+                if not self.state_accounts
+                else abs(self.state_slope_per_million) < 0.05 * self.state_memory_per_account,
+            ),
+            (
+                f"{self.workers} workers >= 1.6x one",
+                at_least(r[f"{self.workers} workers/1 worker"], 1.6) if self.workers > 1 else None,
+            ),
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        doc = asdict(self)
+        for name in ("ceiling", "bare_faust", "worker", "worker_multi", "backtest", "quix"):
+            rate = getattr(self, name)
+            doc[name] = None if rate is None else {**asdict(rate), "per_s": rate.per_s}
+        doc["ratios"] = self.ratios()
+        doc["targets"] = {name: ok for name, ok in self.targets()}
+        return doc
+
+
+def _per_s(rate: Rate | None) -> float | None:
+    return None if rate is None else rate.per_s
+
+
+def _rate_row(label: str, rate: Rate | None, missing: str = "not run") -> tuple[str, str, str]:
+    if rate is None:
+        return (label, "-", missing)
+    return (label, f"{rate.per_s:,.0f} events/s", f"{rate.events:,} events in {rate.seconds:.2f} s")
+
+
+def format_table(result: BenchResult) -> str:
+    r = result
+    rows: list[tuple[str, str, str]] = [
+        _rate_row("1 ceiling: aiokafka + Avro decode", r.ceiling),
+        _rate_row("2 bare Faust agent: decode + count", r.bare_faust),
+        _rate_row("3 Guardline worker, full suite", r.worker),
+    ]
+    if r.workers > 1:
+        rows.append(_rate_row(f"3 Guardline, {r.workers} workers", r.worker_multi))
+    if r.latency_ms:
+        lat = r.latency_ms
+        rows.append(
+            (
+                "3 event-to-alert latency p50/p95/p99",
+                f"{lat['p50']:,.0f} / {lat['p95']:,.0f} / {lat['p99']:,.0f} ms",
+                f"{r.latency_alerts} alerts, {r.latency_events:,} events "
+                f"at {r.latency_rate:,.0f}/s (half rate)",
+            )
+        )
+    else:
+        rows.append(("3 event-to-alert latency", "-", "no alerts measured"))
+    rows.append(_rate_row("4 backtest engine (events from a file)", r.backtest))
+    if r.state_accounts:
+        rows.append(
+            (
+                "5 state per active account",
+                f"{r.state_memory_per_account:,.0f} B in memory",
+                f"{r.state_stored_per_account:,.0f} B stored; {r.state_accounts:,} accounts "
+                f"after {r.state_events:,} events; slope {r.state_slope_per_million:+,.1f} B/1M",
+            )
+        )
+    rows.append(_rate_row("6 peer: Quix Streams, new_contact_burst", r.quix, r.quix_note))
+    for name, value in r.ratios().items():
+        if value is not None:
+            rows.append((f"ratio {name}", f"{value:.2f}x", ""))
+    for name, ok in r.targets():
+        rows.append((f"target: {name}", {True: "met", False: "NOT met", None: "-"}[ok], ""))
+    for name, n in r.counts.items():
+        rows.append((f"count: {name}", f"{n:,}", ""))
+    head = (
+        f"guardline bench: {r.events:,} events, {r.partitions} partitions, "
+        f"{r.workers} worker(s), broker {r.broker}"
+    )
+    w0 = max(len(row[0]) for row in rows)
+    w1 = max(len(row[1]) for row in rows)
+    lines = [head, "-" * len(head)]
+    lines += [f"{a:<{w0}}  {b:>{w1}}  {c}".rstrip() for a, b, c in rows]
+    return "\n".join(lines)
+
+
+def write_json(result: BenchResult, path: Path) -> None:
+    path.write_text(json.dumps(result.to_json(), indent=2) + "\n")
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
+    return ordered[rank - 1]

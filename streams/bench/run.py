@@ -1,0 +1,392 @@
+"""`guardline bench`: one run, one broker, the same events for every figure.
+
+Order: simulate and pre-produce N events; then each consumer reads the whole topic on its own
+(ceiling, bare Faust, the Quix peer, Guardline with one worker, with W workers), one after the
+other so they never share the CPU; then latency at half of Guardline's rate on fresh traffic
+(later event times) through the still-running worker; then backtest and state on the pure engine.
+
+A stream rate is events / (wall time of the last event handled - of the first one): group
+joins and start-up are excluded alike for all. Guardline's end is exact: the detect stage has
+applied every (event, subject) pair the router was expected to produce.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from streams import topics
+from streams.backtest import run_backtest
+from streams.bench.report import QUIX_INSTALL, BenchResult, Rate, percentile
+from streams.bench.state import measure_state
+from streams.bench.stats import read_stats
+from streams.broker import BOOTSTRAP_ENV, broker_session, external_bootstrap
+from streams.codec import decode_alert, decode_event, encode_event
+from streams.config import GuardlineConfig, load_config
+from streams.engine.core import routes
+from streams.jsonl import event_to_json, read_events, write_jsonl
+from streams.model import Event
+from streams.produce import make_producer, send_events
+from streams.progress import Progress
+from streams.simulate import HOUR_MS, SimulationConfig, iter_events, simulate
+from streams.worker.launcher import start_worker, stop_worker, wait_ready
+
+
+@dataclass(frozen=True, slots=True)
+class BenchSettings:
+    events: int = 100_000
+    partitions: int = topics.DEFAULT_PARTITIONS
+    workers: int = 1
+    state_events: int = 1_000_000
+    latency_s: float = 20.0  # how long the half-rate latency run lasts
+    seed: int = 7
+    timeout_s: float = 900.0  # per consuming phase
+
+
+def say(text: str) -> None:
+    print(f"[bench] {text}", file=sys.stderr, flush=True)
+
+
+def run_bench(settings: BenchSettings, config: GuardlineConfig | None = None) -> BenchResult:
+    config = config or load_config()
+    with tempfile.TemporaryDirectory(prefix="guardline-bench-") as tmp:
+        work = Path(tmp)
+        say(f"simulating {settings.events:,} events (seed {settings.seed})...")
+        sim = simulate(SimulationConfig(seed=settings.seed, events_target=settings.events))
+        events = sim.events
+        pairs = sum(len(routes(config.active(), e)) for e in events)
+        with broker_session() as bootstrap:
+            result = BenchResult(
+                len(events), settings.partitions, settings.workers, _broker_name(bootstrap)
+            )
+            result.counts["events produced"] = len(events)
+            result.counts["(event, subject) pairs expected"] = pairs
+            _prepare_topics(bootstrap, settings.partitions)
+            producer = make_producer(bootstrap)
+            progress = Progress("[bench] pre-producing", len(events))
+            send_events(producer, events, progress=progress)
+            progress.close()
+            producer.close()
+            _stream_phases(bootstrap, work, settings, result, events, pairs, sim.config)
+        _backtest_phase(work, events, config, result)
+        _state_phase(settings, config, result)
+    return result
+
+
+def _broker_name(bootstrap: str) -> str:
+    return f"external {bootstrap}" if external_bootstrap() else f"embedded noida-db {bootstrap}"
+
+
+def _prepare_topics(bootstrap: str, partitions: int) -> None:
+    topics.ensure_topics(bootstrap, partitions=partitions)
+    for row in topics.describe_topics(bootstrap):
+        if row["name"] == topics.EVENTS.name and row["messages"]:
+            raise SystemExit(
+                f"error: {topics.EVENTS.name} already holds {row['messages']:,} messages; the "
+                "bench needs an empty cluster (unset GUARDLINE_BOOTSTRAP_SERVERS to use the "
+                "embedded broker)"
+            )
+
+
+def _stream_phases(
+    bootstrap: str,
+    work: Path,
+    settings: BenchSettings,
+    result: BenchResult,
+    events: list[Event],
+    pairs: int,
+    sim_config: SimulationConfig,
+) -> None:
+    n = len(events)
+    say("1/6 ceiling: raw aiokafka consume + Avro decode")
+    result.ceiling, decoded = asyncio.run(_ceiling(bootstrap, n, settings.timeout_s))
+    result.counts["ceiling decoded"] = decoded
+
+    say("2/6 bare Faust agent: decode + count")
+    cmd = [sys.executable, "-m", "streams.bench.bare_faust"]
+    result.bare_faust = _subprocess_rate(bootstrap, work, "bare-faust", cmd, n, settings)
+    result.counts["bare Faust counted"] = result.bare_faust.events
+
+    if importlib.util.find_spec("quixstreams") is None:
+        result.quix_note = f"Quix Streams not installed: {QUIX_INSTALL}"
+        say(f"6/6 peer skipped: {result.quix_note}")
+    else:
+        say("6/6 peer: Quix Streams, new_contact_burst's fast window")
+        cmd = [sys.executable, "-m", "streams.bench.quix_peer"]
+        result.quix = _subprocess_rate(bootstrap, work, "quix-peer", cmd, n, settings, str(n))
+        result.counts["Quix counted"] = result.quix.events
+
+    say("3/6 Guardline worker, full detector suite, at saturation")
+    procs = _start_workers(bootstrap, work, "guardline-bench-1", 1, settings)
+    try:
+        result.worker, totals = _await_workers(procs, n, pairs, settings, "1 worker")
+        result.counts["worker events in"] = totals["in"]
+        result.counts["worker pairs applied"] = totals["applied"]
+        result.counts["worker dead letters"] = totals["dead_letters"]
+        say("3/6 latency at half the saturated rate (fresh traffic, later event times)")
+        _latency(bootstrap, settings, result, sim_config)
+    finally:
+        for proc, _stats in procs:
+            stop_worker(proc)
+    if settings.workers > 1:
+        say(f"3/6 Guardline with {settings.workers} workers")
+        group = f"guardline-bench-{settings.workers}"
+        procs = _start_workers(bootstrap, work, group, settings.workers, settings)
+        try:
+            # The latency run's events are on the topic too: the new group reads them all.
+            total = n + result.latency_events
+            expected = pairs + result.counts.get("latency pairs", 0)
+            label = f"{settings.workers} workers"
+            result.worker_multi, totals = _await_workers(procs, total, expected, settings, label)
+            result.worker_multi = Rate(n, result.worker_multi.seconds * n / total)
+            result.counts[f"{label} pairs applied"] = totals["applied"]
+        finally:
+            for proc, _stats in procs:
+                stop_worker(proc)
+
+
+async def _ceiling(bootstrap: str, n: int, timeout_s: float) -> tuple[Rate, int]:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    progress = Progress("[bench] ceiling", n)
+    try:
+        parts = consumer.partitions_for_topic(topics.EVENTS.name) or set()
+        consumer.assign([TopicPartition(topics.EVENTS.name, p) for p in sorted(parts)])
+        await consumer.seek_to_beginning()
+        count = decoded = 0
+        first = last = 0.0
+        deadline = time.monotonic() + timeout_s
+        while count < n and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            for records in batches.values():
+                if not first:
+                    first = time.perf_counter()
+                for record in records:
+                    decode_event(record.value)
+                decoded += len(records)
+                count += len(records)
+                progress.advance(len(records))
+            last = time.perf_counter()
+    finally:
+        progress.close()
+        await consumer.stop()
+    return Rate(count, last - first), decoded
+
+
+def _subprocess_rate(
+    bootstrap: str,
+    work: Path,
+    name: str,
+    cmd: list[str],
+    n: int,
+    settings: BenchSettings,
+    *extra: str,
+) -> Rate:
+    stats = work / f"{name}.json"
+    log = work / f"{name}.log"
+    env = {**_env(), BOOTSTRAP_ENV: bootstrap}
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [*cmd, str(stats), f"bench-{name}", *extra],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        done = _poll(
+            lambda: read_stats(stats).get("count", 0), n, f"[bench] {name}", settings, proc, log
+        )
+    finally:
+        stop_worker(proc)
+    data = read_stats(stats)
+    return Rate(int(done), float(data.get("last_s", 0.0)) - float(data.get("first_s", 0.0)))
+
+
+def _env() -> dict[str, str]:
+    return dict(os.environ)
+
+
+def _poll(
+    count: Callable[[], float],
+    target: float,
+    label: str,
+    settings: BenchSettings,
+    proc: subprocess.Popen[bytes] | None = None,
+    log: Path | None = None,
+) -> float:
+    progress = Progress(label, int(target))
+    deadline = time.monotonic() + settings.timeout_s
+    done = 0.0
+    try:
+        while done < target:
+            now_done = count()
+            progress.advance(int(now_done - done))
+            done = now_done
+            if done >= target:
+                break
+            if proc is not None and proc.poll() is not None:
+                tail = log.read_text(errors="replace")[-2000:] if log else ""
+                raise RuntimeError(f"{label} exited with {proc.returncode}:\n{tail}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{label}: {done:,.0f} of {target:,.0f} after the timeout")
+            time.sleep(0.2)
+    finally:
+        progress.close()
+    return done
+
+
+Workers = list[tuple[subprocess.Popen[bytes], Path]]
+
+
+def _start_workers(
+    bootstrap: str, work: Path, group: str, count: int, settings: BenchSettings
+) -> Workers:
+    procs: Workers = []
+    for i in range(count):
+        name = f"{group}-w{i + 1}"
+        stats = work / f"{name}.stats.json"
+        extra: tuple[str, ...] = (
+            "--partitions",
+            str(settings.partitions),
+            "--stats-file",
+            str(stats),
+        )
+        extra = (*extra, "--store", "memory://")  # like the peers: no disk store
+        proc, ready, log = start_worker(bootstrap, work, app_id=group, name=name, extra=extra)
+        procs.append((proc, stats))
+        wait_ready(proc, ready, log, timeout_s=120)
+    return procs
+
+
+def _await_workers(
+    procs: Workers, n: int, pairs: int, settings: BenchSettings, label: str
+) -> tuple[Rate, dict[str, int]]:
+    def totals() -> dict[str, float]:
+        out: dict[str, float] = {"in": 0, "applied": 0, "dead_letters": 0}
+        firsts, lasts = [], []
+        for _proc, stats in procs:
+            data = read_stats(stats)
+            for key in out:
+                out[key] += data.get(key, 0)
+            if data.get("first_in_s"):
+                firsts.append(data["first_in_s"])
+            lasts.append(data.get("last_applied_s", 0.0))
+        out["first"] = min(firsts, default=0.0)
+        out["last"] = max(lasts, default=0.0)
+        return out
+
+    _poll(lambda: totals()["applied"], pairs, f"[bench] {label} (pairs applied)", settings)
+    final = totals()
+    rate = Rate(n, final["last"] - final["first"])
+    return rate, {k: int(v) for k, v in final.items() if k in ("in", "applied", "dead_letters")}
+
+
+def _latency(
+    bootstrap: str, settings: BenchSettings, result: BenchResult, first: SimulationConfig
+) -> None:
+    """Fresh traffic after the first run's event times, paced at half the measured rate."""
+    from kafka import KafkaConsumer
+
+    assert result.worker is not None
+    rate = max(result.worker.per_s / 2, 1.0)
+    target = max(int(rate * settings.latency_s), 500)
+    events = _later_traffic(settings.seed, first.end_ms + HOUR_MS, max(target, 10_000))[:target]
+    result.counts["latency pairs"] = sum(len(routes(load_config().active(), e)) for e in events)
+    sent_at: dict[int, float] = {}
+    received: list[tuple[float, int]] = []
+    stop = threading.Event()
+    consumer = KafkaConsumer(
+        topics.ALERTS.name, bootstrap_servers=bootstrap, auto_offset_reset="latest",
+        group_id=None, enable_auto_commit=False, fetch_max_wait_ms=20,
+    )  # fmt: skip
+    consumer.poll(timeout_ms=500)  # join and position at the end before anything is sent
+
+    def watch() -> None:
+        while not stop.is_set():
+            for records in consumer.poll(timeout_ms=100).values():
+                now = time.time()
+                received.extend((now, decode_alert(r.value).trigger_ts_ms) for r in records)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    producer = make_producer(bootstrap)
+    producer.config["linger_ms"] = 0
+
+    progress = Progress("[bench] latency run", len(events))
+    start = time.monotonic()
+    for i, event in enumerate(events):
+        producer.send(topics.EVENTS.name, key=event.actor.id.encode(), value=encode_event(event))
+        sent_at.setdefault(event.ts_ms, time.time())
+        progress.advance()
+        if i % 50 == 0:
+            producer.flush()
+            ahead = (i + 1) / rate - (time.monotonic() - start)
+            if ahead > 0:
+                time.sleep(ahead)
+    producer.flush()
+    producer.close()
+    progress.close()
+    time.sleep(3.0)  # the last alerts are in flight (idle heartbeats release the tail)
+    stop.set()
+    watcher.join(5)
+    consumer.close()
+    delays = [(at - sent_at[ts]) * 1000 for at, ts in received if ts in sent_at]
+    result.latency_rate = rate
+    result.latency_events = len(events)
+    result.latency_alerts = len(delays)
+    if delays:
+        result.latency_ms = {f"p{q}": percentile(delays, q) for q in (50, 95, 99)}
+
+
+def _later_traffic(seed: int, start_ms: int, n: int) -> list[Event]:
+    """Other accounts, later event times. Small populations may lack the people a scenario
+    needs for some seeds (the simulator refuses them): try the next seed."""
+    for offset in range(1, 20):
+        try:
+            cfg = SimulationConfig(seed=seed + offset, start_ms=start_ms, events_target=n)
+            return simulate(cfg).events
+        except ValueError:
+            continue
+    raise RuntimeError(f"no simulation of {n} events after seed {seed}")
+
+
+def _backtest_phase(
+    work: Path, events: list[Event], config: GuardlineConfig, result: BenchResult
+) -> None:
+    say("4/6 backtest engine on the same events, from a file")
+    path = work / "events.jsonl"
+    write_jsonl(path, (event_to_json(e) for e in events))
+    loaded = [item for _line, item in read_events(path) if isinstance(item, Event)]
+    start = time.perf_counter()
+    alerts = run_backtest(loaded, config)
+    result.backtest = Rate(len(loaded), time.perf_counter() - start)
+    result.counts["backtest events"] = len(loaded)
+    result.counts["backtest alerts"] = len(alerts)
+
+
+def _state_phase(settings: BenchSettings, config: GuardlineConfig, result: BenchResult) -> None:
+    n = settings.state_events
+    say(f"5/6 state per active account over {n:,} events (pure engine)")
+    progress = Progress("[bench] state", n)
+    sim = SimulationConfig(seed=settings.seed, events_target=n)
+    report = measure_state(iter_events(sim), n, config, on_progress=progress.advance)
+    progress.close()
+    last = report.last
+    result.state_events = last.events
+    result.state_accounts = last.active_accounts
+    result.state_memory_per_account = last.memory_per_account
+    result.state_stored_per_account = last.stored_per_account
+    result.state_slope_per_million = report.slope_per_million()
