@@ -105,7 +105,15 @@ def wait_complete(
         alerts = read_alerts(bootstrap)
         return alerts if pairs(alerts) >= want else None
 
-    wait_for(done, timeout_s, f"{len(want)} alerts and no lag")
+    try:
+        wait_for(done, timeout_s, f"{len(want)} alerts and no lag")
+    except AssertionError as err:
+        lags = {
+            s.name: topics.consumer_lag(bootstrap, app_id, s.name)
+            for s in (topics.EVENTS, topics.ROUTED)
+        }
+        lost = sorted(want - pairs(read_alerts(bootstrap)))
+        raise AssertionError(f"{err}; lag {lags}; missing {lost}") from None
     time.sleep(1.0)  # anything still in flight would show up as an extra pair below
     return read_alerts(bootstrap)
 
