@@ -1,9 +1,12 @@
 """`guardline eval`: score a backtest's alerts against a simulation's ground truth.
 
 Per planted subject: detected or not, the highest severity, time to detect (event time from the
-attack's first event to its first HIGH+ alert) and the minors the subject had reached by then
-(the detector's own count on that alert). Overall: recall and precision at HIGH+, where every
-HIGH+ subject outside the attack list, look-alike or background, is a false alarm.
+attack's start, its first contact of a minor, to its first HIGH+ alert) and the minors the
+subject had reached by then (the detector's own count on that alert). Overall: recall and
+precision at HIGH+. Recall counts the planted attack subjects. For precision, a HIGH+ subject
+is a true alarm when it is an attack subject or one of the attacker's own accounts (a churn
+device's throwaways, a ban evader's deleted account: the truth lists them); every other HIGH+
+subject, look-alike or background, is a false alarm.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class EvalReport:
     recall_high: float
     precision_high: float
     false_alarm_subjects: tuple[str, ...]
+    attacker_accounts_flagged: tuple[str, ...] = ()  # HIGH+ beyond the planted subjects
 
 
 def evaluate(truth: list[TruthEntry], alerts: list[Alert]) -> EvalReport:
@@ -51,7 +55,7 @@ def evaluate(truth: list[TruthEntry], alerts: list[Alert]) -> EvalReport:
                 truth=entry,
                 max_severity=max((a.severity for a in mine), key=lambda s: s.rank, default=None),
                 detected_high=first is not None,
-                detect_delay_ms=first.trigger_ts_ms - entry.first_event_ts_ms if first else None,
+                detect_delay_ms=first.trigger_ts_ms - entry.attack_start_ts_ms if first else None,
                 minors_at_detection=first.minors_exposed if first else None,
                 detectors=tuple(sorted({a.detector for a in mine})),
             )
@@ -59,14 +63,22 @@ def evaluate(truth: list[TruthEntry], alerts: list[Alert]) -> EvalReport:
     attacks = {
         (s.truth.subject_kind.value, s.truth.subject_id) for s in scores if s.truth.kind == "attack"
     }
+    controlled = {
+        ("ACCOUNT", account)
+        for s in scores
+        if s.truth.kind == "attack"
+        for account in s.truth.attacker_accounts
+    } - attacks
     flagged = {k for k, v in by_subject.items() if any(a.severity.rank >= HIGH_RANK for a in v)}
     attack_scores = [s for s in scores if s.truth.kind == "attack"]
     recall = (
         sum(s.detected_high for s in attack_scores) / len(attack_scores) if attack_scores else 1.0
     )
-    precision = len(flagged & attacks) / len(flagged) if flagged else 1.0
-    false_alarms = tuple(sorted(f"{k}:{i}" for k, i in flagged - attacks))
-    return EvalReport(tuple(scores), recall, precision, false_alarms)
+    true_alarms = flagged & (attacks | controlled)
+    precision = len(true_alarms) / len(flagged) if flagged else 1.0
+    false_alarms = tuple(sorted(f"{k}:{i}" for k, i in flagged - true_alarms))
+    extra = tuple(sorted(f"{k}:{i}" for k, i in flagged & controlled))
+    return EvalReport(tuple(scores), recall, precision, false_alarms, extra)
 
 
 def format_report(report: EvalReport) -> str:
@@ -86,7 +98,8 @@ def format_report(report: EvalReport) -> str:
         )
     lines.append(
         f"recall@HIGH+ {report.recall_high:.2f}  precision@HIGH+ {report.precision_high:.2f}  "
-        f"false-alarm subjects: {len(report.false_alarm_subjects)}"
+        f"false-alarm subjects: {len(report.false_alarm_subjects)}  "
+        f"attacker-controlled accounts also flagged: {len(report.attacker_accounts_flagged)}"
     )
     lines.extend(f"  false alarm: {s}" for s in report.false_alarm_subjects)
     return "\n".join(lines)

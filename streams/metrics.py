@@ -111,7 +111,8 @@ class WorkerMetrics:
         )
         self.lag = Gauge(
             f"{PREFIX}_consumer_lag_records",
-            "Records in an assigned partition not yet processed (log end - next to process).",
+            "Records of an assigned partition not yet committed as processed (log end offset "
+            "- committed offset), for the input and the internal routed topic.",
             ["topic", "partition"],
             registry=reg,
         )

@@ -71,6 +71,7 @@ JOIN, CREATED, DELETED = (
     EventType.ACCOUNT_DELETED,
 )
 _LIFECYCLE = frozenset({CREATED, DELETED})
+_CONTACT_TYPES = frozenset({MSG, ADD, GADD})
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,15 @@ class SimulationConfig:
 
 @dataclass(frozen=True)
 class TruthEntry:
-    """One planted scenario instance: what a perfect pipeline should (not) alert on."""
+    """One planted scenario instance: what a perfect pipeline should (not) alert on.
+
+    `first_event_ts_ms` is the scenario's first event (often an account creation, hours
+    before anything happens); `attack_start_ts_ms` is the subject's first contact of a minor
+    (message, contact add or group add; for a device or IP, by any account on it), which is
+    where "time to detect" counts from. `attacker_accounts` lists every account the attacker
+    controls (for a churn device, each throwaway; for ban evasion, the deleted account too):
+    an alert on one of them is about the attacker, not a false alarm.
+    """
 
     scenario: str
     kind: Kind
@@ -113,6 +122,8 @@ class TruthEntry:
     first_event_ts_ms: int
     minors_targeted: tuple[str, ...]
     description: str
+    attack_start_ts_ms: int = 0
+    attacker_accounts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -190,6 +201,9 @@ def _truth_from_json(d: dict[str, object]) -> TruthEntry:
         first_event_ts_ms=int(str(d["first_event_ts_ms"])),
         minors_targeted=tuple(str(x) for x in _as_list(d["minors_targeted"])),
         description=str(d["description"]),
+        # Absent in truth files written before these fields existed.
+        attack_start_ts_ms=int(str(d.get("attack_start_ts_ms", d["first_event_ts_ms"]))),
+        attacker_accounts=tuple(str(x) for x in _as_list(d.get("attacker_accounts", []))),
     )
 
 
@@ -649,15 +663,50 @@ class _Scene(_Emitter):
         return self.people(n, (U13, A13, A16), weights)
 
     def truth(
-        self, kind: SubjectKind, subject: str, minors: Iterable[_Person], why: str
+        self,
+        kind: SubjectKind,
+        subject: str,
+        minors: Iterable[_Person],
+        why: str,
+        controlled: Iterable[_Person] = (),
     ) -> TruthEntry:
-        """Finish the scene (clip to the run, fix first-contact flags) and describe it."""
+        """Finish the scene (clip to the run, fix first-contact flags) and describe it.
+
+        `controlled`: the attacker's accounts besides an ACCOUNT subject itself."""
         self.recs = [r for r in self.recs if r[0] < self.cfg.end_ms]
         self._first_contacts_in_time_order()
         ids = tuple(dict.fromkeys(p.account.id for p in minors if p.account.age_band.is_minor))
         first = min(r[0] for r in self.recs)
         spec = self.spec
-        return TruthEntry(self.name, spec.kind, kind, subject, spec.expected, first, ids, why)
+        accounts: list[str] = []
+        if spec.kind == "attack":
+            accounts = [subject] if kind is SubjectKind.ACCOUNT else []
+            accounts += [p.account.id for p in controlled if p.account.id not in accounts]
+        start = self._first_minor_contact(kind, subject, first)
+        return TruthEntry(
+            self.name,
+            spec.kind,
+            kind,
+            subject,
+            spec.expected,
+            first,
+            ids,
+            why,
+            start,
+            tuple(accounts),
+        )
+
+    def _first_minor_contact(self, kind: SubjectKind, subject: str, default: int) -> int:
+        """When the subject first reached a minor (message, contact or group add); for a device
+        or IP, through any account on it. `default` when it never did (most look-alikes)."""
+        slot = {SubjectKind.DEVICE: 5, SubjectKind.IP: 6}.get(kind)
+        for rec in self.recs:  # sorted by ts
+            target = rec[3]
+            if rec[1] not in _CONTACT_TYPES or target is None or not target.age_band.is_minor:
+                continue
+            if rec[2].id == subject if slot is None else rec[slot] == subject:
+                return rec[0]
+        return default
 
     def last_dm(self, a: _Person, b: _Person) -> int:
         """When a and b last messaged each other in this scene."""
@@ -790,9 +839,10 @@ def _anonymous_churn(s: _Scene) -> TruthEntry:
     subject = s.ids.new("d" if kind is SubjectKind.DEVICE else "ip")
     device, ip = (subject, None) if kind is SubjectKind.DEVICE else (None, subject)
     pool = s.minors(rng.randint(12, 20))
-    n, reached = rng.randint(8, 15), []
+    n, reached, throwaways = rng.randint(8, 15), [], []
     for _ in range(n):
         a = s.account(rng.choice((A13, A16)), t, True, device, ip)
+        throwaways.append(a)
         ts = t + rng.randint(3, 20) * MINUTE_MS
         for m in rng.sample(pool, rng.randint(2, 5)):
             ts = s.chat(ts, a, m, rng.randint(1, 4), reply_p=0.3) + rng.randint(1, 15) * MINUTE_MS
@@ -801,7 +851,7 @@ def _anonymous_churn(s: _Scene) -> TruthEntry:
         t += rng.randint(30, 90) * MINUTE_MS
     what = "device" if kind is SubjectKind.DEVICE else "IP"
     why = f"{what} made {n} anonymous 'teen' accounts that messaged minors and were deleted"
-    return s.truth(kind, subject, reached, why)
+    return s.truth(kind, subject, reached, why, throwaways)
 
 
 def _sextortion(s: _Scene) -> TruthEntry:
@@ -851,7 +901,7 @@ def _ban_evasion(s: _Scene) -> TruthEntry:
     start = new.last_ms + rng.randint(5, 60) * MINUTE_MS
     _first_contacts(s, new, again, _spread(rng, len(again), start, 90 * MINUTE_MS), 0.2)
     why = f"new account on the device of deleted {old.account.id} went back to the same minors"
-    return s.truth(SubjectKind.ACCOUNT, new.account.id, again, why)
+    return s.truth(SubjectKind.ACCOUNT, new.account.id, again, why, [old])
 
 
 def _combined_attacker(s: _Scene) -> TruthEntry:

@@ -190,3 +190,30 @@ def test_worker_serves_only_its_three_endpoints_and_no_faust_web(run: Run) -> No
     ids = {e.actor.id for e in run.events} | {e.event_id for e in run.events}
     leaked = sorted(ids & set(re.findall(r"[\w\-.:]+", bodies)))
     assert not leaked, f"ids in endpoint bodies: {leaked[:10]}"
+
+
+def _readyz(port: int) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+def test_readyz_turns_503_when_the_broker_goes_away(tmp_path: Path) -> None:
+    with EmbeddedBroker() as broker:
+        topics.ensure_topics(broker.bootstrap)
+        port = free_port()
+        proc, ready, log_path = start_worker(
+            broker.bootstrap, tmp_path, app_id="readyz", metrics_port=port
+        )
+        try:
+            wait_ready(proc, ready, log_path, timeout_s=60)
+            assert _readyz(port) == (200, "ready: input partitions 0,1,2,3\n")
+            broker.stop()
+            got = wait_for(lambda: (r := _readyz(port))[0] == 503 and r, 30, "a 503 /readyz")
+            assert got == (503, "not ready: broker unreachable\n")
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as resp:
+                assert resp.status == 200  # alive: only readiness depends on the broker
+        finally:
+            stop_worker(proc, timeout_s=5)  # without a broker it cannot commit on the way out

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 
 from streams import topics
 from streams.alerts_feed import export_alerts
@@ -20,7 +20,7 @@ from streams.registry import SchemaRegistry
 from streams.wire import confluent_header, value_subject
 from tests.factories import MIN, T0, adult, message, minor
 from tests.fake_registry import FakeRegistry, fake_registry
-from tests.streaming import running_worker, wait_for
+from tests.streaming import _drain, running_worker, wait_for
 from tests.test_wire import standard_consumer
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -37,17 +37,6 @@ def broker() -> Iterator[str]:
 def registry() -> Iterator[FakeRegistry]:
     with fake_registry() as fake:
         yield fake
-
-
-def _raw(bootstrap: str, topic: str) -> list[bytes]:
-    consumer = KafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None,
-        enable_auto_commit=False, consumer_timeout_ms=1500,
-    )  # fmt: skip
-    try:
-        return [record.value for record in consumer]
-    finally:
-        consumer.close()
 
 
 def test_registry_configured_worker_writes_confluent_wire_format(
@@ -69,19 +58,19 @@ def test_registry_configured_worker_writes_confluent_wire_format(
         producer.flush()
         raw = wait_for(
             lambda: [
-                r for r in _raw(broker, topics.ALERTS.name)
+                r for r in _drain(broker, topics.ALERTS.name)
                 if standard_consumer(r, registry.schemas)["severity"] == "HIGH"
             ],
             60, "a HIGH alert on the alert topic",
         )  # fmt: skip
-        letters = wait_for(lambda: _raw(broker, topics.DEAD_LETTER.name), 30, "a dead letter")
+        letters = wait_for(lambda: _drain(broker, topics.DEAD_LETTER.name), 30, "a dead letter")
 
     assert set(registry.subjects) >= {
         value_subject(t.name)
         for t in (topics.ALERTS, topics.PRIORITY, topics.SHADOW, topics.DEAD_LETTER)
     }
-    alerts = [standard_consumer(r, registry.schemas) for r in _raw(broker, topics.ALERTS.name)]
-    assert all(r[:1] == b"\x00" for r in _raw(broker, topics.ALERTS.name))
+    alerts = [standard_consumer(r, registry.schemas) for r in _drain(broker, topics.ALERTS.name)]
+    assert all(r[:1] == b"\x00" for r in _drain(broker, topics.ALERTS.name))
     high = standard_consumer(raw[0], registry.schemas)
     assert high["detector"] == "new_contact_burst"
     assert high["subject"] == {"kind": "ACCOUNT", "id": "u-attacker"}
@@ -89,7 +78,7 @@ def test_registry_configured_worker_writes_confluent_wire_format(
     evidence = {int(e.removeprefix("sr-")) for a in alerts for e in a["evidence_event_ids"]}
     assert {i % 2 for i in evidence} == {0, 1}
 
-    priority = _raw(broker, topics.PRIORITY.name)
+    priority = _drain(broker, topics.PRIORITY.name)
     assert priority and all(r[:1] == b"\x00" for r in priority)
     assert {standard_consumer(r, registry.schemas)["alert_id"] for r in priority} == {
         a["alert_id"] for a in alerts if a["severity"] in ("HIGH", "CRITICAL")

@@ -230,6 +230,51 @@ def test_scenario_has_the_structure_its_truth_claims(view: View, scenario: str) 
         CHECKS[scenario](view, t)
 
 
+def _minor_contacts_of(view: View, t: TruthEntry) -> list[Event]:
+    """Messages, contact adds and group adds to minors by the subject (or via its device/IP)."""
+    out = []
+    for e in view.sim.events:
+        if e.type not in (MSG, EventType.CONTACT_ADDED, GADD) or e.target is None:
+            continue
+        if not e.target.age_band.is_minor:
+            continue
+        via = {
+            SubjectKind.ACCOUNT: e.actor.id,
+            SubjectKind.DEVICE: e.device_hash,
+            SubjectKind.IP: e.ip_hash,
+        }[t.subject_kind]
+        if via == t.subject_id:
+            out.append(e)
+    return out
+
+
+@pytest.mark.parametrize("scenario", ATTACKS)
+def test_attack_start_is_the_first_contact_of_a_minor(view: View, scenario: str) -> None:
+    for t in (t for t in view.sim.truth if t.scenario == scenario):
+        contacts = _minor_contacts_of(view, t)
+        assert contacts, t
+        assert t.attack_start_ts_ms == min(e.ts_ms for e in contacts)
+        assert t.first_event_ts_ms <= t.attack_start_ts_ms
+
+
+def test_attacker_accounts_are_the_attackers_own() -> None:
+    """Churn lists its throwaways (all deleted, all on the subject), ban evasion its deleted
+    account; an ACCOUNT subject is always among its own; look-alikes list none."""
+    run = simulate(SMALL)
+    deleted = {e.actor.id for e in run.events if e.type is EventType.ACCOUNT_DELETED}
+    for t in run.truth:
+        if t.kind == "lookalike":
+            assert t.attacker_accounts == ()
+            continue
+        if t.subject_kind is SubjectKind.ACCOUNT:
+            assert t.attacker_accounts[0] == t.subject_id
+        if t.scenario == "anonymous_churn":
+            assert len(t.attacker_accounts) >= 8
+            assert set(t.attacker_accounts) <= deleted
+        if t.scenario == "ban_evasion":
+            assert len(t.attacker_accounts) == 2 and t.attacker_accounts[1] in deleted
+
+
 def test_same_seed_same_run_other_seed_other_run() -> None:
     run = simulate(SMALL)
     assert simulate(SMALL) == run

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import itertools
 import os
 import subprocess
 import sys
@@ -61,8 +62,10 @@ def run_bench(settings: BenchSettings, config: GuardlineConfig | None = None) ->
     with tempfile.TemporaryDirectory(prefix="guardline-bench-") as tmp:
         work = Path(tmp)
         say(f"simulating {settings.events:,} events (seed {settings.seed})...")
-        sim = simulate(SimulationConfig(seed=settings.seed, events_target=settings.events))
-        events = sim.events
+        # The simulator's smallest population makes ~10k events; tiny runs take the first N.
+        target = max(settings.events, 10_000)
+        sim = simulate(SimulationConfig(seed=settings.seed, events_target=target))
+        events = sim.events[: settings.events]
         pairs = sum(len(routes(config.active(), e)) for e in events)
         with broker_session() as bootstrap:
             result = BenchResult(
@@ -381,8 +384,9 @@ def _state_phase(settings: BenchSettings, config: GuardlineConfig, result: Bench
     n = settings.state_events
     say(f"5/6 state per active account over {n:,} events (pure engine)")
     progress = Progress("[bench] state", n)
-    sim = SimulationConfig(seed=settings.seed, events_target=n)
-    report = measure_state(iter_events(sim), n, config, on_progress=progress.advance)
+    sim = SimulationConfig(seed=settings.seed, events_target=max(n, 10_000))
+    events = itertools.islice(iter_events(sim), n)
+    report = measure_state(events, n, config, on_progress=progress.advance)
     progress.close()
     last = report.last
     result.state_events = last.events

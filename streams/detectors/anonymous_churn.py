@@ -34,8 +34,16 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import ClassVar
 
-from streams.detectors.base import UNCHANGED, Finding, Json, Outcome, capped
-from streams.model import Event, EventType, Severity, Subject, SubjectKind
+from streams.detectors.base import (
+    UNCHANGED,
+    Finding,
+    Json,
+    Outcome,
+    capped,
+    severity_for,
+    touch,
+)
+from streams.model import Event, EventType, Subject, SubjectKind
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -120,7 +128,12 @@ class AnonymousChurnDetector:
         if event.type is EventType.ACCOUNT_CREATED:
             if actor.id in state.accounts:
                 return UNCHANGED
-            self._remember(state, actor.id, _Account(event.ts_ms, event.ts_ms, actor.anonymous))
+            touch(
+                state.accounts,
+                actor.id,
+                _Account(event.ts_ms, event.ts_ms, actor.anonymous),
+                self.config.max_accounts,
+            )
             return Outcome(changed=True)
         if event.type is EventType.ACCOUNT_DELETED:
             return self._deleted(state, subject, event)
@@ -145,7 +158,7 @@ class AnonymousChurnDetector:
         if account.created_ms is None:
             account.created_ms = actor.created_ts_ms
         account.last_ms = event.ts_ms
-        self._remember(state, actor.id, account)
+        touch(state.accounts, actor.id, account, self.config.max_accounts)
         return Outcome(changed=True)
 
     def _deleted(self, state: ChurnState, subject: Subject, event: Event) -> Outcome:
@@ -166,23 +179,15 @@ class AnonymousChurnDetector:
         account.created_ms = created
         account.deleted = (event.ts_ms, event.event_id)
         account.last_ms = event.ts_ms
-        self._remember(state, actor.id, account)
+        touch(state.accounts, actor.id, account, self.config.max_accounts)
         return Outcome(changed=True, finding=self._assess(state, subject, event))
-
-    def _remember(self, state: ChurnState, account_id: str, account: _Account) -> None:
-        """(Re-)insert at the back, keeping the dict in event-time order; evict the oldest."""
-        accounts = state.accounts
-        accounts.pop(account_id, None)
-        accounts[account_id] = account
-        if len(accounts) > self.config.max_accounts:
-            del accounts[next(iter(accounts))]
 
     def _assess(self, state: ChurnState, subject: Subject, event: Event) -> Finding | None:
         cfg = self.config
         now = event.ts_ms
         gone = [(aid, a) for aid, a in state.accounts.items() if a.deleted is not None]
         count = len(gone)
-        severity = _severity(count, cfg.medium, cfg.high, cfg.critical_factor)
+        severity = severity_for(count, cfg.medium, cfg.high, cfg.critical_factor)
         if severity is None:
             return None
         minors: set[str] = set()
@@ -264,13 +269,3 @@ class AnonymousChurnDetector:
 
 def _pair(deleted: tuple[int, str] | None) -> list[object] | None:
     return None if deleted is None else [deleted[0], deleted[1]]
-
-
-def _severity(count: int, medium: int, high: int, critical_factor: float) -> Severity | None:
-    if count >= high * critical_factor:
-        return Severity.CRITICAL
-    if count >= high:
-        return Severity.HIGH
-    if count >= medium:
-        return Severity.MEDIUM
-    return None

@@ -6,7 +6,8 @@ new name. The state is keyed by the device; the finding is about the new account
 (`Finding.subject` of kind ACCOUNT), so the case and the alert follow that account.
 
 The device remembers, for `memory_ms`, each account's distinct minors contacted (direct
-message, contact add or group add) and its deletion. An account is *new* relative to a deleted
+message, contact add or group add; each minor for `memory_ms` after its first contact here,
+or until the deletion is forgotten) and its deletion. An account is *new* relative to a deleted
 one when it was created no earlier than `new_account_grace_ms` before that deletion (a
 replacement made just before quitting counts), or, without `created_ts`, when this device
 first saw it after the deletion. When a new account has reached at least `medium` / `high`
@@ -31,8 +32,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
-from streams.detectors.base import UNCHANGED, Finding, Json, Outcome, capped, describe_age
-from streams.model import Event, EventType, Severity, Subject, SubjectKind
+from streams.detectors.base import (
+    UNCHANGED,
+    Finding,
+    Json,
+    Outcome,
+    capped,
+    describe_age,
+    drop_before,
+    severity_for,
+    touch,
+)
+from streams.model import Event, EventType, Subject, SubjectKind
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -112,7 +123,12 @@ class BanEvasionDetector:
         if event.type is EventType.ACCOUNT_CREATED:
             if account is not None:
                 return UNCHANGED
-            self._remember(state, actor.id, _Account(event.ts_ms, event.ts_ms))
+            touch(
+                state.accounts,
+                actor.id,
+                _Account(event.ts_ms, event.ts_ms),
+                self.config.max_accounts,
+            )
             return Outcome(changed=True)
         if event.type is EventType.ACCOUNT_DELETED:
             if account is None or account.deleted is not None:
@@ -122,7 +138,7 @@ class BanEvasionDetector:
                 return Outcome(changed=True)
             account.deleted = (event.ts_ms, event.event_id)
             account.last_ms = event.ts_ms
-            self._remember(state, actor.id, account)
+            touch(state.accounts, actor.id, account, self.config.max_accounts)
             return Outcome(changed=True)
         target = event.target
         if target is None or not _is_contact(event):
@@ -139,16 +155,8 @@ class BanEvasionDetector:
             account.created_ms = actor.created_ts_ms
         account.minors[target.id] = (event.ts_ms, event.event_id)
         account.last_ms = event.ts_ms
-        self._remember(state, actor.id, account)
+        touch(state.accounts, actor.id, account, self.config.max_accounts)
         return Outcome(changed=True, finding=self._assess(state, subject.id, account, event))
-
-    def _remember(self, state: EvasionState, account_id: str, account: _Account) -> None:
-        """(Re-)insert at the back, keeping the dict in event-time order; evict the oldest."""
-        accounts = state.accounts
-        accounts.pop(account_id, None)
-        accounts[account_id] = account
-        if len(accounts) > self.config.max_accounts:
-            del accounts[next(iter(accounts))]
 
     def _is_new(self, account: _Account, deleted_ms: int) -> bool:
         if account.created_ms is not None:
@@ -181,7 +189,7 @@ class BanEvasionDetector:
                     firsts.setdefault(minor, old.minors[minor])
         shared = {m: firsts[m] for m in account.minors if m in firsts}  # in contact order
         count = len(shared)
-        severity = _severity(count, cfg.medium, cfg.high, cfg.critical_factor)
+        severity = severity_for(count, cfg.medium, cfg.high, cfg.critical_factor)
         if severity is None:
             return None
         last_deleted_ms = max(old.deleted[0] for _, old in sources if old.deleted)
@@ -236,6 +244,12 @@ class BanEvasionDetector:
             if accounts[oldest].last_ms > cutoff:
                 break
             del accounts[oldest]
+        # A live account's minors age out one by one (a deleted account's stay with it until
+        # the deletion itself is forgotten): without this, an account that keeps reaching a new
+        # minor every few days would keep every minor it ever reached, up to the cap.
+        for account in accounts.values():
+            if account.deleted is None:
+                drop_before(account.minors, cutoff)
         return not accounts
 
     def dump(self, state: EvasionState) -> Json:
@@ -262,13 +276,3 @@ class BanEvasionDetector:
 
 def _pair(deleted: tuple[int, str] | None) -> list[object] | None:
     return None if deleted is None else [deleted[0], deleted[1]]
-
-
-def _severity(count: int, medium: int, high: int, critical_factor: float) -> Severity | None:
-    if count >= high * critical_factor:
-        return Severity.CRITICAL
-    if count >= high:
-        return Severity.HIGH
-    if count >= medium:
-        return Severity.MEDIUM
-    return None

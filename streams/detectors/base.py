@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from streams.model import Event, Severity, Subject
+
+V = TypeVar("V")
 
 # JSON-compatible value: what detector state is serialised to for the changelog.
 Json = Any
@@ -84,6 +86,87 @@ class Detector(Protocol):
     def dump(self, state: Any) -> Json: ...
 
     def load(self, data: Json) -> Any: ...
+
+
+DAY_MS = 86_400_000
+
+
+def remember_pair(
+    pairs: dict[str, int], counterpart: str, now_ms: int, max_pairs: int
+) -> int | None:
+    """Note a contact with `counterpart` in a day-granular pair memory; returns the day it was
+    last seen (None: not remembered, i.e. new as far as this memory knows).
+
+    Kept at day granularity so an ongoing chat costs no state write (the day changes at most
+    once a day); the dict stays ordered by day, oldest first, and holds at most `max_pairs`.
+    Callers compare the returned day with `now_ms // DAY_MS` to know whether state changed.
+    """
+    day = now_ms // DAY_MS
+    last_day = pairs.get(counterpart)
+    if last_day != day:
+        pairs.pop(counterpart, None)  # re-insert at the back: newest day last
+        pairs[counterpart] = day
+        if len(pairs) > max_pairs:
+            del pairs[next(iter(pairs))]
+    return last_day
+
+
+def forget_pairs(pairs: dict[str, int], now_ms: int, memory_ms: int) -> None:
+    """Drop counterparts not seen for `memory_ms` (at day granularity) from the front."""
+    cutoff = (now_ms - memory_ms) // DAY_MS
+    while pairs:
+        oldest = next(iter(pairs))
+        if pairs[oldest] > cutoff:
+            return
+        del pairs[oldest]
+
+
+def is_first_contact(event: Event, last_day: int | None) -> bool:
+    """The platform's `first_contact` flag when present, else "not in this pair memory".
+
+    A pair forgotten by the memory counts as new again: the flag-less platform's blind spot.
+    """
+    return event.first_contact if event.first_contact is not None else last_day is None
+
+
+def drop_before(entries: dict[str, tuple[int, str]], cutoff_ms: int) -> None:
+    """Pop (ts, event id) entries at or before `cutoff_ms` from the (time-ordered) front."""
+    while entries:
+        oldest = next(iter(entries))
+        if entries[oldest][0] > cutoff_ms:
+            return
+        del entries[oldest]
+
+
+def severity_for(
+    count: float, medium: float, high: float, critical_factor: float
+) -> Severity | None:
+    """The usual ladder: MEDIUM from `medium`, HIGH from `high`, CRITICAL from high x factor."""
+    if count >= high * critical_factor:
+        return Severity.CRITICAL
+    if count >= high:
+        return Severity.HIGH
+    if count >= medium:
+        return Severity.MEDIUM
+    return None
+
+
+def span_words(window_ms: int) -> str:
+    """A window as a moderator reads it: "6 h" or "30 min"."""
+    if window_ms % 3_600_000 == 0:
+        return f"{window_ms // 3_600_000} h"
+    return f"{window_ms // 60_000} min"
+
+
+def touch(entries: dict[str, V], key: str, value: V, cap: int) -> None:
+    """Move `key` to the (newest) end with `value`; drop the oldest beyond `cap`.
+
+    Per-subject state keeps its dicts in event-time order this way, so expiry pops from the
+    front and the cap evicts the stalest entry."""
+    entries.pop(key, None)
+    entries[key] = value
+    if len(entries) > cap:
+        del entries[next(iter(entries))]
 
 
 def capped(values: Iterable[str], cap: int) -> tuple[str, ...]:

@@ -25,8 +25,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
-from streams.detectors.base import UNCHANGED, Finding, Json, Outcome, capped, describe_age
-from streams.model import Account, Event, EventType, Severity, Subject, SubjectKind
+from streams.detectors.base import (
+    UNCHANGED,
+    Finding,
+    Json,
+    Outcome,
+    capped,
+    describe_age,
+    severity_for,
+)
+from streams.model import Account, Event, EventType, Subject, SubjectKind
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -115,7 +123,7 @@ class MinorBlocksReportsDetector:
         blocks_only = count - reports
         factor = cfg.minor_subject_factor if subject.age_band.is_minor else 1.0
         weighted = round((reports * cfg.report_weight + blocks_only * cfg.block_weight) * factor, 3)
-        severity = _severity(weighted, cfg.medium, cfg.high, cfg.critical_factor)
+        severity = severity_for(weighted, cfg.medium, cfg.high, cfg.critical_factor)
         if severity is None:
             return None
         age_days = (now - subject.created_ts_ms) / DAY_MS if subject.created_ts_ms else None
@@ -177,13 +185,3 @@ class MinorBlocksReportsDetector:
         state = BlocksState()
         state.minors = {str(k): (int(ts), int(f), str(eid)) for k, ts, f, eid in data["m"]}
         return state
-
-
-def _severity(value: float, medium: float, high: float, critical_factor: float) -> Severity | None:
-    if value >= high * critical_factor:
-        return Severity.CRITICAL
-    if value >= high:
-        return Severity.HIGH
-    if value >= medium:
-        return Severity.MEDIUM
-    return None

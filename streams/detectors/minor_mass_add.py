@@ -1,5 +1,11 @@
-"""minor_mass_add: an adult or unknown-age account adding many distinct minors to groups or
-to its contacts within hours.
+"""minor_mass_add: an adult or unknown-age account adding many distinct minors to groups
+within hours (and, on top, as private contacts).
+
+One event, one detector: a contact add (`CONTACT_ADDED`) of a minor is a first contact, the
+evidence `new_contact_burst` counts. Here only group adds count minors; a contact add weighs
+only for a minor this account also added to a group (the private channel on top of the room).
+So a fast burst of contact adds and messages is new_contact_burst's alone, and two detectors
+at HIGH on one account (a CRITICAL escalation) always rest on different evidence.
 
 Adding a whole class to one group is what teachers and coaches do, so the count alone only
 reaches MEDIUM. HIGH needs the count and at least one sign of the attack's structure:
@@ -9,13 +15,17 @@ reaches MEDIUM. HIGH needs the count and at least one sign of the attack's struc
   is why a contact-added minor also weighs more in the count (`contact_weight`);
 - the account is anonymous or younger than `new_account_ms`: a throwaway, not a staff account.
 
+Contact adds are remembered for the window whatever the order of the two adds, so a contact
+add seen before the group add of the same minor still weighs once both are in.
+
 Treatment of missing data (the contract leaves these open):
 - `UNKNOWN` age on the actor counts as adult: hiding one's age must not hide the behaviour.
   `UNKNOWN` on the target does not count as a minor: only declared minors are counted.
 - An 18-20-year-old adding a 16-17-year-old is a near-peer add and is not counted.
 - A missing `created_ts` is not a new account; a missing `anonymous` is false (the contract's
   default). Both then simply give no risk sign; the group spread and contact adds still do.
-- A minor added to a group and as a contact counts once, with the contact weight.
+- A minor added to a group and as a contact counts once, with the contact weight; a minor
+  only added as a contact does not count here (see above).
 """
 
 from __future__ import annotations
@@ -24,7 +34,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar, TypeVar
 
-from streams.detectors.base import CHANGED, UNCHANGED, Finding, Json, Outcome, capped, describe_age
+from streams.detectors.base import (
+    CHANGED,
+    UNCHANGED,
+    Finding,
+    Json,
+    Outcome,
+    capped,
+    describe_age,
+    span_words,
+    touch,
+)
 from streams.model import AgeBand, Event, EventType, Severity, Subject, SubjectKind
 
 HOUR_MS = 3_600_000
@@ -77,7 +97,7 @@ def counts_as_minor_add(event: Event) -> bool:
 
 class MinorMassAddDetector:
     name: ClassVar[str] = "minor_mass_add"
-    version: ClassVar[str] = "1.0.0"
+    version: ClassVar[str] = "1.1.0"
 
     def __init__(self, config: MinorMassAddConfig | None = None) -> None:
         self.config = config or MinorMassAddConfig()
@@ -99,21 +119,21 @@ class MinorMassAddDetector:
         self.expire(state, event.ts_ms)
         entry = (event.ts_ms, event.event_id)
         if event.type is EventType.CONTACT_ADDED:
-            _refresh(state.contact_adds, target.id, entry, cfg.max_minors)
+            touch(state.contact_adds, target.id, entry, cfg.max_minors)
         else:
-            _refresh(state.group_adds, target.id, entry, cfg.max_minors)
+            touch(state.group_adds, target.id, entry, cfg.max_minors)
             if event.group_id is not None:
-                _refresh(state.groups, event.group_id, event.ts_ms, cfg.max_groups)
+                touch(state.groups, event.group_id, event.ts_ms, cfg.max_groups)
         finding = self._assess(state, event)
         return Outcome(changed=True, finding=finding) if finding else CHANGED
 
     def _assess(self, state: MassAddState, event: Event) -> Finding | None:
         cfg = self.config
         now = event.ts_ms
-        contact = len(state.contact_adds)
-        group_only = sum(1 for m in state.group_adds if m not in state.contact_adds)
-        minors = contact + group_only
-        weighted = group_only + cfg.contact_weight * contact
+        # Only group-added minors count; a contact add on top gives that minor the contact weight.
+        contact = sum(1 for m in state.contact_adds if m in state.group_adds)
+        minors = len(state.group_adds)
+        weighted = minors + (cfg.contact_weight - 1) * contact
         if weighted < cfg.medium:
             return None
         actor = event.actor
@@ -153,7 +173,7 @@ class MinorMassAddDetector:
         }
         if age_days is not None:
             features["actor_account_age_days"] = round(age_days, 3)
-        order = list(dict.fromkeys([*state.group_adds, *state.contact_adds]))
+        order = list(state.group_adds)
         evidence = (state.contact_adds.get(m) or state.group_adds[m] for m in order)
         return Finding(
             severity=severity,
@@ -190,7 +210,7 @@ class MinorMassAddDetector:
                 "contact adds, verified and not new"
             )
         return (
-            f"{who[0].upper()}{who[1:]} added {minors} minors within {_span(cfg.window_ms)}, "
+            f"{who[0].upper()}{who[1:]} added {minors} minors within {span_words(cfg.window_ms)}, "
             f"to {groups} group(s) and {contact} as contacts "
             f"(weighted count {weighted:g}; {verdict})."
         )
@@ -225,17 +245,3 @@ class MinorMassAddDetector:
         state.contact_adds = {k: (int(ts), str(eid)) for k, ts, eid in data["c"]}
         state.groups = {k: int(ts) for k, ts in data["r"]}
         return state
-
-
-def _refresh(entries: dict[str, V], key: str, value: V, cap: int) -> None:
-    """Move `key` to the (newest) end with `value`; drop the oldest beyond `cap`."""
-    entries.pop(key, None)
-    entries[key] = value
-    if len(entries) > cap:
-        del entries[next(iter(entries))]
-
-
-def _span(window_ms: int) -> str:
-    if window_ms % HOUR_MS == 0:
-        return f"{window_ms // HOUR_MS} h"
-    return f"{window_ms // 60_000} min"

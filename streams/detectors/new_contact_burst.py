@@ -22,17 +22,24 @@ from typing import ClassVar
 
 from streams.detectors.base import (
     CHANGED,
+    DAY_MS,
     UNCHANGED,
     Finding,
     Json,
     Outcome,
     capped,
     describe_age,
+    drop_before,
+    forget_pairs,
+    is_first_contact,
+    remember_pair,
+    severity_for,
+    span_words,
+    touch,
 )
-from streams.model import AgeBand, Event, EventType, Severity, Subject, SubjectKind
+from streams.model import AgeBand, Event, EventType, Subject, SubjectKind
 
 HOUR_MS = 3_600_000
-DAY_MS = 24 * HOUR_MS
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +53,7 @@ class NewContactBurstConfig:
     critical_factor: float = 3.0
     pair_memory_ms: int = 14 * DAY_MS
     max_pairs: int = 256
+    max_firsts: int = 256
     evidence_cap: int = 50
 
 
@@ -64,9 +72,13 @@ class BurstState:
 
 
 def _is_contact(event: Event) -> bool:
-    return event.target is not None and event.type in (
-        EventType.MESSAGE_SENT,
-        EventType.CONTACT_ADDED,
+    """Only contacts that could ever count are routed: a minor's chats, adult-to-adult chats
+    and near-peer chats cost this detector no state at all."""
+    target = event.target
+    return (
+        target is not None
+        and event.type in (EventType.MESSAGE_SENT, EventType.CONTACT_ADDED)
+        and counts_as_burst_contact(event.actor.age_band, target.age_band)
     )
 
 
@@ -97,23 +109,14 @@ class NewContactBurstDetector:
         target = event.target
         if target is None or event.actor.id != subject.id:
             return UNCHANGED
-        cfg = self.config
-        self.expire(state, event.ts_ms)
-        day = event.ts_ms // DAY_MS
-        last_day = state.pairs.get(target.id)
-        changed = last_day != day
-        if changed:
-            # Re-inserting keeps the dict ordered by day, oldest first, for expiry.
-            state.pairs.pop(target.id, None)
-            state.pairs[target.id] = day
-            if len(state.pairs) > cfg.max_pairs:
-                del state.pairs[next(iter(state.pairs))]
-        first = event.first_contact if event.first_contact is not None else last_day is None
-        if not first or target.id in state.firsts:
-            return CHANGED if changed else UNCHANGED
         if not counts_as_burst_contact(event.actor.age_band, target.age_band):
+            return UNCHANGED
+        self.expire(state, event.ts_ms)
+        last_day = remember_pair(state.pairs, target.id, event.ts_ms, self.config.max_pairs)
+        changed = last_day != event.ts_ms // DAY_MS
+        if not is_first_contact(event, last_day) or target.id in state.firsts:
             return CHANGED if changed else UNCHANGED
-        state.firsts[target.id] = (event.ts_ms, event.event_id)
+        touch(state.firsts, target.id, (event.ts_ms, event.event_id), self.config.max_firsts)
         return Outcome(changed=True, finding=self._assess(state, event))
 
     def _assess(self, state: BurstState, event: Event) -> Finding | None:
@@ -122,8 +125,8 @@ class NewContactBurstDetector:
         fast_start = now - cfg.fast_window_ms
         slow = len(state.firsts)
         fast = sum(1 for ts, _ in reversed(state.firsts.values()) if ts > fast_start) if slow else 0
-        fast_sev = _severity(fast, cfg.fast_medium, cfg.fast_high, cfg.critical_factor)
-        slow_sev = _severity(slow, cfg.slow_medium, cfg.slow_high, cfg.critical_factor)
+        fast_sev = severity_for(fast, cfg.fast_medium, cfg.fast_high, cfg.critical_factor)
+        slow_sev = severity_for(slow, cfg.slow_medium, cfg.slow_high, cfg.critical_factor)
         if fast_sev is None and slow_sev is None:
             return None
         fast_rank = fast_sev.rank if fast_sev else -1
@@ -156,7 +159,7 @@ class NewContactBurstDetector:
         if age_days is not None:
             features["actor_account_age_days"] = round(age_days, 3)
         who = describe_age(actor.age_band, actor.anonymous, age_days)
-        span = _span(window_ms)
+        span = span_words(window_ms)
         reason = (
             f"{who[0].upper()}{who[1:]} first-contacted {count} minors it had never spoken to "
             f"within {span} (high at {high})."
@@ -176,15 +179,9 @@ class NewContactBurstDetector:
 
     def expire(self, state: BurstState, now_ms: int) -> bool:
         """Also called before every step, so results never depend on when cleanup ran."""
-        _drop_before(state.firsts, now_ms - self.config.slow_window_ms)
-        cutoff = (now_ms - self.config.pair_memory_ms) // DAY_MS
-        pairs = state.pairs
-        while pairs:
-            oldest = next(iter(pairs))
-            if pairs[oldest] > cutoff:
-                break
-            del pairs[oldest]
-        return not pairs and not state.firsts
+        drop_before(state.firsts, now_ms - self.config.slow_window_ms)
+        forget_pairs(state.pairs, now_ms, self.config.pair_memory_ms)
+        return not state.pairs and not state.firsts
 
     def dump(self, state: BurstState) -> Json:
         return {
@@ -197,28 +194,3 @@ class NewContactBurstDetector:
         state.pairs = {k: int(v) for k, v in data["p"]}
         state.firsts = {k: (int(ts), str(eid)) for k, ts, eid in data["f"]}
         return state
-
-
-def _drop_before(firsts: dict[str, tuple[int, str]], cutoff_ms: int) -> None:
-    """Pop entries at or before `cutoff_ms` from the (time-ordered) front."""
-    while firsts:
-        oldest = next(iter(firsts))
-        if firsts[oldest][0] > cutoff_ms:
-            return
-        del firsts[oldest]
-
-
-def _severity(count: int, medium: int, high: int, critical_factor: float) -> Severity | None:
-    if count >= high * critical_factor:
-        return Severity.CRITICAL
-    if count >= high:
-        return Severity.HIGH
-    if count >= medium:
-        return Severity.MEDIUM
-    return None
-
-
-def _span(window_ms: int) -> str:
-    if window_ms % HOUR_MS == 0:
-        return f"{window_ms // HOUR_MS} h"
-    return f"{window_ms // 60_000} min"

@@ -25,7 +25,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
-from streams.detectors.base import CHANGED, UNCHANGED, Finding, Json, Outcome, capped, describe_age
+from streams.detectors.base import (
+    CHANGED,
+    UNCHANGED,
+    Finding,
+    Json,
+    Outcome,
+    capped,
+    describe_age,
+    forget_pairs,
+    is_first_contact,
+    remember_pair,
+    span_words,
+)
 from streams.model import AgeBand, Event, EventType, Severity, Subject, SubjectKind
 
 MINUTE_MS = 60_000
@@ -149,19 +161,11 @@ class SextortionVelocityDetector:
         cfg = self.config
         now = event.ts_ms
         self.expire(state, now)
-        day = now // DAY_MS
-        last_day = state.pairs.get(target.id)
-        changed = last_day != day
-        if changed:
-            # Re-inserting keeps the dict ordered by day, oldest first, for expiry.
-            state.pairs.pop(target.id, None)
-            state.pairs[target.id] = day
-            if len(state.pairs) > cfg.max_pairs:
-                del state.pairs[next(iter(state.pairs))]
+        last_day = remember_pair(state.pairs, target.id, now, cfg.max_pairs)
+        changed = last_day != now // DAY_MS
         chat = state.open.get(target.id)
         if chat is None:
-            first = event.first_contact if event.first_contact is not None else last_day is None
-            if not first or target.id in state.escalated:
+            if not is_first_contact(event, last_day) or target.id in state.escalated:
                 return CHANGED if changed else UNCHANGED
             chat = Chat(now, event.event_id, target.age_band is AgeBand.UNDER_13)
             state.open[target.id] = chat
@@ -218,7 +222,7 @@ class SextortionVelocityDetector:
         reason = (
             f"{who[0].upper()}{who[1:]} sent {cfg.min_messages}+ messages and {cfg.min_media}+ "
             f"images or videos within {cfg.escalation_window_ms // MINUTE_MS} min of first "
-            f"contact to {len(chats)} minors ({u13} under 13) within {_span(cfg.window_ms)} "
+            f"contact to {len(chats)} minors ({u13} under 13) within {span_words(cfg.window_ms)} "
             f"(weighted {weight:g}, an under-13 counts {cfg.under13_weight:g}; "
             f"high at {cfg.high:g})."
         )
@@ -251,14 +255,8 @@ class SextortionVelocityDetector:
             if now_ms - escalated[oldest].escalated_ts_ms < cfg.window_ms:
                 break
             del escalated[oldest]
-        cutoff = (now_ms - cfg.pair_memory_ms) // DAY_MS
-        pairs = state.pairs
-        while pairs:
-            oldest = next(iter(pairs))
-            if pairs[oldest] > cutoff:
-                break
-            del pairs[oldest]
-        return not pairs and not open_chats and not escalated
+        forget_pairs(state.pairs, now_ms, cfg.pair_memory_ms)
+        return not state.pairs and not open_chats and not escalated
 
     def dump(self, state: VelocityState) -> Json:
         """An escalated chat still open is written once, and referenced by its id alone."""
@@ -279,9 +277,3 @@ class SextortionVelocityDetector:
             row[0]: state.open[row[0]] if len(row) == 1 else Chat.load(row[1:]) for row in data["e"]
         }
         return state
-
-
-def _span(window_ms: int) -> str:
-    if window_ms % HOUR_MS == 0:
-        return f"{window_ms // HOUR_MS} h"
-    return f"{window_ms // MINUTE_MS} min"

@@ -242,12 +242,20 @@ def routes(detectors: Iterable[Detector], event: Event) -> dict[str, list[Detect
     out: dict[str, list[Detector]] = {}
     for detector in detectors:
         for subject in detector.subjects(event):
-            out.setdefault(subject_key(subject.kind, subject.id), []).append(detector)
+            key = _KEY_PREFIX[subject.kind] + subject.id
+            wanting = out.get(key)
+            if wanting is None:
+                out[key] = [detector]
+            else:
+                wanting.append(detector)
     return out
 
 
+_KEY_PREFIX = {kind: f"{kind.value}:" for kind in SubjectKind}  # enum .value is slow per event
+
+
 def subject_key(kind: SubjectKind, subject_id: str) -> str:
-    return f"{kind.value}:{subject_id}"
+    return _KEY_PREFIX[kind] + subject_id
 
 
 def _with_severity(finding: Finding, severity: Severity) -> Finding:

@@ -14,12 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from streams.codec import SchemaResolver, decode_event, encode_event
+from streams.codec import SchemaResolver, decode_event
 from streams.detectors.base import Detector
 from streams.engine.core import routes
 from streams.model import Event
 from streams.validation import InvalidEvent
-from streams.wire import CONFLUENT_MAGIC
 from streams.worker.envelope import IDLE, Packet
 
 Token = TypeVar("Token")
@@ -83,10 +82,6 @@ class Router(Generic[Token]):
                 continue
             out.valid += 1
             by_type[event.type] = by_type.get(event.type, 0) + 1
-            if value[:1] == CONFLUENT_MAGIC:
-                # Routed packets carry single-object bytes, so the detect stage (maybe on
-                # another worker) never needs the registry.
-                value = encode_event(event)
             max_ts = max(max_ts, event.ts_ms)
             for subject in routes(self.detectors, event):
                 by_dest[partition_for(subject, self.partitions)].append((subject, event))

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from itertools import count
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from streams.detectors.anonymous_churn import (
     AnonymousChurnConfig,
     AnonymousChurnDetector,
 )
-from streams.engine.core import Engine, EngineConfig
-from streams.engine.reorder import ReorderBuffer
+from streams.engine.core import Engine
 from streams.model import Account, AgeBand, Alert, Event, EventType, Severity, Subject, SubjectKind
 from tests.factories import HOUR, MIN, T0, account, adult, minor
 
@@ -202,105 +198,12 @@ def test_repeat_message_to_a_known_minor_is_unchanged() -> None:
     assert (first.changed, again.changed) == (True, False)
 
 
-# --- stream properties ----------------------------------------------------------------------
-
-LOW = AnonymousChurnConfig(medium=1, high=2, window_ms=3 * HOUR, max_lifetime_ms=2 * HOUR)
-TARGETS = [*POOL[:4], adult("a-0"), account("x-0", AgeBand.UNKNOWN)]
-
 # One account's life on the platform: when, where, which accounts it reaches, whether (and
 # how long after) it is deleted. Lives overlap in time and share devices and IPs.
-_life = st.tuples(
-    st.integers(0, 3 * 3600),  # start, seconds after T0
-    st.booleans(),  # anonymous
-    st.sampled_from([None, 0, -3 * DAY]),  # created_ts relative to the start (None: absent)
-    st.sampled_from(["d-0", "d-1", None]),
-    st.sampled_from(["ip-0", None]),
-    st.lists(st.tuples(st.integers(0, 600), st.sampled_from(TARGETS)), max_size=4),
-    st.one_of(st.none(), st.integers(0, 3 * 3600)),  # deleted this many seconds after start
-)
-
-
-def _lives(lives: list[tuple]) -> list[Event]:
-    rows = []
-    for n, (start, anon, created, dev, ip, contacts, deleted_after) in enumerate(lives):
-        t = T0 + start * 1000
-        acc = account(
-            f"u-{n}", created_ts_ms=None if created is None else t + created, anonymous=anon
-        )
-        rows.append((t, CREATED, acc, None, dev, ip))
-        rows += [(t + s * 1000, MSG, acc, target, dev, ip) for s, target in contacts]
-        if deleted_after is not None:
-            rows.append((t + deleted_after * 1000, DELETED, acc, None, dev, ip))
-    return [
-        Event(f"e-{i:03d}", kind, ts, actor, target, device_hash=dev, ip_hash=ip)
-        for i, (ts, kind, actor, target, dev, ip) in enumerate(rows)
-    ]
-
-
-streams_ = st.lists(_life, min_size=1, max_size=12).map(_lives)
 
 
 def ids(alerts: list[Alert]) -> list[tuple[str, int, str]]:
     return [(a.alert_id, a.revision, a.severity.value) for a in alerts]
-
-
-@settings(max_examples=60, deadline=None)
-@given(events=streams_, data=st.data())
-def test_shuffle_within_lateness_gives_the_same_alerts(
-    events: list[Event], data: st.DataObject
-) -> None:
-    lateness = EngineConfig().allowed_lateness_ms
-    jitter = data.draw(
-        st.lists(st.integers(0, lateness - 1), min_size=len(events), max_size=len(events))
-    )
-    arrival = [
-        e for _, e in sorted(zip(jitter, events, strict=True), key=lambda p: p[1].ts_ms + p[0])
-    ]
-    buffer: ReorderBuffer[Event] = ReorderBuffer(lateness)
-    engine = Engine([AnonymousChurnDetector(LOW)])
-    got: list[Alert] = []
-    for e in arrival:
-        buffer.push(e.ts_ms, e.event_id, e)
-        got += [a for r in buffer.release() for a in engine.process(r)]
-    got += [a for r in buffer.drain() for a in engine.process(r)]
-    assert ids(got) == ids(run(events, LOW))
-
-
-@settings(max_examples=40, deadline=None)
-@given(events=streams_)
-def test_replaying_everything_adds_no_alert(events: list[Event]) -> None:
-    engine = Engine([AnonymousChurnDetector(LOW)])
-    ordered = sorted(events, key=lambda e: (e.ts_ms, e.event_id))
-    for e in ordered:
-        engine.process(e)
-    assert [a for e in ordered for a in engine.process(e)] == []
-
-
-@settings(max_examples=4, deadline=None)
-@given(
-    spacing_s=st.integers(60, 3600), minors_each=st.integers(1, 40), delete_every=st.integers(1, 3)
-)
-def test_state_stays_bounded(spacing_s: int, minors_each: int, delete_every: int) -> None:
-    """5,000 anonymous accounts over days on one device, each reaching up to 18 minors."""
-    detector = AnonymousChurnDetector()
-    state = detector.new_state()
-    for i in range(5_000):
-        t = T0 + i * spacing_s * 1000
-        acc = account(f"u-{i:05d}", anonymous=True, created_ts_ms=t)
-        detector.step(state, Subject(SubjectKind.DEVICE, "d-1"), ev(CREATED, acc, t, device="d-1"))
-        for j in range(minors_each):
-            detector.step(
-                state,
-                Subject(SubjectKind.DEVICE, "d-1"),
-                ev(MSG, acc, t + j, minor(f"m-{(i + j) % 900:04d}"), device="d-1"),
-            )
-        if i % delete_every == 0:
-            detector.step(
-                state,
-                Subject(SubjectKind.DEVICE, "d-1"),
-                ev(DELETED, acc, t + 50_000, device="d-1"),
-            )
-    assert len(json.dumps(detector.dump(state))) < 40_000
 
 
 def test_state_round_trips_through_its_serialised_form() -> None:

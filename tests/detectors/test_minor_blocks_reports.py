@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from itertools import count
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from streams.detectors.minor_blocks_reports import (
     MinorBlocksReportsConfig,
     MinorBlocksReportsDetector,
 )
-from streams.engine.core import Engine, EngineConfig
-from streams.engine.reorder import ReorderBuffer
+from streams.engine.core import Engine
 from streams.model import Account, AgeBand, Alert, Event, EventType, Severity, Subject, SubjectKind
 from tests.factories import HOUR, MIN, T0, account, adult, minor
 
@@ -141,82 +137,8 @@ def test_repeat_action_is_unchanged_and_upgrade_is_a_change() -> None:
     assert (first.changed, again.changed, upgrade.changed) == (True, False, True)
 
 
-# --- stream properties ----------------------------------------------------------------------
-
-LOW = MinorBlocksReportsConfig(min_minors=2, medium=2.0, high=3.0, window_ms=2 * HOUR)
-BANDS = [
-    AgeBand.UNDER_13,
-    AgeBand.AGE_13_15,
-    AgeBand.AGE_16_17,
-    AgeBand.AGE_21_PLUS,
-    AgeBand.UNKNOWN,
-]
-ACTORS = [account(f"m-{i}", BANDS[i % len(BANDS)]) for i in range(8)]
-TARGETS = [adult("t-0"), account("t-1", AgeBand.AGE_13_15), account("t-2", AgeBand.UNKNOWN)]
-
-_event = st.tuples(
-    st.integers(0, 4 * 3600),  # seconds after T0
-    st.sampled_from([BLOCK, REPORT, EventType.MESSAGE_SENT]),
-    st.sampled_from(ACTORS),
-    st.sampled_from(TARGETS),
-)
-streams_ = st.lists(_event, min_size=1, max_size=60).map(
-    lambda rows: [
-        Event(f"e-{i:03d}", kind, T0 + s * 1000, a, t) for i, (s, kind, a, t) in enumerate(rows)
-    ]
-)
-
-
 def ids(alerts: list[Alert]) -> list[tuple[str, int, str]]:
     return [(a.alert_id, a.revision, a.severity.value) for a in alerts]
-
-
-@settings(max_examples=60, deadline=None)
-@given(events=streams_, data=st.data())
-def test_shuffle_within_lateness_gives_the_same_alerts(
-    events: list[Event], data: st.DataObject
-) -> None:
-    lateness = EngineConfig().allowed_lateness_ms
-    jitter = data.draw(
-        st.lists(st.integers(0, lateness - 1), min_size=len(events), max_size=len(events))
-    )
-    arrival = [
-        e for _, e in sorted(zip(jitter, events, strict=True), key=lambda p: p[1].ts_ms + p[0])
-    ]
-    buffer: ReorderBuffer[Event] = ReorderBuffer(lateness)
-    engine = Engine([MinorBlocksReportsDetector(LOW)])
-    got: list[Alert] = []
-    for e in arrival:
-        buffer.push(e.ts_ms, e.event_id, e)
-        got += [a for r in buffer.release() for a in engine.process(r)]
-    got += [a for r in buffer.drain() for a in engine.process(r)]
-    assert ids(got) == ids(run(events, LOW))
-
-
-@settings(max_examples=40, deadline=None)
-@given(events=streams_)
-def test_replaying_everything_adds_no_alert(events: list[Event]) -> None:
-    engine = Engine([MinorBlocksReportsDetector(LOW)])
-    ordered = sorted(events, key=lambda e: (e.ts_ms, e.event_id))
-    first = {(a.alert_id, a.revision) for e in ordered for a in engine.process(e)}
-    second = {(a.alert_id, a.revision) for e in ordered for a in engine.process(e)}
-    assert second - first == set() and second == set()
-
-
-@settings(max_examples=5, deadline=None)
-@given(spacing_s=st.integers(1, 600), report_every=st.integers(1, 5))
-def test_state_stays_bounded(spacing_s: int, report_every: int) -> None:
-    detector = MinorBlocksReportsDetector()
-    state = detector.new_state()
-    subject = adult()
-    for i in range(5_000):
-        kind = REPORT if i % report_every == 0 else BLOCK
-        detector.step(
-            state,
-            Subject(SubjectKind.ACCOUNT, subject.id),
-            act(kind, minor(f"m-{i:05d}"), subject, T0 + i * spacing_s * 1000),
-        )
-    assert len(json.dumps(detector.dump(state))) < 8_000
 
 
 def test_state_round_trips_through_its_serialised_form() -> None:

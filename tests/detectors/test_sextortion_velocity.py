@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import tomllib
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from streams.config import DEFAULTS_PATH
 from streams.detectors.sextortion_velocity import (
@@ -16,7 +13,6 @@ from streams.detectors.sextortion_velocity import (
     SextortionVelocityDetector,
 )
 from streams.engine.core import Engine
-from streams.engine.reorder import ReorderBuffer
 from streams.model import Account, AgeBand, Alert, Event, Severity, Subject, SubjectKind
 from tests.factories import HOUR, MIN, T0, account, adult, message, minor
 
@@ -197,104 +193,3 @@ def test_defaults_file_matches_the_config_class() -> None:
         section = dict(tomllib.load(fh)["detectors"]["sextortion_velocity"])
     section.pop("mode")
     assert section == dataclasses.asdict(SextortionVelocityConfig())
-
-
-# --- properties ------------------------------------------------------------------------------
-
-SMALL = SextortionVelocityConfig(
-    escalation_window_ms=10 * MIN,
-    min_messages=3,
-    min_media=1,
-    window_ms=HOUR,
-    pair_memory_ms=2 * HOUR,
-    max_pairs=6,
-    max_open=3,
-    max_escalated=4,
-)
-ACTORS = (adult("u-a", anonymous=True), account("u-c", AgeBand.UNKNOWN))
-KIDS = tuple(minor(f"m-{i}", band) for i, band in enumerate([U13, A13, A16, U13, A13]))
-
-steps = st.lists(
-    st.tuples(
-        st.sampled_from([0, 3_000, 20_000, MIN, 3 * MIN, HOUR, 3 * HOUR]),  # gap before
-        st.integers(0, len(ACTORS) - 1),
-        st.integers(0, len(KIDS) - 1),
-        st.integers(1, 4),  # messages in this burst, 2 s apart
-        st.sampled_from([None, True]),  # has_media on the burst's last message
-        st.sampled_from([None, None, None, True, False]),  # first_contact on its first
-    ),
-    min_size=1,
-    max_size=60,
-)
-
-
-def build(raw: list[tuple[int, int, int, int, bool | None, bool | None]]) -> list[Event]:
-    ts, out = T0, []
-    for gap, a, k, n, media, first in raw:
-        ts += gap
-        for j in range(n):
-            ts += 2_000 if j else 0
-            out.append(
-                message(
-                    ACTORS[a],
-                    KIDS[k],
-                    ts,
-                    first=first if j == 0 else None,
-                    media=media if j == n - 1 else None,
-                    eid=f"e-{len(out):04d}",
-                )
-            )
-    return out
-
-
-def through_buffer(events: list[Event], lateness_ms: int) -> list[Alert]:
-    engine = Engine([SextortionVelocityDetector(SMALL)])
-    buffer: ReorderBuffer[Event] = ReorderBuffer(lateness_ms)
-    alerts: list[Alert] = []
-    for event in events:
-        buffer.push(event.ts_ms, event.event_id, event)
-        alerts += [a for e in buffer.release() for a in engine.process(e)]
-    return alerts + [a for e in buffer.drain() for a in engine.process(e)]
-
-
-@settings(max_examples=60, deadline=None)
-@given(raw=steps, data=st.data())
-def test_shuffling_within_the_lateness_gives_the_same_alerts(
-    raw: list, data: st.DataObject
-) -> None:
-    lateness = 5_000
-    events = build(raw)
-    n = len(events)
-    jitter = data.draw(st.lists(st.integers(0, lateness - 1), min_size=n, max_size=n))
-    # Arrival order by ts + jitter: an event never arrives after one more than L newer.
-    keyed = sorted((e.ts_ms + j, i, e) for i, (e, j) in enumerate(zip(events, jitter, strict=True)))
-    arrived = [e for _, _, e in keyed]
-    assert through_buffer(arrived, lateness) == through_buffer(events, lateness)
-    assert through_buffer(events, lateness) == run(events, SMALL)
-
-
-@settings(max_examples=60, deadline=None)
-@given(raw=steps)
-def test_replaying_the_same_events_changes_nothing(raw: list) -> None:
-    events = build(raw)
-    engine = Engine([SextortionVelocityDetector(SMALL)])
-    first = [(a.alert_id, a.revision) for e in events for a in engine.process(e)]
-    second = [(a.alert_id, a.revision) for e in events for a in engine.process(e)]
-    assert second == [] and len(first) == len(set(first))
-    assert engine.stats.skipped_replays == len(events)
-
-
-@settings(max_examples=3, deadline=None)
-@given(spacing_ms=st.sampled_from([20_000, MIN, 10 * MIN]))
-def test_state_stays_bounded(spacing_ms: int) -> None:
-    """5,000 distinct minors over days, each escalated (10 messages, 2 media) at once."""
-    detector = SextortionVelocityDetector()
-    state = detector.new_state()
-    largest = 0
-    for i in range(5_000):
-        kid = minor(f"m-{i:05d}", U13)
-        for e in escalate(NEW_ADULT, kid, T0 + i * spacing_ms, n=10, media=2, spacing_ms=1_000):
-            detector.step(state, Subject(SubjectKind.ACCOUNT, NEW_ADULT.id), e)
-        if i % 250 == 0:
-            largest = max(largest, len(json.dumps(detector.dump(state))))
-    assert 0 < largest < 40_000
