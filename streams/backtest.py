@@ -12,14 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from streams.config import GuardlineConfig, Mode
-from streams.engine.core import Engine
 from streams.jsonl import alert_to_json, read_events, write_jsonl
 from streams.model import Alert, Event
 
 
 def run_backtest(events: Iterable[Event], config: GuardlineConfig) -> list[Alert]:
     """Alerts from enforce-mode and shadow-mode detectors alike, in emission order."""
-    engine = Engine(config.active(), config.engine, clock_ms=lambda: int(time.time() * 1000))
+    engine = config.new_engine(clock_ms=lambda: int(time.time() * 1000))
     alerts: list[Alert] = []
     for event in sorted(events, key=lambda e: (e.ts_ms, e.event_id)):
         alerts.extend(engine.process(event))

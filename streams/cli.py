@@ -312,7 +312,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also run a local Prometheus scraping the worker (needs the `prometheus` binary)",
     )
-    p.add_argument("--config", type=Path, help="detector config TOML for the worker")
+    p.add_argument(
+        "--config",
+        type=Path,
+        help="detector config TOML for the worker (default: streams/defaults/demo.toml)",
+    )
 
     p = add("bench", cmd_bench, "Measure Guardline's speed next to its baselines, in one run.")
     with_bootstrap(p)

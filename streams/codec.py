@@ -37,7 +37,7 @@ from streams.model import (
     SubjectKind,
 )
 from streams.validation import MAX_MESSAGE_BYTES, InvalidEvent, check_event
-from streams.wire import CONFLUENT_HEADER_LEN, Framing, framing_of
+from streams.wire import CONFLUENT_HEADER_LEN, Framing, confluent_schema_id, framing_of
 
 SCHEMA_DIR: Final = Path(__file__).resolve().parent.parent / "schemas"
 MAGIC: Final = b"\xc3\x01"
@@ -131,26 +131,20 @@ def _read(
     codec: _Codec, data: bytes | None, resolver: SchemaResolver | None = None
 ) -> dict[str, Any]:
     """Frame check and Avro decode; any failure becomes an InvalidEvent, never another error."""
-    framing = framing_of(data)
-    if (
-        data is None
-        or framing is None
-        or (framing is Framing.SINGLE_OBJECT and len(data) < HEADER_LEN)
-    ):
-        raise InvalidEvent(
-            "undecodable",
-            None,
-            "neither Avro single-object (C3 01 + fingerprint) nor Confluent (00 + schema id)",
-        )
-    if framing is Framing.CONFLUENT:
-        schemas = _confluent_schemas(codec, data, resolver)
-        start = CONFLUENT_HEADER_LEN
-    else:
+    if data is not None and len(data) >= HEADER_LEN and data[:2] == MAGIC:  # the common case
         fp = bytes(data[2:HEADER_LEN])
         found = codec.readers.get(fp)
         if found is None:
             raise InvalidEvent("unknown_schema", None, f"unknown schema fingerprint {fp.hex()}")
         schemas, start = found, HEADER_LEN
+    elif data is not None and framing_of(data) is Framing.CONFLUENT:
+        schemas, start = _confluent_schemas(codec, data, resolver), CONFLUENT_HEADER_LEN
+    else:
+        raise InvalidEvent(
+            "undecodable",
+            None,
+            "neither Avro single-object (C3 01 + fingerprint) nor Confluent (00 + schema id)",
+        )
     buf = BytesIO(data)
     buf.seek(start)
     try:
@@ -167,7 +161,7 @@ def _confluent_schemas(
     codec: _Codec, data: bytes, resolver: SchemaResolver | None
 ) -> tuple[_ParsedSchema, _ParsedSchema | None]:
     """(writer, reader) for a Confluent-framed message: the registry's schema for its id."""
-    schema_id = int.from_bytes(data[1:CONFLUENT_HEADER_LEN], "big")
+    schema_id = confluent_schema_id(data)
     if resolver is None:
         raise InvalidEvent(
             "unknown_schema",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from typing import Any
 
 from streams.detectors import REGISTRY
 from streams.detectors.base import Detector
-from streams.engine.core import EngineConfig
+from streams.engine.core import Engine, EngineConfig
 from streams.model import Severity
 
 DEFAULTS_PATH = Path(__file__).parent / "defaults" / "guardline.toml"
@@ -30,6 +31,9 @@ class Mode(StrEnum):
     ENFORCE = "enforce"  # alerts go to the alert topics and the moderation queue
     SHADOW = "shadow"  # alerts go to the shadow topic only: try a new version on live traffic
     OFF = "off"
+
+
+_CANDIDATE_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
 
 class ConfigError(ValueError):
@@ -53,6 +57,11 @@ class GuardlineConfig:
 
     def active(self) -> list[Detector]:
         return [d.detector for d in self.detectors if d.mode is not Mode.OFF]
+
+    def new_engine(self, **kwargs: Any) -> Engine:
+        """An engine running the active detectors; shadow ones never escalate enforced cases."""
+        shadow = {d.detector.name for d in self.detectors if d.mode is Mode.SHADOW}
+        return Engine(self.active(), self.engine, shadow=shadow, **kwargs)
 
     def mode_of(self, detector_name: str) -> Mode:
         for setup in self.detectors:
@@ -78,8 +87,10 @@ def load_config(path: str | Path | None = None) -> GuardlineConfig:
 def parse_config(raw: Mapping[str, Any], source: str = "<memory>") -> GuardlineConfig:
     problems: list[str] = []
     for key in raw:
-        if key not in ("engine", "detectors"):
-            problems.append(f"{key}: unknown section (expected 'engine' or 'detectors')")
+        if key not in ("engine", "detectors", "candidates"):
+            problems.append(
+                f"{key}: unknown section (expected 'engine', 'detectors' or 'candidates')"
+            )
     engine = _build(EngineConfig, raw.get("engine", {}), "engine", problems)
     setups: list[DetectorSetup] = []
     sections = raw.get("detectors", {})
@@ -109,9 +120,55 @@ def parse_config(raw: Mapping[str, Any], source: str = "<memory>") -> GuardlineC
         det_config = _build(config_cls, section, f"detectors.{name}", problems)
         if det_config is not None:
             setups.append(DetectorSetup(detector_cls(det_config), mode))
+    setups.extend(_candidates(raw.get("candidates", {}), problems))
     if problems or engine is None:
         raise ConfigError(problems, source)
     return GuardlineConfig(engine=engine, detectors=tuple(setups), source=source)
+
+
+def _candidates(sections: Any, problems: list[str]) -> list[DetectorSetup]:
+    """`[candidates.NAME]`: a registered detector under a new name with other settings.
+
+    A candidate runs next to the enforced detector it is based on, in shadow mode, so a new
+    threshold or version is tried on live traffic without touching the moderation queue.
+    Promoting it means copying its settings into `[detectors.BASE]`.
+    """
+    if not isinstance(sections, Mapping):
+        problems.append("candidates: must be a table of candidate sections")
+        return []
+    setups: list[DetectorSetup] = []
+    for name, section in sections.items():
+        where = f"candidates.{name}"
+        if not isinstance(section, Mapping):
+            problems.append(f"{where}: must be a table")
+            continue
+        if name in REGISTRY or not _CANDIDATE_NAME.fullmatch(name):
+            problems.append(
+                f"{where}: a candidate needs its own name (lowercase letters, digits, _), "
+                "not a detector's"
+            )
+            continue
+        settings = dict(section)
+        base = settings.pop("base", None)
+        if base not in REGISTRY:
+            problems.append(
+                f"{where}.base: {base!r} is not a detector (known: {', '.join(sorted(REGISTRY))})"
+            )
+            continue
+        mode_raw = settings.pop("mode", Mode.SHADOW.value)
+        if mode_raw not in (Mode.SHADOW.value, Mode.OFF.value):
+            problems.append(
+                f"{where}.mode: {mode_raw!r}: a candidate runs in 'shadow' or is 'off' (promote "
+                f"it by copying its settings into [detectors.{base}])"
+            )
+            continue
+        detector_cls, config_cls = REGISTRY[base]
+        det_config = _build(config_cls, settings, where, problems)
+        if det_config is not None:
+            # Same code, its own name: its state, cases and alerts never mix with the base's.
+            candidate_cls = type(f"{detector_cls.__name__}_{name}", (detector_cls,), {"name": name})
+            setups.append(DetectorSetup(candidate_cls(det_config), Mode(mode_raw)))
+    return setups
 
 
 def _build(cls: Any, section: Any, where: str, problems: list[str]) -> Any:

@@ -101,5 +101,21 @@ def format_report(report: EvalReport) -> str:
         f"false-alarm subjects: {len(report.false_alarm_subjects)}  "
         f"attacker-controlled accounts also flagged: {len(report.attacker_accounts_flagged)}"
     )
+    delays = sorted(s.detect_delay_ms for s in report.subjects if s.detect_delay_ms is not None)
+    reached = sorted(
+        s.minors_at_detection for s in report.subjects if s.minors_at_detection is not None
+    )
+    if delays:
+        lines.append(
+            f"time to detect (attack start -> first HIGH+): median {_median(delays) / 60_000:.0f}"
+            f" min, max {delays[-1] / 60_000:.0f} min; minors reached by then: median "
+            f"{_median(reached):g}, max {reached[-1]}"
+        )
     lines.extend(f"  false alarm: {s}" for s in report.false_alarm_subjects)
     return "\n".join(lines)
+
+
+def _median(values: list[int]) -> float:
+    """Of a sorted, non-empty list."""
+    mid = len(values) // 2
+    return float(values[mid]) if len(values) % 2 else (values[mid - 1] + values[mid]) / 2

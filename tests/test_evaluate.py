@@ -86,6 +86,9 @@ def test_time_to_detect_counts_from_the_attack_start_not_the_first_event() -> No
     assert score.detect_delay_ms == 40 * MIN
     assert score.minors_at_detection == 15
     assert report.recall_high == 1.0
+    assert "median 40 min, max 40 min; minors reached by then: median 15, max 15" in (
+        format_report(report)
+    )
 
 
 def test_attacker_accounts_are_true_alarms_look_alikes_and_background_are_false() -> None:

@@ -62,8 +62,10 @@ class Engine:
         *,
         clock_ms: Callable[[], int] = lambda: 0,
         loader: Callable[[str], bytes | None] | None = None,
+        shadow: Iterable[str] = (),
     ) -> None:
         self.detectors = tuple(detectors)
+        self.shadow = frozenset(shadow)  # their cases never escalate an enforced detector's
         self.config = config or EngineConfig()
         self._clock_ms = clock_ms
         self._loader = loader
@@ -125,12 +127,13 @@ class Engine:
         key = subject_key(subject.kind, subject.id)
         # Cases live in the state that found them, one per (detector, subject).
         case_key = f"{detector.name}|{key}"
+        ignored = {detector.name} if detector.name in self.shadow else {detector.name, *self.shadow}
         others = sorted(
             {
-                name.partition("|")[0]
-                for name, case in state.cases.items()
-                if name.endswith(f"|{key}")
-                and not name.startswith(f"{detector.name}|")
+                name
+                for case_name, case in state.cases.items()
+                if case_name.endswith(f"|{key}")
+                and (name := case_name.partition("|")[0]) not in ignored
                 and case.is_open(now, cfg.cooldown_ms)
                 and case.severity.rank >= cfg.escalate_from.rank
             }

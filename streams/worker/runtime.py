@@ -17,7 +17,6 @@ from typing import Generic, TypeVar
 
 from streams.config import GuardlineConfig, Mode
 from streams.detectors.base import Detector
-from streams.engine.core import Engine
 from streams.engine.reorder import ReorderBuffer
 from streams.model import Alert, Event
 from streams.worker.envelope import IDLE, Packet
@@ -60,7 +59,7 @@ class PartitionRuntime(Generic[Token]):
         self.partition = partition
         self.input_partitions = input_partitions
         self._modes = {s.detector.name: s.mode for s in config.detectors}
-        self.engine = Engine(config.active(), config.engine, clock_ms=clock_ms, loader=loader)
+        self.engine = config.new_engine(clock_ms=clock_ms, loader=loader)
         self._lateness_ms = config.engine.allowed_lateness_ms
         # Ordering is by (ts, event_id); watermarks below decide release, not the buffer's own.
         self.buffer: ReorderBuffer[tuple[str, Event, _Pending[Token]]] = ReorderBuffer(0)
