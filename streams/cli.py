@@ -305,7 +305,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = add("demo", cmd_demo, "Broker, topics, a worker and simulated traffic, narrated (~2 min).")
-    p.add_argument("--duration", type=float, default=90.0, help="seconds to run (default 90)")
+    p.add_argument(
+        "--duration",
+        type=float,
+        default=90.0,
+        help="seconds of streaming (default 90); then it waits for the worker to catch up",
+    )
     p.add_argument("--seed", type=int, default=7)
     p.add_argument(
         "--prometheus",

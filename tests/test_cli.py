@@ -14,6 +14,7 @@ from streams.cli import build_parser, main
 COMMANDS = [
     ["broker"], ["topics"], ["produce"], ["simulate"], ["worker"], ["alerts"],
     ["alerts", "tail"], ["alerts", "export"], ["backtest"], ["eval"], ["demo"], ["dashboard"],
+    ["bench"],
 ]  # fmt: skip
 
 

@@ -33,6 +33,7 @@ class BenchResult:
     bare_faust: Rate | None = None
     worker: Rate | None = None
     worker_multi: Rate | None = None  # `workers` > 1 workers together
+    worker_multi_note: str = ""  # why it is missing
     backtest: Rate | None = None
     quix: Rate | None = None
     quix_note: str = ""
@@ -116,7 +117,9 @@ def format_table(result: BenchResult) -> str:
         _rate_row("3 Guardline worker, full suite", r.worker),
     ]
     if r.workers > 1:
-        rows.append(_rate_row(f"3 Guardline, {r.workers} workers", r.worker_multi))
+        rows.append(
+            _rate_row(f"3 Guardline, {r.workers} workers", r.worker_multi, r.worker_multi_note)
+        )
     if r.latency_ms:
         lat = r.latency_ms
         rows.append(
