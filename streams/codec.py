@@ -27,19 +27,21 @@ from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from streams.model import (
+    AGE_BANDS,
+    EVENT_TYPES,
+    SEVERITIES,
+    SUBJECT_KINDS,
     Account,
-    AgeBand,
     Alert,
     Event,
-    EventType,
-    Severity,
     Subject,
-    SubjectKind,
 )
 from streams.validation import MAX_MESSAGE_BYTES, InvalidEvent, check_event
 from streams.wire import CONFLUENT_HEADER_LEN, Framing, confluent_schema_id, framing_of
 
-SCHEMA_DIR: Final = Path(__file__).resolve().parent.parent / "schemas"
+# `schemas/` at the repo root is the one source; `streams/schemas` links to it, and a build
+# (wheel or sdist) copies the files into the package, so an installed copy carries its own.
+SCHEMA_DIR: Final = Path(__file__).resolve().parent / "schemas"
 MAGIC: Final = b"\xc3\x01"
 HEADER_LEN: Final = len(MAGIC) + 8
 
@@ -113,11 +115,6 @@ _EVENT: Final = _load("metadata_event.avsc")
 _ALERT: Final = _load("alert.avsc")
 _DEAD_LETTER: Final = _load("dead_letter.avsc")
 _ACCOUNT_NAME: Final = "org.guardline.Account"
-
-_EVENT_TYPES: Final = {m.value: m for m in EventType}
-_AGE_BANDS: Final = {m.value: m for m in AgeBand}
-_SEVERITIES: Final = {m.value: m for m in Severity}
-_SUBJECT_KINDS: Final = {m.value: m for m in SubjectKind}
 
 
 def _write(codec: _Codec, record: dict[str, Any], header: bytes | None = None) -> bytes:
@@ -199,7 +196,7 @@ def _account_record(a: Account) -> dict[str, Any]:
 
 
 def _account(r: dict[str, Any]) -> Account:
-    return Account(r["id"], _AGE_BANDS[r["age_band"]], r["created_ts"], r["anonymous"])
+    return Account(r["id"], AGE_BANDS[r["age_band"]], r["created_ts"], r["anonymous"])
 
 
 def encode_event(ev: Event, header: bytes | None = None) -> bytes:
@@ -238,7 +235,7 @@ def decode_event(data: bytes | None, resolver: SchemaResolver | None = None) -> 
     return check_event(
         Event(
             r["event_id"],
-            _EVENT_TYPES[r["type"]],
+            EVENT_TYPES[r["type"]],
             r["ts"],
             _account(r["actor"]),
             None if target is None else _account(target),
@@ -286,9 +283,9 @@ def decode_alert(data: bytes | None, resolver: SchemaResolver | None = None) -> 
         alert_id=r["alert_id"],
         detector=r["detector"],
         detector_version=r["detector_version"],
-        severity=_SEVERITIES[r["severity"]],
+        severity=SEVERITIES[r["severity"]],
         score=r["score"],
-        subject=Subject(_SUBJECT_KINDS[subject["kind"]], subject["id"]),
+        subject=Subject(SUBJECT_KINDS[subject["kind"]], subject["id"]),
         window_start_ms=r["window_start"],
         window_end_ms=r["window_end"],
         trigger_ts_ms=r["trigger_ts"],

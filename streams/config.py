@@ -8,6 +8,7 @@ what was expected, so a bad deploy fails at start instead of alerting wrongly fo
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import tomllib
@@ -102,7 +103,11 @@ def parse_config(raw: Mapping[str, Any], source: str = "<memory>") -> GuardlineC
                 f"detectors.{name}: unknown detector (known: {', '.join(sorted(REGISTRY))})"
             )
     for name, (detector_cls, config_cls) in REGISTRY.items():
-        section = dict(sections.get(name, {}))
+        raw_section = sections.get(name, {})
+        if not isinstance(raw_section, Mapping):
+            problems.append(f"detectors.{name}: must be a table")
+            continue
+        section = dict(raw_section)
         mode_raw = section.pop("mode", Mode.ENFORCE.value)
         try:
             mode = Mode(mode_raw)
@@ -192,7 +197,8 @@ def _build(cls: Any, section: Any, where: str, problems: list[str]) -> Any:
 
 def _check_value(value: Any, default: Any) -> str | None:
     if isinstance(default, Severity):
-        return None if value in Severity.__members__ else f"is not one of {list(Severity)}"
+        known = ", ".join(Severity.__members__)
+        return None if value in Severity.__members__ else f"is not one of {known}"
     if isinstance(default, bool):
         return None if isinstance(value, bool) else "must be true or false"
     if isinstance(default, int):
@@ -202,6 +208,8 @@ def _check_value(value: Any, default: Any) -> str | None:
     if isinstance(default, float):
         if isinstance(value, bool) or not isinstance(value, int | float):
             return "must be a number"
+        if not math.isfinite(value):  # TOML has inf and nan
+            return "must be a finite number"
         return None if value >= 0 else "must be >= 0"
     return None
 

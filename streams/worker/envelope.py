@@ -17,12 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from streams.model import Account, AgeBand, Event, EventType
+from streams.model import AGE_BANDS, EVENT_TYPES, Account, Event
 
 MAGIC: Final = b"GLR2"
 IDLE: Final = (1 << 63) - 1  # watermark of an input partition with nothing pending
-_EVENT_TYPES: Final = {m.value: m for m in EventType}
-_AGE_BANDS: Final = {m.value: m for m in AgeBand}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +65,12 @@ def _event_row(e: Event) -> list[Any]:
 
 
 def _account(row: list[Any]) -> Account:
-    return Account(row[0], _AGE_BANDS[row[1]], row[2], row[3])
+    return Account(row[0], AGE_BANDS[row[1]], row[2], row[3])
 
 
 def _event(row: list[Any]) -> Event:
     eid, etype, ts, actor, target, group, device, ip, first, media = row
     return Event(
-        eid, _EVENT_TYPES[etype], ts, _account(actor), None if target is None else _account(target),
+        eid, EVENT_TYPES[etype], ts, _account(actor), None if target is None else _account(target),
         group, device, ip, first, media,
     )  # fmt: skip
