@@ -176,7 +176,11 @@ class GuardlineWorker:
         self.app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
 
     async def _agent(self, stream: Any) -> None:
-        """Both agents only collect records; batches are processed in `_flush`."""
+        """Both agents only collect records; batches are processed in `_flush`.
+
+        With the intake on, the input agent only owns the subscription: records arrive in
+        batches through `intake.py`, never through this stream.
+        """
         noack = stream.noack()
         async for event in noack.events():
             msg = event.message
