@@ -14,10 +14,12 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
     && pip install -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
-# The package. Editable, because the codec reads the Avro schemas from /app/schemas.
+# The package, a normal (non-editable) install: the wheel carries the Avro schemas
+# (streams/schemas links to schemas/; the build copies the files in), so the sources go.
 COPY schemas ./schemas
 COPY streams ./streams
-RUN pip install --no-deps -e . \
+RUN pip install --no-deps . \
+    && cd / && rm -rf /app \
     && useradd --system --uid 10001 --user-group --home-dir /var/lib/guardline --create-home guardline
 
 # Non-root; worker state (RocksDB tables) lives in /var/lib/guardline, restored from the

@@ -39,7 +39,9 @@ from streams.model import (
 from streams.validation import MAX_MESSAGE_BYTES, InvalidEvent, check_event
 from streams.wire import CONFLUENT_HEADER_LEN, Framing, confluent_schema_id, framing_of
 
-SCHEMA_DIR: Final = Path(__file__).resolve().parent.parent / "schemas"
+# `schemas/` at the repo root is the one source; `streams/schemas` links to it, and a build
+# (wheel or sdist) copies the files into the package, so an installed copy carries its own.
+SCHEMA_DIR: Final = Path(__file__).resolve().parent / "schemas"
 MAGIC: Final = b"\xc3\x01"
 HEADER_LEN: Final = len(MAGIC) + 8
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import urllib.parse
@@ -212,6 +213,15 @@ def test_dockerfile_runs_guardline_as_a_non_root_user() -> None:
     for src in copied:
         assert (ROOT / src).exists(), f"Dockerfile copies missing {src}"
         assert f"!{src}" in ignore or f"!{src}/" in ignore, f".dockerignore drops {src}"
+
+
+def test_dockerfile_installs_the_package_normally_not_editable() -> None:
+    """The wheel carries the schemas (tests/test_packaging.py), so the image needs no sources."""
+    text = (ROOT / "Dockerfile").read_text()
+    installs = [m.strip() for m in re.findall(r"pip install[^\n\\&]*", text)]
+    assert any(cmd.endswith(" .") for cmd in installs), installs  # the project itself
+    assert not any(re.search(r"\s(-e|--editable)(\s|$)", cmd) for cmd in installs), installs
+    assert "rm -rf /app" in text  # and it runs without the sources it was built from
 
 
 # --- With a compose CLI: the real validator ---------------------------------------------------
