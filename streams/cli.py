@@ -192,11 +192,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     if args.bootstrap:
         os.environ[BOOTSTRAP_ENV] = args.bootstrap
+    if args.state_days < 2 or args.state_events < 1:
+        raise SystemExit(
+            "error: --state-days must be >= 2 (the simulated scenarios span 48 h) and "
+            "--state-events >= 1"
+        )
     settings = BenchSettings(
         events=args.events,
         partitions=args.partitions,
         workers=args.workers,
         state_events=args.state_events,
+        state_days=args.state_days,
+        state_only=args.state_only,
         latency_s=args.latency_seconds,
     )
     result = run_bench(settings, load_config(args.config))
@@ -331,6 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--state-events", type=int, default=1_000_000, help="events for the state figure (1M)"
     )
+    p.add_argument("--state-days", type=float, default=24.0, help="simulated days they span (24)")
+    p.add_argument("--state-only", action="store_true", help="only the state figure, no broker")
     p.add_argument("--latency-seconds", type=float, default=20.0, help="half-rate run length")
     p.add_argument("--config", type=Path, help="detector config TOML (default: built-in)")
     p.add_argument("--json", type=Path, help="also write every figure as JSON here")

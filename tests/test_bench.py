@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from streams.bench.report import BenchResult, Rate, format_table, percentile
-from streams.bench.state import deep_size, measure_state
+from streams.bench.state import StateReport, StateSample, deep_size, measure_state, state_bytes
 from streams.cli import main
 from streams.config import load_config
-from streams.simulate import SimulationConfig, simulate
+from streams.simulate import DAY_MS, SimulationConfig, iter_events
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -53,13 +53,66 @@ def test_deep_size_counts_shared_objects_once() -> None:
     assert deep_size({"a": [1, 2, 3]}) > deep_size({"a": []})
 
 
-def test_state_is_sampled_over_the_run() -> None:
-    events = simulate(SimulationConfig(seed=3, events_target=10_000)).events
-    report = measure_state(events, len(events), load_config(), samples=5)
-    assert [s.events for s in report.samples][-1] == len(events)
-    assert len(report.samples) >= 5
-    assert all(s.active_accounts > 0 and s.memory_bytes > s.stored_bytes for s in report.samples)
-    assert report.last.active_accounts <= len({e.actor.id for e in events})
+def test_state_is_sampled_in_event_time_and_measures_what_the_worker_writes() -> None:
+    sim = SimulationConfig(seed=3, duration_ms=3 * DAY_MS, normal_users=300)
+    events = list(iter_events(sim))
+    report, engine = measure_state(events, load_config(), start_ms=sim.start_ms, deep=True)
+    samples = report.samples
+    assert len(samples) == 6  # every 12 h of event time, then once at the end
+    assert [round(s.day * 2) for s in samples[:-1]] == [1, 2, 3, 4, 5]
+    assert samples[-1].events == len(events)
+    assert samples[-1].stored_bytes == state_bytes(engine) > 0
+    assert samples[-1].stored_bytes == sum(
+        len(key) + len(engine.dump(key) or b"") for key in engine.subjects
+    )
+    assert samples[-1].memory_bytes is not None and samples[-1].memory_bytes > 0
+    assert all(s.memory_bytes is None for s in samples[:-1])  # the deep walk is costly
+    assert all(s.active_accounts > 0 for s in samples)
+    accounts = {e.actor.id for e in events} | {e.target.id for e in events if e.target}
+    assert samples[-1].active_accounts <= len(accounts)
+    assert report.horizon_ms == 14 * DAY_MS
+    # Shorter than the longest memory: no steady state, so the slope is over the second half.
+    assert report.steady() == [s for s in samples if s.day >= samples[-1].day / 2]
+
+
+def _sample(day: float, per_account: float) -> StateSample:
+    return StateSample(day, round(day * 1000), 100, 10, round(per_account * 100))
+
+
+def test_state_slope_is_fitted_past_the_longest_memory() -> None:
+    # Warm-up rises 50 B/day to day 14, then 2 B/day: the slope must see only the latter.
+    days = [d / 2 for d in range(1, 41)]
+    report = StateReport(
+        14 * DAY_MS, [_sample(d, 50 * min(d, 14) + 2 * max(d - 14, 0)) for d in days]
+    )
+    assert report.steady()[0].day == 14 and report.steady()[-1].day == 20
+    assert report.slope_per_day() == pytest.approx(2.0)
+    assert report.slope_per_million() == pytest.approx(2000.0)  # 1000 events per day
+
+
+def test_state_targets_follow_the_figures() -> None:
+    result = BenchResult(events=0, partitions=4, workers=1, broker="test")
+    small, flat = "state <= 1 KiB per active account", "state flat (<= 1.05x the last memory's own)"
+    assert dict(result.targets())[small] is None
+    result.state_accounts, result.state_stored_per_account = 500, 900.0
+    result.state_horizon_days, result.state_days, result.state_steady_from_day = 14.0, 6.0, 3.0
+    result.state_slope_per_day = 1.0
+    targets = dict(result.targets())
+    assert targets[small] is True
+    assert targets[flat] is None  # the run ended before anything could expire
+    table = format_table(result)
+    assert "second half: run < 14-day memory" in table
+    assert "run shorter than the longest memory" in table
+    result.state_days, result.state_steady_from_day = 24.0, 14.0
+    result.state_recent_ratio = 1.02
+    assert dict(result.targets())[flat] is True
+    result.state_recent_ratio = 1.3  # 30% of the state is older than any memory: a leak
+    result.state_stored_per_account, result.state_slope_per_day = 1100.0, 20.0
+    targets = dict(result.targets())
+    assert targets[flat] is False and targets[small] is False
+    table = format_table(result)
+    assert "5 state per active account (serialised)" in table and "1.300x" in table
+    assert "5 state slope (days 14.0-24.0)" in table and "+20.0 B/day" in table
 
 
 @pytest.mark.broker
@@ -103,3 +156,5 @@ def test_tiny_bench_run_prints_every_figure_and_counts_add_up(
     assert set(doc["ratios"]) >= {"worker/bare_faust (3/2)", "worker/ceiling (3/1)",
                                   "backtest/ceiling (4/1)", "worker/quix (3/6)"}  # fmt: skip
     assert doc["state_events"] == 3000 and doc["state_accounts"] > 0
+    assert 0 < doc["state_stored_per_account"] < doc["state_memory_per_account"]
+    assert doc["state_recent_ratio"] is None  # hours, not the 14 days of the longest memory

@@ -28,7 +28,7 @@ from pathlib import Path
 from streams import topics
 from streams.backtest import run_backtest
 from streams.bench.report import QUIX_INSTALL, BenchResult, Rate, percentile
-from streams.bench.state import measure_state
+from streams.bench.state import measure_state, state_bytes
 from streams.bench.stats import read_stats
 from streams.broker import BOOTSTRAP_ENV, broker_session, external_bootstrap
 from streams.codec import decode_alert, decode_event, encode_event
@@ -38,7 +38,7 @@ from streams.jsonl import event_to_json, read_events, write_jsonl
 from streams.model import Event
 from streams.produce import make_producer, send_events
 from streams.progress import Progress
-from streams.simulate import HOUR_MS, SimulationConfig, iter_events, simulate
+from streams.simulate import DAY_MS, HOUR_MS, SimulationConfig, iter_events, simulate
 from streams.worker.launcher import start_worker, stop_worker, wait_ready
 
 
@@ -48,6 +48,8 @@ class BenchSettings:
     partitions: int = topics.DEFAULT_PARTITIONS
     workers: int = 1
     state_events: int = 1_000_000
+    state_days: float = 24.0  # event time of the state run: past the 14-day memories
+    state_only: bool = False  # figure 5 alone: no broker
     latency_s: float = 20.0  # how long the half-rate latency run lasts
     seed: int = 7
     timeout_s: float = 900.0  # per consuming phase
@@ -59,6 +61,10 @@ def say(text: str) -> None:
 
 def run_bench(settings: BenchSettings, config: GuardlineConfig | None = None) -> BenchResult:
     config = config or load_config()
+    if settings.state_only:
+        result = BenchResult(0, settings.partitions, settings.workers, "none (state only)")
+        _state_phase(settings, config, result)
+        return result
     with tempfile.TemporaryDirectory(prefix="guardline-bench-") as tmp:
         work = Path(tmp)
         say(f"simulating {settings.events:,} events (seed {settings.seed})...")
@@ -396,16 +402,39 @@ def _backtest_phase(
 
 
 def _state_phase(settings: BenchSettings, config: GuardlineConfig, result: BenchResult) -> None:
-    n = settings.state_events
-    say(f"5/6 state per active account over {n:,} events (pure engine)")
+    """Figure 5: `state_events` events spread over `state_days` of event time (the population
+    is sized to fit), so the run outlasts the longest detector memory; tiny runs take a prefix."""
+    n, days = settings.state_events, settings.state_days
+    say(f"5/6 state per active account over {n:,} events, {days} simulated days (pure engine)")
     progress = Progress("[bench] state", n)
-    sim = SimulationConfig(seed=settings.seed, events_target=max(n, 10_000))
+    sim = SimulationConfig(
+        seed=settings.seed, duration_ms=round(days * DAY_MS), events_target=max(n, 10_000)
+    )
     events = itertools.islice(iter_events(sim), n)
-    report = measure_state(events, n, config, on_progress=progress.advance)
+    report, engine = measure_state(
+        events, config, start_ms=sim.start_ms, deep=True, on_progress=progress.advance
+    )
     progress.close()
+    if report.end_ms - sim.start_ms > report.horizon_ms:
+        days_kept = report.horizon_ms / DAY_MS
+        say(f"5/6 again on the last {days_kept:.0f} days only: is anything older still kept?")
+        progress = Progress("[bench] state, recent only", report.last.events)
+        _recent, recent_engine = measure_state(
+            itertools.islice(iter_events(sim), n),
+            config,
+            start_ms=report.end_ms - report.horizon_ms,
+            on_progress=progress.advance,
+        )
+        progress.close()
+        result.state_recent_ratio = state_bytes(engine) / max(state_bytes(recent_engine), 1)
     last = report.last
     result.state_events = last.events
+    result.state_days = last.day
+    result.state_horizon_days = report.horizon_ms / DAY_MS
     result.state_accounts = last.active_accounts
-    result.state_memory_per_account = last.memory_per_account
+    result.state_subjects = last.subjects
     result.state_stored_per_account = last.stored_per_account
+    result.state_memory_per_account = last.memory_per_account
+    result.state_steady_from_day = report.steady()[0].day
+    result.state_slope_per_day = report.slope_per_day()
     result.state_slope_per_million = report.slope_per_million()

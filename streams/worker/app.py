@@ -324,6 +324,7 @@ class GuardlineWorker:
         runtime.release(out)
         produced_s = time.time()
         headers = self.headers
+        outgoing: list[tuple[str, bytes, bytes]] = []
         for (alert, mode), token in zip(out.alerts, out.alert_tokens, strict=True):
             key = f"{alert.subject.kind.value}:{alert.subject.id}".encode()
             self.metrics.record_alert(
@@ -333,15 +334,18 @@ class GuardlineWorker:
                 ingest_s=token.message.timestamp,
             )
             if mode is Mode.SHADOW:
-                value = encode_alert(alert, headers[topics.SHADOW.name])
-                self.send[topics.SHADOW.name](key=key, value=value)
+                outgoing.append(
+                    (topics.SHADOW.name, key, encode_alert(alert, headers[topics.SHADOW.name]))
+                )
                 continue
             value = encode_alert(alert, headers[topics.ALERTS.name])
-            self.send[topics.ALERTS.name](key=key, value=value)
+            outgoing.append((topics.ALERTS.name, key, value))
             if alert.severity.rank >= Severity.HIGH.rank:
                 if headers[topics.PRIORITY.name] != headers[topics.ALERTS.name]:
                     value = encode_alert(alert, headers[topics.PRIORITY.name])
-                self.send[topics.PRIORITY.name](key=key, value=value)
+                outgoing.append((topics.PRIORITY.name, key, value))
+        if outgoing:
+            await self._deliver(outgoing)
         if out.state_writes:
             # Every write comes from an applied event, so a record of this partition was seen.
             self._write_state(out.state_writes, self._context[partition])
@@ -352,6 +356,21 @@ class GuardlineWorker:
         if records:
             self.metrics.record_batch("detect", len(records), time.perf_counter() - started)
         self.totals["alerts"] += len(out.alerts)
+
+    async def _deliver(self, outgoing: list[tuple[str, bytes, bytes]]) -> None:
+        """Alerts reach the broker before the state that remembers publishing them is saved.
+
+        Saved first, a crash in between would lose the alert for good: the replayed events
+        are then below the subject's high-water mark. Delivered first, the worst case is the
+        same (alert_id, revision) twice, which consumers dedupe. Alerts are rare, so waiting
+        for their acks costs one round trip per batch that has any.
+        """
+        producer = self.app.producer
+        pending = [
+            await producer.send(topic, key, value, None, None, None)
+            for topic, key, value in outgoing
+        ]
+        await asyncio.gather(*pending)
 
     async def _ack(self, topic: str, tokens: list[Any]) -> None:
         if not tokens:
