@@ -63,6 +63,12 @@ class WorkerMetrics:
             ["reason"],
             registry=reg,
         )
+        self.skipped = Counter(
+            f"{PREFIX}_skipped_events",
+            "Routed (event, subject) pairs not applied because the subject's state was already "
+            "past them: redelivered duplicates, or events later than the allowed lateness.",
+            registry=reg,
+        )
         labels = ["detector", "severity"]
         self.alerts = Counter(
             f"{PREFIX}_alerts",

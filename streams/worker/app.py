@@ -318,10 +318,12 @@ class GuardlineWorker:
         runtime = self._runtime(partition)
         out: DetectOutput[Any] = DetectOutput()
         started = time.perf_counter()
+        skipped = runtime.engine.stats.skipped_replays
         for _offset, _key, value, token in records:
             runtime.accept(unpack(value), token, out)
             self._context[partition] = token
         runtime.release(out)
+        self.metrics.skipped.inc(runtime.engine.stats.skipped_replays - skipped)
         produced_s = time.time()
         headers = self.headers
         outgoing: list[tuple[str, bytes, bytes]] = []
