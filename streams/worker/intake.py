@@ -95,22 +95,26 @@ class Intake:
     async def take(self) -> dict[int, list[Record]]:
         """Everything pending, from the current consumer generation; fetching resumes.
 
-        While Faust has stopped the flow (a rebalance), pending records are dropped unacked,
-        as Faust clears its stream buffers: the rebalance waits for every tracked message, so
-        processing them would stall it; they are redelivered from the committed offset.
+        While Faust has stopped the flow, nothing is taken: pending records wait (revoked
+        partitions' records are dropped by `forget`, an older generation's below).
         """
+        consumer = self.app.consumer
+        if not consumer.flow_active:
+            # Faust paused the flow (rebalance or table recovery): keep what was fetched. A
+            # rebalance seeks to the committed offsets, so records of an older generation are
+            # dropped below; a recovery pause resumes without a seek, so dropping them here
+            # would leave holes that stall the commit for good.
+            self.ready.clear()
+            return {}
         pending, self.pending = self.pending, defaultdict(list)
         self.count = 0
         self.ready.clear()
-        consumer = self.app.consumer
         gaps, self._gaps = self._gaps, []
         for tp, start, end in gaps:
             await consumer._add_gap(tp, start, end)  # lets commits pass offsets never fetched
         for tp in self._paused:
             consumer.on_buffer_drop(tp)
         self._paused.clear()
-        if not consumer.flow_active:
-            return {}
         generation = self.app.consumer_generation_id
         for partition, box in pending.items():
             if box and box[0][3].generation_id != generation:
