@@ -127,11 +127,12 @@ class GuardlineWorker:
         }
         self.events_topic = self.app.topic(topics.EVENTS.name, **raw)
         self.routed_topic = self.app.topic(topics.ROUTED.name, **raw)
+        # Routed packets and dead letters go through Faust's producer buffer; alerts are
+        # awaited (`_deliver`).
         self.send = {
-            spec.name: self.app.topic(spec.name, **raw).send_soon
-            for spec in (topics.ALERTS, topics.PRIORITY, topics.SHADOW, topics.DEAD_LETTER)
+            topics.DEAD_LETTER.name: self.app.topic(topics.DEAD_LETTER.name, **raw).send_soon,
+            topics.ROUTED.name: self.routed_topic.send_soon,
         }
-        self.send[topics.ROUTED.name] = self.routed_topic.send_soon
         self.table = self.app.Table(
             STATE_TABLE,
             default=None,
@@ -140,7 +141,8 @@ class GuardlineWorker:
             value_type=bytes,
         )
         # Output framing per topic: None = single-object; else a Confluent header (00 + id).
-        self.headers: dict[str, bytes | None] = dict.fromkeys(self.send)
+        outputs = (topics.ALERTS, topics.PRIORITY, topics.SHADOW, topics.DEAD_LETTER)
+        self.headers: dict[str, bytes | None] = dict.fromkeys(spec.name for spec in outputs)
         self.resolver: SchemaResolver | None = None
         if settings.schema_registry_url:
             from streams.registry import connect, register_outputs
