@@ -25,10 +25,14 @@ class FakeConsumer:
     def __init__(self, app: Any) -> None:
         self.app = app
         self._read_offset: defaultdict[TP, int | None] = defaultdict(lambda: None)
+        self._committed_offset: defaultdict[TP, int | None] = defaultdict(lambda: None)
         self.tracked: list[Any] = []
         self.full: set[TP] = set()
         self.gaps: list[tuple[TP, int, int]] = []
         self.flow_active = True
+        # As in Faust: fetched and delivered partitions; a full buffer moves one to `buffered`.
+        self._active_partitions: set[TP] = {TP(TOPIC, p) for p in range(4)}
+        self._buffered_partitions: set[TP] = set()
 
     def _to_message(self, tp: Any, record: Any) -> Any:
         return SimpleNamespace(
@@ -45,10 +49,15 @@ class FakeConsumer:
     def on_buffer_full(self, tp: TP) -> None:
         assert isinstance(tp, TP)  # Faust asserts this on its partition sets
         self.full.add(tp)
+        self._active_partitions.discard(tp)
+        self._buffered_partitions.add(tp)
 
     def on_buffer_drop(self, tp: TP) -> None:
         assert isinstance(tp, TP)
         self.full.discard(tp)
+        if tp in self._buffered_partitions:
+            self._buffered_partitions.discard(tp)
+            self._active_partitions.add(tp)
 
     async def _add_gap(self, tp: TP, start: int, end: int) -> None:
         self.gaps.append((tp, start, end))
@@ -99,7 +108,7 @@ def test_a_full_partition_stops_being_fetched_until_taken() -> None:
     assert consumer.full == set() and not intake.ready.is_set()
 
 
-def test_pending_records_are_dropped_during_a_rebalance_and_from_old_generations() -> None:
+def test_pending_records_wait_while_the_flow_is_stopped_and_old_generations_are_dropped() -> None:
     intake, consumer = make()
     intake.divert({tp(0): records(0, [0])})
     consumer.flow_active = False
@@ -109,6 +118,33 @@ def test_pending_records_are_dropped_during_a_rebalance_and_from_old_generations
     consumer.app.consumer_generation_id = 2
     intake.divert({tp(0): records(0, [2])})
     assert [r[0] for r in asyncio.run(intake.take())[0]] == [2]
+
+
+def test_a_fetch_faust_discards_is_left_to_faust_and_moves_no_read_offset() -> None:
+    """Fetched while the flow is stopped (Faust then seeks back to the committed offsets), or
+    for a partition no longer fetched: taking it would mark offsets read that are fetched
+    again after the seek, and those would be skipped for good."""
+    intake, consumer = make()
+    stopped = {tp(0): records(0, [5, 6])}
+    consumer.flow_active = False
+    assert intake.divert(stopped) == stopped
+    consumer.flow_active = True
+    consumer._active_partitions.discard(TP(TOPIC, 1))  # paused by Faust (a rebalance)
+    paused = {tp(1): records(1, [7])}
+    assert intake.divert({**paused, tp(2): records(2, [0])}) == paused
+    assert consumer._read_offset[tp(0)] is None and consumer._read_offset[tp(1)] is None
+    assert consumer.tracked == [m for *_, m in asyncio.run(intake.take())[2]]
+    intake.divert({tp(0): records(0, [5, 6])})  # after the seek: fetched again, delivered
+    assert [r[0] for r in asyncio.run(intake.take())[0]] == [5, 6]
+
+
+def test_a_partition_paused_by_its_full_buffer_is_still_delivered() -> None:
+    intake, consumer = make(batch_size=2)
+    intake.divert({tp(3): records(3, [0, 1])})
+    assert TP(TOPIC, 3) not in consumer._active_partitions  # fetching stops
+    intake.divert({tp(3): records(3, [2])})  # already in flight when it stopped
+    assert [r[0] for r in asyncio.run(intake.take())[3]] == [0, 1, 2]
+    assert TP(TOPIC, 3) in consumer._active_partitions
 
 
 def test_a_revoked_partition_is_forgotten() -> None:

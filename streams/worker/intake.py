@@ -60,12 +60,21 @@ class Intake:
         if not any(tp.topic == self.topic for tp in records):
             return records
         consumer = self.app.consumer
+        if not consumer.flow_active:
+            # Faust discards this whole fetch and seeks back to the committed offsets: taking
+            # it would also move the read offsets, so the records fetched again after the seek
+            # would pass as already read.
+            return records
+        # Only partitions Faust would deliver from now (a paused partition's records in flight
+        # are discarded by Faust too; a revoked one is no longer ours).
+        active = consumer._active_partitions or ()
+        buffered = consumer._buffered_partitions
         read_offset = consumer._read_offset  # what `_drain_messages` keeps per partition
         to_message = consumer._to_message
         track = consumer.track_message
         rest: dict[TP, list[Any]] = {}
         for tp, batch in records.items():
-            if tp.topic != self.topic:
+            if tp.topic != self.topic or (tp not in active and tp not in buffered):
                 rest[tp] = batch
                 continue
             read: int | None = read_offset[tp]
@@ -117,7 +126,7 @@ class Intake:
         self._paused.clear()
         generation = self.app.consumer_generation_id
         for partition, box in pending.items():
-            if box and box[0][3].generation_id != generation:
+            if box and box[0][3].generation_id != generation:  # oldest first
                 pending[partition] = [r for r in box if r[3].generation_id == generation]
         return {p: box for p, box in pending.items() if box}
 
