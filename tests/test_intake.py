@@ -150,10 +150,14 @@ def test_a_partition_paused_by_its_full_buffer_is_still_delivered() -> None:
 
 
 def test_a_revoked_partition_is_forgotten() -> None:
-    intake, _ = make()
+    intake, consumer = make(batch_size=2)
     intake.divert({tp(0): records(0, [0]), tp(1): records(1, [0, 1])})
+    assert TP(TOPIC, 1) in consumer._buffered_partitions  # full: fetching stopped
+    consumer._active_partitions.discard(TP(TOPIC, 1))  # Faust's revocation
     intake.forget(1)
     assert intake.count == 1
+    assert TP(TOPIC, 1) not in consumer._buffered_partitions  # no longer delivered
+    assert intake.divert({tp(1): records(1, [2])}) == {tp(1): records(1, [2])}
     assert list(asyncio.run(intake.take())) == [0]
 
 

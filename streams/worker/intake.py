@@ -11,10 +11,13 @@ pending, and leaves every other topic (routed packets, changelogs) to the normal
 
 Faust still owns the group, assignment, fetching, offsets and commits: the worker acks each
 message through `Consumer.ack` once what it caused is handed to the producer, so Faust commits
-only offsets whose records were processed (at-least-once, as with a stream). What the drain
-loop did per message is kept, once per batch: duplicate offsets are dropped, offset gaps are
-registered, a partition whose buffer is full stops being fetched until the worker drains it,
-and records from an older consumer generation are discarded (redelivered after the seek).
+only offsets whose records were processed (at-least-once, as with a stream). The intake takes
+exactly what Faust's `getmany` would hand on (flow running, partition active or buffered:
+what Faust discards it still discards, and seeks back for), and does once per batch what the
+drain loop does per message: offsets below the read offset are dropped, offsets never fetched
+are registered as gaps (never offsets already handed on), a partition whose buffer is full stops
+being fetched until the worker drains it, and records from an older consumer generation are
+discarded (fetched again after the seek).
 """
 
 from __future__ import annotations
@@ -123,10 +126,9 @@ class Intake:
         """
         consumer = self.app.consumer
         if not consumer.flow_active:
-            # Faust paused the flow (rebalance or table recovery): keep what was fetched. A
-            # rebalance seeks to the committed offsets, so records of an older generation are
-            # dropped below; a recovery pause resumes without a seek, so dropping them here
-            # would leave holes that stall the commit for good.
+            # Faust stopped the flow (a rebalance): nothing is processed until it runs again.
+            # Revoked partitions' records are dropped by `forget` (as Faust clears its stream
+            # buffers), an older generation's below; both are fetched again after the seek.
             self.ready.clear()
             return {}
         pending, self.pending = self.pending, defaultdict(list)
@@ -149,6 +151,10 @@ class Intake:
         """A revoked partition: its unacked records go to the new owner."""
         box = self.pending.pop(partition, [])
         self.count -= len(box)
-        self._paused = {tp for tp in self._paused if tp.partition != partition}
+        for tp in [tp for tp in self._paused if tp.partition == partition]:
+            # Faust clears its own sets of a revoked partition, not this one: left in it, the
+            # partition would pass Faust's delivery check even while Faust pauses it.
+            self.app.consumer._buffered_partitions.discard(tp)
+            self._paused.discard(tp)
         self._gaps = [gap for gap in self._gaps if gap[0].partition != partition]
         self._next.pop(partition, None)
