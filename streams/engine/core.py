@@ -84,41 +84,55 @@ class Engine:
         return _routes(self._by_type[event.type], event)
 
     def process(self, event: Event) -> list[Alert]:
-        """Apply an event to every subject it touches (the backtest path)."""
+        """Apply an event to every subject it touches."""
+        return self.process_all((event,))
+
+    def process_all(self, events: Iterable[Event]) -> list[Alert]:
+        """`process` over many events in (ts, event_id) order (the backtest path), in one go."""
         alerts: list[Alert] = []
-        for key, detectors in _routes(self._by_type[event.type], event).items():
-            alerts += self.apply(key, detectors, event)
+        by_type = self._by_type
+        apply = self._apply
+        for event in events:
+            for key, detectors in _routes(by_type[event.type], event).items():
+                apply(key, detectors, event, alerts)
         return alerts
 
     def apply(self, key: str, detectors: Iterable[Detector], event: Event) -> list[Alert]:
+        """Apply an event to one subject's state with the detectors routed there."""
+        alerts: list[Alert] = []
+        self._apply(key, detectors, event, alerts)
+        return alerts
+
+    def _apply(
+        self, key: str, detectors: Iterable[Detector], event: Event, alerts: list[Alert]
+    ) -> None:
         state = self.subjects.get(key) or self._state(key)
         ts_ms = event.ts_ms
         if ts_ms < state.hwm_ts_ms or (ts_ms == state.hwm_ts_ms and event.event_id <= state.hwm_id):
             self.stats.skipped_replays += 1
-            return []
-        state.hwm_ts_ms, state.hwm_id = ts_ms, event.event_id
+            return
+        state.hwm_ts_ms = ts_ms
+        state.hwm_id = event.event_id
         self.stats.applied += 1
-        alerts: list[Alert] = []
         owner = state.subject
         det_states = state.detector_states
+        changed = False
         for detector in detectors:
             det_state = det_states.get(detector.name)
             if det_state is None:
                 det_state = det_states[detector.name] = detector.new_state()
             outcome = detector.step(det_state, owner, event)
-            if outcome.changed:
-                # The high-water mark is persisted with material changes only: an event that
-                # changed nothing is harmless to re-apply after a restart.
-                self.dirty.add(key)
+            changed = changed or outcome.changed
             finding = outcome.finding
-            if finding is None:
-                continue
-            self.stats.findings += 1
-            subject = finding.subject or owner
-            alert = self._case_update(state, subject, detector, finding, event)
-            if alert is not None:
-                alerts.append(alert)
-        return alerts
+            if finding is not None:
+                self.stats.findings += 1
+                alert = self._case_update(state, finding.subject or owner, detector, finding, event)
+                if alert is not None:
+                    alerts.append(alert)
+        if changed:
+            # The high-water mark is persisted with material changes only: an event that
+            # changed nothing is harmless to re-apply after a restart.
+            self.dirty.add(key)
 
     def _case_update(
         self,
