@@ -151,12 +151,6 @@ class PacedProducer(threading.Thread):
         assert self.sent == len(self.events)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="OPEN DEFECT (issue 7 stays open): in about 1 of 8 runs one case revision is missing "
-    "after the SIGKILL (lag 0, never published); cause not found yet. Passing runs prove the "
-    "rest; the README's operations section says so.",
-)
 @pytest.mark.parametrize("disk", ["same_disk", "new_disk"])
 def test_worker_sigkill_mid_stream_loses_nothing_and_keeps_its_state(
     broker: EmbeddedBroker, tmp_path: Path, small: tuple[list[Event], list[Alert]], disk: str
