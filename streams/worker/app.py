@@ -33,6 +33,7 @@ from streams.config import GuardlineConfig, Mode
 from streams.engine.footprint import state_footprint
 from streams.metrics import WorkerMetrics
 from streams.model import Severity
+from streams.worker.commits import StallWatch, lost_offsets
 from streams.worker.endpoints import DEFAULT_HOST, DEFAULT_PORT, BrokerProbe, Endpoints, readiness
 from streams.worker.envelope import IDLE, pack, unpack
 from streams.worker.router import Router, RouterOutput
@@ -62,6 +63,7 @@ class WorkerSettings:
     metrics_host: str = DEFAULT_HOST
     metrics_port: int | None = DEFAULT_PORT  # /metrics, /healthz, /readyz; None = no server
     gauges_every_s: float = 1.0  # lag, watermarks and state size refresh (state: x5)
+    lost_grace_s: float = 10.0  # offsets neither acked nor held this long are read again
     schema_registry_url: str | None = None  # set: write the Confluent wire format (registry.py)
 
 
@@ -154,12 +156,14 @@ class GuardlineWorker:
         self._streams: dict[str, Any] = {}
         self._context: dict[int, Any] = {}  # last routed record per partition (table writes)
         self._lock = asyncio.Lock()
+        self._epoch = 0  # rebalances seen (revocations), see `_detect`
         self.totals = {"in": 0, "routed": 0, "applied": 0, "alerts": 0, "dead_letters": 0}
         # Wall-clock times of the first input record and of the last applied event (bench).
         self.clock = {"first_in_s": 0.0, "last_applied_s": 0.0}
         self.metrics = WorkerMetrics(d.name for d in settings.config.active())
         self._done: dict[tuple[str, int], int] = {}  # past the highest acked offset (lag)
         self._gauges_at = self._state_at = self._stats_at = 0.0
+        self._stalls = StallWatch(settings.lost_grace_s)
         self.app.agent(self.events_topic, name="guardline-route")(self._agent)
         self.app.agent(self.routed_topic, name="guardline-detect")(self._agent)
         self.app.timer(interval=settings.flush_every_s)(self._tick)
@@ -189,6 +193,7 @@ class GuardlineWorker:
             if state:
                 self._state_at = now
             self._update_gauges(state=state)
+            await self._reread_lost()
 
     async def _on_assigned(self, app: Any, assigned: Any, **_: Any) -> None:
         mine = sorted(tp.partition for tp in assigned if tp.topic == topics.EVENTS.name)
@@ -200,6 +205,8 @@ class GuardlineWorker:
 
     async def _on_revoked(self, app: Any, revoked: Any, **_: Any) -> None:
         """Drop revoked partitions: unacked records go to the new owner, state via the table."""
+        self._epoch += 1  # a flush in progress stops handling the records it took before
+        self._stalls = StallWatch(self.settings.lost_grace_s)  # offsets start over
         for tp in revoked:
             self.inbox.get(tp.topic, {}).pop(tp.partition, None)
             if tp.topic == topics.EVENTS.name:
@@ -217,6 +224,7 @@ class GuardlineWorker:
 
     async def _flush(self, *, heartbeats: bool = False) -> None:
         async with self._lock:
+            epoch = self._epoch
             inbox = self.inbox
             self.inbox = {name: defaultdict(list) for name in inbox}
             self.inbox_count = 0
@@ -241,9 +249,43 @@ class GuardlineWorker:
                     time.perf_counter() - started,
                 )
             for partition, records in inbox[topics.ROUTED.name].items():
-                await self._detect(partition, records)
+                await self._detect(partition, records, epoch)
             for partition in set(self.runtimes) - set(inbox[topics.ROUTED.name]):
-                await self._detect(partition, [])  # watermarks may have moved: release
+                await self._detect(partition, [], epoch)  # watermarks may have moved: release
+
+    async def _reread_lost(self) -> None:
+        """Have Faust read again the offsets it will otherwise wait for forever (`commits.py`)."""
+        app = self.app
+        consumer = app.consumer
+        if app.rebalancing or not getattr(consumer, "flow_active", True):
+            return
+        acked = getattr(consumer, "_acked", {})
+        committed = getattr(consumer, "_committed_offset", {})
+        read = getattr(consumer, "_read_offset", {})
+        held: dict[Any, list[int]] | None = None
+        now = time.monotonic()
+        for tp in consumer.assignment():
+            if tp.topic not in self.inbox:
+                continue
+            lost = lost_offsets(committed.get(tp), read.get(tp), acked.get(tp, ()), ())
+            if lost is not None:
+                if held is None:  # records delivered and not acked yet (inbox, reorder buffers)
+                    held = defaultdict(list)
+                    for message in list(consumer.unacked):
+                        if not message.acked:
+                            held[message.tp].append(message.offset)
+                lost = lost_offsets(committed.get(tp), read.get(tp), acked.get(tp, ()), held[tp])
+            lost = self._stalls.check(tp, lost, now)
+            if lost is None:
+                continue
+            log.warning(
+                "%s[%d]: offsets %d-%d were handed on but are neither acked nor held, so the "
+                "commit cannot pass them (Faust's offset bookkeeping raced a rebalance); "
+                "reading again from %d (read offset was %s, first acked %s)",
+                tp.topic, tp.partition, lost.start, lost.stop - 1, lost.start,
+                read.get(tp), min(acked.get(tp) or [None]),
+            )  # fmt: skip
+            await consumer.seek(tp, lost.start)
 
     def _caught_up(self, source: int) -> bool:
         """Whether every record of an input partition has been routed (so it may be idle).
@@ -287,8 +329,13 @@ class GuardlineWorker:
         self.totals["dead_letters"] += len(out.rejected)
 
     async def _detect(
-        self, partition: int, records: list[tuple[int, bytes | None, bytes, Any]]
+        self, partition: int, records: list[tuple[int, bytes | None, bytes, Any]], epoch: int
     ) -> None:
+        """Records taken before a rebalance that happened during this flush are left alone:
+        their partition may be someone else's now (a runtime made for it here would write its
+        changelog), and unacked they are simply read again by the owner."""
+        if epoch != self._epoch:
+            return
         runtime = self._runtime(partition)
         out: DetectOutput[Any] = DetectOutput()
         started = time.perf_counter()
@@ -322,6 +369,8 @@ class GuardlineWorker:
                 outgoing.append((topics.PRIORITY.name, key, value))
         if outgoing:
             await self._deliver(outgoing)
+            if epoch != self._epoch:
+                return  # revoked meanwhile: the owner re-applies (same alert ids) and saves
         if out.state_writes:
             # Every write comes from an applied event, so a record of this partition was seen.
             self._write_state(out.state_writes, self._context[partition])
