@@ -160,7 +160,6 @@ class GuardlineWorker:
         self._streams: dict[str, Any] = {}
         self._context: dict[int, Any] = {}  # last routed record per partition (table writes)
         self._lock = asyncio.Lock()
-        self._epoch = 0  # rebalances seen (revocations), see `_detect`
         self.totals = {"in": 0, "routed": 0, "applied": 0, "alerts": 0, "dead_letters": 0}
         # Wall-clock times of the first input record and of the last applied event (bench).
         self.clock = {"first_in_s": 0.0, "last_applied_s": 0.0}
@@ -209,7 +208,6 @@ class GuardlineWorker:
 
     async def _on_revoked(self, app: Any, revoked: Any, **_: Any) -> None:
         """Drop revoked partitions: unacked records go to the new owner, state via the table."""
-        self._epoch += 1  # a flush in progress stops handling the records it took before
         self._stalls = StallWatch(self.settings.lost_grace_s)  # offsets start over
         for tp in revoked:
             self.inbox.get(tp.topic, {}).pop(tp.partition, None)
@@ -228,7 +226,6 @@ class GuardlineWorker:
 
     async def _flush(self, *, heartbeats: bool = False) -> None:
         async with self._lock:
-            epoch = self._epoch
             inbox = self.inbox
             self.inbox = {name: defaultdict(list) for name in inbox}
             self.inbox_count = 0
@@ -253,9 +250,9 @@ class GuardlineWorker:
                     time.perf_counter() - started,
                 )
             for partition, records in inbox[topics.ROUTED.name].items():
-                await self._detect(partition, records, epoch)
+                await self._detect(partition, records)
             for partition in set(self.runtimes) - set(inbox[topics.ROUTED.name]):
-                await self._detect(partition, [], epoch)  # watermarks may have moved: release
+                await self._detect(partition, [])  # watermarks may have moved: release
 
     async def _reread_lost(self) -> None:
         """Have Faust read again the offsets it will otherwise wait for forever (`commits.py`)."""
@@ -268,6 +265,7 @@ class GuardlineWorker:
         read = getattr(consumer, "_read_offset", {})
         held: dict[Any, list[int]] | None = None
         now = time.monotonic()
+        stuck = False
         for tp in consumer.assignment():
             if tp.topic not in self.inbox:
                 continue
@@ -285,11 +283,16 @@ class GuardlineWorker:
             log.warning(
                 "%s[%d]: offsets %d-%d were handed on but are neither acked nor held, so the "
                 "commit cannot pass them (Faust's offset bookkeeping raced a rebalance); "
-                "reading again from %d (read offset was %s, first acked %s)",
-                tp.topic, tp.partition, lost.start, lost.stop - 1, lost.start,
+                "reading again from the committed offsets (read offset was %s, first acked %s)",
+                tp.topic, tp.partition, lost.start, lost.stop - 1,
                 read.get(tp), min(acked.get(tp) or [None]),
             )  # fmt: skip
-            await consumer.seek(tp, lost.start)
+            stuck = True
+        if stuck:
+            # What Faust does after a rebalance: its committed and read offsets and the fetch
+            # positions from the broker's committed offsets. A seek of the one partition is not
+            # enough: the fetch loop's record in hand rewrites the read offset (see commits.py).
+            await consumer.perform_seek()
 
     def _caught_up(self, source: int) -> bool:
         """Whether every record of an input partition has been routed (so it may be idle).
@@ -343,13 +346,8 @@ class GuardlineWorker:
         self.totals["dead_letters"] += len(out.rejected)
 
     async def _detect(
-        self, partition: int, records: list[tuple[int, bytes | None, bytes, Any]], epoch: int
+        self, partition: int, records: list[tuple[int, bytes | None, bytes, Any]]
     ) -> None:
-        """Records taken before a rebalance that happened during this flush are left alone:
-        their partition may be someone else's now (a runtime made for it here would write its
-        changelog), and unacked they are simply read again by the owner."""
-        if epoch != self._epoch:
-            return
         runtime = self._runtime(partition)
         out: DetectOutput[Any] = DetectOutput()
         started = time.perf_counter()
@@ -388,8 +386,6 @@ class GuardlineWorker:
         # are then below the subject's high-water mark). Delivered first, the worst case is
         # the same (alert_id, revision) twice, which consumers dedupe.
         await self._deliver(outgoing)
-        if epoch != self._epoch:
-            return  # revoked meanwhile: the owner re-applies (same alert ids) and saves
         if out.state_writes:
             # Every write comes from an applied event, so a record of this partition was seen.
             self._write_state(out.state_writes, self._context[partition])

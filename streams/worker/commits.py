@@ -3,13 +3,14 @@
 Faust commits a partition only up to the first offset not acked since its committed offset
 (`Consumer._new_offset`), and its fetch loop drops every record below its read offset (the last
 one it handed on). Both numbers are written by coroutines that a rebalance or a seek can
-interleave: a seek or a commit begun before the rebalance finishes after it, and the fetch loop
-stores the offset of a record it held across the seek (issue 7: seen as a seek that began in
-generation 2 ending in generation 1, and a read offset left at the end of the records handed on
-before the seek). Offsets between the committed one and the first acked one are then delivered
-never again and acked never, so the partition's commit stops for good (lag constant, yet every
-alert published). Reading them again from the committed offset is always safe: the engine's
-per-subject high-water mark makes a redelivered event harmless.
+interleave (issue 7, seen in worker logs): records handed on while the post-rebalance seek is
+still running get acked and committed, then the seek writes the older committed offset it had
+fetched; the fetch loop stores the offset of a record it held across the seek, so the re-fetched
+records below it are dropped; a commit or a seek begun in one generation writes its offsets
+into the next. Offsets between Faust's committed offset and the first acked one are then never
+delivered again and never acked, and the partition's commit stops for good (lag constant, yet
+every alert published). Faust's own seek to the broker's committed offsets resets all three;
+what it re-reads was handed on before, so the engine's per-subject high-water mark skips it.
 """
 
 from __future__ import annotations
