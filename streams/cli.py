@@ -231,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     def with_bootstrap(p: argparse.ArgumentParser) -> None:
         p.add_argument("--bootstrap", help=f"Kafka bootstrap servers (default: ${BOOTSTRAP_ENV})")
 
+    def with_config(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", type=Path, help="detector config TOML (default: built-in)")
+
     def with_registry(p: argparse.ArgumentParser, what: str) -> None:
         p.add_argument(
             "--schema-registry",
@@ -261,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("worker", cmd_worker, "Run a stream worker (Faust) on the input topic.")
     with_bootstrap(p)
-    p.add_argument("--config", type=Path, help="detector config TOML (default: built-in)")
+    with_config(p)
     p.add_argument("--app-id", default="guardline", help="Faust app id = consumer group id")
     p.add_argument("--partitions", type=int, default=topics.DEFAULT_PARTITIONS)
     p.add_argument("--data-dir", type=Path, default=Path(".guardline/worker"))
@@ -302,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("backtest", cmd_backtest, "Run the detectors over an events file in event-time order.")
     p.add_argument("events", type=Path)
     p.add_argument("-o", "--output", type=Path, required=True, help="alerts JSON Lines file")
-    p.add_argument("--config", type=Path, help="detector config TOML (default: built-in)")
+    with_config(p)
 
     p = add("eval", cmd_eval, "Score alerts (from backtest) against a simulation's truth file.")
     p.add_argument("alerts", type=Path, help="alerts JSON Lines (guardline backtest -o ...)")
@@ -343,7 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state-days", type=float, default=24.0, help="simulated days they span (24)")
     p.add_argument("--state-only", action="store_true", help="only the state figure, no broker")
     p.add_argument("--latency-seconds", type=float, default=20.0, help="half-rate run length")
-    p.add_argument("--config", type=Path, help="detector config TOML (default: built-in)")
+    with_config(p)
     p.add_argument("--json", type=Path, help="also write every figure as JSON here")
     return parser
 

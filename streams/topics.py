@@ -30,11 +30,11 @@ class TopicSpec:
     """A topic as Guardline expects it: name, size, retention and what its key means."""
 
     name: str
-    partitions: int
     retention_ms: int
-    cleanup_policy: str
     key: str
     purpose: str
+    partitions: int = DEFAULT_PARTITIONS
+    cleanup_policy: str = "delete"
 
     def __post_init__(self) -> None:
         if self.partitions < 1:
@@ -51,50 +51,38 @@ class TopicSpec:
 
 EVENTS: Final = TopicSpec(
     name="guardline.events.v1",
-    partitions=DEFAULT_PARTITIONS,
     retention_ms=7 * _DAY_MS,
-    cleanup_policy="delete",
     key="actor.id",
     purpose="input: one Avro metadata event per message (never content)",
 )
 ALERTS: Final = TopicSpec(
     name="guardline.alerts.v1",
-    partitions=DEFAULT_PARTITIONS,
     retention_ms=30 * _DAY_MS,
-    cleanup_policy="delete",
     key='subject "KIND:id", e.g. "ACCOUNT:a1"',
     purpose="every alert and case update, any severity",
 )
 PRIORITY: Final = TopicSpec(
     name="guardline.alerts.priority.v1",
-    partitions=DEFAULT_PARTITIONS,
     retention_ms=30 * _DAY_MS,
-    cleanup_policy="delete",
     key='subject "KIND:id"',
     purpose="HIGH and CRITICAL alerts only: what the moderation queue reads",
 )
 SHADOW: Final = TopicSpec(
     name="guardline.alerts.shadow.v1",
-    partitions=DEFAULT_PARTITIONS,
     retention_ms=7 * _DAY_MS,
-    cleanup_policy="delete",
     key='subject "KIND:id"',
     purpose="alerts from detectors in shadow mode (evaluated, never queued for moderators)",
 )
 DEAD_LETTER: Final = TopicSpec(
     name="guardline.deadletter.v1",
-    partitions=DEFAULT_PARTITIONS,
     retention_ms=30 * _DAY_MS,
-    cleanup_policy="delete",
     key="the original message key",
     purpose="input messages that could not be decoded or processed, with the reason",
 )
 
 ROUTED: Final = TopicSpec(
     name="guardline.internal.routed.v1",
-    partitions=DEFAULT_PARTITIONS,
     retention_ms=_DAY_MS,
-    cleanup_policy="delete",
     key="none: the partition is chosen from the subject key (crc32 % partitions)",
     purpose="internal: validated events re-keyed by subject (account, device, IP), packed",
 )

@@ -204,7 +204,14 @@ def test_ensure_topics_is_idempotent_and_as_specified(
 def test_refused_configs_fall_back_to_broker_defaults(
     bootstrap: str, unique_suffix: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    odd = topics.TopicSpec(f"odd-{unique_suffix}", 2, 60_000, "bogus", key="-", purpose="test")
+    odd = topics.TopicSpec(
+        f"odd-{unique_suffix}",
+        60_000,
+        key="-",
+        purpose="test",
+        partitions=2,
+        cleanup_policy="bogus",
+    )
 
     with caplog.at_level(logging.WARNING, logger="streams.topics"):
         assert topics.ensure_specs(bootstrap, [odd]) == [odd.name]
