@@ -143,7 +143,8 @@ def _stream_phases(
         result.counts["worker pairs applied"] = totals["applied"]
         result.counts["worker dead letters"] = totals["dead_letters"]
         say("3/6 latency at half the saturated rate (fresh traffic, later event times)")
-        _latency(bootstrap, settings, result, sim_config)
+        applied = totals["applied"]
+        _latency(bootstrap, settings, result, sim_config, lambda: _applied(procs) - applied)
     finally:
         for proc, _stats in procs:
             stop_worker(proc)
@@ -319,8 +320,16 @@ def _await_workers(
     return rate, {k: int(v) for k, v in final.items() if k in ("in", "applied", "dead_letters")}
 
 
+def _applied(procs: Workers) -> int:
+    return sum(int(read_stats(stats).get("applied", 0)) for _proc, stats in procs)
+
+
 def _latency(
-    bootstrap: str, settings: BenchSettings, result: BenchResult, first: SimulationConfig
+    bootstrap: str,
+    settings: BenchSettings,
+    result: BenchResult,
+    first: SimulationConfig,
+    applied: Callable[[], int],
 ) -> None:
     """Fresh traffic after the first run's event times, paced at half the measured rate.
 
@@ -373,8 +382,10 @@ def _latency(
     producer.flush()
     producer.close()
     progress.close()
-    # The last alerts are in flight: the tail waits for the idle heartbeat (or the lateness).
-    time.sleep(3.0 + result.latency_lateness_ms / 1000)
+    # Every alert counts, however late: wait until the worker has applied every pair (a worker
+    # that fell behind would otherwise lose its slowest alerts from the percentiles).
+    _poll(applied, result.counts["latency pairs"], "[bench] latency run (pairs applied)", settings)
+    time.sleep(1.0)  # the last alerts reach the consumer
     stop.set()
     watcher.join(5)
     consumer.close()
