@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 
 from streams.config import GuardlineConfig, Mode
@@ -19,10 +20,7 @@ from streams.model import Alert, Event
 def run_backtest(events: Iterable[Event], config: GuardlineConfig) -> list[Alert]:
     """Alerts from enforce-mode and shadow-mode detectors alike, in emission order."""
     engine = config.new_engine(clock_ms=lambda: int(time.time() * 1000))
-    alerts: list[Alert] = []
-    for event in sorted(events, key=lambda e: (e.ts_ms, e.event_id)):
-        alerts.extend(engine.process(event))
-    return alerts
+    return engine.process_all(sorted(events, key=attrgetter("ts_ms", "event_id")))
 
 
 @dataclass(slots=True)

@@ -33,15 +33,17 @@ class AgeBand(StrEnum):
 
     @property
     def is_minor(self) -> bool:
-        return self in _MINORS
+        return self in MINOR_BANDS
 
     @property
     def is_adult(self) -> bool:
-        return self in _ADULTS
+        return self in ADULT_BANDS
 
 
-_MINORS = frozenset({AgeBand.UNDER_13, AgeBand.AGE_13_15, AgeBand.AGE_16_17})
-_ADULTS = frozenset({AgeBand.AGE_18_20, AgeBand.AGE_21_PLUS})
+# Per-event code tests `band in MINOR_BANDS`: on Python 3.11 a property call, and even an enum
+# member lookup (`AgeBand.UNDER_13`), costs several times a frozenset membership test.
+MINOR_BANDS: Final = frozenset({AgeBand.UNDER_13, AgeBand.AGE_13_15, AgeBand.AGE_16_17})
+ADULT_BANDS: Final = frozenset({AgeBand.AGE_18_20, AgeBand.AGE_21_PLUS})
 
 
 class Severity(StrEnum):

@@ -12,7 +12,7 @@ The actor's own declared age band is ignored: the attackers here pose as teens, 
 minors" means reaching declared minors whatever the actor claims to be.
 
 Subjects: churn is seen on devices (one phone, fresh accounts) and on IPs (one home line or
-VPN exit, fresh device ids each time), and both must be caught, so `subjects()` returns both
+VPN exit, fresh device ids each time), and both must be caught, so `subject_keys()` returns both
 the DEVICE and the IP of an event; each keeps its own state and its alerts and cases are about
 that device or that IP. Shared IPs (schools, carrier NAT) do not trigger by themselves: their
 many new accounts are neither deleted nor, mostly, anonymous.
@@ -40,10 +40,12 @@ from streams.detectors.base import (
     Json,
     Outcome,
     capped,
+    device_key,
+    ip_key,
     severity_for,
     touch,
 )
-from streams.model import Event, EventType, Subject, SubjectKind
+from streams.model import MINOR_BANDS, Event, EventType, Subject, SubjectKind
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -52,6 +54,8 @@ _CONTACTS = frozenset(
     {EventType.MESSAGE_SENT, EventType.CONTACT_ADDED, EventType.GROUP_MEMBER_ADDED}
 )
 _LIFECYCLE = frozenset({EventType.ACCOUNT_CREATED, EventType.ACCOUNT_DELETED})
+# Module constants: on Python 3.11 looking up an enum member costs several dict lookups.
+_CREATED, _DELETED = EventType.ACCOUNT_CREATED, EventType.ACCOUNT_DELETED
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +98,7 @@ def _is_contact(event: Event) -> bool:
     return (
         event.type in _CONTACTS
         and target is not None
-        and target.age_band.is_minor
+        and target.age_band in MINOR_BANDS
         and target.id != event.actor.id
     )
 
@@ -102,18 +106,19 @@ def _is_contact(event: Event) -> bool:
 class AnonymousChurnDetector:
     name: ClassVar[str] = "anonymous_churn"
     version: ClassVar[str] = "1.0.0"
+    event_types: ClassVar[frozenset[EventType]] = _CONTACTS | _LIFECYCLE
 
     def __init__(self, config: AnonymousChurnConfig | None = None) -> None:
         self.config = config or AnonymousChurnConfig()
 
-    def subjects(self, event: Event) -> Iterable[Subject]:
+    def subject_keys(self, event: Event) -> Iterable[str]:
         if event.type not in _LIFECYCLE and not _is_contact(event):
             return ()
-        out: list[Subject] = []
+        out: list[str] = []
         if event.device_hash:
-            out.append(Subject(SubjectKind.DEVICE, event.device_hash))
+            out.append(device_key(event.device_hash))
         if event.ip_hash:
-            out.append(Subject(SubjectKind.IP, event.ip_hash))
+            out.append(ip_key(event.ip_hash))
         return out
 
     def new_state(self) -> ChurnState:
@@ -125,7 +130,7 @@ class AnonymousChurnDetector:
     def step(self, state: ChurnState, subject: Subject, event: Event) -> Outcome:
         self.expire(state, event.ts_ms)
         actor = event.actor
-        if event.type is EventType.ACCOUNT_CREATED:
+        if event.type is _CREATED:
             if actor.id in state.accounts:
                 return UNCHANGED
             touch(
@@ -135,10 +140,10 @@ class AnonymousChurnDetector:
                 self.config.max_accounts,
             )
             return Outcome(changed=True)
-        if event.type is EventType.ACCOUNT_DELETED:
+        if event.type is _DELETED:
             return self._deleted(state, subject, event)
-        target = event.target
-        if target is None or not _is_contact(event):
+        target = event.target  # routing let only contacts with a minor through
+        if target is None:
             return UNCHANGED
         account = state.accounts.get(actor.id)
         if account is None:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from streams.model import Event, Severity, Subject
+from streams.model import Event, EventType, Severity, Subject, SubjectKind
 
 V = TypeVar("V")
 
@@ -64,9 +64,12 @@ class Detector(Protocol):
 
     name: ClassVar[str]
     version: ClassVar[str]
+    # Every event type `subjects` can route; the engine never asks about the others.
+    event_types: ClassVar[frozenset[EventType]]
 
-    def subjects(self, event: Event) -> Iterable[Subject]:
-        """The subjects (kind and id) whose state this event updates (routing)."""
+    def subject_keys(self, event: Event) -> Iterable[str]:
+        """State keys (`subject_key`) of the subjects this event updates (routing). Only asked
+        about events of `event_types`; `step` only sees events routed here."""
         ...
 
     def new_state(self) -> Any: ...
@@ -89,6 +92,29 @@ class Detector(Protocol):
 
 
 DAY_MS = 86_400_000
+
+_KEY_PREFIX = {kind: f"{kind.value}:" for kind in SubjectKind}
+_ACCOUNT, _DEVICE, _IP = (
+    _KEY_PREFIX[k] for k in (SubjectKind.ACCOUNT, SubjectKind.DEVICE, SubjectKind.IP)
+)
+
+
+def subject_key(kind: SubjectKind, subject_id: str) -> str:
+    """A subject's state key, "KIND:id": one subject's whole history lives under it."""
+    return _KEY_PREFIX[kind] + subject_id
+
+
+def account_key(account_id: str) -> str:
+    """`subject_key(SubjectKind.ACCOUNT, account_id)`, for routing every event cheaply."""
+    return _ACCOUNT + account_id
+
+
+def device_key(device_hash: str) -> str:
+    return _DEVICE + device_hash
+
+
+def ip_key(ip_hash: str) -> str:
+    return _IP + ip_hash
 
 
 def remember_pair(

@@ -30,11 +30,12 @@ from streams.detectors.base import (
     Finding,
     Json,
     Outcome,
+    account_key,
     capped,
     describe_age,
     severity_for,
 )
-from streams.model import Account, Event, EventType, Subject, SubjectKind
+from streams.model import MINOR_BANDS, Account, Event, EventType, Subject
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -75,17 +76,18 @@ _FLAG = {EventType.BLOCKED: BLOCK, EventType.REPORTED: REPORT}
 class MinorBlocksReportsDetector:
     name: ClassVar[str] = "minor_blocks_reports"
     version: ClassVar[str] = "1.0.0"
+    event_types: ClassVar[frozenset[EventType]] = frozenset(_FLAG)
 
     def __init__(self, config: MinorBlocksReportsConfig | None = None) -> None:
         self.config = config or MinorBlocksReportsConfig()
 
-    def subjects(self, event: Event) -> Iterable[Subject]:
+    def subject_keys(self, event: Event) -> Iterable[str]:
         target = event.target
-        if target is None or event.type not in _FLAG or not event.actor.age_band.is_minor:
+        if target is None or event.type not in _FLAG or event.actor.age_band not in MINOR_BANDS:
             return ()
         if target.id == event.actor.id:
             return ()
-        return (Subject(SubjectKind.ACCOUNT, target.id),)
+        return (account_key(target.id),)
 
     def new_state(self) -> BlocksState:
         return BlocksState()

@@ -40,12 +40,13 @@ from streams.detectors.base import (
     Finding,
     Json,
     Outcome,
+    account_key,
     capped,
     describe_age,
     span_words,
     touch,
 )
-from streams.model import AgeBand, Event, EventType, Severity, Subject, SubjectKind
+from streams.model import MINOR_BANDS, AgeBand, Event, EventType, Severity, Subject
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -90,7 +91,7 @@ def counts_as_minor_add(event: Event) -> bool:
     if event.type not in _ADDS or target is None:
         return False
     actor = event.actor.age_band
-    if actor.is_minor or not target.age_band.is_minor:
+    if actor in MINOR_BANDS or target.age_band not in MINOR_BANDS:
         return False
     return not (actor is AgeBand.AGE_18_20 and target.age_band is AgeBand.AGE_16_17)
 
@@ -98,12 +99,13 @@ def counts_as_minor_add(event: Event) -> bool:
 class MinorMassAddDetector:
     name: ClassVar[str] = "minor_mass_add"
     version: ClassVar[str] = "1.1.0"
+    event_types: ClassVar[frozenset[EventType]] = frozenset(_ADDS)
 
     def __init__(self, config: MinorMassAddConfig | None = None) -> None:
         self.config = config or MinorMassAddConfig()
 
-    def subjects(self, event: Event) -> Iterable[Subject]:
-        return (Subject(SubjectKind.ACCOUNT, event.actor.id),) if counts_as_minor_add(event) else ()
+    def subject_keys(self, event: Event) -> Iterable[str]:
+        return (account_key(event.actor.id),) if counts_as_minor_add(event) else ()
 
     def new_state(self) -> MassAddState:
         return MassAddState()

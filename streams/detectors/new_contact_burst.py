@@ -27,6 +27,7 @@ from streams.detectors.base import (
     Finding,
     Json,
     Outcome,
+    account_key,
     capped,
     describe_age,
     drop_before,
@@ -37,7 +38,7 @@ from streams.detectors.base import (
     span_words,
     touch,
 )
-from streams.model import AgeBand, Event, EventType, Subject, SubjectKind
+from streams.model import MINOR_BANDS, AgeBand, Event, EventType, Subject
 
 HOUR_MS = 3_600_000
 
@@ -71,20 +72,23 @@ class BurstState:
         self.firsts: dict[str, tuple[int, str]] = {}
 
 
+_CONTACTS = frozenset({EventType.MESSAGE_SENT, EventType.CONTACT_ADDED})
+
+
 def _is_contact(event: Event) -> bool:
     """Only contacts that could ever count are routed: a minor's chats, adult-to-adult chats
     and near-peer chats cost this detector no state at all."""
     target = event.target
     return (
         target is not None
-        and event.type in (EventType.MESSAGE_SENT, EventType.CONTACT_ADDED)
+        and event.type in _CONTACTS
         and counts_as_burst_contact(event.actor.age_band, target.age_band)
     )
 
 
 def counts_as_burst_contact(actor: AgeBand, target: AgeBand) -> bool:
     """An adult or unknown-age actor reaching a minor who is not a near peer."""
-    if actor.is_minor or not target.is_minor:
+    if actor in MINOR_BANDS or target not in MINOR_BANDS:
         return False
     return not (actor is AgeBand.AGE_18_20 and target is AgeBand.AGE_16_17)
 
@@ -92,12 +96,13 @@ def counts_as_burst_contact(actor: AgeBand, target: AgeBand) -> bool:
 class NewContactBurstDetector:
     name: ClassVar[str] = "new_contact_burst"
     version: ClassVar[str] = "1.0.0"
+    event_types: ClassVar[frozenset[EventType]] = _CONTACTS
 
     def __init__(self, config: NewContactBurstConfig | None = None) -> None:
         self.config = config or NewContactBurstConfig()
 
-    def subjects(self, event: Event) -> Iterable[Subject]:
-        return (Subject(SubjectKind.ACCOUNT, event.actor.id),) if _is_contact(event) else ()
+    def subject_keys(self, event: Event) -> Iterable[str]:
+        return (account_key(event.actor.id),) if _is_contact(event) else ()
 
     def new_state(self) -> BurstState:
         return BurstState()

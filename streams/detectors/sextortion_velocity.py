@@ -31,6 +31,7 @@ from streams.detectors.base import (
     Finding,
     Json,
     Outcome,
+    account_key,
     capped,
     describe_age,
     forget_pairs,
@@ -38,7 +39,7 @@ from streams.detectors.base import (
     remember_pair,
     span_words,
 )
-from streams.model import AgeBand, Event, EventType, Severity, Subject, SubjectKind
+from streams.model import MINOR_BANDS, AgeBand, Event, EventType, Severity, Subject
 
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
@@ -123,15 +124,18 @@ class VelocityState:
 
 def counts_as_minor_chat(actor: AgeBand, target: AgeBand) -> bool:
     """An adult or unknown-age actor writing to a minor who is not a near peer."""
-    if actor.is_minor or not target.is_minor:
+    if actor in MINOR_BANDS or target not in MINOR_BANDS:
         return False
     return not (actor is AgeBand.AGE_18_20 and target is AgeBand.AGE_16_17)
+
+
+_MESSAGES = frozenset({EventType.MESSAGE_SENT})
 
 
 def _is_minor_dm(event: Event) -> bool:
     target = event.target
     return (
-        event.type is EventType.MESSAGE_SENT
+        event.type in _MESSAGES
         and target is not None
         and counts_as_minor_chat(event.actor.age_band, target.age_band)
     )
@@ -140,12 +144,13 @@ def _is_minor_dm(event: Event) -> bool:
 class SextortionVelocityDetector:
     name: ClassVar[str] = "sextortion_velocity"
     version: ClassVar[str] = "1.0.0"
+    event_types: ClassVar[frozenset[EventType]] = _MESSAGES
 
     def __init__(self, config: SextortionVelocityConfig | None = None) -> None:
         self.config = config or SextortionVelocityConfig()
 
-    def subjects(self, event: Event) -> Iterable[Subject]:
-        return (Subject(SubjectKind.ACCOUNT, event.actor.id),) if _is_minor_dm(event) else ()
+    def subject_keys(self, event: Event) -> Iterable[str]:
+        return (account_key(event.actor.id),) if _is_minor_dm(event) else ()
 
     def new_state(self) -> VelocityState:
         return VelocityState()

@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from streams.detectors.base import Detector, Finding
+from streams.detectors.base import Detector, Finding, subject_key
 from streams.engine.cases import Case, advance_case
-from streams.model import Alert, Event, Severity, Subject, SubjectKind
+from streams.model import SUBJECT_KINDS, Alert, Event, EventType, Severity, Subject
 
 HOUR_MS = 3_600_000
 
@@ -36,9 +36,10 @@ class EngineConfig:
 class SubjectState:
     """Everything Guardline remembers about one subject, across detectors."""
 
-    __slots__ = ("cases", "detector_states", "hwm_id", "hwm_ts_ms")
+    __slots__ = ("cases", "detector_states", "hwm_id", "hwm_ts_ms", "subject")
 
-    def __init__(self) -> None:
+    def __init__(self, subject: Subject) -> None:
+        self.subject = subject  # parsed once from its key, not on every event
         self.hwm_ts_ms = -1
         self.hwm_id = ""
         self.detector_states: dict[str, Any] = {}
@@ -70,49 +71,68 @@ class Engine:
         self._clock_ms = clock_ms
         self._loader = loader
         self._by_name = {d.name: d for d in self.detectors}
+        # Which detectors may route each event type: most never see most events.
+        self._by_type = {
+            t: tuple(d for d in self.detectors if t in d.event_types) for t in EventType
+        }
         self.subjects: dict[str, SubjectState] = {}
         self.dirty: set[str] = set()
         self.stats = EngineStats()
 
     def routes(self, event: Event) -> dict[str, list[Detector]]:
         """Subject keys this event updates, each with the detectors that want it."""
-        return routes(self.detectors, event)
+        return _routes(self._by_type[event.type], event)
 
     def process(self, event: Event) -> list[Alert]:
-        """Apply an event to every subject it touches (the backtest path)."""
+        """Apply an event to every subject it touches."""
+        return self.process_all((event,))
+
+    def process_all(self, events: Iterable[Event]) -> list[Alert]:
+        """`process` over many events in (ts, event_id) order (the backtest path), in one go."""
         alerts: list[Alert] = []
-        for key, detectors in self.routes(event).items():
-            alerts.extend(self.apply(key, detectors, event))
+        by_type = self._by_type
+        apply = self._apply
+        for event in events:
+            for key, detectors in _routes(by_type[event.type], event).items():
+                apply(key, detectors, event, alerts)
         return alerts
 
     def apply(self, key: str, detectors: Iterable[Detector], event: Event) -> list[Alert]:
-        state = self._state(key)
-        if (event.ts_ms, event.event_id) <= (state.hwm_ts_ms, state.hwm_id):
-            self.stats.skipped_replays += 1
-            return []
-        state.hwm_ts_ms, state.hwm_id = event.ts_ms, event.event_id
-        self.stats.applied += 1
+        """Apply an event to one subject's state with the detectors routed there."""
         alerts: list[Alert] = []
-        kind, _, subject_id = key.partition(":")
-        owner = Subject(SubjectKind(kind), subject_id)
-        for detector in detectors:
-            det_state = state.detector_states.get(detector.name)
-            if det_state is None:
-                det_state = state.detector_states[detector.name] = detector.new_state()
-            outcome = detector.step(det_state, owner, event)
-            if outcome.changed:
-                # The high-water mark is persisted with material changes only: an event that
-                # changed nothing is harmless to re-apply after a restart.
-                self.dirty.add(key)
-            finding = outcome.finding
-            if finding is None:
-                continue
-            self.stats.findings += 1
-            subject = finding.subject or owner
-            alert = self._case_update(state, subject, detector, finding, event)
-            if alert is not None:
-                alerts.append(alert)
+        self._apply(key, detectors, event, alerts)
         return alerts
+
+    def _apply(
+        self, key: str, detectors: Iterable[Detector], event: Event, alerts: list[Alert]
+    ) -> None:
+        state = self.subjects.get(key) or self._state(key)
+        ts_ms = event.ts_ms
+        if ts_ms < state.hwm_ts_ms or (ts_ms == state.hwm_ts_ms and event.event_id <= state.hwm_id):
+            self.stats.skipped_replays += 1
+            return
+        state.hwm_ts_ms = ts_ms
+        state.hwm_id = event.event_id
+        self.stats.applied += 1
+        owner = state.subject
+        det_states = state.detector_states
+        changed = False
+        for detector in detectors:
+            det_state = det_states.get(detector.name)
+            if det_state is None:
+                det_state = det_states[detector.name] = detector.new_state()
+            outcome = detector.step(det_state, owner, event)
+            changed = changed or outcome.changed
+            finding = outcome.finding
+            if finding is not None:
+                self.stats.findings += 1
+                alert = self._case_update(state, finding.subject or owner, detector, finding, event)
+                if alert is not None:
+                    alerts.append(alert)
+        if changed:
+            # The high-water mark is persisted with material changes only: an event that
+            # changed nothing is harmless to re-apply after a restart.
+            self.dirty.add(key)
 
     def _case_update(
         self,
@@ -223,7 +243,8 @@ class Engine:
         state = self.subjects.get(key)
         if state is not None:
             return state
-        state = SubjectState()
+        kind, _, subject_id = key.partition(":")
+        state = SubjectState(Subject(SUBJECT_KINDS[kind], subject_id))
         raw = self._loader(key) if self._loader else None
         if raw is not None:
             doc = json.loads(raw)
@@ -242,23 +263,20 @@ def routes(detectors: Iterable[Detector], event: Event) -> dict[str, list[Detect
     A detector names the kind of each subject itself, so one detector can keep state per
     device and per IP (anonymous_churn); the stream router and the backtest both use this.
     """
+    return _routes([d for d in detectors if event.type in d.event_types], event)
+
+
+def _routes(detectors: Iterable[Detector], event: Event) -> dict[str, list[Detector]]:
+    """`routes` over detectors already known to take this event's type."""
     out: dict[str, list[Detector]] = {}
     for detector in detectors:
-        for subject in detector.subjects(event):
-            key = _KEY_PREFIX[subject.kind] + subject.id
+        for key in detector.subject_keys(event):
             wanting = out.get(key)
             if wanting is None:
                 out[key] = [detector]
             else:
                 wanting.append(detector)
     return out
-
-
-_KEY_PREFIX = {kind: f"{kind.value}:" for kind in SubjectKind}  # enum .value is slow per event
-
-
-def subject_key(kind: SubjectKind, subject_id: str) -> str:
-    return _KEY_PREFIX[kind] + subject_id
 
 
 def _with_severity(finding: Finding, severity: Severity) -> Finding:
