@@ -16,6 +16,10 @@ from pathlib import Path
 from typing import Any, Final, NoReturn, TypeVar
 
 from streams.model import (
+    AGE_BANDS,
+    EVENT_TYPES,
+    SEVERITIES,
+    SUBJECT_KINDS,
     Account,
     AgeBand,
     Alert,
@@ -64,6 +68,12 @@ _ALERT_FIELDS: Final = (
     "detectors_on_subject",
 )
 _SUBJECT_FIELDS: Final = ("kind", "id")
+_MEMBERS: Final[dict[type[StrEnum], Mapping[str, StrEnum]]] = {
+    EventType: EVENT_TYPES,
+    AgeBand: AGE_BANDS,
+    Severity: SEVERITIES,
+    SubjectKind: SUBJECT_KINDS,
+}
 
 
 def _json_type(value: object) -> str:
@@ -134,8 +144,8 @@ def _str_list(value: object, field: str) -> tuple[str, ...]:
 def _enum(value: object, enum: type[_E], field: str) -> _E:
     text = _str(value, field)
     try:
-        return enum(text)
-    except ValueError:
+        return _MEMBERS[enum][text]  # type: ignore[return-value]  # a dict: `enum(text)` is slow
+    except KeyError:
         symbols = ", ".join(enum)
         raise InvalidEvent("bad_enum", field, f"{text!r} is not one of {symbols}") from None
 
@@ -288,6 +298,10 @@ def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# One decoder for every line: `json.loads` with an option builds a new decoder per call.
+_DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def read_events(path: str | Path) -> Iterator[tuple[int, Event | InvalidEvent]]:
     """Yield (line number from 1, event or the reason it was refused); blank lines are skipped.
 
@@ -298,7 +312,7 @@ def read_events(path: str | Path) -> Iterator[tuple[int, Event | InvalidEvent]]:
             if not raw.strip():
                 continue
             try:
-                obj = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+                obj = _DECODER.decode(raw.decode("utf-8"))
             except UnicodeDecodeError as exc:
                 yield number, InvalidEvent("bad_json", None, f"not UTF-8 at byte {exc.start}")
                 continue

@@ -21,7 +21,7 @@ from streams import topics
 from streams.bench.stats import Counter
 from streams.broker import BOOTSTRAP_ENV
 from streams.codec import decode_event
-from streams.detectors.new_contact_burst import counts_as_burst_contact
+from streams.detectors.base import adult_reaches_minor
 from streams.model import Event, EventType
 from streams.validation import InvalidEvent
 
@@ -42,7 +42,7 @@ def is_burst_contact(event: Event | None) -> bool:
         and event.target is not None
         and event.type in (EventType.MESSAGE_SENT, EventType.CONTACT_ADDED)
         and bool(event.first_contact)
-        and counts_as_burst_contact(event.actor.age_band, event.target.age_band)
+        and adult_reaches_minor(event.actor.age_band, event.target.age_band)
     )
 
 

@@ -8,34 +8,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams.detectors.anonymous_churn import AnonymousChurnConfig, AnonymousChurnDetector
-from streams.detectors.ban_evasion import BanEvasionConfig, BanEvasionDetector
-from streams.detectors.minor_blocks_reports import (
-    MinorBlocksReportsConfig,
-    MinorBlocksReportsDetector,
-)
-from streams.detectors.minor_mass_add import MinorMassAddConfig, MinorMassAddDetector
-from streams.detectors.new_contact_burst import NewContactBurstConfig, NewContactBurstDetector
-from streams.detectors.sextortion_velocity import (
-    SextortionVelocityConfig,
-    SextortionVelocityDetector,
-)
+from streams.detectors.anonymous_churn import AnonymousChurnDetector
+from streams.detectors.ban_evasion import BanEvasionDetector
+from streams.detectors.minor_blocks_reports import MinorBlocksReportsDetector
+from streams.detectors.minor_mass_add import MinorMassAddDetector
+from streams.detectors.new_contact_burst import NewContactBurstDetector
+from streams.detectors.sextortion_velocity import SextortionVelocityDetector
 
 REGISTRY: dict[str, tuple[Any, Any]] = {}
 
 
-def register(detector_cls: Any, config_cls: Any) -> None:
+def register(detector_cls: Any) -> None:
+    """Add a detector class; its config class is the one it names in `DetectorBase[...]`."""
     name = detector_cls.name
     if name in REGISTRY:
         raise ValueError(f"detector name {name!r} registered twice")
     if not detector_cls.version:
         raise ValueError(f"detector {name!r} has no version")
-    REGISTRY[name] = (detector_cls, config_cls)
+    REGISTRY[name] = (detector_cls, detector_cls._config_type)
 
 
-register(NewContactBurstDetector, NewContactBurstConfig)
-register(MinorMassAddDetector, MinorMassAddConfig)
-register(SextortionVelocityDetector, SextortionVelocityConfig)
-register(MinorBlocksReportsDetector, MinorBlocksReportsConfig)
-register(AnonymousChurnDetector, AnonymousChurnConfig)
-register(BanEvasionDetector, BanEvasionConfig)
+for _detector in (
+    NewContactBurstDetector,
+    MinorMassAddDetector,
+    SextortionVelocityDetector,
+    MinorBlocksReportsDetector,
+    AnonymousChurnDetector,
+    BanEvasionDetector,
+):
+    register(_detector)

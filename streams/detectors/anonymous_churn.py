@@ -35,27 +35,28 @@ from itertools import chain
 from typing import ClassVar
 
 from streams.detectors.base import (
+    ACCOUNT_CREATED,
+    ACCOUNT_DELETED,
+    CONTACT_TYPES,
+    DAY_MS,
+    HOUR_MS,
+    LIFECYCLE_TYPES,
     UNCHANGED,
+    DetectorBase,
     Finding,
     Json,
     Outcome,
     capped,
+    deletion_from_json,
+    deletion_json,
     device_key,
+    drop_idle,
     ip_key,
+    reaches_minor,
     severity_for,
     touch,
 )
-from streams.model import MINOR_BANDS, Event, EventType, Subject, SubjectKind
-
-HOUR_MS = 3_600_000
-DAY_MS = 24 * HOUR_MS
-
-_CONTACTS = frozenset(
-    {EventType.MESSAGE_SENT, EventType.CONTACT_ADDED, EventType.GROUP_MEMBER_ADDED}
-)
-_LIFECYCLE = frozenset({EventType.ACCOUNT_CREATED, EventType.ACCOUNT_DELETED})
-# Module constants: on Python 3.11 looking up an enum member costs several dict lookups.
-_CREATED, _DELETED = EventType.ACCOUNT_CREATED, EventType.ACCOUNT_DELETED
+from streams.model import Event, EventType, Subject, SubjectKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,27 +93,37 @@ class ChurnState:
     def __init__(self) -> None:
         self.accounts: dict[str, _Account] = {}
 
+    def dump(self) -> Json:
+        return {
+            "a": [
+                [aid, a.last_ms, a.created_ms, int(a.anonymous), deletion_json(a.deleted)]
+                + [x for kv in a.minors.items() for x in kv]
+                for aid, a in self.accounts.items()
+            ]
+        }
 
-def _is_contact(event: Event) -> bool:
-    target = event.target
-    return (
-        event.type in _CONTACTS
-        and target is not None
-        and target.age_band in MINOR_BANDS
-        and target.id != event.actor.id
-    )
+    @classmethod
+    def load(cls, data: Json) -> ChurnState:
+        state = cls()
+        for aid, last_ms, created_ms, anonymous, deleted, *minors in data["a"]:
+            account = _Account(
+                int(last_ms), None if created_ms is None else int(created_ms), bool(anonymous)
+            )
+            account.deleted = deletion_from_json(deleted)
+            account.minors = {
+                str(m): str(e) for m, e in zip(minors[::2], minors[1::2], strict=True)
+            }
+            state.accounts[str(aid)] = account
+        return state
 
 
-class AnonymousChurnDetector:
+class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
     name: ClassVar[str] = "anonymous_churn"
     version: ClassVar[str] = "1.0.0"
-    event_types: ClassVar[frozenset[EventType]] = _CONTACTS | _LIFECYCLE
-
-    def __init__(self, config: AnonymousChurnConfig | None = None) -> None:
-        self.config = config or AnonymousChurnConfig()
+    event_types: ClassVar[frozenset[EventType]] = CONTACT_TYPES | LIFECYCLE_TYPES
 
     def subject_keys(self, event: Event) -> Iterable[str]:
-        if event.type not in _LIFECYCLE and not _is_contact(event):
+        if event.type not in LIFECYCLE_TYPES and not reaches_minor(event):
             return ()
         out: list[str] = []
         if event.device_hash:
@@ -121,16 +132,13 @@ class AnonymousChurnDetector:
             out.append(ip_key(event.ip_hash))
         return out
 
-    def new_state(self) -> ChurnState:
-        return ChurnState()
-
     def horizon_ms(self) -> int:
         return self.config.window_ms
 
     def step(self, state: ChurnState, subject: Subject, event: Event) -> Outcome:
         self.expire(state, event.ts_ms)
         actor = event.actor
-        if event.type is _CREATED:
+        if event.type is ACCOUNT_CREATED:
             if actor.id in state.accounts:
                 return UNCHANGED
             touch(
@@ -140,7 +148,7 @@ class AnonymousChurnDetector:
                 self.config.max_accounts,
             )
             return Outcome(changed=True)
-        if event.type is _DELETED:
+        if event.type is ACCOUNT_DELETED:
             return self._deleted(state, subject, event)
         target = event.target  # routing let only contacts with a minor through
         if target is None:
@@ -242,35 +250,5 @@ class AnonymousChurnDetector:
         """Also called before every step, so results never depend on when cleanup ran."""
         cutoff = now_ms - self.config.window_ms
         accounts = state.accounts
-        while accounts:
-            oldest = next(iter(accounts))
-            if accounts[oldest].last_ms > cutoff:
-                break
-            del accounts[oldest]
+        drop_idle(accounts, cutoff)
         return not accounts
-
-    def dump(self, state: ChurnState) -> Json:
-        return {
-            "a": [
-                [aid, a.last_ms, a.created_ms, int(a.anonymous), _pair(a.deleted)]
-                + [x for kv in a.minors.items() for x in kv]
-                for aid, a in state.accounts.items()
-            ]
-        }
-
-    def load(self, data: Json) -> ChurnState:
-        state = ChurnState()
-        for aid, last_ms, created_ms, anonymous, deleted, *minors in data["a"]:
-            account = _Account(
-                int(last_ms), None if created_ms is None else int(created_ms), bool(anonymous)
-            )
-            account.deleted = None if deleted is None else (int(deleted[0]), str(deleted[1]))
-            account.minors = {
-                str(m): str(e) for m, e in zip(minors[::2], minors[1::2], strict=True)
-            }
-            state.accounts[str(aid)] = account
-        return state
-
-
-def _pair(deleted: tuple[int, str] | None) -> list[object] | None:
-    return None if deleted is None else [deleted[0], deleted[1]]

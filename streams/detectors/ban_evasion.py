@@ -33,28 +33,29 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from streams.detectors.base import (
+    ACCOUNT_CREATED,
+    ACCOUNT_DELETED,
+    CONTACT_TYPES,
+    DAY_MS,
+    HOUR_MS,
+    LIFECYCLE_TYPES,
     UNCHANGED,
+    DetectorBase,
     Finding,
     Json,
     Outcome,
     capped,
+    deletion_from_json,
+    deletion_json,
     describe_age,
     device_key,
     drop_before,
+    drop_idle,
+    reaches_minor,
     severity_for,
     touch,
 )
-from streams.model import MINOR_BANDS, Event, EventType, Subject, SubjectKind
-
-HOUR_MS = 3_600_000
-DAY_MS = 24 * HOUR_MS
-
-_CONTACTS = frozenset(
-    {EventType.MESSAGE_SENT, EventType.CONTACT_ADDED, EventType.GROUP_MEMBER_ADDED}
-)
-_LIFECYCLE = frozenset({EventType.ACCOUNT_CREATED, EventType.ACCOUNT_DELETED})
-# Module constants: on Python 3.11 looking up an enum member costs several dict lookups.
-_CREATED, _DELETED = EventType.ACCOUNT_CREATED, EventType.ACCOUNT_DELETED
+from streams.model import Event, EventType, Subject, SubjectKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,32 +91,38 @@ class EvasionState:
     def __init__(self) -> None:
         self.accounts: dict[str, _Account] = {}
 
+    def dump(self) -> Json:
+        return {
+            "a": [
+                [aid, a.first_ms, a.last_ms, a.created_ms, deletion_json(a.deleted)]
+                + [x for m, (ts, eid) in a.minors.items() for x in (m, ts, eid)]
+                for aid, a in self.accounts.items()
+            ]
+        }
 
-def _is_contact(event: Event) -> bool:
-    target = event.target
-    return (
-        event.type in _CONTACTS
-        and target is not None
-        and target.age_band in MINOR_BANDS
-        and target.id != event.actor.id
-    )
+    @classmethod
+    def load(cls, data: Json) -> EvasionState:
+        state = cls()
+        for aid, first_ms, last_ms, created_ms, deleted, *flat in data["a"]:
+            account = _Account(int(first_ms), None if created_ms is None else int(created_ms))
+            account.last_ms = int(last_ms)
+            account.deleted = deletion_from_json(deleted)
+            account.minors = {
+                str(flat[i]): (int(flat[i + 1]), str(flat[i + 2])) for i in range(0, len(flat), 3)
+            }
+            state.accounts[str(aid)] = account
+        return state
 
 
-class BanEvasionDetector:
+class BanEvasionDetector(DetectorBase[BanEvasionConfig, EvasionState]):
     name: ClassVar[str] = "ban_evasion"
     version: ClassVar[str] = "1.0.0"
-    event_types: ClassVar[frozenset[EventType]] = _CONTACTS | _LIFECYCLE
-
-    def __init__(self, config: BanEvasionConfig | None = None) -> None:
-        self.config = config or BanEvasionConfig()
+    event_types: ClassVar[frozenset[EventType]] = CONTACT_TYPES | LIFECYCLE_TYPES
 
     def subject_keys(self, event: Event) -> Iterable[str]:
-        if not event.device_hash or not (event.type in _LIFECYCLE or _is_contact(event)):
+        if not event.device_hash or not (event.type in LIFECYCLE_TYPES or reaches_minor(event)):
             return ()
         return (device_key(event.device_hash),)
-
-    def new_state(self) -> EvasionState:
-        return EvasionState()
 
     def horizon_ms(self) -> int:
         return self.config.memory_ms
@@ -124,7 +131,7 @@ class BanEvasionDetector:
         self.expire(state, event.ts_ms)
         actor = event.actor
         account = state.accounts.get(actor.id)
-        if event.type is _CREATED:
+        if event.type is ACCOUNT_CREATED:
             if account is not None:
                 return UNCHANGED
             touch(
@@ -134,7 +141,7 @@ class BanEvasionDetector:
                 self.config.max_accounts,
             )
             return Outcome(changed=True)
-        if event.type is _DELETED:
+        if event.type is ACCOUNT_DELETED:
             if account is None or account.deleted is not None:
                 return UNCHANGED
             if not account.minors:
@@ -243,11 +250,7 @@ class BanEvasionDetector:
         """Also called before every step, so results never depend on when cleanup ran."""
         cutoff = now_ms - self.config.memory_ms
         accounts = state.accounts
-        while accounts:
-            oldest = next(iter(accounts))
-            if accounts[oldest].last_ms > cutoff:
-                break
-            del accounts[oldest]
+        drop_idle(accounts, cutoff)
         # A live account's minors age out one by one (a deleted account's stay with it until
         # the deletion itself is forgotten): without this, an account that keeps reaching a new
         # minor every few days would keep every minor it ever reached, up to the cap.
@@ -255,28 +258,3 @@ class BanEvasionDetector:
             if account.deleted is None:
                 drop_before(account.minors, cutoff)
         return not accounts
-
-    def dump(self, state: EvasionState) -> Json:
-        return {
-            "a": [
-                [aid, a.first_ms, a.last_ms, a.created_ms, _pair(a.deleted)]
-                + [x for m, (ts, eid) in a.minors.items() for x in (m, ts, eid)]
-                for aid, a in state.accounts.items()
-            ]
-        }
-
-    def load(self, data: Json) -> EvasionState:
-        state = EvasionState()
-        for aid, first_ms, last_ms, created_ms, deleted, *flat in data["a"]:
-            account = _Account(int(first_ms), None if created_ms is None else int(created_ms))
-            account.last_ms = int(last_ms)
-            account.deleted = None if deleted is None else (int(deleted[0]), str(deleted[1]))
-            account.minors = {
-                str(flat[i]): (int(flat[i + 1]), str(flat[i + 2])) for i in range(0, len(flat), 3)
-            }
-            state.accounts[str(aid)] = account
-        return state
-
-
-def _pair(deleted: tuple[int, str] | None) -> list[object] | None:
-    return None if deleted is None else [deleted[0], deleted[1]]

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Final, Generic, Protocol, Self, TypeVar, get_args, get_origin
 
-from streams.model import Event, EventType, Severity, Subject, SubjectKind
+from streams.model import MINOR_BANDS, AgeBand, Event, EventType, Severity, Subject, SubjectKind
 
 V = TypeVar("V")
+ConfigT = TypeVar("ConfigT")
+TimedT = TypeVar("TimedT", bound=tuple[Any, ...])
+StateT = TypeVar("StateT", bound="Stored")
 
 # JSON-compatible value: what detector state is serialised to for the changelog.
 Json = Any
@@ -91,7 +94,133 @@ class Detector(Protocol):
     def load(self, data: Json) -> Any: ...
 
 
-DAY_MS = 86_400_000
+class Stored(Protocol):
+    """Per-subject detector state: built empty, and (de)serialised for the changelog."""
+
+    def __init__(self) -> None: ...
+
+    def dump(self) -> Json: ...
+
+    @classmethod
+    def load(cls, data: Json) -> Self: ...
+
+
+class DetectorBase(Generic[ConfigT, StateT]):
+    """The part every detector shares: its config (the defaults when none is given) and its
+    state's life cycle. A detector names both types once, `DetectorBase[XConfig, XState]`,
+    and writes only what is its own: `subject_keys`, `step`, `expire`, `horizon_ms`."""
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    event_types: ClassVar[frozenset[EventType]]  # every type `subject_keys` can route
+    _config_type: ClassVar[type[Any]]
+    _state_type: ClassVar[type[Stored]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for base in getattr(cls, "__orig_bases__", ()):
+            if get_origin(base) is DetectorBase:
+                cls._config_type, cls._state_type = get_args(base)
+
+    def __init__(self, config: ConfigT | None = None) -> None:
+        self.config: ConfigT = self._config_type() if config is None else config
+
+    def new_state(self) -> StateT:
+        return self._state_type()  # type: ignore[return-value]
+
+    def dump(self, state: StateT) -> Json:
+        return state.dump()
+
+    def load(self, data: Json) -> StateT:
+        return self._state_type.load(data)  # type: ignore[return-value]
+
+
+class DictState:
+    """State made of dicts kept in event-time order, one per slot, each dumped as rows
+    `[key, value]` (or `[key, *value]` for a tuple value) under the short JSON name the
+    subclass gives it in `json_names`: {"slot": "s", ...}."""
+
+    __slots__ = ()
+    json_names: ClassVar[dict[str, str]]
+
+    def __init__(self) -> None:
+        for slot in self.json_names:
+            setattr(self, slot, {})
+
+    def dump(self) -> Json:
+        return {
+            short: [
+                [key, *value] if isinstance(value, tuple) else [key, value]
+                for key, value in getattr(self, slot).items()
+            ]
+            for slot, short in self.json_names.items()
+        }
+
+    @classmethod
+    def load(cls, data: Json) -> Self:
+        state = cls()
+        for slot, short in cls.json_names.items():
+            rows = data[short]
+            setattr(
+                state, slot, {row[0]: row[1] if len(row) == 2 else tuple(row[1:]) for row in rows}
+            )
+        return state
+
+
+# Event types through which an account reaches a minor (direct message, contact or group add),
+# and an account's own life cycle.
+CONTACT_TYPES: Final = frozenset(
+    {EventType.MESSAGE_SENT, EventType.CONTACT_ADDED, EventType.GROUP_MEMBER_ADDED}
+)
+LIFECYCLE_TYPES: Final = frozenset({EventType.ACCOUNT_CREATED, EventType.ACCOUNT_DELETED})
+# As constants: on Python 3.11 an enum member lookup (`EventType.X`) costs several dict lookups.
+ACCOUNT_CREATED: Final = EventType.ACCOUNT_CREATED
+ACCOUNT_DELETED: Final = EventType.ACCOUNT_DELETED
+
+
+def reaches_minor(event: Event) -> bool:
+    """A contact of a declared minor other than oneself, whatever the actor's own band."""
+    target = event.target
+    return (
+        event.type in CONTACT_TYPES
+        and target is not None
+        and target.age_band in MINOR_BANDS
+        and target.id != event.actor.id
+    )
+
+
+def adult_to_minor(event: Event, types: frozenset[EventType]) -> bool:
+    """An event of `types` from an adult or unknown-age account to a minor, not a near peer.
+    Detectors route only these: a minor's chats, adult-to-adult chats and near-peer chats cost
+    them no state at all."""
+    target = event.target
+    return (
+        target is not None
+        and event.type in types
+        and adult_reaches_minor(event.actor.age_band, target.age_band)
+    )
+
+
+def adult_reaches_minor(actor: AgeBand, target: AgeBand) -> bool:
+    """An adult or unknown-age actor reaching a minor who is not a near peer (an 18-20-year-old
+    and a 16-17-year-old)."""
+    if actor in MINOR_BANDS or target not in MINOR_BANDS:
+        return False
+    return not (actor is AgeBand.AGE_18_20 and target is AgeBand.AGE_16_17)
+
+
+def deletion_json(deleted: tuple[int, str] | None) -> list[object] | None:
+    """An account's (event time, event id) of deletion, as stored."""
+    return None if deleted is None else [deleted[0], deleted[1]]
+
+
+def deletion_from_json(data: Json) -> tuple[int, str] | None:
+    return None if data is None else (int(data[0]), str(data[1]))
+
+
+MINUTE_MS = 60_000
+HOUR_MS = 60 * MINUTE_MS
+DAY_MS = 24 * HOUR_MS
 
 _KEY_PREFIX = {kind: f"{kind.value}:" for kind in SubjectKind}
 _ACCOUNT, _DEVICE, _IP = (
@@ -155,8 +284,9 @@ def is_first_contact(event: Event, last_day: int | None) -> bool:
     return event.first_contact if event.first_contact is not None else last_day is None
 
 
-def drop_before(entries: dict[str, tuple[int, str]], cutoff_ms: int) -> None:
-    """Pop (ts, event id) entries at or before `cutoff_ms` from the (time-ordered) front."""
+def drop_before(entries: dict[str, TimedT], cutoff_ms: int) -> None:
+    """Pop entries (tuples whose first item is the event time) at or before `cutoff_ms` from
+    the (time-ordered) front."""
     while entries:
         oldest = next(iter(entries))
         if entries[oldest][0] > cutoff_ms:
@@ -182,6 +312,22 @@ def span_words(window_ms: int) -> str:
     if window_ms % 3_600_000 == 0:
         return f"{window_ms // 3_600_000} h"
     return f"{window_ms // 60_000} min"
+
+
+class Idle(Protocol):
+    last_ms: int  # event time of the entry's last material change
+
+
+IdleT = TypeVar("IdleT", bound=Idle)
+
+
+def drop_idle(entries: dict[str, IdleT], cutoff_ms: int) -> None:
+    """Pop entries whose last change is at or before `cutoff_ms` from the (time-ordered) front."""
+    while entries:
+        oldest = next(iter(entries))
+        if entries[oldest].last_ms > cutoff_ms:
+            return
+        del entries[oldest]
 
 
 def touch(entries: dict[str, V], key: str, value: V, cap: int) -> None:

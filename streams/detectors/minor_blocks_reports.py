@@ -26,19 +26,20 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from streams.detectors.base import (
+    DAY_MS,
+    HOUR_MS,
     UNCHANGED,
+    DetectorBase,
+    DictState,
     Finding,
-    Json,
     Outcome,
     account_key,
     capped,
     describe_age,
+    drop_before,
     severity_for,
 )
 from streams.model import MINOR_BANDS, Account, Event, EventType, Subject
-
-HOUR_MS = 3_600_000
-DAY_MS = 24 * HOUR_MS
 
 BLOCK = 1  # flag bits of what one minor did to the subject
 REPORT = 2
@@ -58,28 +59,24 @@ class MinorBlocksReportsConfig:
     evidence_cap: int = 50
 
 
-class BlocksState:
+class BlocksState(DictState):
     """Per-account memory: minor -> (event time, BLOCK|REPORT flags, event id) in the window.
 
     Kept in event-time order (a minor acting again is re-inserted), so expiry pops the front.
     """
 
     __slots__ = ("minors",)
-
-    def __init__(self) -> None:
-        self.minors: dict[str, tuple[int, int, str]] = {}
+    json_names: ClassVar = {"minors": "m"}
+    minors: dict[str, tuple[int, int, str]]
 
 
 _FLAG = {EventType.BLOCKED: BLOCK, EventType.REPORTED: REPORT}
 
 
-class MinorBlocksReportsDetector:
+class MinorBlocksReportsDetector(DetectorBase[MinorBlocksReportsConfig, BlocksState]):
     name: ClassVar[str] = "minor_blocks_reports"
     version: ClassVar[str] = "1.0.0"
     event_types: ClassVar[frozenset[EventType]] = frozenset(_FLAG)
-
-    def __init__(self, config: MinorBlocksReportsConfig | None = None) -> None:
-        self.config = config or MinorBlocksReportsConfig()
 
     def subject_keys(self, event: Event) -> Iterable[str]:
         target = event.target
@@ -88,9 +85,6 @@ class MinorBlocksReportsDetector:
         if target.id == event.actor.id:
             return ()
         return (account_key(target.id),)
-
-    def new_state(self) -> BlocksState:
-        return BlocksState()
 
     def horizon_ms(self) -> int:
         return self.config.window_ms
@@ -171,19 +165,5 @@ class MinorBlocksReportsDetector:
 
     def expire(self, state: BlocksState, now_ms: int) -> bool:
         """Also called before every step, so results never depend on when cleanup ran."""
-        cutoff = now_ms - self.config.window_ms
-        minors = state.minors
-        while minors:
-            oldest = next(iter(minors))
-            if minors[oldest][0] > cutoff:
-                break
-            del minors[oldest]
-        return not minors
-
-    def dump(self, state: BlocksState) -> Json:
-        return {"m": [[k, ts, flags, eid] for k, (ts, flags, eid) in state.minors.items()]}
-
-    def load(self, data: Json) -> BlocksState:
-        state = BlocksState()
-        state.minors = {str(k): (int(ts), int(f), str(eid)) for k, ts, f, eid in data["m"]}
-        return state
+        drop_before(state.minors, now_ms - self.config.window_ms)
+        return not state.minors

@@ -32,27 +32,28 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import ClassVar, TypeVar
+from typing import ClassVar
 
 from streams.detectors.base import (
     CHANGED,
+    DAY_MS,
+    HOUR_MS,
     UNCHANGED,
+    DetectorBase,
+    DictState,
     Finding,
-    Json,
     Outcome,
     account_key,
+    adult_to_minor,
     capped,
     describe_age,
+    drop_before,
     span_words,
     touch,
 )
-from streams.model import MINOR_BANDS, AgeBand, Event, EventType, Severity, Subject
+from streams.model import Event, EventType, Severity, Subject
 
-HOUR_MS = 3_600_000
-DAY_MS = 24 * HOUR_MS
-
-_ADDS = (EventType.GROUP_MEMBER_ADDED, EventType.CONTACT_ADDED)
-V = TypeVar("V")
+_ADDS = frozenset({EventType.GROUP_MEMBER_ADDED, EventType.CONTACT_ADDED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +71,7 @@ class MinorMassAddConfig:
     evidence_cap: int = 50
 
 
-class MassAddState:
+class MassAddState(DictState):
     """Per-account memory of the window: minors added to groups, minors added as contacts
     (each with the time and event of the latest such add) and groups used for minors.
 
@@ -78,44 +79,26 @@ class MassAddState:
     """
 
     __slots__ = ("contact_adds", "group_adds", "groups")
-
-    def __init__(self) -> None:
-        self.group_adds: dict[str, tuple[int, str]] = {}
-        self.contact_adds: dict[str, tuple[int, str]] = {}
-        self.groups: dict[str, int] = {}
-
-
-def counts_as_minor_add(event: Event) -> bool:
-    """An adult or unknown-age actor adding a minor who is not a near peer."""
-    target = event.target
-    if event.type not in _ADDS or target is None:
-        return False
-    actor = event.actor.age_band
-    if actor in MINOR_BANDS or target.age_band not in MINOR_BANDS:
-        return False
-    return not (actor is AgeBand.AGE_18_20 and target.age_band is AgeBand.AGE_16_17)
+    json_names: ClassVar = {"group_adds": "g", "contact_adds": "c", "groups": "r"}
+    group_adds: dict[str, tuple[int, str]]
+    contact_adds: dict[str, tuple[int, str]]
+    groups: dict[str, int]
 
 
-class MinorMassAddDetector:
+class MinorMassAddDetector(DetectorBase[MinorMassAddConfig, MassAddState]):
     name: ClassVar[str] = "minor_mass_add"
     version: ClassVar[str] = "1.1.0"
-    event_types: ClassVar[frozenset[EventType]] = frozenset(_ADDS)
-
-    def __init__(self, config: MinorMassAddConfig | None = None) -> None:
-        self.config = config or MinorMassAddConfig()
+    event_types: ClassVar[frozenset[EventType]] = _ADDS
 
     def subject_keys(self, event: Event) -> Iterable[str]:
-        return (account_key(event.actor.id),) if counts_as_minor_add(event) else ()
-
-    def new_state(self) -> MassAddState:
-        return MassAddState()
+        return (account_key(event.actor.id),) if adult_to_minor(event, _ADDS) else ()
 
     def horizon_ms(self) -> int:
         return self.config.window_ms
 
     def step(self, state: MassAddState, subject: Subject, event: Event) -> Outcome:
         target = event.target
-        if target is None or event.actor.id != subject.id or not counts_as_minor_add(event):
+        if target is None or event.actor.id != subject.id or not adult_to_minor(event, _ADDS):
             return UNCHANGED
         cfg = self.config
         self.expire(state, event.ts_ms)
@@ -220,12 +203,8 @@ class MinorMassAddDetector:
     def expire(self, state: MassAddState, now_ms: int) -> bool:
         """Also called before every step, so results never depend on when cleanup ran."""
         cutoff = now_ms - self.config.window_ms
-        for adds in (state.group_adds, state.contact_adds):
-            while adds:
-                oldest = next(iter(adds))
-                if adds[oldest][0] > cutoff:
-                    break
-                del adds[oldest]
+        drop_before(state.group_adds, cutoff)
+        drop_before(state.contact_adds, cutoff)
         groups = state.groups
         while groups:
             oldest = next(iter(groups))
@@ -233,17 +212,3 @@ class MinorMassAddDetector:
                 break
             del groups[oldest]
         return not state.group_adds and not state.contact_adds and not groups
-
-    def dump(self, state: MassAddState) -> Json:
-        return {
-            "g": [[k, ts, eid] for k, (ts, eid) in state.group_adds.items()],
-            "c": [[k, ts, eid] for k, (ts, eid) in state.contact_adds.items()],
-            "r": [[k, ts] for k, ts in state.groups.items()],
-        }
-
-    def load(self, data: Json) -> MassAddState:
-        state = MassAddState()
-        state.group_adds = {k: (int(ts), str(eid)) for k, ts, eid in data["g"]}
-        state.contact_adds = {k: (int(ts), str(eid)) for k, ts, eid in data["c"]}
-        state.groups = {k: int(ts) for k, ts in data["r"]}
-        return state

@@ -23,11 +23,15 @@ from typing import ClassVar
 from streams.detectors.base import (
     CHANGED,
     DAY_MS,
+    HOUR_MS,
     UNCHANGED,
+    DetectorBase,
+    DictState,
     Finding,
-    Json,
     Outcome,
     account_key,
+    adult_reaches_minor,
+    adult_to_minor,
     capped,
     describe_age,
     drop_before,
@@ -38,9 +42,7 @@ from streams.detectors.base import (
     span_words,
     touch,
 )
-from streams.model import MINOR_BANDS, AgeBand, Event, EventType, Subject
-
-HOUR_MS = 3_600_000
+from streams.model import Event, EventType, Subject
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +60,7 @@ class NewContactBurstConfig:
     evidence_cap: int = 50
 
 
-class BurstState:
+class BurstState(DictState):
     """Per-account memory: counterparts (by day of last contact), and minors first-contacted
     in the slow window.
 
@@ -66,46 +68,21 @@ class BurstState:
     """
 
     __slots__ = ("firsts", "pairs")
-
-    def __init__(self) -> None:
-        self.pairs: dict[str, int] = {}
-        self.firsts: dict[str, tuple[int, str]] = {}
+    json_names: ClassVar = {"pairs": "p", "firsts": "f"}
+    pairs: dict[str, int]
+    firsts: dict[str, tuple[int, str]]
 
 
 _CONTACTS = frozenset({EventType.MESSAGE_SENT, EventType.CONTACT_ADDED})
 
 
-def _is_contact(event: Event) -> bool:
-    """Only contacts that could ever count are routed: a minor's chats, adult-to-adult chats
-    and near-peer chats cost this detector no state at all."""
-    target = event.target
-    return (
-        target is not None
-        and event.type in _CONTACTS
-        and counts_as_burst_contact(event.actor.age_band, target.age_band)
-    )
-
-
-def counts_as_burst_contact(actor: AgeBand, target: AgeBand) -> bool:
-    """An adult or unknown-age actor reaching a minor who is not a near peer."""
-    if actor in MINOR_BANDS or target not in MINOR_BANDS:
-        return False
-    return not (actor is AgeBand.AGE_18_20 and target is AgeBand.AGE_16_17)
-
-
-class NewContactBurstDetector:
+class NewContactBurstDetector(DetectorBase[NewContactBurstConfig, BurstState]):
     name: ClassVar[str] = "new_contact_burst"
     version: ClassVar[str] = "1.0.0"
     event_types: ClassVar[frozenset[EventType]] = _CONTACTS
 
-    def __init__(self, config: NewContactBurstConfig | None = None) -> None:
-        self.config = config or NewContactBurstConfig()
-
     def subject_keys(self, event: Event) -> Iterable[str]:
-        return (account_key(event.actor.id),) if _is_contact(event) else ()
-
-    def new_state(self) -> BurstState:
-        return BurstState()
+        return (account_key(event.actor.id),) if adult_to_minor(event, _CONTACTS) else ()
 
     def horizon_ms(self) -> int:
         return max(self.config.slow_window_ms, self.config.pair_memory_ms)
@@ -114,7 +91,7 @@ class NewContactBurstDetector:
         target = event.target
         if target is None or event.actor.id != subject.id:
             return UNCHANGED
-        if not counts_as_burst_contact(event.actor.age_band, target.age_band):
+        if not adult_reaches_minor(event.actor.age_band, target.age_band):
             return UNCHANGED
         self.expire(state, event.ts_ms)
         last_day = remember_pair(state.pairs, target.id, event.ts_ms, self.config.max_pairs)
@@ -187,15 +164,3 @@ class NewContactBurstDetector:
         drop_before(state.firsts, now_ms - self.config.slow_window_ms)
         forget_pairs(state.pairs, now_ms, self.config.pair_memory_ms)
         return not state.pairs and not state.firsts
-
-    def dump(self, state: BurstState) -> Json:
-        return {
-            "p": [[k, v] for k, v in state.pairs.items()],
-            "f": [[k, ts, eid] for k, (ts, eid) in state.firsts.items()],
-        }
-
-    def load(self, data: Json) -> BurstState:
-        state = BurstState()
-        state.pairs = {k: int(v) for k, v in data["p"]}
-        state.firsts = {k: (int(ts), str(eid)) for k, ts, eid in data["f"]}
-        return state

@@ -27,11 +27,16 @@ from typing import ClassVar
 
 from streams.detectors.base import (
     CHANGED,
+    DAY_MS,
+    HOUR_MS,
+    MINUTE_MS,
     UNCHANGED,
+    DetectorBase,
     Finding,
     Json,
     Outcome,
     account_key,
+    adult_to_minor,
     capped,
     describe_age,
     forget_pairs,
@@ -39,11 +44,8 @@ from streams.detectors.base import (
     remember_pair,
     span_words,
 )
-from streams.model import MINOR_BANDS, AgeBand, Event, EventType, Severity, Subject
+from streams.model import AgeBand, Event, EventType, Severity, Subject
 
-MINUTE_MS = 60_000
-HOUR_MS = 60 * MINUTE_MS
-DAY_MS = 24 * HOUR_MS
 NEW_ACCOUNT_DAYS = 7  # only colours the score, as in the reason's "n-day-old account"
 
 
@@ -121,39 +123,37 @@ class VelocityState:
         self.open: dict[str, Chat] = {}
         self.escalated: dict[str, Chat] = {}
 
+    def dump(self) -> Json:
+        """An escalated chat still open is written once, and referenced by its id alone."""
+        return {
+            "p": [[k, v] for k, v in self.pairs.items()],
+            "o": [[k, *c.dump()] for k, c in self.open.items()],
+            "e": [
+                [k] if self.open.get(k) is c else [k, *c.dump()] for k, c in self.escalated.items()
+            ],
+        }
 
-def counts_as_minor_chat(actor: AgeBand, target: AgeBand) -> bool:
-    """An adult or unknown-age actor writing to a minor who is not a near peer."""
-    if actor in MINOR_BANDS or target not in MINOR_BANDS:
-        return False
-    return not (actor is AgeBand.AGE_18_20 and target is AgeBand.AGE_16_17)
+    @classmethod
+    def load(cls, data: Json) -> VelocityState:
+        state = cls()
+        state.pairs = {k: int(v) for k, v in data["p"]}
+        state.open = {row[0]: Chat.load(row[1:]) for row in data["o"]}
+        state.escalated = {
+            row[0]: state.open[row[0]] if len(row) == 1 else Chat.load(row[1:]) for row in data["e"]
+        }
+        return state
 
 
 _MESSAGES = frozenset({EventType.MESSAGE_SENT})
 
 
-def _is_minor_dm(event: Event) -> bool:
-    target = event.target
-    return (
-        event.type in _MESSAGES
-        and target is not None
-        and counts_as_minor_chat(event.actor.age_band, target.age_band)
-    )
-
-
-class SextortionVelocityDetector:
+class SextortionVelocityDetector(DetectorBase[SextortionVelocityConfig, VelocityState]):
     name: ClassVar[str] = "sextortion_velocity"
     version: ClassVar[str] = "1.0.0"
     event_types: ClassVar[frozenset[EventType]] = _MESSAGES
 
-    def __init__(self, config: SextortionVelocityConfig | None = None) -> None:
-        self.config = config or SextortionVelocityConfig()
-
     def subject_keys(self, event: Event) -> Iterable[str]:
-        return (account_key(event.actor.id),) if _is_minor_dm(event) else ()
-
-    def new_state(self) -> VelocityState:
-        return VelocityState()
+        return (account_key(event.actor.id),) if adult_to_minor(event, _MESSAGES) else ()
 
     def horizon_ms(self) -> int:
         cfg = self.config
@@ -161,7 +161,7 @@ class SextortionVelocityDetector:
 
     def step(self, state: VelocityState, subject: Subject, event: Event) -> Outcome:
         target = event.target
-        if target is None or event.actor.id != subject.id or not _is_minor_dm(event):
+        if target is None or event.actor.id != subject.id or not adult_to_minor(event, _MESSAGES):
             return UNCHANGED
         cfg = self.config
         now = event.ts_ms
@@ -262,23 +262,3 @@ class SextortionVelocityDetector:
             del escalated[oldest]
         forget_pairs(state.pairs, now_ms, cfg.pair_memory_ms)
         return not state.pairs and not open_chats and not escalated
-
-    def dump(self, state: VelocityState) -> Json:
-        """An escalated chat still open is written once, and referenced by its id alone."""
-        return {
-            "p": [[k, v] for k, v in state.pairs.items()],
-            "o": [[k, *c.dump()] for k, c in state.open.items()],
-            "e": [
-                [k] if state.open.get(k) is c else [k, *c.dump()]
-                for k, c in state.escalated.items()
-            ],
-        }
-
-    def load(self, data: Json) -> VelocityState:
-        state = VelocityState()
-        state.pairs = {k: int(v) for k, v in data["p"]}
-        state.open = {row[0]: Chat.load(row[1:]) for row in data["o"]}
-        state.escalated = {
-            row[0]: state.open[row[0]] if len(row) == 1 else Chat.load(row[1:]) for row in data["e"]
-        }
-        return state
