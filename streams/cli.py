@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from streams import topics
 from streams.broker import BOOTSTRAP_ENV, external_bootstrap
-from streams.config import ConfigError, load_config
+from streams.config import CONFIG_ENV, ConfigError, load_config
 from streams.registry import REGISTRY_ENV, RegistryError, registry_url
 from streams.validation import InvalidEvent
 from streams.worker.endpoints import (
@@ -206,6 +206,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         state_only=args.state_only,
         latency_s=args.latency_seconds,
     )
+    if args.config is not None:  # the workers the bench starts read the same file
+        os.environ[CONFIG_ENV] = str(args.config.resolve())
     result = run_bench(settings, load_config(args.config))
     print(format_table(result))
     if args.json:

@@ -22,11 +22,11 @@ class ProduceReport:
     errors: list[str] = field(default_factory=list)
 
 
-def make_producer(bootstrap: str) -> KafkaProducer:
+def make_producer(bootstrap: str, *, linger_ms: int = 20) -> KafkaProducer:
     return KafkaProducer(
         bootstrap_servers=bootstrap,
         acks="all",
-        linger_ms=20,
+        linger_ms=linger_ms,
         batch_size=256 * 1024,
         max_in_flight_requests_per_connection=1,  # keep per-partition order on retries
         retries=5,

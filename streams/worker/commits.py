@@ -1,0 +1,63 @@
+"""Finds offsets Faust will wait for forever, so the worker can have them read again.
+
+Faust commits a partition only up to the first offset not acked since its committed offset
+(`Consumer._new_offset`), and its fetch loop drops every record below its read offset (the last
+one it handed on). Both numbers are written by coroutines that a rebalance or a seek can
+interleave (issue 7, seen in worker logs): records handed on while the post-rebalance seek is
+still running get acked and committed, then the seek writes the older committed offset it had
+fetched; the fetch loop stores the offset of a record it held across the seek, so the re-fetched
+records below it are dropped; a commit or a seek begun in one generation writes its offsets
+into the next. Offsets between Faust's committed offset and the first acked one are then never
+delivered again and never acked, and the partition's commit stops for good (lag constant, yet
+every alert published). Faust's own seek to the broker's committed offsets resets all three;
+what it re-reads was handed on before, so the engine's per-subject high-water mark skips it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable
+
+
+def lost_offsets(
+    committed: int | None, read: int | None, acked: Iterable[int], held: Iterable[int]
+) -> range | None:
+    """Offsets from the committed one that Faust handed on but nothing acked or holds now.
+
+    None unless they stop Faust's commit: it tolerates one missing offset at the head, and
+    skips the check while nothing is committed (offset 0 or none).
+    """
+    if not committed or read is None or read < committed:
+        return None  # the head has not been handed on yet: it is on its way
+    # Acks below the committed offset (from before a seek) are only dropped by Faust.
+    end = min((offset for offset in acked if offset >= committed), default=read + 1)
+    if end - committed <= 1:
+        return None
+    lost = range(committed, end)
+    if any(offset in lost for offset in held):
+        return None  # a record of the head is still being worked on: its ack will come
+    return lost
+
+
+class StallWatch:
+    """Reports lost offsets once they stayed lost for `grace_s`, then again every `grace_s`.
+
+    A record on its way from Faust's buffer to the agent is briefly neither acked nor held;
+    the grace lets that pass. Reporting again covers a re-read that raced the fetch loop.
+    """
+
+    def __init__(self, grace_s: float) -> None:
+        self.grace_s = grace_s
+        self._since: dict[Hashable, tuple[int, float]] = {}
+
+    def check(self, key: Hashable, lost: range | None, now: float) -> range | None:
+        if lost is None:
+            self._since.pop(key, None)
+            return None
+        start, since = self._since.get(key, (lost.start, now))
+        if start != lost.start:
+            start, since = lost.start, now
+        if now - since >= self.grace_s:
+            self._since[key] = (start, now)
+            return lost
+        self._since[key] = (start, since)
+        return None

@@ -1,0 +1,114 @@
+"""Lost offsets (issue 7's stuck commit): what the worker re-reads is exactly what stops Faust.
+
+The worker reads Faust's own bookkeeping (committed offset, read offset, acked offsets), so
+these tests check `lost_offsets` against Faust's real `Consumer._new_offset`, the function that
+decides how far a partition's commit may move.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import faust
+import pytest
+from faust.types import TP
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streams.worker.commits import StallWatch, lost_offsets
+
+PARTITION = TP("guardline.events.v1", 0)
+
+
+@pytest.fixture(scope="module")
+def consumer() -> Iterator[object]:
+    """A Faust aiokafka consumer that never connects: only its bookkeeping is used."""
+    app = faust.App("test-commits", broker="kafka://127.0.0.1:9")
+    yield app.consumer
+
+
+def faust_moves(consumer: object, committed: int, acked: list[int]) -> bool:
+    """Whether Faust's commits of the partition get past `committed` with these acks.
+
+    Each commit takes one run of consecutive acked offsets (older ones are just dropped).
+    """
+    consumer._committed_offset[PARTITION] = committed  # type: ignore[attr-defined]
+    consumer._acked[PARTITION] = sorted(acked)  # type: ignore[attr-defined]
+    consumer._acked_index[PARTITION] = set(acked)  # type: ignore[attr-defined]
+    consumer._gap.pop(PARTITION, None)  # type: ignore[attr-defined]
+    while consumer._acked[PARTITION]:  # type: ignore[attr-defined]
+        offset = consumer._new_offset(PARTITION)  # type: ignore[attr-defined]
+        if offset is None:
+            return False
+        if offset > committed:
+            return True
+    return False
+
+
+def test_the_race_seen_stops_faust_and_redelivery_unsticks_it(consumer: object) -> None:
+    """Records 80..99 were handed on during the seek after a rebalance and committed (100);
+    the seek then wrote the committed offset it had fetched before (80), and the fetch loop
+    dropped 80..99 when they came again. 100.. are acked; 80..99 never will be."""
+    acked = list(range(100, 150))
+    assert not faust_moves(consumer, 80, acked)  # stuck, however many more get acked
+    assert not faust_moves(consumer, 80, acked + list(range(150, 400)))
+    lost = lost_offsets(80, 149, acked, held=[])
+    assert lost == range(80, 100)
+    # Faust's seek to the broker's committed offsets: the commit that landed (100) is its
+    # committed offset again, or, were it 80, 80..99 come again and are acked.
+    assert faust_moves(consumer, 100, acked)
+    assert faust_moves(consumer, 80, list(range(80, 150)))
+
+
+def test_a_record_still_being_worked_on_is_not_lost() -> None:
+    assert lost_offsets(80, 149, range(100, 150), held=[85]) is None
+    assert lost_offsets(80, 149, range(100, 150), held=[79, 100]) == range(80, 100)
+
+
+def test_nothing_is_lost_before_the_head_is_handed_on() -> None:
+    assert lost_offsets(80, None, [], held=[]) is None
+    assert lost_offsets(80, 79, [], held=[]) is None
+    assert lost_offsets(80, 80, [], held=[]) is None  # one missing offset Faust tolerates
+    assert lost_offsets(80, 81, [], held=[]) == range(80, 82)  # handed on, never acked
+    assert lost_offsets(None, 81, [90], held=[]) is None  # nothing committed yet
+
+
+@given(
+    committed=st.integers(0, 60),
+    acked=st.sets(st.integers(0, 80), min_size=1),
+    read_extra=st.integers(0, 5),
+)
+def test_lost_exactly_when_faust_cannot_commit(
+    consumer: object, committed: int, acked: set[int], read_extra: int
+) -> None:
+    read = max(acked) + read_extra  # acked records were all handed on
+    lost = lost_offsets(committed, read, acked, held=[])
+    ahead = [offset for offset in acked if offset >= committed]
+    if ahead:
+        assert (lost is not None) == (not faust_moves(consumer, committed, list(acked)))
+    else:  # nothing to commit: lost once two or more records were handed on and never acked
+        assert (lost is not None) == (committed > 0 and read - committed >= 1)
+    if lost is not None:
+        assert lost.start == committed and lost.stop == min(ahead, default=read + 1)
+        assert not set(lost) & acked
+
+
+def test_stall_watch_reports_after_the_grace_then_again_every_grace() -> None:
+    watch = StallWatch(grace_s=10)
+    lost = range(80, 100)
+    assert watch.check("p0", lost, now=0) is None
+    assert watch.check("p0", lost, now=9.9) is None
+    assert watch.check("p0", lost, now=10) == lost
+    assert watch.check("p0", lost, now=15) is None  # the re-read gets its chance
+    assert watch.check("p0", lost, now=20) == lost
+    assert watch.check("p0", None, now=21) is None  # recovered: forgotten
+    assert watch.check("p0", lost, now=22) is None
+
+
+def test_stall_watch_restarts_the_grace_when_the_commit_moves() -> None:
+    watch = StallWatch(grace_s=10)
+    assert watch.check("p0", range(80, 100), now=0) is None
+    assert watch.check("p0", range(90, 100), now=9) is None  # committed moved: new clock
+    assert watch.check("p0", range(90, 100), now=18) is None
+    assert watch.check("p0", range(90, 100), now=19) == range(90, 100)
+    assert watch.check("p1", range(0, 5), now=19) is None  # partitions are independent

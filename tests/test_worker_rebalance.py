@@ -1,0 +1,72 @@
+"""The worker's re-read of offsets Faust lost track of in a rebalance (issue 7), wired as in
+production: it reads Faust's own bookkeeping and asks Faust to seek (`streams/worker/commits.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any
+
+import pytest
+from faust.types import TP
+
+from streams import topics
+from streams.config import load_config
+from streams.worker.app import GuardlineWorker, WorkerSettings
+
+
+@pytest.fixture
+def worker() -> GuardlineWorker:
+    """A worker never started (no broker) that re-reads without a grace period."""
+    settings = WorkerSettings(
+        bootstrap="127.0.0.1:9", config=load_config(), store="memory://", metrics_port=None
+    )
+    return GuardlineWorker(dataclasses.replace(settings, lost_grace_s=0.0))
+
+
+@dataclasses.dataclass
+class _Message:
+    tp: TP
+    offset: int
+    acked: bool = False
+
+
+class _Consumer:
+    """Faust's consumer as `_reread_lost` sees it: its offset bookkeeping and `perform_seek`."""
+
+    def __init__(self, committed: int, read: int, acked: list[int], held: list[int]) -> None:
+        self.tp = TP(topics.EVENTS.name, 2)
+        self._committed_offset = {self.tp: committed}
+        self._read_offset = {self.tp: read}
+        self._acked = {self.tp: acked}
+        self.unacked = [_Message(self.tp, offset) for offset in held]
+        self.flow_active = True
+        self.seeks = 0
+
+    def assignment(self) -> set[TP]:
+        return {self.tp, TP("guardline-state-changelog", 2)}
+
+    async def perform_seek(self) -> None:  # every partition to the broker's committed offset
+        self.seeks += 1
+
+
+def reread(worker: GuardlineWorker, consumer: Any) -> int:
+    worker.app._consumer = consumer
+    asyncio.run(worker._reread_lost())
+    return int(consumer.seeks)
+
+
+def test_offsets_faust_lost_track_of_are_read_again(worker: GuardlineWorker) -> None:
+    """Seen after a rebalance: committed 248 in Faust's memory, 256.. acked, 248..255 gone."""
+    lost = _Consumer(committed=248, read=391, acked=list(range(256, 392)), held=[])
+    assert reread(worker, lost) == 1
+
+
+def test_offsets_still_being_worked_on_or_moving_are_left_alone(worker: GuardlineWorker) -> None:
+    held = _Consumer(committed=248, read=391, acked=list(range(256, 392)), held=[250])
+    assert reread(worker, held) == 0
+    moving = _Consumer(committed=248, read=391, acked=list(range(248, 392)), held=[])
+    assert reread(worker, moving) == 0
+    waiting = _Consumer(committed=248, read=247, acked=[], held=[])  # head not fetched yet
+    assert reread(worker, waiting) == 0
