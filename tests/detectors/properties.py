@@ -38,7 +38,7 @@ from streams.model import Account, AgeBand, Alert, Event, EventType
 from tests.factories import HOUR, MIN, T0, account, adult, minor
 
 DAY = 24 * HOUR
-LATENESS_MS = 5_000  # wider than the default (250 ms): more shuffling, same property
+LATENESS_MS = 5_000  # the default; shuffles within it must not change any alert
 U13, A13, A16 = AgeBand.UNDER_13, AgeBand.AGE_13_15, AgeBand.AGE_16_17
 A18, UNK = AgeBand.AGE_18_20, AgeBand.UNKNOWN
 MSG, ADD, GADD = EventType.MESSAGE_SENT, EventType.CONTACT_ADDED, EventType.GROUP_MEMBER_ADDED
