@@ -36,3 +36,27 @@ def test_an_event_routed_to_two_subjects_is_written_once() -> None:
 def test_foreign_bytes_are_refused() -> None:
     with pytest.raises(ValueError, match="not a Guardline routed packet"):
         unpack(b"GLR1\x00\x00")
+
+
+def test_a_big_batch_is_split_into_packets_under_the_size_limit() -> None:
+    """Only the last packet of a destination announces the batch's new watermark."""
+    from streams.codec import encode_event
+    from streams.config import load_config
+    from streams.worker.router import MAX_PACKET_ITEMS, Router, RouterOutput
+
+    router: Router[int] = Router(load_config(None).active(), 2)
+    records = [(i, None, encode_event(e), i) for i, e in enumerate(EVENTS)]
+    out: RouterOutput[int] = RouterOutput()
+    router.route(0, records[:10], out)
+    first_watermark = max(e.ts_ms for e in EVENTS[:10])
+    out = RouterOutput()
+    router.route(0, records[10:], out)
+    for dest in (0, 1):
+        packets = [p for d, p in out.packets if d == dest]
+        assert len(packets) > 2
+        assert all(0 < len(p.items) <= MAX_PACKET_ITEMS for p in packets)
+        assert all(len(pack(p)) < 1 << 20 for p in packets)
+        assert [p.watermark_ms for p in packets[:-1]] == [first_watermark] * (len(packets) - 1)
+        assert packets[-1].watermark_ms == max(e.ts_ms for e in EVENTS)
+    routed = sum(len(p.items) for _, p in out.packets)
+    assert routed >= len(EVENTS) - 10  # every event reaches at least one subject's partition

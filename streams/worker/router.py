@@ -24,6 +24,11 @@ from streams.worker.envelope import IDLE, Packet
 Token = TypeVar("Token")
 
 
+MAX_PACKET_ITEMS = 500
+"""Routed items per packet (~0.3-0.6 KB each): a big input batch must not make a packet over
+Kafka's 1 MiB default message limit (a 1.3 MB packet crashed a worker's producer)."""
+
+
 def partition_for(key: str, partitions: int) -> int:
     """Stable across processes and languages (crc32), unlike Python's salted hash()."""
     return zlib.crc32(key.encode()) % partitions
@@ -70,7 +75,7 @@ class Router(Generic[Token]):
     ) -> None:
         """One batch of one input partition: (offset, key, value, token) records."""
         by_dest: dict[int, list[tuple[str, Event]]] = defaultdict(list)
-        max_ts = self.max_ts.get(source, -1)
+        previous = max_ts = self.max_ts.get(source, -1)
         by_type = out.by_type
         resolver = self.resolver
         for offset, key, value, token in records:
@@ -91,9 +96,16 @@ class Router(Generic[Token]):
         self.max_ts[source] = max_ts
         if max_ts < 0:
             return
-        # Every internal partition hears this source's watermark, with or without events.
+        # Every internal partition hears this source's watermark, with or without events. Split
+        # packets carry the new watermark only on the last one: the detect stage may apply a
+        # packet before the next arrives, and events must never come in below the watermark.
+        step = MAX_PACKET_ITEMS
         for dest in range(self.partitions):
-            out.packets.append((dest, Packet(source, max_ts, by_dest.get(dest, []))))
+            items = by_dest.get(dest, [])
+            for start in range(0, len(items) - step, step):
+                out.packets.append((dest, Packet(source, previous, items[start : start + step])))
+            tail = items[(max(len(items) - 1, 0) // step) * step :]
+            out.packets.append((dest, Packet(source, max_ts, tail)))
 
     def idle_heartbeats(
         self, owned: Sequence[int], idle_s: float, out: RouterOutput[Token]
