@@ -462,19 +462,19 @@ class GuardlineWorker:
         """
         if not tokens:
             return
-        newest: dict[int, int] = {}
         if topic == topics.EVENTS.name and self.intake is not None:
-            ack = self.app.consumer.ack  # intake tokens are Faust messages, not stream events
-            for msg in tokens:
+            messages = tokens  # intake tokens are Faust messages, not stream events
+            ack = self.app.consumer.ack
+            for msg in messages:
                 ack(msg)
-                if msg.offset >= newest.get(msg.partition, -1):
-                    newest[msg.partition] = msg.offset
         else:
             for token in tokens:
                 token.ack()
-                msg = token.message
-                if msg.offset >= newest.get(msg.partition, -1):
-                    newest[msg.partition] = msg.offset
+            messages = [token.message for token in tokens]
+        newest: dict[int, int] = {}
+        for msg in messages:
+            if msg.offset >= newest.get(msg.partition, -1):
+                newest[msg.partition] = msg.offset
         done = self._done
         for partition, offset in newest.items():
             key = (topic, partition)

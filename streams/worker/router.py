@@ -102,10 +102,10 @@ class Router(Generic[Token]):
         step = MAX_PACKET_ITEMS
         for dest in range(self.partitions):
             items = by_dest.get(dest, [])
-            for start in range(0, len(items) - step, step):
-                out.packets.append((dest, Packet(source, previous, items[start : start + step])))
-            tail = items[(max(len(items) - 1, 0) // step) * step :]
-            out.packets.append((dest, Packet(source, max_ts, tail)))
+            chunks = [items[i : i + step] for i in range(0, len(items), step)] or [[]]
+            for chunk in chunks[:-1]:
+                out.packets.append((dest, Packet(source, previous, chunk)))
+            out.packets.append((dest, Packet(source, max_ts, chunks[-1])))
 
     def idle_heartbeats(
         self, owned: Sequence[int], idle_s: float, out: RouterOutput[Token]
