@@ -10,7 +10,7 @@ topic's records out of the batch, wraps each in Faust's own `ConsumerMessage`, t
 pending, and leaves every other topic (routed packets, changelogs) to the normal path.
 
 Faust still owns the group, assignment, fetching, offsets and commits: the worker acks each
-message through `Consumer.ack` once what it caused is handed to the producer, so Faust commits
+message through `Consumer.ack` once what it caused is acknowledged by the broker, so Faust commits
 only offsets whose records were processed (at-least-once, as with a stream). The intake takes
 exactly what Faust's `getmany` would hand on (flow running, partition active or buffered:
 what Faust discards it still discards, and seeks back for), and does once per batch what the
