@@ -412,6 +412,10 @@ class GuardlineWorker:
         # are then below the subject's high-water mark). Delivered first, the worst case is
         # the same (alert_id, revision) twice, which consumers dedupe.
         await self._deliver(outgoing)
+        if self.runtimes.get(partition) is not runtime:
+            # Revoked while delivering (a broker restart made the worker rejoin): the owner
+            # re-reads these records from the committed offset, with state from the table.
+            return
         if out.state_writes:
             # Every write comes from an applied event, so a record of this partition was seen.
             self._write_state(out.state_writes, self._context[partition])
