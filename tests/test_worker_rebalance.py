@@ -14,6 +14,7 @@ from faust.types import TP
 from streams import topics
 from streams.config import load_config
 from streams.worker.app import GuardlineWorker, WorkerSettings
+from streams.worker.consumer import HeadGuardConsumer
 
 
 @pytest.fixture
@@ -23,6 +24,11 @@ def worker() -> GuardlineWorker:
         bootstrap="127.0.0.1:9", config=load_config(), store="memory://", metrics_port=None
     )
     return GuardlineWorker(dataclasses.replace(settings, lost_grace_s=0.0))
+
+
+def test_the_worker_consumes_through_the_head_guard(worker: GuardlineWorker) -> None:
+    """Faust's own consumer commits past a held head record (tests/test_commits.py)."""
+    assert isinstance(worker.app.consumer, HeadGuardConsumer)
 
 
 @dataclasses.dataclass

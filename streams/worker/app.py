@@ -34,10 +34,11 @@ from streams.engine.footprint import state_footprint
 from streams.metrics import WorkerMetrics
 from streams.model import Severity
 from streams.worker.commits import StallWatch, lost_offsets
+from streams.worker.consumer import install as install_consumer
 from streams.worker.endpoints import DEFAULT_HOST, DEFAULT_PORT, BrokerProbe, Endpoints, readiness
 from streams.worker.envelope import IDLE, pack, unpack
 from streams.worker.intake import Intake
-from streams.worker.router import Router, RouterOutput
+from streams.worker.router import IDLE_AFTER_S, Router, RouterOutput
 from streams.worker.runtime import DetectOutput, PartitionRuntime
 
 log = logging.getLogger("guardline.worker")
@@ -65,7 +66,7 @@ class WorkerSettings:
     store: str = "rocksdb://"
     instance_id: str | None = None  # static group membership (KIP-345); see README operations
     batch_size: int = 2000
-    idle_flush_s: float = 0.5
+    idle_flush_s: float = IDLE_AFTER_S
     flush_every_s: float = 0.1  # a partial batch waits at most this long (alert latency)
     ready_file: Path | None = (
         None  # touched once partitions are assigned (demo and tests wait on it)
@@ -129,6 +130,7 @@ class GuardlineWorker:
             monitor=_PerBatchMonitor(),
             **app_kwargs,
         )
+        install_consumer(self.app)  # commits never pass a record still held (consumer.py)
         if self.intake is not None:
             self.intake.app = self.app
         raw: dict[str, Any] = {

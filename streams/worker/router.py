@@ -29,6 +29,10 @@ MAX_PACKET_ITEMS = 500
 Kafka's 1 MiB default message limit (a 1.3 MB packet crashed a worker's producer)."""
 
 
+IDLE_AFTER_S = 0.5
+"""An input partition silent this long (and fully read) stops holding the watermark back."""
+
+
 def partition_for(key: str, partitions: int) -> int:
     """Stable across processes and languages (crc32), unlike Python's salted hash()."""
     return zlib.crc32(key.encode()) % partitions
