@@ -76,3 +76,22 @@ def test_offsets_still_being_worked_on_or_moving_are_left_alone(worker: Guardlin
     assert reread(worker, moving) == 0
     waiting = _Consumer(committed=248, read=247, acked=[], held=[])  # head not fetched yet
     assert reread(worker, waiting) == 0
+
+
+def test_a_flush_outliving_a_revoke_makes_no_runtime_for_the_revoked_partition(
+    worker: GuardlineWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flush awaits deliveries; a rebalance may revoke its routed partitions meanwhile.
+    A runtime made after the revoke would keep stale state if the partition came back."""
+    monkeypatch.setattr(worker, "_count_assigned", lambda: None)  # needs a running consumer
+    routed = TP(topics.ROUTED.name, 3)
+
+    async def scenario() -> None:
+        await worker._on_assigned(worker.app, {routed})
+        await worker._detect(3, [])
+        assert 3 in worker.runtimes
+        await worker._on_revoked(worker.app, {routed})
+        await worker._detect(3, [])  # the rest of a flush begun before the revoke
+        assert 3 not in worker.runtimes
+
+    asyncio.run(scenario())

@@ -162,6 +162,7 @@ class GuardlineWorker:
             settings.config.active(), settings.partitions, resolver=self.resolver
         )
         self.owned_sources: set[int] = set()
+        self.owned_routed: set[int] = set()  # routed partitions: a flush may outlive a revoke
         self.runtimes: dict[int, PartitionRuntime[Any]] = {}
         self.inbox: dict[str, dict[int, list[tuple[int, bytes | None, bytes, Any]]]] = {
             topics.EVENTS.name: defaultdict(list),
@@ -223,6 +224,7 @@ class GuardlineWorker:
     async def _on_assigned(self, app: Any, assigned: Any, **_: Any) -> None:
         mine = sorted(tp.partition for tp in assigned if tp.topic == topics.EVENTS.name)
         self.owned_sources.update(mine)
+        self.owned_routed.update(tp.partition for tp in assigned if tp.topic == topics.ROUTED.name)
         self._count_assigned()
         log.warning("assigned input partitions %s", mine)
         if self.settings.ready_file is not None:
@@ -239,6 +241,7 @@ class GuardlineWorker:
                 self.owned_sources.discard(tp.partition)
                 self.router.forget(tp.partition)
             elif tp.topic == topics.ROUTED.name:
+                self.owned_routed.discard(tp.partition)
                 self.runtimes.pop(tp.partition, None)
                 self._context.pop(tp.partition, None)
         self.inbox_count = sum(len(r) for box in self.inbox.values() for r in box.values())
@@ -376,6 +379,10 @@ class GuardlineWorker:
     async def _detect(
         self, partition: int, records: list[tuple[int, bytes | None, bytes, Any]]
     ) -> None:
+        if partition not in self.owned_routed:
+            # Revoked while this flush awaited a delivery: the owner reads these records again
+            # (a runtime made now would outlive the revoke, with state the owner moves on).
+            return
         runtime = self._runtime(partition)
         out: DetectOutput[Any] = DetectOutput()
         started = time.perf_counter()
