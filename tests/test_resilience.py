@@ -169,13 +169,6 @@ class PacedProducer(threading.Thread):
         assert self.sent == len(self.events)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="OPEN DEFECT (issue 7 stays open): after the SIGKILL, one case revision (always the "
-    "same one of this data set: a sextortion case's 3rd revision, triggered near the kill) can "
-    "be missing with lag 0: 1 of ~35 runs since routed packets and changelog writes are awaited "
-    "(was 1 in 8). Passing runs prove the rest; the README's operations section says so.",
-)
 @pytest.mark.parametrize("disk", ["same_disk", "new_disk"])
 def test_worker_sigkill_mid_stream_loses_nothing_and_keeps_its_state(
     broker: EmbeddedBroker, tmp_path: Path, small: tuple[list[Event], list[Alert]], disk: str
