@@ -160,6 +160,7 @@ class GuardlineWorker:
             settings.config.active(), settings.partitions, resolver=self.resolver
         )
         self.owned_sources: set[int] = set()
+        self._claims: set[int] = set()  # newly assigned sources, claimed at the next flush
         self.runtimes: dict[int, PartitionRuntime[Any]] = {}
         self.inbox: dict[str, dict[int, list[tuple[int, bytes | None, bytes, Any]]]] = {
             topics.EVENTS.name: defaultdict(list),
@@ -221,6 +222,7 @@ class GuardlineWorker:
     async def _on_assigned(self, app: Any, assigned: Any, **_: Any) -> None:
         mine = sorted(tp.partition for tp in assigned if tp.topic == topics.EVENTS.name)
         self.owned_sources.update(mine)
+        self._claims.update(mine)
         self._count_assigned()
         log.warning("assigned input partitions %s", mine)
         if self.settings.ready_file is not None:
@@ -235,6 +237,7 @@ class GuardlineWorker:
                 if self.intake is not None:
                     self.intake.forget(tp.partition)
                 self.owned_sources.discard(tp.partition)
+                self._claims.discard(tp.partition)
                 self.router.forget(tp.partition)
             elif tp.topic == topics.ROUTED.name:
                 self.runtimes.pop(tp.partition, None)
@@ -257,6 +260,9 @@ class GuardlineWorker:
             routed: RouterOutput[Any] = RouterOutput()
             started = time.perf_counter()
             ingest_s: dict[int, float] = {}  # Kafka timestamp of each source's newest record
+            claims, self._claims = self._claims, set()
+            for source in sorted(claims & self.owned_sources):
+                self.router.claim(source, routed)  # cancels the previous owner's IDLE
             for source, records in inbox[topics.EVENTS.name].items():
                 self.router.route(source, records, routed)
                 if not self.totals["in"]:
@@ -264,7 +270,7 @@ class GuardlineWorker:
                 self.totals["in"] += len(records)
                 last = records[-1][3]
                 ingest_s[source] = (last if self.intake else last.message).timestamp
-            if heartbeats:
+            if heartbeats and not self.app.rebalancing and self.app.consumer.flow_active:
                 owned = [p for p in sorted(self.owned_sources) if self._caught_up(p)]
                 self.router.idle_heartbeats(owned, self.settings.idle_flush_s, routed)
             await self._emit_routed(routed, ingest_s)

@@ -3,6 +3,12 @@
 Detectors keep state per subject (the actor, but also the blocked account, the device, the IP),
 so each valid event is re-keyed to every subject key that wants it and packed, per internal
 partition, into one routed message that also carries this input partition's watermark.
+
+Watermark announcements (the detect stage's rules are in `runtime.py`): a routed batch carries
+the source's highest event time; a source caught up and quiet for the idle timeout is announced
+IDLE once; a source this router has just been assigned is *claimed* (an empty packet with its
+watermark, -1 if none yet), which cancels an IDLE its previous owner may have announced before
+records arrived that only the new owner will route.
 """
 
 from __future__ import annotations
@@ -119,6 +125,14 @@ class Router(Generic[Token]):
                 self.idle_announced.add(source)
                 for dest in range(self.partitions):
                     out.packets.append((dest, Packet(source, IDLE, [])))
+
+    def claim(self, source: int, out: RouterOutput[Token]) -> None:
+        """A newly assigned source is active until this router finds it caught up and quiet."""
+        self.last_arrival[source] = time.monotonic()
+        self.idle_announced.discard(source)
+        watermark = self.max_ts.get(source, -1)
+        for dest in range(self.partitions):
+            out.packets.append((dest, Packet(source, watermark, [])))
 
     def forget(self, source: int) -> None:
         self.max_ts.pop(source, None)
