@@ -270,7 +270,8 @@ class GuardlineWorker:
                 self.totals["in"] += len(records)
                 last = records[-1][3]
                 ingest_s[source] = (last if self.intake else last.message).timestamp
-            if heartbeats and not self.app.rebalancing and self.app.consumer.flow_active:
+            fetching = getattr(self.app.consumer, "flow_active", True) and not self.app.rebalancing
+            if heartbeats and fetching:
                 owned = [p for p in sorted(self.owned_sources) if self._caught_up(p)]
                 self.router.idle_heartbeats(owned, self.settings.idle_flush_s, routed)
             await self._emit_routed(routed, ingest_s)
