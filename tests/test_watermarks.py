@@ -29,6 +29,7 @@ from tests.factories import T0, adult, message, minor
 CONFIG = dataclasses.replace(
     load_config(None), engine=dataclasses.replace(load_config(None).engine, allowed_lateness_ms=0)
 )
+ROUTED = 2  # routed (internal) partitions
 ADULTS = [adult(f"u-a{i}") for i in range(3)]
 MINORS = [minor(f"u-m{i}") for i in range(4)]
 
@@ -93,7 +94,7 @@ def schedules(draw: st.DrawFn) -> tuple[int, list[tuple[int, Event]], list[tuple
     sources = max(s for s, _ in events) + 1 + draw(st.integers(0, 1))  # maybe one never used
     actions = draw(
         st.lists(
-            st.tuples(st.integers(0, 3), st.integers(0, sources - 1), st.integers(0, 5)),
+            st.tuples(st.integers(0, 4), st.integers(0, sources - 1), st.integers(0, 5)),
             max_size=80,
         )
     )
@@ -101,7 +102,8 @@ def schedules(draw: st.DrawFn) -> tuple[int, list[tuple[int, Event]], list[tuple
 
 
 class World:
-    """A producer, one router per input partition (replaced on hand-over), one runtime."""
+    """A producer, one router per input partition (replaced on hand-over), a runtime per
+    routed partition."""
 
     def __init__(self, sources: int, events: list[tuple[int, Event]]) -> None:
         self.sources = sources
@@ -111,28 +113,34 @@ class World:
         self.logs: list[list[tuple[int, Event]]] = [[] for _ in range(sources)]
         self.routed = [0] * sources
         self.routers = [self._router() for _ in range(sources)]
-        self.runtime: PartitionRuntime[int] = PartitionRuntime(
-            0, CONFIG, sources, clock_ms=lambda: 0
-        )
+        self.runtimes: list[PartitionRuntime[int]] = [
+            PartitionRuntime(dest, CONFIG, sources, clock_ms=lambda: 0) for dest in range(ROUTED)
+        ]
         self.alerts: list[Alert] = []
         self.copies = 0  # (event, subject) pairs routed again by a new owner
         self.seen: set[tuple[str, str]] = set()
 
     @staticmethod
     def _router() -> Router[int]:
-        return Router(CONFIG.active(), 1)
+        return Router(CONFIG.active(), ROUTED)
 
     def deliver(self, out: RouterOutput[int]) -> None:
         detect: DetectOutput[int] = DetectOutput()
-        for _dest, packet in out.packets:
+        for dest, packet in out.packets:
             for key, event in packet.items:
                 pair = (key, event.event_id)
                 if pair in self.seen:
                     self.copies += 1
                 self.seen.add(pair)
-            self.runtime.accept(packet, 0, detect)
-        self.runtime.release(detect)
+            self.runtimes[dest].accept(packet, 0, detect)
+        for runtime in self.runtimes:
+            runtime.release(detect)
         self.alerts.extend(alert for alert, _mode in detect.alerts)
+
+    def watermarks(self, source: int) -> None:
+        out: RouterOutput[int] = RouterOutput()
+        self.routers[source].watermarks([source], out)
+        self.deliver(out)
 
     def produce(self) -> None:
         if self.produced < len(self.events):
@@ -165,8 +173,8 @@ class World:
 
     def idle(self, source: int) -> None:
         if self.may_go_idle(source):
+            self.watermarks(source)  # the worker's tick sends these first
             out: RouterOutput[int] = RouterOutput()
-            self.routers[source].idle_announced.discard(source)
             self.routers[source].idle_heartbeats([source], 0.0, out)
             self.deliver(out)
 
@@ -207,15 +215,16 @@ def test_any_schedule_applies_every_event_once_and_gives_the_backtests_alerts(
             world.route(source, count)
         elif action == 2:
             world.idle(source)
+        elif action == 3:
+            world.watermarks(source)
         else:
             world.hand_over(source, count)
     world.finish()
-    runtime = world.runtime
-    assert runtime.watermark_ms == IDLE and not len(runtime.buffer)
-    stats = runtime.engine.stats
+    for runtime in world.runtimes:
+        assert runtime.watermark_ms == IDLE and not len(runtime.buffer)
     # Exactly the redelivered copies are skipped: no event was ever late.
-    assert stats.skipped_replays == world.copies
-    assert stats.applied == len(world.seen)
+    assert sum(r.engine.stats.skipped_replays for r in world.runtimes) == world.copies
+    assert sum(r.engine.stats.applied for r in world.runtimes) == len(world.seen)
     expected = run_backtest([e for _s, e in events], CONFIG)
     assert sorted(_without_clock(world.alerts), key=repr) == sorted(
         _without_clock(expected), key=repr
@@ -230,6 +239,6 @@ def test_an_event_at_the_lowest_watermark_is_held_for_its_partitions_next_one() 
         world.produce()
     world.route(0, 1)  # a; b is still on its way
     world.route(1, 1)  # c, after b in (ts, event_id) order
-    assert world.runtime.engine.stats.applied == 0
+    assert sum(r.engine.stats.applied for r in world.runtimes) == 0
     world.finish()
-    assert world.runtime.engine.stats.skipped_replays == 0
+    assert sum(r.engine.stats.skipped_replays for r in world.runtimes) == 0
