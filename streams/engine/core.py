@@ -34,7 +34,7 @@ HOUR_MS = 3_600_000
 
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
-    allowed_lateness_ms: int = 5_000  # a floor under event-to-alert latency (docs/performance.md)
+    allowed_lateness_ms: int = 250  # a floor under event-to-alert latency (docs/performance.md)
     cooldown_ms: int = 24 * HOUR_MS
     update_growth: float = 0.5
     # Findings at or above this severity from two detectors on one subject make it CRITICAL.
