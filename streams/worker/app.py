@@ -34,10 +34,11 @@ from streams.engine.footprint import state_footprint
 from streams.metrics import WorkerMetrics
 from streams.model import Severity
 from streams.worker.commits import StallWatch, lost_offsets
+from streams.worker.consumer import install as install_consumer
 from streams.worker.endpoints import DEFAULT_HOST, DEFAULT_PORT, BrokerProbe, Endpoints, readiness
 from streams.worker.envelope import IDLE, pack, unpack
 from streams.worker.intake import Intake
-from streams.worker.router import Router, RouterOutput
+from streams.worker.router import IDLE_AFTER_S, Router, RouterOutput
 from streams.worker.runtime import DetectOutput, PartitionRuntime
 
 log = logging.getLogger("guardline.worker")
@@ -65,8 +66,11 @@ class WorkerSettings:
     store: str = "rocksdb://"
     instance_id: str | None = None  # static group membership (KIP-345); see README operations
     batch_size: int = 2000
-    idle_flush_s: float = 0.5
+    idle_flush_s: float = IDLE_AFTER_S
     flush_every_s: float = 0.1  # a partial batch waits at most this long (alert latency)
+    # New records are processed this long after they arrive rather than at the next tick:
+    # long enough for a fetch's records to gather, short against the 1 s latency target.
+    gather_s: float = 0.01
     ready_file: Path | None = (
         None  # touched once partitions are assigned (demo and tests wait on it)
     )
@@ -129,6 +133,7 @@ class GuardlineWorker:
             monitor=_PerBatchMonitor(),
             **app_kwargs,
         )
+        install_consumer(self.app)  # commits never pass a record still held (consumer.py)
         if self.intake is not None:
             self.intake.app = self.app
         raw: dict[str, Any] = {
@@ -160,6 +165,8 @@ class GuardlineWorker:
             settings.config.active(), settings.partitions, resolver=self.resolver
         )
         self.owned_sources: set[int] = set()
+        self.owned_routed: set[int] = set()  # routed partitions: a flush may outlive a revoke
+        self._claims: set[int] = set()  # newly assigned sources, claimed at the next flush
         self.runtimes: dict[int, PartitionRuntime[Any]] = {}
         self.inbox: dict[str, dict[int, list[tuple[int, bytes | None, bytes, Any]]]] = {
             topics.EVENTS.name: defaultdict(list),
@@ -168,6 +175,7 @@ class GuardlineWorker:
         self.inbox_count = 0
         self._context: dict[int, Any] = {}  # last routed record per partition (table writes)
         self._lock = asyncio.Lock()
+        self._arrived = asyncio.Event()  # records wait in the inbox or the intake
         self.totals = {"in": 0, "routed": 0, "applied": 0, "alerts": 0, "dead_letters": 0}
         # Wall-clock times of the first input record and of the last applied event (bench).
         self.clock = {"first_in_s": 0.0, "last_applied_s": 0.0}
@@ -180,6 +188,9 @@ class GuardlineWorker:
         self.app.timer(interval=settings.flush_every_s)(self._tick)
         if self.intake is not None:
             self.app.task(self._intake_loop)
+            self.intake.on_arrival = self._arrived.set
+        if settings.gather_s > 0:
+            self.app.task(self._gather_loop)
         self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
         self.app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
 
@@ -194,6 +205,7 @@ class GuardlineWorker:
             msg = event.message
             self.inbox[msg.topic][msg.partition].append((msg.offset, event.key, event.value, event))
             self.inbox_count += 1
+            self._arrived.set()
             if self.inbox_count >= self.settings.batch_size:
                 await self._flush()
 
@@ -202,6 +214,14 @@ class GuardlineWorker:
         assert self.intake is not None
         while True:
             await self.intake.ready.wait()
+            await self._flush()
+
+    async def _gather_loop(self) -> None:
+        """Flush shortly after records arrive: a caught-up stage need not wait for the tick."""
+        while True:
+            await self._arrived.wait()
+            await asyncio.sleep(self.settings.gather_s)
+            self._arrived.clear()
             await self._flush()
 
     async def _tick(self) -> None:
@@ -221,6 +241,8 @@ class GuardlineWorker:
     async def _on_assigned(self, app: Any, assigned: Any, **_: Any) -> None:
         mine = sorted(tp.partition for tp in assigned if tp.topic == topics.EVENTS.name)
         self.owned_sources.update(mine)
+        self.owned_routed.update(tp.partition for tp in assigned if tp.topic == topics.ROUTED.name)
+        self._claims.update(mine)
         self._count_assigned()
         log.warning("assigned input partitions %s", mine)
         if self.settings.ready_file is not None:
@@ -235,8 +257,10 @@ class GuardlineWorker:
                 if self.intake is not None:
                     self.intake.forget(tp.partition)
                 self.owned_sources.discard(tp.partition)
+                self._claims.discard(tp.partition)
                 self.router.forget(tp.partition)
             elif tp.topic == topics.ROUTED.name:
+                self.owned_routed.discard(tp.partition)
                 self.runtimes.pop(tp.partition, None)
                 self._context.pop(tp.partition, None)
         self.inbox_count = sum(len(r) for box in self.inbox.values() for r in box.values())
@@ -257,6 +281,9 @@ class GuardlineWorker:
             routed: RouterOutput[Any] = RouterOutput()
             started = time.perf_counter()
             ingest_s: dict[int, float] = {}  # Kafka timestamp of each source's newest record
+            claims, self._claims = self._claims, set()
+            for source in sorted(claims & self.owned_sources):
+                self.router.claim(source, routed)  # cancels the previous owner's IDLE
             for source, records in inbox[topics.EVENTS.name].items():
                 self.router.route(source, records, routed)
                 if not self.totals["in"]:
@@ -265,6 +292,9 @@ class GuardlineWorker:
                 last = records[-1][3]
                 ingest_s[source] = (last if self.intake else last.message).timestamp
             if heartbeats:
+                self.router.watermarks(sorted(self.owned_sources), routed)
+            fetching = getattr(self.app.consumer, "flow_active", True) and not self.app.rebalancing
+            if heartbeats and fetching:
                 owned = [p for p in sorted(self.owned_sources) if self._caught_up(p)]
                 self.router.idle_heartbeats(owned, self.settings.idle_flush_s, routed)
             await self._emit_routed(routed, ingest_s)
@@ -374,6 +404,10 @@ class GuardlineWorker:
     async def _detect(
         self, partition: int, records: list[tuple[int, bytes | None, bytes, Any]]
     ) -> None:
+        if partition not in self.owned_routed:
+            # Revoked while this flush awaited a delivery: the owner reads these records again
+            # (a runtime made now would outlive the revoke, with state the owner moves on).
+            return
         runtime = self._runtime(partition)
         out: DetectOutput[Any] = DetectOutput()
         started = time.perf_counter()

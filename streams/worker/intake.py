@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from faust.transport.utils import DefaultSchedulingStrategy
@@ -45,6 +45,7 @@ class Intake:
         self.pending: dict[int, list[Record]] = defaultdict(list)
         self.count = 0
         self.ready = asyncio.Event()  # set when a full batch is waiting
+        self.on_arrival: Callable[[], None] | None = None  # called when records are taken in
         self._gaps: list[tuple[TP, int, int]] = []
         self._paused: set[TP] = set()
         # Per partition, the offset after the last record handed on since it was assigned.
@@ -116,6 +117,8 @@ class Intake:
                 self._paused.add(paused)
         if self.count >= self.batch_size:
             self.ready.set()
+        if self.count and self.on_arrival is not None:
+            self.on_arrival()
         return rest
 
     async def take(self) -> dict[int, list[Record]]:

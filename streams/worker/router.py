@@ -3,6 +3,12 @@
 Detectors keep state per subject (the actor, but also the blocked account, the device, the IP),
 so each valid event is re-keyed to every subject key that wants it and packed, per internal
 partition, into one routed message that also carries this input partition's watermark.
+
+Watermark announcements (the detect stage's rules are in `runtime.py`): a routed batch carries
+the source's highest event time; a source caught up and quiet for the idle timeout is announced
+IDLE once; a source this router has just been assigned is *claimed* (an empty packet with its
+watermark, -1 if none yet), which cancels an IDLE its previous owner may have announced before
+records arrived that only the new owner will route.
 """
 
 from __future__ import annotations
@@ -27,6 +33,10 @@ Token = TypeVar("Token")
 MAX_PACKET_ITEMS = 500
 """Routed items per packet (~0.3-0.6 KB each): a big input batch must not make a packet over
 Kafka's 1 MiB default message limit (a 1.3 MB packet crashed a worker's producer)."""
+
+
+IDLE_AFTER_S = 0.5
+"""An input partition silent this long (and fully read) stops holding the watermark back."""
 
 
 def partition_for(key: str, partitions: int) -> int:
@@ -66,6 +76,7 @@ class Router(Generic[Token]):
         self.max_ts: dict[int, int] = {}
         self.last_arrival: dict[int, float] = {}
         self.idle_announced: set[int] = set()
+        self.sent: dict[tuple[int, int], int] = {}  # (source, dest) -> watermark last sent
 
     def route(
         self,
@@ -90,22 +101,46 @@ class Router(Generic[Token]):
             max_ts = max(max_ts, event.ts_ms)
             for subject in routes(self.detectors, event):
                 by_dest[partition_for(subject, self.partitions)].append((subject, event))
+        was_idle = source in self.idle_announced
         if records:
             self.last_arrival[source] = time.monotonic()
             self.idle_announced.discard(source)
         self.max_ts[source] = max_ts
         if max_ts < 0:
             return
-        # Every internal partition hears this source's watermark, with or without events. Split
-        # packets carry the new watermark only on the last one: the detect stage may apply a
-        # packet before the next arrives, and events must never come in below the watermark.
+        # Internal partitions with events hear the new watermark now; the others at the next
+        # `watermarks` call (the worker's tick), unless the source was idle: then every one
+        # hears at once that it is active again. Split packets carry the new watermark only on
+        # the last one: the detect stage may apply a packet before the next arrives, and
+        # events must never come in below the watermark.
         step = MAX_PACKET_ITEMS
+        sent = self.sent
         for dest in range(self.partitions):
-            items = by_dest.get(dest, [])
-            chunks = [items[i : i + step] for i in range(0, len(items), step)] or [[]]
+            items = by_dest.get(dest)
+            if not items and not was_idle:
+                continue
+            chunks = [items[i : i + step] for i in range(0, len(items), step)] if items else [[]]
             for chunk in chunks[:-1]:
                 out.packets.append((dest, Packet(source, previous, chunk)))
             out.packets.append((dest, Packet(source, max_ts, chunks[-1])))
+            sent[(source, dest)] = max_ts
+
+    def watermarks(self, owned: Sequence[int], out: RouterOutput[Token]) -> None:
+        """Watermark-only packets to internal partitions whose view of a source is behind.
+
+        Sent on a timer rather than with every batch: a batch's events reach only some
+        partitions, and an empty packet to every other one per batch and source was most of
+        the routed messages at live rates (each one a trip through Faust's per-message path).
+        """
+        sent = self.sent
+        for source in owned:
+            watermark = self.max_ts.get(source, -1)
+            if watermark < 0 or source in self.idle_announced:
+                continue
+            for dest in range(self.partitions):
+                if sent.get((source, dest), -1) < watermark:
+                    out.packets.append((dest, Packet(source, watermark, [])))
+                    sent[(source, dest)] = watermark
 
     def idle_heartbeats(
         self, owned: Sequence[int], idle_s: float, out: RouterOutput[Token]
@@ -120,7 +155,18 @@ class Router(Generic[Token]):
                 for dest in range(self.partitions):
                     out.packets.append((dest, Packet(source, IDLE, [])))
 
+    def claim(self, source: int, out: RouterOutput[Token]) -> None:
+        """A newly assigned source is active until this router finds it caught up and quiet."""
+        self.last_arrival[source] = time.monotonic()
+        self.idle_announced.discard(source)
+        watermark = self.max_ts.get(source, -1)
+        for dest in range(self.partitions):
+            out.packets.append((dest, Packet(source, watermark, [])))
+            self.sent[(source, dest)] = watermark
+
     def forget(self, source: int) -> None:
+        for dest in range(self.partitions):
+            self.sent.pop((source, dest), None)
         self.max_ts.pop(source, None)
         self.last_arrival.pop(source, None)
         self.idle_announced.discard(source)

@@ -1,11 +1,27 @@
 """Stage 2 of the worker, without Faust: what one routed partition does with its packets.
 
-Routed events arrive from every input partition. Each input partition's watermark travels with
-its packets, and an event is applied only once every input partition has passed its event time
-(minus the allowed lateness): the per-subject order is then exactly (ts, event_id), as in a
-backtest, however the input partitions were interleaved on the way. A packet is acknowledged
-when all its events are applied; a crash before that redelivers it, and the engine's
-per-subject high-water mark makes the redelivery harmless.
+Routed events arrive from every input partition. Each input partition's watermark (the highest
+event time its router has seen) travels with its packets, and an event is applied only once
+every input partition's watermark is more than `allowed_lateness_ms` past its event time: the
+per-subject order is then exactly (ts, event_id), as in a backtest, however the input
+partitions were interleaved on the way. Events of one input partition must reach it in event
+time order give or take the lateness; across input partitions any order is exact.
+
+Idle input partitions (the router's IDLE announcement: caught up, nothing new for a while) are
+released by one rule only: when *every* input partition is idle, everything held is applied
+(the end of a burst, a test's finite input, a quiet platform). While any partition is active,
+an idle one still holds the others back at its last watermark. Releasing past a partition
+merely because it went quiet is what made late events before: its next records (in transit,
+fetched but not yet routed, or waiting for a new owner after a rebalance) could be older than
+what had been applied, and the subjects' high-water marks then skipped them, so the stream
+differed from the backtest. A partition with no traffic at all therefore delays alerts until
+the whole input pauses for the idle timeout; on a live platform every partition carries
+traffic. The one assumption left: a record reaches its router within the idle timeout of any
+record produced after it on another partition (a router stalled for longer while every other
+partition is already quiet could still deliver late).
+
+A packet is acknowledged when all its events are applied; a crash before that redelivers it,
+and the engine's per-subject high-water mark makes the redelivery harmless.
 """
 
 from __future__ import annotations
@@ -63,17 +79,24 @@ class PartitionRuntime(Generic[Token]):
         self._lateness_ms = config.engine.allowed_lateness_ms
         # Ordering is by (ts, event_id); watermarks below decide release, not the buffer's own.
         self.buffer: ReorderBuffer[tuple[str, Event, _Pending[Token]]] = ReorderBuffer(0)
+        # Highest event time announced per input partition (monotonic: a new owner re-reading
+        # from the last commit announces lower ones), and which of them are idle now.
         self.source_watermarks: dict[int, int] = {}
+        self.idle_sources: set[int] = set()
         self._expire_every_ms = expire_every_ms
         self._last_expire_ms: int | None = None
 
     def accept(self, packet: Packet, token: Token, out: DetectOutput[Token]) -> None:
         source, watermark = packet.source_partition, packet.watermark_ms
         previous = self.source_watermarks.get(source, -1)
-        if watermark != IDLE and previous != IDLE:
-            # Monotonic: a new owner re-reading from the last commit must not rewind it.
-            watermark = max(watermark, previous)
-        self.source_watermarks[source] = watermark
+        if watermark == IDLE:
+            self.idle_sources.add(source)
+            self.source_watermarks[source] = previous
+        else:
+            # Any other packet, even one without events or a watermark yet (-1: a new owner
+            # claiming the partition), means the partition is active again.
+            self.idle_sources.discard(source)
+            self.source_watermarks[source] = max(watermark, previous)
         if not packet.items:
             out.acks.append(token)
             return
@@ -83,12 +106,11 @@ class PartitionRuntime(Generic[Token]):
 
     @property
     def watermark_ms(self) -> int | None:
-        """Events at or before this event time can be applied; None until every input
-        partition has been heard from."""
-        if len(self.source_watermarks) < self.input_partitions:
-            return None
-        low = min(self.source_watermarks.values())
-        return None if low < 0 else (low if low == IDLE else low - self._lateness_ms)
+        """Events at or before this event time can be applied (IDLE: all of them); None until
+        every input partition has announced a watermark or gone idle."""
+        return release_bound(
+            self.source_watermarks, self.idle_sources, self.input_partitions, self._lateness_ms
+        )
 
     def release(self, out: DetectOutput[Token]) -> None:
         watermark = self.watermark_ms
@@ -116,3 +138,20 @@ class PartitionRuntime(Generic[Token]):
             engine.expire(last_ts)
             self._last_expire_ms = last_ts
         out.state_writes.update(engine.take_dirty())
+
+
+def release_bound(
+    watermarks: dict[int, int], idle: set[int], input_partitions: int, lateness_ms: int
+) -> int | None:
+    """The inclusive event-time bound up to which held events may be applied.
+
+    Strictly below `lowest watermark - lateness`: another event at exactly the lowest
+    watermark may still come from that partition, so with a lateness of 0 an in-order input
+    is still applied exactly. IDLE (everything) only once every input partition is idle.
+    """
+    if len(watermarks) < input_partitions:
+        return None
+    if len(idle) >= input_partitions:
+        return IDLE
+    low = min(watermarks.values())
+    return None if low < 0 else low - lateness_ms - 1
