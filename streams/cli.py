@@ -23,11 +23,22 @@ from streams.worker.endpoints import (
     default_host,
     default_port,
 )
+from streams.worker.router import IDLE_AFTER_S
 
 if TYPE_CHECKING:
     from streams.registry import SchemaRegistry
 
 Handler = Callable[[argparse.Namespace], int]
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
 
 
 def _bootstrap(args: argparse.Namespace) -> str:
@@ -104,6 +115,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         store=args.store,
         instance_id=args.instance_id,
+        idle_flush_s=args.idle_after,
         ready_file=args.ready_file,
         stats_file=args.stats_file,
         metrics_host=args.metrics_host,
@@ -271,6 +283,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, default=Path(".guardline/worker"))
     p.add_argument("--store", default="rocksdb://", help="table store: rocksdb:// or memory://")
     p.add_argument("--instance-id", help="static group membership id (stable across restarts)")
+    p.add_argument(
+        "--idle-after",
+        type=_positive_seconds,
+        default=IDLE_AFTER_S,
+        help="seconds an input partition may send nothing before it stops holding back the "
+        "event-time watermark (default %(default)s; longer for bursty producers)",
+    )
     p.add_argument("--ready-file", type=Path, help="file to write once partitions are assigned")
     p.add_argument("--stats-file", type=Path, help="file to rewrite with totals (for bench)")
     with_registry(p, "register schemas, write the Confluent wire format, read both")

@@ -30,6 +30,7 @@ def test_ratios_and_targets_follow_the_figures() -> None:
     result.ceiling = Rate(1000, 0.01)  # 100k/s
     result.bare_faust = Rate(1000, 0.1)  # 10k/s
     result.worker = Rate(1000, 0.05)  # 20k/s
+    result.worker_scale_one = Rate(1000, 0.05)  # 20k/s: the scaling run's own single worker
     result.worker_multi = Rate(1000, 0.04)  # 25k/s
     result.backtest = Rate(1000, 0.02)  # 50k/s
     ratios = result.ratios()
@@ -153,6 +154,9 @@ def test_tiny_bench_run_prints_every_figure_and_counts_add_up(
     for name in ("ceiling", "bare_faust", "worker", "backtest"):
         assert doc[name]["events"] == produced and doc[name]["per_s"] > 0
     assert doc["latency_events"] > 0
+    for phase, consumer in (("worker", "worker"), ("bare_faust", "bare-faust")):
+        assert doc["cpu"][phase]["cores"][consumer] > 0, phase  # CPU seconds were counted
+        assert {"broker", "bench"} <= set(doc["cpu"][phase]["cores"])
     assert set(doc["ratios"]) >= {"worker/bare_faust (3/2)", "worker/ceiling (3/1)",
                                   "backtest/ceiling (4/1)", "worker/quix (3/6)"}  # fmt: skip
     assert doc["state_events"] == 3000 and doc["state_accounts"] > 0

@@ -67,3 +67,18 @@ def test_bad_config_fails_fast_naming_the_key(
     err = capsys.readouterr().err
     assert "detectors.new_contact_burst.fast_high" in err and "must be an integer" in err
     assert "detectors.new_contact_burst.fast_hihg: unknown key" in err
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "soon"])
+def test_worker_refuses_a_bad_idle_timeout(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["worker", "--idle-after", value])
+    assert exit_info.value.code == 2
+    assert "--idle-after" in capsys.readouterr().err
+
+
+def test_worker_idle_timeout_defaults_to_the_routers() -> None:
+    from streams.worker.router import IDLE_AFTER_S
+
+    assert build_parser().parse_args(["worker"]).idle_after == IDLE_AFTER_S
+    assert build_parser().parse_args(["worker", "--idle-after", "2.5"]).idle_after == 2.5

@@ -7,24 +7,43 @@ decides how far a partition's commit may move.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from typing import Any
 
 import faust
 import pytest
-from faust.types import TP
+from faust.types import TP, Message
 from hypothesis import given
 from hypothesis import strategies as st
 
 from streams.worker.commits import StallWatch, lost_offsets
+from streams.worker.consumer import install
 
 PARTITION = TP("guardline.events.v1", 0)
 
 
-@pytest.fixture(scope="module")
-def consumer() -> Iterator[object]:
+@functools.cache
+def faust_consumer() -> Any:
     """A Faust aiokafka consumer that never connects: only its bookkeeping is used."""
-    app = faust.App("test-commits", broker="kafka://127.0.0.1:9")
-    yield app.consumer
+    return faust.App("test-commits", broker="kafka://127.0.0.1:9").consumer
+
+
+@functools.cache
+def guarded_consumer() -> Any:
+    """The worker's consumer (`streams/worker/consumer.py`), never connected either."""
+    app = faust.App("test-commits-guarded", broker="kafka://127.0.0.1:9")
+    install(app)
+    return app.consumer
+
+
+@pytest.fixture(scope="module")
+def consumer() -> Any:
+    return faust_consumer()
+
+
+@pytest.fixture(scope="module")
+def guarded() -> Any:
+    return guarded_consumer()
 
 
 def faust_moves(consumer: object, committed: int, acked: list[int]) -> bool:
@@ -112,3 +131,69 @@ def test_stall_watch_restarts_the_grace_when_the_commit_moves() -> None:
     assert watch.check("p0", range(90, 100), now=18) is None
     assert watch.check("p0", range(90, 100), now=19) == range(90, 100)
     assert watch.check("p1", range(0, 5), now=19) is None  # partitions are independent
+
+
+def held_message(offset: int) -> Message:
+    return Message(PARTITION.topic, PARTITION.partition, offset, 0.0, 0, None, None, b"", None)
+
+
+def prepare(consumer: object, committed: int | None, acked: list[int], held: list[Message]) -> None:
+    consumer._committed_offset[PARTITION] = committed  # type: ignore[attr-defined]
+    consumer._acked[PARTITION] = sorted(acked)  # type: ignore[attr-defined]
+    consumer._acked_index[PARTITION] = set(acked)  # type: ignore[attr-defined]
+    consumer._gap.pop(PARTITION, None)  # type: ignore[attr-defined]
+    consumer._unacked_messages.clear()  # type: ignore[attr-defined]
+    for message in held:
+        consumer.track_message(message)  # type: ignore[attr-defined]
+
+
+def test_faust_alone_commits_past_a_held_head_record(consumer: object) -> None:
+    """The defect: packet 80 waits in the reorder buffer, 81.. (watermark-only) are acked."""
+    head = held_message(80)
+    prepare(consumer, 80, list(range(81, 90)), [head])
+    assert consumer._new_offset(PARTITION) == 90  # type: ignore[attr-defined]
+
+
+def test_the_guard_holds_the_commit_until_the_head_is_acked(guarded: object) -> None:
+    head = held_message(80)
+    prepare(guarded, 80, list(range(81, 90)), [head])
+    assert guarded._new_offset(PARTITION) is None  # type: ignore[attr-defined]
+    head.acked = True  # applied at last: Faust's ack marks it, then lists its offset
+    guarded._acked[PARTITION].insert(0, 80)  # type: ignore[attr-defined]
+    guarded._acked_index[PARTITION].add(80)  # type: ignore[attr-defined]
+    assert guarded._new_offset(PARTITION) == 90  # type: ignore[attr-defined]
+
+
+def test_the_guard_still_tolerates_a_head_offset_that_never_arrives(guarded: object) -> None:
+    later = held_message(95)  # held records elsewhere do not matter
+    prepare(guarded, 80, list(range(81, 90)), [later])
+    assert guarded._new_offset(PARTITION) == 90  # type: ignore[attr-defined]
+
+
+def test_nor_past_a_held_first_record_before_anything_is_committed(guarded: object) -> None:
+    first = held_message(0)
+    prepare(guarded, None, list(range(1, 9)), [first])
+    assert guarded._new_offset(PARTITION) is None  # type: ignore[attr-defined]
+
+
+@given(
+    committed=st.one_of(st.none(), st.integers(0, 40)),
+    acked=st.sets(st.integers(0, 60)),
+    held=st.sets(st.integers(0, 60)),
+)
+def test_the_guard_differs_from_faust_only_to_keep_a_held_record(
+    committed: int | None, acked: set[int], held: set[int]
+) -> None:
+    held -= acked
+    messages = [held_message(offset) for offset in held]
+    guarded, faust_alone = guarded_consumer(), faust_consumer()
+    prepare(guarded, committed, list(acked), messages)
+    offset = guarded._new_offset(PARTITION)
+    prepare(faust_alone, committed, list(acked), messages)
+    faust_offset = faust_alone._new_offset(PARTITION)
+    since = committed or 0
+    if offset is not None:
+        assert offset == faust_offset
+        assert not any(since <= h < offset for h in held)
+    elif faust_offset is not None:
+        assert any(since <= h < faust_offset for h in held)

@@ -23,15 +23,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from streams import topics
 from streams.backtest import run_backtest
+from streams.bench.stats import read_stats
 from streams.broker import PERSIST_INTERVAL_S, EmbeddedBroker
 from streams.config import load_config
 from streams.jsonl import event_to_json, write_jsonl
 from streams.model import Alert, Event
 from streams.produce import make_producer, produce_file, send_events
 from streams.simulate import SimulationConfig, simulate
+from streams.worker.envelope import unpack
 from streams.worker.launcher import start_worker, stop_worker, wait_ready
 from tests.streaming import (
     committed_total,
@@ -166,13 +169,6 @@ class PacedProducer(threading.Thread):
         assert self.sent == len(self.events)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="OPEN DEFECT (issue 7 stays open): after the SIGKILL, one case revision (always the "
-    "same one of this data set: a sextortion case's 3rd revision, triggered near the kill) can "
-    "be missing with lag 0: 1 of ~35 runs since routed packets and changelog writes are awaited "
-    "(was 1 in 8). Passing runs prove the rest; the README's operations section says so.",
-)
 @pytest.mark.parametrize("disk", ["same_disk", "new_disk"])
 def test_worker_sigkill_mid_stream_loses_nothing_and_keeps_its_state(
     broker: EmbeddedBroker, tmp_path: Path, small: tuple[list[Event], list[Alert]], disk: str
@@ -229,6 +225,90 @@ def test_worker_sigkill_mid_stream_loses_nothing_and_keeps_its_state(
         f" {len(pairs(got))} distinct (alert_id, revision), {redeliveries(got)} redelivered,"
         f" {len(spanning)} cases spanning the crash; down {restarted - killed_at:.1f} s,"
         f" partitions back {assigned_s:.1f} s and first progress {progress_s:.1f} s after restart"
+    )
+
+
+def events_below_the_commit(bootstrap: str, group_id: str) -> int:
+    """Routed events in packets below the group's committed offsets: the ones a restart
+    never reads again."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        count = len(admin.describe_topics([topics.ROUTED.name])[0]["partitions"])
+        tps = [TopicPartition(topics.ROUTED.name, p) for p in range(count)]
+        committed = admin.list_group_offsets({group_id: tps}).get(group_id, {})
+    finally:
+        admin.close()
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None,
+        enable_auto_commit=False, consumer_timeout_ms=1500,
+    )  # fmt: skip
+    consumer.assign(tps)
+    try:
+        return sum(
+            len(unpack(record.value).items)
+            for record in consumer
+            if record.offset < committed[TopicPartition(record.topic, record.partition)].offset
+        )
+    finally:
+        consumer.close()
+
+
+def test_sigkill_while_the_watermark_holds_every_event_loses_nothing(
+    broker: EmbeddedBroker, tmp_path: Path, small: tuple[list[Event], list[Alert]]
+) -> None:
+    """The commit never passes a routed packet still waiting for the watermark.
+
+    With an allowed lateness longer than the stream, every routed packet with events waits in
+    the reorder buffer, while the watermark-only packets between them (12 partitions: a
+    source's batch often has nothing for a destination) are acked at once. Faust's own commit
+    rule passes a waiting packet followed by an acked one (`streams/worker/consumer.py`): ~20
+    events sat below the commit at the kill in such a run, lost to the restart.
+    """
+    events, _ = small
+    partitions = 12
+    topics.ensure_topics(broker.bootstrap, partitions)  # grows the fixture's empty topics
+    config = tmp_path / "hold.toml"
+    config.write_text("[engine]\nallowed_lateness_ms = 86400000\n")  # a day: holds it all
+    expected = run_backtest(events, load_config(config))
+    bootstrap, app_id, stats = broker.bootstrap, "hold", tmp_path / "stats.json"
+    # Input partitions go idle only after the stream: arrivals come in bursts ~1 s apart here.
+    extra = ("--instance-id", "hold-w1", "--config", str(config), "--idle-after", "5")
+    extra += ("--partitions", str(partitions))
+    proc, ready, log = start_worker(
+        bootstrap, tmp_path, app_id=app_id, extra=(*extra, "--stats-file", str(stats))
+    )
+    wait_ready(proc, ready, log, timeout_s=60)
+    producer = PacedProducer(bootstrap, events, rate_per_s=150)
+    producer.start()
+    wait_for(
+        lambda: committed_total(bootstrap, app_id, topics.EVENTS.name) > 0, 60, "a first commit",
+        interval_s=0.1,
+    )  # fmt: skip
+    first = committed_total(bootstrap, app_id, topics.EVENTS.name)
+    wait_for(
+        lambda: committed_total(bootstrap, app_id, topics.EVENTS.name) > first, 60,
+        "a second commit round (routed offsets are committed in the same rounds)", interval_s=0.1,
+    )  # fmt: skip
+    proc.kill()
+    proc.wait()
+    # The premise: the stream still flowed, no input partition had gone idle, so not one
+    # event had been applied; every routed packet with events was still waiting.
+    assert producer.sent < len(events), "the stream must still be flowing when the worker dies"
+    totals = read_stats(stats)
+    assert totals["routed"] > 0 and totals["applied"] == 0, totals
+    assert events_below_the_commit(bootstrap, app_id) == 0
+    routed_committed = committed_total(bootstrap, app_id, topics.ROUTED.name)
+    proc, ready, log = start_worker(bootstrap, tmp_path, app_id=app_id, name="w2", extra=extra)
+    try:
+        wait_ready(proc, ready, log, timeout_s=60)
+        producer.finish()
+        got = wait_complete(bootstrap, app_id, expected, timeout_s=180)
+    finally:
+        stop_worker(proc)
+    assert_same_alerts(got, expected)
+    print(
+        f"\nheld watermark: {totals['routed']} events routed, none applied, at the kill;"
+        f" {routed_committed} routed offsets committed (watermark-only packets); {len(got)} alerts"
     )
 
 

@@ -1,5 +1,6 @@
-"""Routing: each detector's declared `event_types` is a safe pre-filter, keys are "KIND:id",
-and processing events in one batch is processing them one by one."""
+"""Routing: each detector's declared `event_types` and `minor_targets_only` are safe
+pre-filters, keys are "KIND:id", and processing events in one batch is processing them one by
+one."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from hypothesis import strategies as st
 from streams.config import load_config
 from streams.detectors.base import account_key, device_key, ip_key, subject_key
 from streams.engine.core import routes
-from streams.model import Account, AgeBand, Event, EventType, SubjectKind
+from streams.model import MINOR_BANDS, Account, AgeBand, Event, EventType, SubjectKind
 from tests.factories import HOUR, T0
 
 DETECTORS = load_config().active()
@@ -41,6 +42,15 @@ events = st.builds(
 def test_no_detector_routes_an_event_type_it_did_not_declare(event: Event) -> None:
     for detector in DETECTORS:
         if event.type not in detector.event_types:
+            assert list(detector.subject_keys(event)) == [], detector.name
+
+
+@settings(max_examples=300, deadline=None)
+@given(event=events)
+def test_no_detector_routes_a_minor_targets_only_type_to_anyone_else(event: Event) -> None:
+    target_is_minor = event.target is not None and event.target.age_band in MINOR_BANDS
+    for detector in DETECTORS:
+        if event.type in detector.minor_targets_only and not target_is_minor:
             assert list(detector.subject_keys(event)) == [], detector.name
 
 

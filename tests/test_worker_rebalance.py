@@ -14,6 +14,7 @@ from faust.types import TP
 from streams import topics
 from streams.config import load_config
 from streams.worker.app import GuardlineWorker, WorkerSettings
+from streams.worker.consumer import HeadGuardConsumer
 
 
 @pytest.fixture
@@ -23,6 +24,11 @@ def worker() -> GuardlineWorker:
         bootstrap="127.0.0.1:9", config=load_config(), store="memory://", metrics_port=None
     )
     return GuardlineWorker(dataclasses.replace(settings, lost_grace_s=0.0))
+
+
+def test_the_worker_consumes_through_the_head_guard(worker: GuardlineWorker) -> None:
+    """Faust's own consumer commits past a held head record (tests/test_commits.py)."""
+    assert isinstance(worker.app.consumer, HeadGuardConsumer)
 
 
 @dataclasses.dataclass
@@ -70,3 +76,22 @@ def test_offsets_still_being_worked_on_or_moving_are_left_alone(worker: Guardlin
     assert reread(worker, moving) == 0
     waiting = _Consumer(committed=248, read=247, acked=[], held=[])  # head not fetched yet
     assert reread(worker, waiting) == 0
+
+
+def test_a_flush_outliving_a_revoke_makes_no_runtime_for_the_revoked_partition(
+    worker: GuardlineWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flush awaits deliveries; a rebalance may revoke its routed partitions meanwhile.
+    A runtime made after the revoke would keep stale state if the partition came back."""
+    monkeypatch.setattr(worker, "_count_assigned", lambda: None)  # needs a running consumer
+    routed = TP(topics.ROUTED.name, 3)
+
+    async def scenario() -> None:
+        await worker._on_assigned(worker.app, {routed})
+        await worker._detect(3, [])
+        assert 3 in worker.runtimes
+        await worker._on_revoked(worker.app, {routed})
+        await worker._detect(3, [])  # the rest of a flush begun before the revoke
+        assert 3 not in worker.runtimes
+
+    asyncio.run(scenario())

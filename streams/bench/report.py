@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from streams.bench.cpu import CpuUse
+
 QUIX_INSTALL = "pip install -e '.[bench]'"
 # Flat: the state after the whole run is at most this much bigger than the state of an engine
 # fed only the last longest-memory's worth of the same events (nothing older survives).
@@ -35,9 +37,15 @@ class BenchResult:
     ceiling: Rate | None = None
     bare_faust: Rate | None = None
     worker: Rate | None = None
-    worker_multi: Rate | None = None  # `workers` > 1 workers together
+    # Scaling (`scaling.py`): 1 worker, then `workers` workers together, on the same fresh
+    # traffic sent once each group holds its partitions.
+    worker_scale_one: Rate | None = None
+    worker_multi: Rate | None = None
     worker_multi_note: str = ""  # why it is missing
+    scale_assignment: list[list[int]] = field(default_factory=list)  # partitions per worker
+    scale_send_s: list[float] = field(default_factory=list)  # sending each group's traffic
     backtest: Rate | None = None
+    backtest_cpu_s: float = 0.0  # the backtest's process CPU time (the machine is shared)
     quix: Rate | None = None
     quix_note: str = ""
     latency_rate: float = 0.0
@@ -60,6 +68,9 @@ class BenchResult:
     # Final state / state of an engine fed only the last `state_horizon_days`; None when the
     # run was shorter than that memory.
     state_recent_ratio: float | None = None
+    # Cores each process used over a phase's timed window ("worker", "scale_1", "scale_multi",
+    # "bare_faust", "quix"), and the whole machine's busy cores (`cpu.py`).
+    cpu: dict[str, CpuUse] = field(default_factory=dict)
     # What each stage counted: they must add up (the CI test checks it, never the timings).
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -72,8 +83,21 @@ class BenchResult:
             "worker/ceiling (3/1)": ratio(self.worker, self.ceiling),
             "backtest/ceiling (4/1)": ratio(self.backtest, self.ceiling),
             "worker/quix (3/6)": ratio(self.worker, self.quix),
-            f"{self.workers} workers/1 worker": ratio(self.worker_multi, self.worker),
+            f"{self.workers} workers/1 worker": ratio(self.worker_multi, self.worker_scale_one),
+            f"{self.workers} workers/1 worker, per worker core": self.scaling_per_core(),
         }
+
+    def scaling_per_core(self) -> float | None:
+        """The scaling ratio with CPU taken out: events per worker CPU-second, W workers over
+        one. Near 1.0 means the work per event did not grow, so a ratio below W is cores the
+        workers did not get (the broker's, the bench's, other processes'), not overhead."""
+        one, multi = self.cpu.get("scale_1"), self.cpu.get("scale_multi")
+        if not (self.worker_scale_one and self.worker_multi and one and multi):
+            return None
+        one_cores, multi_cores = one.total("worker"), multi.total("worker")
+        if not one_cores or not multi_cores or not self.worker_scale_one.per_s:
+            return None
+        return (self.worker_multi.per_s / multi_cores) / (self.worker_scale_one.per_s / one_cores)
 
     def targets(self) -> list[tuple[str, bool | None]]:
         r = self.ratios()
@@ -106,7 +130,8 @@ class BenchResult:
 
     def to_json(self) -> dict[str, Any]:
         doc = asdict(self)
-        for name in ("ceiling", "bare_faust", "worker", "worker_multi", "backtest", "quix"):
+        rates = ("ceiling", "bare_faust", "worker", "worker_scale_one", "worker_multi")
+        for name in (*rates, "backtest", "quix"):
             rate = getattr(self, name)
             doc[name] = None if rate is None else {**asdict(rate), "per_s": rate.per_s}
         doc["ratios"] = self.ratios()
@@ -118,23 +143,32 @@ def _per_s(rate: Rate | None) -> float | None:
     return None if rate is None else rate.per_s
 
 
-def _rate_row(label: str, rate: Rate | None, missing: str = "not run") -> tuple[str, str, str]:
+def _rate_row(
+    label: str, rate: Rate | None, missing: str = "not run", cpu: CpuUse | None = None
+) -> tuple[str, str, str]:
     if rate is None:
         return (label, "-", missing)
-    return (label, f"{rate.per_s:,.0f} events/s", f"{rate.events:,} events in {rate.seconds:.2f} s")
+    detail = f"{rate.events:,} events in {rate.seconds:.2f} s"
+    if cpu is not None:
+        detail += f"; {cpu.describe()}"
+    return (label, f"{rate.per_s:,.0f} events/s", detail)
 
 
 def format_table(result: BenchResult) -> str:
     r = result
     rows: list[tuple[str, str, str]] = [
         _rate_row("1 ceiling: aiokafka + Avro decode", r.ceiling),
-        _rate_row("2 bare Faust agent: decode + count", r.bare_faust),
-        _rate_row("3 Guardline worker, full suite", r.worker),
+        _rate_row("2 bare Faust agent: decode + count", r.bare_faust, cpu=r.cpu.get("bare_faust")),
+        _rate_row("3 Guardline worker, full suite", r.worker, cpu=r.cpu.get("worker")),
     ]
     if r.workers > 1:
-        rows.append(
-            _rate_row(f"3 Guardline, {r.workers} workers", r.worker_multi, r.worker_multi_note)
-        )
+        note = r.worker_multi_note
+        rows += [
+            _rate_row("3 scaling: 1 worker, fresh traffic", r.worker_scale_one, note,
+                      r.cpu.get("scale_1")),
+            _rate_row(f"3 scaling: {r.workers} workers, same traffic", r.worker_multi, note,
+                      r.cpu.get("scale_multi")),
+        ]  # fmt: skip
     if r.latency_ms:
         lat = r.latency_ms
         rows.append(
@@ -149,10 +183,16 @@ def format_table(result: BenchResult) -> str:
         )
     else:
         rows.append(("3 event-to-alert latency", "-", "no alerts measured"))
-    rows.append(_rate_row("4 backtest engine (events from a file)", r.backtest))
+    backtest = _rate_row("4 backtest engine (events from a file)", r.backtest)
+    if r.backtest is not None and r.backtest_cpu_s > 0:
+        cpu_rate = r.backtest.events / r.backtest_cpu_s
+        backtest = (*backtest[:2], f"{backtest[2]}; {cpu_rate:,.0f} events per CPU second")
+    rows.append(backtest)
     if r.state_accounts:
         rows += _state_rows(r)
-    rows.append(_rate_row("6 peer: Quix Streams, new_contact_burst", r.quix, r.quix_note))
+    rows.append(
+        _rate_row("6 peer: Quix Streams, new_contact_burst", r.quix, r.quix_note, r.cpu.get("quix"))
+    )
     for name, value in r.ratios().items():
         if value is not None:
             rows.append((f"ratio {name}", f"{value:.2f}x", ""))

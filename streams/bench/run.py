@@ -28,6 +28,8 @@ from pathlib import Path
 
 from streams import topics
 from streams.backtest import run_backtest
+from streams.bench import scaling
+from streams.bench.cpu import CpuMeter, CpuUse
 from streams.bench.report import QUIX_INSTALL, BenchResult, Rate, percentile
 from streams.bench.state import measure_state, state_bytes
 from streams.bench.stats import read_stats
@@ -124,7 +126,9 @@ def _stream_phases(
 
     say("2/6 bare Faust agent: decode + count")
     cmd = [sys.executable, "-m", "streams.bench.bare_faust"]
-    result.bare_faust = _subprocess_rate(bootstrap, work, "bare-faust", cmd, n, settings)
+    result.bare_faust, result.cpu["bare_faust"] = _subprocess_rate(
+        bootstrap, work, "bare-faust", cmd, n, settings
+    )
     result.counts["bare Faust counted"] = result.bare_faust.events
 
     if importlib.util.find_spec("quixstreams") is None:
@@ -133,13 +137,18 @@ def _stream_phases(
     else:
         say("6/6 peer: Quix Streams, new_contact_burst's fast window")
         cmd = [sys.executable, "-m", "streams.bench.quix_peer"]
-        result.quix = _subprocess_rate(bootstrap, work, "quix-peer", cmd, n, settings, str(n))
+        result.quix, result.cpu["quix"] = _subprocess_rate(
+            bootstrap, work, "quix-peer", cmd, n, settings, str(n)
+        )
         result.counts["Quix counted"] = result.quix.events
 
     say("3/6 Guardline worker, full detector suite, at saturation")
     procs = _start_workers(bootstrap, work, "guardline-bench-1", 1, settings)
     try:
-        result.worker, totals = _await_workers(procs, n, pairs, settings, "1 worker")
+        pids = [proc.pid for proc, _stats in procs]
+        with CpuMeter(lambda: scaling.roles(pids, bench="bench")) as meter:
+            result.worker, totals = _await_workers(procs, n, pairs, settings, "1 worker")
+        result.cpu["worker"] = meter.use(*_window(procs))
         result.counts["worker events in"] = totals["in"]
         result.counts["worker pairs applied"] = totals["applied"]
         result.counts["worker dead letters"] = totals["dead_letters"]
@@ -150,30 +159,49 @@ def _stream_phases(
         for proc, _stats in procs:
             stop_worker(proc)
     if settings.workers > 1:
-        say(f"3/6 Guardline with {settings.workers} workers")
         try:
-            _multi_worker_phase(bootstrap, work, settings, result, n, pairs)
+            _scaling_phase(bootstrap, work, settings, result, sim_config)
         except (TimeoutError, RuntimeError) as err:
             result.worker_multi_note = f"failed: {str(err).splitlines()[0]}"
-            say(f"{settings.workers} workers: {result.worker_multi_note}")
+            say(f"scaling: {result.worker_multi_note}")
 
 
-def _multi_worker_phase(
-    bootstrap: str, work: Path, settings: BenchSettings, result: BenchResult, n: int, pairs: int
+def _scaling_phase(
+    bootstrap: str,
+    work: Path,
+    settings: BenchSettings,
+    result: BenchResult,
+    first: SimulationConfig,
 ) -> None:
-    group = f"guardline-bench-{settings.workers}"
-    procs = _start_workers(bootstrap, work, group, settings.workers, settings)
-    try:
-        # The latency run's events are on the topic too: the new group reads them all.
-        total = n + result.latency_events
-        expected = pairs + result.counts.get("latency pairs", 0)
-        label = f"{settings.workers} workers"
-        rate, totals = _await_workers(procs, total, expected, settings, label)
-        result.worker_multi = Rate(n, rate.seconds * n / total)
-        result.counts[f"{label} pairs applied"] = totals["applied"]
-    finally:
-        for proc, _stats in procs:
-            stop_worker(proc)
+    """1 worker, then W, each in a fresh group on the same fresh traffic (`scaling.py`)."""
+    n = settings.events
+    # After every event time so far, the latency run's included (it stamps wall-clock times).
+    start_ms = max(first.end_ms + HOUR_MS, int(time.time() * 1000)) + HOUR_MS
+    events = _later_traffic(settings.seed + 100, start_ms, max(n, 10_000))[:n]
+    pairs = sum(len(routes(load_config().active(), e)) for e in events)
+    values = scaling.encode_all(events)
+    result.counts["scaling events"] = len(events)
+    result.counts["scaling pairs expected"] = pairs
+    runs = []
+    for count in (1, settings.workers):
+        say(f"3/6 scaling: {count} worker(s), {len(events):,} fresh events sent once they settle")
+        run = scaling.run_group(
+            bootstrap, work, workers=count, partitions=settings.partitions, values=values,
+            pairs=pairs, timeout_s=settings.timeout_s,
+        )  # fmt: skip
+        result.counts[f"scaling {count} worker(s) pairs applied"] = run.applied
+        result.scale_send_s.append(run.send_s)
+        say(
+            f"scaling: {count} worker(s) {run.rate.per_s:,.0f} events/s over "
+            f"{run.rate.seconds:.2f} s (traffic sent in {run.send_s:.2f} s); partitions "
+            f"{run.assignment}; "
+            f"{run.cpu.describe()}"
+        )
+        runs.append(run)
+    one, multi = runs
+    result.worker_scale_one, result.cpu["scale_1"] = one.rate, one.cpu
+    result.worker_multi, result.cpu["scale_multi"] = multi.rate, multi.cpu
+    result.scale_assignment = multi.assignment
 
 
 async def _ceiling(bootstrap: str, n: int, timeout_s: float) -> tuple[Rate, int]:
@@ -216,7 +244,7 @@ def _subprocess_rate(
     n: int,
     settings: BenchSettings,
     *extra: str,
-) -> Rate:
+) -> tuple[Rate, CpuUse]:
     stats = work / f"{name}.json"
     log = work / f"{name}.log"
     env = {**_env(), BOOTSTRAP_ENV: bootstrap}
@@ -228,13 +256,15 @@ def _subprocess_rate(
             env=env,
         )
     try:
-        done = _poll(
-            lambda: read_stats(stats).get("count", 0), n, f"[bench] {name}", settings, proc, log
-        )
+        with CpuMeter(lambda: scaling.roles([proc.pid], name, bench="bench")) as meter:
+            done = _poll(
+                lambda: read_stats(stats).get("count", 0), n, f"[bench] {name}", settings, proc, log
+            )
     finally:
         stop_worker(proc)
     data = read_stats(stats)
-    return Rate(int(done), float(data.get("last_s", 0.0)) - float(data.get("first_s", 0.0)))
+    first, last = float(data.get("first_s", 0.0)), float(data.get("last_s", 0.0))
+    return Rate(int(done), last - first), meter.use(first, last)
 
 
 def _env() -> dict[str, str]:
@@ -319,6 +349,13 @@ def _await_workers(
     final = totals()
     rate = Rate(n, final["last"] - final["first"])
     return rate, {k: int(v) for k, v in final.items() if k in ("in", "applied", "dead_letters")}
+
+
+def _window(procs: Workers) -> tuple[float, float]:
+    """Wall-clock times of the first input record and the last applied event, over workers."""
+    stats = [read_stats(path) for _proc, path in procs]
+    firsts = [float(s["first_in_s"]) for s in stats if s.get("first_in_s")]
+    return min(firsts, default=0.0), max(float(s.get("last_applied_s", 0.0)) for s in stats)
 
 
 def _applied(procs: Workers) -> int:
@@ -418,9 +455,10 @@ def _backtest_phase(
     path = work / "events.jsonl"
     write_jsonl(path, (event_to_json(e) for e in events))
     loaded = [item for _line, item in read_events(path) if isinstance(item, Event)]
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     alerts = run_backtest(loaded, config)
     result.backtest = Rate(len(loaded), time.perf_counter() - start)
+    result.backtest_cpu_s = time.process_time() - cpu_start
     result.counts["backtest events"] = len(loaded)
     result.counts["backtest alerts"] = len(alerts)
 

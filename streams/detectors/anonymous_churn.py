@@ -121,6 +121,7 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
     name: ClassVar[str] = "anonymous_churn"
     version: ClassVar[str] = "1.0.0"
     event_types: ClassVar[frozenset[EventType]] = CONTACT_TYPES | LIFECYCLE_TYPES
+    minor_targets_only: ClassVar[frozenset[EventType]] = CONTACT_TYPES
 
     def subject_keys(self, event: Event) -> Iterable[str]:
         if event.type not in LIFECYCLE_TYPES and not reaches_minor(event):

@@ -118,6 +118,7 @@ class BanEvasionDetector(DetectorBase[BanEvasionConfig, EvasionState]):
     name: ClassVar[str] = "ban_evasion"
     version: ClassVar[str] = "1.0.0"
     event_types: ClassVar[frozenset[EventType]] = CONTACT_TYPES | LIFECYCLE_TYPES
+    minor_targets_only: ClassVar[frozenset[EventType]] = CONTACT_TYPES
 
     def subject_keys(self, event: Event) -> Iterable[str]:
         if not event.device_hash or not (event.type in LIFECYCLE_TYPES or reaches_minor(event)):

@@ -69,6 +69,9 @@ class Detector(Protocol):
     version: ClassVar[str]
     # Every event type `subjects` can route; the engine never asks about the others.
     event_types: ClassVar[frozenset[EventType]]
+    # Of those, the types routed only when the target is a declared minor (`MINOR_BANDS`):
+    # the engine does not ask about the rest of them (most chats are between adults).
+    minor_targets_only: ClassVar[frozenset[EventType]]
 
     def subject_keys(self, event: Event) -> Iterable[str]:
         """State keys (`subject_key`) of the subjects this event updates (routing). Only asked
@@ -113,6 +116,7 @@ class DetectorBase(Generic[ConfigT, StateT]):
     name: ClassVar[str]
     version: ClassVar[str]
     event_types: ClassVar[frozenset[EventType]]  # every type `subject_keys` can route
+    minor_targets_only: ClassVar[frozenset[EventType]] = frozenset()  # see `Detector`
     _config_type: ClassVar[type[Any]]
     _state_type: ClassVar[type[Stored]]
 

@@ -89,6 +89,7 @@ class MinorMassAddDetector(DetectorBase[MinorMassAddConfig, MassAddState]):
     name: ClassVar[str] = "minor_mass_add"
     version: ClassVar[str] = "1.1.0"
     event_types: ClassVar[frozenset[EventType]] = _ADDS
+    minor_targets_only: ClassVar[frozenset[EventType]] = _ADDS
 
     def subject_keys(self, event: Event) -> Iterable[str]:
         return (account_key(event.actor.id),) if adult_to_minor(event, _ADDS) else ()

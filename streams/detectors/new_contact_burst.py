@@ -80,6 +80,7 @@ class NewContactBurstDetector(DetectorBase[NewContactBurstConfig, BurstState]):
     name: ClassVar[str] = "new_contact_burst"
     version: ClassVar[str] = "1.0.0"
     event_types: ClassVar[frozenset[EventType]] = _CONTACTS
+    minor_targets_only: ClassVar[frozenset[EventType]] = _CONTACTS
 
     def subject_keys(self, event: Event) -> Iterable[str]:
         return (account_key(event.actor.id),) if adult_to_minor(event, _CONTACTS) else ()

@@ -151,6 +151,7 @@ class SextortionVelocityDetector(DetectorBase[SextortionVelocityConfig, Velocity
     name: ClassVar[str] = "sextortion_velocity"
     version: ClassVar[str] = "1.0.0"
     event_types: ClassVar[frozenset[EventType]] = _MESSAGES
+    minor_targets_only: ClassVar[frozenset[EventType]] = _MESSAGES
 
     def subject_keys(self, event: Event) -> Iterable[str]:
         return (account_key(event.actor.id),) if adult_to_minor(event, _MESSAGES) else ()

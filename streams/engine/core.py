@@ -19,7 +19,15 @@ from typing import Any
 
 from streams.detectors.base import Detector, Finding, subject_key
 from streams.engine.cases import Case, advance_case
-from streams.model import SUBJECT_KINDS, Alert, Event, EventType, Severity, Subject
+from streams.model import (
+    MINOR_BANDS,
+    SUBJECT_KINDS,
+    Alert,
+    Event,
+    EventType,
+    Severity,
+    Subject,
+)
 
 HOUR_MS = 3_600_000
 
@@ -71,17 +79,31 @@ class Engine:
         self._clock_ms = clock_ms
         self._loader = loader
         self._by_name = {d.name: d for d in self.detectors}
-        # Which detectors may route each event type: most never see most events.
-        self._by_type = {
-            t: tuple(d for d in self.detectors if t in d.event_types) for t in EventType
-        }
+        # Which detectors may route an event, by its type and whether its target is a declared
+        # minor: most never see most events (an adult-to-adult chat asks none).
+        self._to_minor = {t: self._wanting(t, to_minor=True) for t in EventType}
+        self._not_to_minor = {t: self._wanting(t, to_minor=False) for t in EventType}
         self.subjects: dict[str, SubjectState] = {}
         self.dirty: set[str] = set()
         self.stats = EngineStats()
 
+    def _wanting(self, event_type: EventType, *, to_minor: bool) -> tuple[Detector, ...]:
+        return tuple(
+            d
+            for d in self.detectors
+            if event_type in d.event_types and (to_minor or event_type not in d.minor_targets_only)
+        )
+
+    def candidates(self, event: Event) -> tuple[Detector, ...]:
+        """The detectors that may route `event` (the others' `subject_keys` would be empty)."""
+        target = event.target
+        if target is not None and target.age_band in MINOR_BANDS:
+            return self._to_minor[event.type]
+        return self._not_to_minor[event.type]
+
     def routes(self, event: Event) -> dict[str, list[Detector]]:
         """Subject keys this event updates, each with the detectors that want it."""
-        return _routes(self._by_type[event.type], event)
+        return _routes(self.candidates(event), event)
 
     def process(self, event: Event) -> list[Alert]:
         """Apply an event to every subject it touches."""
@@ -90,11 +112,17 @@ class Engine:
     def process_all(self, events: Iterable[Event]) -> list[Alert]:
         """`process` over many events in (ts, event_id) order (the backtest path), in one go."""
         alerts: list[Alert] = []
-        by_type = self._by_type
+        to_minor, not_to_minor = self._to_minor, self._not_to_minor
         apply = self._apply
         for event in events:
-            for key, detectors in _routes(by_type[event.type], event).items():
-                apply(key, detectors, event, alerts)
+            target = event.target  # `candidates`, inline: this loop is the backtest's hot path
+            if target is not None and target.age_band in MINOR_BANDS:
+                detectors = to_minor[event.type]
+            else:
+                detectors = not_to_minor[event.type]
+            if detectors:
+                for key, wanting in _routes(detectors, event).items():
+                    apply(key, wanting, event, alerts)
         return alerts
 
     def apply(self, key: str, detectors: Iterable[Detector], event: Event) -> list[Alert]:

@@ -34,10 +34,11 @@ from streams.engine.footprint import state_footprint
 from streams.metrics import WorkerMetrics
 from streams.model import Severity
 from streams.worker.commits import StallWatch, lost_offsets
+from streams.worker.consumer import install as install_consumer
 from streams.worker.endpoints import DEFAULT_HOST, DEFAULT_PORT, BrokerProbe, Endpoints, readiness
 from streams.worker.envelope import IDLE, pack, unpack
 from streams.worker.intake import Intake
-from streams.worker.router import Router, RouterOutput
+from streams.worker.router import IDLE_AFTER_S, Router, RouterOutput
 from streams.worker.runtime import DetectOutput, PartitionRuntime
 
 log = logging.getLogger("guardline.worker")
@@ -65,7 +66,7 @@ class WorkerSettings:
     store: str = "rocksdb://"
     instance_id: str | None = None  # static group membership (KIP-345); see README operations
     batch_size: int = 2000
-    idle_flush_s: float = 0.5
+    idle_flush_s: float = IDLE_AFTER_S
     flush_every_s: float = 0.1  # a partial batch waits at most this long (alert latency)
     # New records are processed this long after they arrive rather than at the next tick:
     # long enough for a fetch's records to gather, short against the 1 s latency target.
@@ -132,6 +133,7 @@ class GuardlineWorker:
             monitor=_PerBatchMonitor(),
             **app_kwargs,
         )
+        install_consumer(self.app)  # commits never pass a record still held (consumer.py)
         if self.intake is not None:
             self.intake.app = self.app
         raw: dict[str, Any] = {
@@ -163,6 +165,7 @@ class GuardlineWorker:
             settings.config.active(), settings.partitions, resolver=self.resolver
         )
         self.owned_sources: set[int] = set()
+        self.owned_routed: set[int] = set()  # routed partitions: a flush may outlive a revoke
         self._claims: set[int] = set()  # newly assigned sources, claimed at the next flush
         self.runtimes: dict[int, PartitionRuntime[Any]] = {}
         self.inbox: dict[str, dict[int, list[tuple[int, bytes | None, bytes, Any]]]] = {
@@ -238,6 +241,7 @@ class GuardlineWorker:
     async def _on_assigned(self, app: Any, assigned: Any, **_: Any) -> None:
         mine = sorted(tp.partition for tp in assigned if tp.topic == topics.EVENTS.name)
         self.owned_sources.update(mine)
+        self.owned_routed.update(tp.partition for tp in assigned if tp.topic == topics.ROUTED.name)
         self._claims.update(mine)
         self._count_assigned()
         log.warning("assigned input partitions %s", mine)
@@ -256,6 +260,7 @@ class GuardlineWorker:
                 self._claims.discard(tp.partition)
                 self.router.forget(tp.partition)
             elif tp.topic == topics.ROUTED.name:
+                self.owned_routed.discard(tp.partition)
                 self.runtimes.pop(tp.partition, None)
                 self._context.pop(tp.partition, None)
         self.inbox_count = sum(len(r) for box in self.inbox.values() for r in box.values())
@@ -399,6 +404,10 @@ class GuardlineWorker:
     async def _detect(
         self, partition: int, records: list[tuple[int, bytes | None, bytes, Any]]
     ) -> None:
+        if partition not in self.owned_routed:
+            # Revoked while this flush awaited a delivery: the owner reads these records again
+            # (a runtime made now would outlive the revoke, with state the owner moves on).
+            return
         runtime = self._runtime(partition)
         out: DetectOutput[Any] = DetectOutput()
         started = time.perf_counter()

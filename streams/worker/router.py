@@ -41,6 +41,9 @@ watermark has moved this much event time past what it last heard (the tick sends
 an empty packet per batch, source and partition was most routed messages at live rates, yet
 waiting for the 0.1 s tick added up to 0.1 s to the detect stage's hold."""
 
+IDLE_AFTER_S = 0.5
+"""An input partition silent this long (and fully read) stops holding the watermark back."""
+
 
 def partition_for(key: str, partitions: int) -> int:
     """Stable across processes and languages (crc32), unlike Python's salted hash()."""
