@@ -217,6 +217,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         state_days=args.state_days,
         state_only=args.state_only,
         latency_s=args.latency_seconds,
+        latency_rate=args.latency_rate,
     )
     if args.config is not None:  # the workers the bench starts read the same file
         os.environ[CONFIG_ENV] = str(args.config.resolve())
@@ -365,6 +366,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state-days", type=float, default=24.0, help="simulated days they span (24)")
     p.add_argument("--state-only", action="store_true", help="only the state figure, no broker")
     p.add_argument("--latency-seconds", type=float, default=20.0, help="half-rate run length")
+    p.add_argument(
+        "--latency-rate",
+        type=float,
+        default=None,
+        help="events/s of the latency run instead of half the saturated rate (no target check)",
+    )
     with_config(p)
     p.add_argument("--json", type=Path, help="also write every figure as JSON here")
     return parser

@@ -242,3 +242,30 @@ def test_an_event_at_the_lowest_watermark_is_held_for_its_partitions_next_one() 
     assert sum(r.engine.stats.applied for r in world.runtimes) == 0
     world.finish()
     assert sum(r.engine.stats.skipped_replays for r in world.runtimes) == 0
+
+
+def test_partitions_without_events_hear_the_watermark_in_steps_then_on_the_tick() -> None:
+    from streams.worker.router import WATERMARK_STEP_MS, partition_for
+
+    router: Router[int] = Router(CONFIG.active(), 2)
+    actor = next(a for a in ADULTS if partition_for(f"ACCOUNT:{a.id}", 2) == 0)
+    target = next(m for m in MINORS if partition_for(f"ACCOUNT:{m.id}", 2) == 0)
+
+    def batch(ts: int) -> list[tuple[int, Packet]]:
+        out: RouterOutput[int] = RouterOutput()
+        event = message(actor, target, ts, first=True)
+        router.route(0, [(0, None, encode_event(event), 0)], out)
+        return out.packets
+
+    first = batch(T0)
+    assert {d for d, _ in first} == {0, 1}  # partition 1 hears the first watermark
+    small = batch(T0 + WATERMARK_STEP_MS - 1)
+    assert [d for d, _ in small] == [0]  # events for 0 only; 1 is barely behind
+    big = batch(T0 + WATERMARK_STEP_MS)
+    assert [(d, p.watermark_ms, len(p.items)) for d, p in big if d == 1] == [
+        (1, T0 + WATERMARK_STEP_MS, 0)
+    ]
+    batch(T0 + WATERMARK_STEP_MS + 1)
+    tick: RouterOutput[int] = RouterOutput()
+    router.watermarks([0], tick)
+    assert [(d, p.watermark_ms) for d, p in tick.packets] == [(1, T0 + WATERMARK_STEP_MS + 1)]

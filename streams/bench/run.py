@@ -54,6 +54,7 @@ class BenchSettings:
     state_days: float = 24.0  # event time of the state run: past the 14-day memories
     state_only: bool = False  # figure 5 alone: no broker
     latency_s: float = 20.0  # how long the half-rate latency run lasts
+    latency_rate: float | None = None  # events/s instead of half the saturated rate
     seed: int = 7
     timeout_s: float = 900.0  # per consuming phase
 
@@ -381,7 +382,8 @@ def _latency(
 
     assert result.worker is not None
     config = load_config()
-    rate = max(result.worker.per_s / 2, 1.0)
+    rate = settings.latency_rate or max(result.worker.per_s / 2, 1.0)
+    result.latency_half_rate = settings.latency_rate is None
     target = max(int(rate * settings.latency_s), 500)
     events = _later_traffic(settings.seed, first.end_ms + HOUR_MS, max(target, 10_000))[:target]
     result.counts["latency pairs"] = sum(len(routes(config.active(), e)) for e in events)

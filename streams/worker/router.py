@@ -35,6 +35,12 @@ MAX_PACKET_ITEMS = 500
 Kafka's 1 MiB default message limit (a 1.3 MB packet crashed a worker's producer)."""
 
 
+WATERMARK_STEP_MS = 50
+"""A batch without events for an internal partition still tells it the new watermark once the
+watermark has moved this much event time past what it last heard (the tick sends the rest):
+an empty packet per batch, source and partition was most routed messages at live rates, yet
+waiting for the 0.1 s tick added up to 0.1 s to the detect stage's hold."""
+
 IDLE_AFTER_S = 0.5
 """An input partition silent this long (and fully read) stops holding the watermark back."""
 
@@ -108,16 +114,16 @@ class Router(Generic[Token]):
         self.max_ts[source] = max_ts
         if max_ts < 0:
             return
-        # Internal partitions with events hear the new watermark now; the others at the next
-        # `watermarks` call (the worker's tick), unless the source was idle: then every one
-        # hears at once that it is active again. Split packets carry the new watermark only on
-        # the last one: the detect stage may apply a packet before the next arrives, and
-        # events must never come in below the watermark.
-        step = MAX_PACKET_ITEMS
+        # Internal partitions with events hear the new watermark now; the others once it moved
+        # WATERMARK_STEP_MS past what they heard, or at the next `watermarks` call (the tick),
+        # unless the source was idle: then every one hears at once that it is active again.
+        # Split packets carry the new watermark only on the last one: the detect stage may
+        # apply a packet before the next arrives, and events must never come in below it.
+        step, step_ms = MAX_PACKET_ITEMS, WATERMARK_STEP_MS
         sent = self.sent
         for dest in range(self.partitions):
             items = by_dest.get(dest)
-            if not items and not was_idle:
+            if not items and not was_idle and max_ts - sent.get((source, dest), -1) < step_ms:
                 continue
             chunks = [items[i : i + step] for i in range(0, len(items), step)] if items else [[]]
             for chunk in chunks[:-1]:
