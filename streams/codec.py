@@ -26,6 +26,7 @@ from typing import Any, Final, Protocol, cast
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
+from streams.event_reader import FINGERPRINT, read_event
 from streams.model import (
     AGE_BANDS,
     EVENT_TYPES,
@@ -115,6 +116,8 @@ _EVENT: Final = _load("metadata_event.avsc")
 _ALERT: Final = _load("alert.avsc")
 _DEAD_LETTER: Final = _load("dead_letter.avsc")
 _ACCOUNT_NAME: Final = "org.guardline.Account"
+# The fast event reader follows one schema; any other current schema falls back to fastavro.
+_FAST_HEADER: Final = _EVENT.header if _EVENT.header == MAGIC + FINGERPRINT else None
 
 
 def _write(codec: _Codec, record: dict[str, Any], header: bytes | None = None) -> bytes:
@@ -230,21 +233,32 @@ def decode_event(data: bytes | None, resolver: SchemaResolver | None = None) -> 
     Either framing; a Confluent-framed message needs `resolver` for its schema id."""
     if data is not None and len(data) > MAX_MESSAGE_BYTES:
         raise InvalidEvent("oversized", None, f"message of {len(data)} bytes")
-    r = _read(_EVENT, data, resolver)
+    if _FAST_HEADER is not None and data is not None and data[:HEADER_LEN] == _FAST_HEADER:
+        # Written with the current schema: straight into an Event (`event_reader.py`). On
+        # anything it leaves (malformed bytes, rare encodings), fastavro below decides.
+        try:
+            event, end = read_event(data, HEADER_LEN)
+        except Exception:  # fastavro reads it again below and gives the verdict
+            pass
+        else:
+            if end == len(data):
+                return check_event(event)
+    return check_event(_event(_read(_EVENT, data, resolver)))
+
+
+def _event(r: dict[str, Any]) -> Event:
     target = r["target"]
-    return check_event(
-        Event(
-            r["event_id"],
-            EVENT_TYPES[r["type"]],
-            r["ts"],
-            _account(r["actor"]),
-            None if target is None else _account(target),
-            r["group_id"],
-            r["device_hash"],
-            r["ip_hash"],
-            r["first_contact"],
-            r["has_media"],
-        )
+    return Event(
+        r["event_id"],
+        EVENT_TYPES[r["type"]],
+        r["ts"],
+        _account(r["actor"]),
+        None if target is None else _account(target),
+        r["group_id"],
+        r["device_hash"],
+        r["ip_hash"],
+        r["first_contact"],
+        r["has_media"],
     )
 
 
