@@ -60,3 +60,14 @@ def test_a_big_batch_is_split_into_packets_under_the_size_limit() -> None:
         assert packets[-1].watermark_ms == max(e.ts_ms for e in EVENTS)
     routed = sum(len(p.items) for _, p in out.packets)
     assert routed >= len(EVENTS) - 10  # every event reaches at least one subject's partition
+
+
+def test_non_ascii_ids_travel_as_utf8() -> None:
+    from streams.model import Account, AgeBand, Event, EventType
+
+    actor = Account("ü-☃", AgeBand.AGE_21_PLUS, None, False)
+    target = Account("b-é", AgeBand.AGE_13_15, 1_800_000_000_000, True)
+    event = Event("e-ß", EventType.MESSAGE_SENT, 1_800_000_000_000, actor, target)
+    data = pack(Packet(3, 7, [("ACCOUNT:ü-☃", event)]))
+    assert "ü-☃".encode() in data  # raw UTF-8, not \u escapes
+    assert list(unpack(data).items) == [("ACCOUNT:ü-☃", event)]

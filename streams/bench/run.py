@@ -178,7 +178,9 @@ def _scaling_phase(
     # After every event time so far, the latency run's included (it stamps wall-clock times).
     start_ms = max(first.end_ms + HOUR_MS, int(time.time() * 1000)) + HOUR_MS
     events = _later_traffic(settings.seed + 100, start_ms, max(n, 10_000))[:n]
-    pairs = sum(len(routes(load_config().active(), e)) for e in events)
+    say(f"3/6 scaling: simulating and encoding {n:,} fresh events")
+    detectors = load_config().active()
+    pairs = sum(len(routes(detectors, e)) for e in events)
     values = scaling.encode_all(events)
     result.counts["scaling events"] = len(events)
     result.counts["scaling pairs expected"] = pairs

@@ -6,7 +6,8 @@ Measured so that only processing is timed:
   reading it from the start would apply the earlier phases' routed packets too);
 - the traffic is sent only once every worker holds input partitions and the assignment has
   not changed for `SETTLE_S` (no worker starts alone and then hands partitions over);
-- the assignment is read again at the end: a rebalance inside the timed window voids the row;
+- a worker rewrites its ready file on every assignment: one rewritten inside the timed window
+  (a rebalance, even to the same partitions) voids the row;
 - CPU per process over the window (`cpu.py`) says how many cores workers, broker and the
   bench's producer used, and how busy the machine was, so a ratio below W can be explained.
 
@@ -115,12 +116,13 @@ def run_group(
                 raise TimeoutError(f"{err}; {STUCK_HINT}") from err
         readies = [ready for _p, ready, _l, _s in procs]
         assignment = _await_settled(readies, partitions)
+        written = [r.stat().st_mtime_ns for r in readies]  # rewritten on every assignment
         pids = [proc.pid for proc, *_rest in procs]
         stats_files = [stats for *_rest, stats in procs]
         with CpuMeter(lambda: roles(pids)) as meter:
             send_s = send_fast(bootstrap, values)
             _await_applied(stats_files, pairs, timeout_s, [p for p, *_rest in procs])
-        if [read_assignment(r) for r in readies] != assignment:
+        if [r.stat().st_mtime_ns for r in readies] != written:
             raise RuntimeError(
                 f"a rebalance happened inside the timed window ({assignment} -> "
                 f"{[read_assignment(r) for r in readies]}): the {workers}-worker row is void"
