@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -377,8 +378,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.handler is not cmd_worker:  # Faust handles the worker's signals itself
+        # SIGTERM (`timeout`, a supervisor) unwinds like Ctrl-C: `finally` blocks stop the
+        # embedded broker and workers `demo` and `bench` started, instead of orphaning them.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         code: int = args.handler(args)
     except (ConfigError, RegistryError) as err:

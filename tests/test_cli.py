@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -82,3 +84,56 @@ def test_worker_idle_timeout_defaults_to_the_routers() -> None:
 
     assert build_parser().parse_args(["worker"]).idle_after == IDLE_AFTER_S
     assert build_parser().parse_args(["worker", "--idle-after", "2.5"]).idle_after == 2.5
+
+
+def _children(pid: int) -> set[int]:
+    """Descendants of `pid`, from /proc."""
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        parents, frontier = frontier, set()
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) in parents:
+                child = int(stat.parent.name)
+                if child not in found:
+                    found.add(child)
+                    frontier.add(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.broker
+def test_sigterm_stops_the_embedded_broker_a_command_started(tmp_path: Path) -> None:
+    """`timeout guardline demo` must not leave noida-db running (and holding its port)."""
+    log = (tmp_path / "bench.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streams", "bench", "--events", "3000", "--state-events", "1000"],
+        stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while "1/6" not in (tmp_path / "bench.log").read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, (tmp_path / "bench.log").read_text()
+            time.sleep(0.2)
+        children = _children(proc.pid)
+        assert children, "the bench should have started its broker"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+        deadline = time.monotonic() + 30
+        while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [pid for pid in children if _alive(pid)], "orphaned broker or worker"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
