@@ -116,7 +116,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         store=args.store,
         instance_id=args.instance_id,
-        idle_flush_s=args.idle_after,
+        idle_after_s=args.idle_after,
         ready_file=args.ready_file,
         stats_file=args.stats_file,
         metrics_host=args.metrics_host,

@@ -66,7 +66,7 @@ class WorkerSettings:
     store: str = "rocksdb://"
     instance_id: str | None = None  # static group membership (KIP-345); see README operations
     batch_size: int = 2000
-    idle_flush_s: float = IDLE_AFTER_S
+    idle_after_s: float = IDLE_AFTER_S
     flush_every_s: float = 0.1  # a partial batch waits at most this long (alert latency)
     # New records are processed this long after they arrive rather than at the next tick:
     # long enough for a fetch's records to gather, short against the 1 s latency target.
@@ -296,7 +296,7 @@ class GuardlineWorker:
             fetching = getattr(self.app.consumer, "flow_active", True) and not self.app.rebalancing
             if heartbeats and fetching:
                 owned = [p for p in sorted(self.owned_sources) if self._caught_up(p)]
-                self.router.idle_heartbeats(owned, self.settings.idle_flush_s, routed)
+                self.router.idle_heartbeats(owned, self.settings.idle_after_s, routed)
             await self._emit_routed(routed, ingest_s)
             if ingest_s:
                 self.metrics.record_route(
