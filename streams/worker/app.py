@@ -33,7 +33,7 @@ from streams.config import GuardlineConfig, Mode
 from streams.engine.footprint import state_footprint
 from streams.metrics import WorkerMetrics
 from streams.model import Severity
-from streams.worker.commits import StallWatch, lost_offsets
+from streams.worker.commits import StallWatch, held_offsets, lost_offsets
 from streams.worker.consumer import install as install_consumer
 from streams.worker.endpoints import DEFAULT_HOST, DEFAULT_PORT, BrokerProbe, Endpoints, readiness
 from streams.worker.envelope import IDLE, pack, unpack
@@ -327,12 +327,11 @@ class GuardlineWorker:
                 continue
             lost = lost_offsets(committed.get(tp), read.get(tp), acked.get(tp, ()), ())
             if lost is not None:
-                if held is None:  # records delivered and not acked yet (inbox, reorder buffers)
-                    held = defaultdict(list)
-                    for message in list(consumer.unacked):
-                        if not message.acked:
-                            held[message.tp].append(message.offset)
-                lost = lost_offsets(committed.get(tp), read.get(tp), acked.get(tp, ()), held[tp])
+                if held is None:
+                    held = held_offsets(consumer.unacked)
+                lost = lost_offsets(
+                    committed.get(tp), read.get(tp), acked.get(tp, ()), held.get(tp, ())
+                )
             lost = self._stalls.check(tp, lost, now)
             if lost is None:
                 continue

@@ -15,7 +15,9 @@ what it re-reads was handed on before, so the engine's per-subject high-water ma
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Hashable, Iterable
+from typing import Any
 
 
 def lost_offsets(
@@ -36,6 +38,16 @@ def lost_offsets(
     if any(offset in lost for offset in held):
         return None  # a record of the head is still being worked on: its ack will come
     return lost
+
+
+def held_offsets(messages: Iterable[Any]) -> dict[Any, list[int]]:
+    """Per partition, the offsets of Faust messages handed on and not acked yet (the worker's
+    inbox, intake and reorder buffers hold them): neither a commit nor a re-read may pass one."""
+    held: dict[Any, list[int]] = defaultdict(list)
+    for message in list(messages):  # a WeakSet: copied before it can change under us
+        if not message.acked:
+            held[message.tp].append(message.offset)
+    return held
 
 
 class StallWatch:

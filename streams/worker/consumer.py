@@ -19,28 +19,21 @@ from typing import Any
 from faust.transport.drivers.aiokafka import Consumer, Transport
 from faust.types import TP
 
+from streams.worker.commits import held_offsets
+
 
 class HeadGuardConsumer(Consumer):
     def _new_offset(self, tp: TP) -> int | None:
         acked = self._acked[tp]
         committed: int | None = self._committed_offset[tp]
         if acked and committed not in self._acked_index[tp]:  # else the run starts there
-            held = self.lowest_held(tp, committed or 0)
-            if held is not None and held < self._run_start(tp):
+            since = committed or 0
+            held = held_offsets(self._unacked_messages).get(tp, ())
+            lowest = min((offset for offset in held if offset >= since), default=None)
+            if lowest is not None and lowest < self._run_start(tp):
                 return None
         new_offset: int | None = super()._new_offset(tp)
         return new_offset
-
-    def lowest_held(self, tp: TP, since: int) -> int | None:
-        """The lowest offset from `since` whose record was handed on and is not acked yet."""
-        return min(
-            (
-                message.offset
-                for message in list(self._unacked_messages)
-                if message.tp == tp and message.offset >= since and not message.acked
-            ),
-            default=None,
-        )
 
     def _run_start(self, tp: TP) -> int:
         """Where Faust's next run of done offsets starts: acked, or a gap never fetched."""
