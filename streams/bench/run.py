@@ -354,14 +354,11 @@ def _await_workers(
 
 
 def _window(procs: Workers) -> tuple[float, float]:
-    """Wall-clock times of the first input record and the last applied event, over workers."""
-    stats = [read_stats(path) for _proc, path in procs]
-    firsts = [float(s["first_in_s"]) for s in stats if s.get("first_in_s")]
-    return min(firsts, default=0.0), max(float(s.get("last_applied_s", 0.0)) for s in stats)
+    return scaling.stats_window([stats for _proc, stats in procs])
 
 
 def _applied(procs: Workers) -> int:
-    return sum(int(read_stats(stats).get("applied", 0)) for _proc, stats in procs)
+    return scaling.applied_pairs([stats for _proc, stats in procs])
 
 
 def _latency(

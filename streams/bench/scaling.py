@@ -21,6 +21,7 @@ import asyncio
 import os
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,14 +128,12 @@ def run_group(
                 f"a rebalance happened inside the timed window ({assignment} -> "
                 f"{[read_assignment(r) for r in readies]}): the {workers}-worker row is void"
             )
-        first = min(read_stats(s).get("first_in_s", 0.0) or float("inf") for s in stats_files)
-        last = max(read_stats(s).get("last_applied_s", 0.0) for s in stats_files)
-        applied = sum(int(read_stats(s).get("applied", 0)) for s in stats_files)
+        first, last = stats_window(stats_files)
         return GroupRun(
             workers,
             Rate(len(values), last - first),
             meter.use(first, last),
-            applied,
+            applied_pairs(stats_files),
             [a or [] for a in assignment],
             send_s,
         )
@@ -220,7 +219,7 @@ def _await_applied(
     done, moved = 0, time.monotonic()
     try:
         while done < pairs:
-            now = sum(int(read_stats(s).get("applied", 0)) for s in stats_files)
+            now = applied_pairs(stats_files)
             if now > done:
                 progress.advance(now - done)
                 done, moved = now, time.monotonic()
@@ -238,6 +237,18 @@ def _await_applied(
             time.sleep(0.2)
     finally:
         progress.close()
+
+
+def stats_window(stats_files: Sequence[Path]) -> tuple[float, float]:
+    """Wall-clock times of the first input record and the last applied event, over workers."""
+    stats = [read_stats(path) for path in stats_files]
+    firsts = [float(s["first_in_s"]) for s in stats if s.get("first_in_s")]
+    return min(firsts, default=0.0), max(float(s.get("last_applied_s", 0.0)) for s in stats)
+
+
+def applied_pairs(stats_files: Sequence[Path]) -> int:
+    """(event, subject) pairs the workers applied, from their stats files."""
+    return sum(int(read_stats(path).get("applied", 0)) for path in stats_files)
 
 
 def encode_all(events: list[Event]) -> list[tuple[bytes, bytes]]:
