@@ -7,16 +7,18 @@ decides how far a partition's commit may move.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from typing import Any
 
 import faust
 import pytest
+from faust.transport.drivers.aiokafka import Consumer as FaustConsumer
 from faust.types import TP, Message
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.worker.commits import StallWatch, lost_offsets
+from streams.worker.commits import StallWatch, held_offsets, lost_offsets
 from streams.worker.consumer import install
 
 PARTITION = TP("guardline.events.v1", 0)
@@ -133,8 +135,12 @@ def test_stall_watch_restarts_the_grace_when_the_commit_moves() -> None:
     assert watch.check("p1", range(0, 5), now=19) is None  # partitions are independent
 
 
-def held_message(offset: int) -> Message:
-    return Message(PARTITION.topic, PARTITION.partition, offset, 0.0, 0, None, None, b"", None)
+def held_message(offset: int, generation: int = 0) -> Message:
+    """A record handed on in `generation` (0: a never-started app's current one)."""
+    return Message(
+        PARTITION.topic, PARTITION.partition, offset, 0.0, 0, None, None, b"", None,
+        generation_id=generation,
+    )  # fmt: skip
 
 
 def prepare(consumer: object, committed: int | None, acked: list[int], held: list[Message]) -> None:
@@ -197,3 +203,129 @@ def test_the_guard_differs_from_faust_only_to_keep_a_held_record(
         assert not any(since <= h < offset for h in held)
     elif faust_offset is not None:
         assert any(since <= h < faust_offset for h in held)
+
+
+class _FetchLoop:
+    """Faust's fetch loop as the re-read sees it: a record in hand whose read offset is written
+    once it has been handed on, then a wait for the next batch (parked while the flow is off)."""
+
+    def __init__(self, consumer: Any, in_hand: int) -> None:
+        self.consumer, self.in_hand = consumer, in_hand
+        self.handed_on = asyncio.Event()
+
+    async def run(self) -> None:
+        await self.handed_on.wait()
+        self.consumer._read_offset[PARTITION] = self.in_hand  # as `_drain_messages` does
+        await self.consumer._wait_next_records(1.0)
+
+
+@pytest.fixture
+def fresh(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A guarded consumer for one event loop, its fetches and seeks replaced by fakes."""
+    app = faust.App("test-commits-reread", broker="kafka://127.0.0.1:9")
+    install(app)
+    consumer = app.consumer
+
+    async def next_records(self: Any, timeout: float) -> tuple[dict[Any, Any], set[Any]]:
+        if not self.flow_active:
+            await self.can_resume_flow.wait()
+        return {}, set()
+
+    async def seek_to_committed() -> None:  # what Faust's seek does to the read offset
+        consumer._read_offset[PARTITION] = consumer._committed_offset[PARTITION]
+
+    monkeypatch.setattr(FaustConsumer, "_wait_next_records", next_records)
+    monkeypatch.setattr(consumer, "perform_seek", seek_to_committed)
+    consumer._committed_offset[PARTITION] = 843
+    return consumer
+
+
+def test_a_reread_seeks_only_once_the_fetch_loop_has_handed_on_its_record(fresh: Any) -> None:
+    """Seen in the rebalance test: a seek while record 1369 was being handed on; the loop then
+    wrote 1369 as the read offset and dropped 843..1368 when they came again (lag stuck)."""
+
+    async def scenario() -> None:
+        loop = _FetchLoop(fresh, in_hand=1369)
+        fetching = asyncio.create_task(loop.run())
+        reread = asyncio.create_task(fresh.reread(park_timeout_s=5))
+        await asyncio.sleep(0.05)
+        assert not fresh.flow_active and not reread.done()  # flow off, waiting for the loop
+        loop.handed_on.set()
+        assert await reread
+        assert fresh._read_offset[PARTITION] == 843  # 843.. are read again
+        assert fresh.flow_active
+        await asyncio.wait_for(fetching, 1)
+
+    asyncio.run(scenario())
+
+
+def test_a_reread_gives_up_and_resumes_if_the_fetch_loop_never_parks(fresh: Any) -> None:
+    async def scenario() -> None:
+        fresh._read_offset[PARTITION] = 1369
+        assert not await fresh.reread(park_timeout_s=0.05)  # no fetch loop at all
+        assert fresh._read_offset[PARTITION] == 1369  # no seek
+        assert fresh.flow_active
+
+    asyncio.run(scenario())
+
+
+def test_a_reread_leaves_a_rebalance_the_flow_and_the_seek(fresh: Any) -> None:
+    async def scenario() -> None:
+        fresh.stop_flow()  # Faust's rebalance stopped it
+        fresh._read_offset[PARTITION] = 1369
+        assert not await fresh.reread(park_timeout_s=0.05)
+        assert fresh._read_offset[PARTITION] == 1369 and not fresh.flow_active
+
+    asyncio.run(scenario())
+
+
+@pytest.fixture
+def plain_guarded(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A guarded consumer of its own app (these tests change the app's generation)."""
+    app = faust.App("test-commits-acks", broker="kafka://127.0.0.1:9")
+    install(app)
+    app.consumer_generation_id = 3
+    monkeypatch.setattr(app.topics, "acks_enabled_for", lambda topic: True)  # as an agent's
+    return app.consumer
+
+
+def test_acks_during_a_rebalance_or_of_an_older_generation_do_not_count(
+    plain_guarded: Any,
+) -> None:
+    """Faust acks what its streams skip in a rebalance; the worker never processed those."""
+    consumer = plain_guarded
+    prepare(consumer, 80, [], [])
+    skipped, stale, done = held_message(80, 3), held_message(81, 2), held_message(82, 3)
+    for message in (skipped, stale, done):
+        consumer.track_message(message)
+    consumer.app.rebalancing = True
+    assert not consumer.ack(skipped)
+    consumer.app.rebalancing = False
+    assert not consumer.ack(stale)
+    assert consumer.ack(done)
+    assert consumer._acked[PARTITION] == [82]
+    # Not counted, and no longer held either: they are read again after the seek.
+    assert skipped.acked and stale.acked
+    assert held_offsets(consumer._unacked_messages, 3) == {}
+
+
+def test_an_older_generations_record_left_unacked_holds_nothing(plain_guarded: Any) -> None:
+    """Seen after a hand-over: a dropped record kept alive (a coroutine's local) and unacked."""
+    consumer = plain_guarded
+    left = held_message(80, generation=2)
+    prepare(consumer, 80, list(range(81, 90)), [left])
+    assert consumer._new_offset(PARTITION) == 90
+    assert held_offsets([left], 2) == {PARTITION: [80]}
+
+
+def test_an_offset_acked_twice_does_not_slow_the_commit(plain_guarded: Any) -> None:
+    """Faust takes one run of consecutive offsets per commit; a duplicate used to end it."""
+    consumer = plain_guarded
+    prepare(consumer, 80, [], [])
+    consumer._acked[PARTITION] = [80, 81, 81, 82, 82, 83]  # a merged gap, then re-read
+    consumer._acked_index[PARTITION] = {80, 81, 82, 83}
+    assert consumer._new_offset(PARTITION) == 84
+    faust_alone = faust_consumer()
+    prepare(faust_alone, 80, [], [])
+    faust_alone._acked[PARTITION] = [80, 81, 81, 82, 82, 83]
+    assert faust_alone._new_offset(PARTITION) == 82  # Faust alone: one step

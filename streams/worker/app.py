@@ -246,7 +246,10 @@ class GuardlineWorker:
         self._count_assigned()
         log.warning("assigned input partitions %s", mine)
         if self.settings.ready_file is not None:
-            self.settings.ready_file.write_text(",".join(map(str, mine)) + "\n")
+            # Whole or not at all: a reader polling for the file must never see it empty.
+            part = self.settings.ready_file.with_name(self.settings.ready_file.name + ".part")
+            part.write_text(",".join(map(str, mine)) + "\n")
+            part.replace(self.settings.ready_file)
 
     async def _on_revoked(self, app: Any, revoked: Any, **_: Any) -> None:
         """Drop revoked partitions: unacked records go to the new owner, state via the table."""
@@ -313,7 +316,7 @@ class GuardlineWorker:
     async def _reread_lost(self) -> None:
         """Have Faust read again the offsets it will otherwise wait for forever (`commits.py`)."""
         app = self.app
-        consumer = app.consumer
+        consumer: Any = app.consumer  # ours: streams/worker/consumer.py
         if app.rebalancing or not getattr(consumer, "flow_active", True):
             return
         acked = getattr(consumer, "_acked", {})
@@ -328,7 +331,7 @@ class GuardlineWorker:
             lost = lost_offsets(committed.get(tp), read.get(tp), acked.get(tp, ()), ())
             if lost is not None:
                 if held is None:
-                    held = held_offsets(consumer.unacked)
+                    held = held_offsets(consumer.unacked, app.consumer_generation_id)
                 lost = lost_offsets(
                     committed.get(tp), read.get(tp), acked.get(tp, ()), held.get(tp, ())
                 )
@@ -343,11 +346,8 @@ class GuardlineWorker:
                 read.get(tp), min(acked.get(tp) or [None]),
             )  # fmt: skip
             stuck = True
-        if stuck:
-            # What Faust does after a rebalance: its committed and read offsets and the fetch
-            # positions from the broker's committed offsets. A seek of the one partition is not
-            # enough: the fetch loop's record in hand rewrites the read offset (see commits.py).
-            await consumer.perform_seek()
+        if stuck and not await consumer.reread():
+            log.warning("not read again now (a rebalance began, or the fetch loop did not pause)")
 
     def _caught_up(self, source: int) -> bool:
         """Whether every record of an input partition has been routed (so it may be idle).
@@ -407,6 +407,12 @@ class GuardlineWorker:
             # Revoked while this flush awaited a delivery: the owner reads these records again
             # (a runtime made now would outlive the revoke, with state the owner moves on).
             return
+        generation = self.app.consumer_generation_id
+        if records and records[0][3].message.generation_id != generation:  # oldest first
+            # From before a rebalance: read again from the committed offset after its seek.
+            # Applied now, ahead of the records before them (an event still waiting for the
+            # watermark there), they would make those late, skipped for good (issue 7).
+            records = [r for r in records if r[3].message.generation_id == generation]
         runtime = self._runtime(partition)
         out: DetectOutput[Any] = DetectOutput()
         started = time.perf_counter()

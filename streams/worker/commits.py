@@ -40,12 +40,16 @@ def lost_offsets(
     return lost
 
 
-def held_offsets(messages: Iterable[Any]) -> dict[Any, list[int]]:
+def held_offsets(messages: Iterable[Any], generation: int) -> dict[Any, list[int]]:
     """Per partition, the offsets of Faust messages handed on and not acked yet (the worker's
-    inbox, intake and reorder buffers hold them): neither a commit nor a re-read may pass one."""
+    inbox, intake and reorder buffers hold them): neither a commit nor a re-read may pass one.
+
+    Only the current consumer generation's: an older one's records are read again after the
+    rebalance's seek, and one still referenced somewhere would hold the commit for ever.
+    """
     held: dict[Any, list[int]] = defaultdict(list)
     for message in list(messages):  # a WeakSet: copied before it can change under us
-        if not message.acked:
+        if not message.acked and message.generation_id == generation:
             held[message.tp].append(message.offset)
     return held
 
