@@ -167,6 +167,7 @@ class GuardlineWorker:
         self.owned_sources: set[int] = set()
         self.owned_routed: set[int] = set()  # routed partitions: a flush may outlive a revoke
         self._claims: set[int] = set()  # newly assigned sources, claimed at the next flush
+        self.revocations = 0  # a flush's routed records from before a revoke are stale
         self.runtimes: dict[int, PartitionRuntime[Any]] = {}
         self.inbox: dict[str, dict[int, list[tuple[int, bytes | None, bytes, Any]]]] = {
             topics.EVENTS.name: defaultdict(list),
@@ -203,6 +204,8 @@ class GuardlineWorker:
         noack = stream.noack()
         async for event in noack.events():
             msg = event.message
+            if msg.topic == topics.ROUTED.name and msg.partition not in self.owned_routed:
+                continue  # fetched before a revoke: its owner reads it again, committed onwards
             self.inbox[msg.topic][msg.partition].append((msg.offset, event.key, event.value, event))
             self.inbox_count += 1
             self._arrived.set()
@@ -253,6 +256,7 @@ class GuardlineWorker:
 
     async def _on_revoked(self, app: Any, revoked: Any, **_: Any) -> None:
         """Drop revoked partitions: unacked records go to the new owner, state via the table."""
+        self.revocations += 1
         self._stalls = StallWatch(self.settings.lost_grace_s)  # offsets start over
         for tp in revoked:
             self.inbox.get(tp.topic, {}).pop(tp.partition, None)
@@ -278,6 +282,7 @@ class GuardlineWorker:
             inbox = self.inbox
             self.inbox = {name: defaultdict(list) for name in inbox}
             self.inbox_count = 0
+            revocations = self.revocations
             if self.intake is not None:
                 inbox[topics.EVENTS.name].update(await self.intake.take())
                 await self.app.producer.buffer.wait_until_ebb()  # as Faust's delivery does
@@ -309,9 +314,9 @@ class GuardlineWorker:
                     time.perf_counter() - started,
                 )
             for partition, records in inbox[topics.ROUTED.name].items():
-                await self._detect(partition, records)
+                await self._detect(partition, records, revocations)
             for partition in set(self.runtimes) - set(inbox[topics.ROUTED.name]):
-                await self._detect(partition, [])  # watermarks may have moved: release
+                await self._detect(partition, [], revocations)  # watermarks moved: release
 
     async def _reread_lost(self) -> None:
         """Have Faust read again the offsets it will otherwise wait for forever (`commits.py`)."""
@@ -401,18 +406,17 @@ class GuardlineWorker:
         self.totals["dead_letters"] += len(out.rejected)
 
     async def _detect(
-        self, partition: int, records: list[tuple[int, bytes | None, bytes, Any]]
+        self,
+        partition: int,
+        records: list[tuple[int, bytes | None, bytes, Any]],
+        revocations: int,
     ) -> None:
-        if partition not in self.owned_routed:
-            # Revoked while this flush awaited a delivery: the owner reads these records again
-            # (a runtime made now would outlive the revoke, with state the owner moves on).
+        if partition not in self.owned_routed or revocations != self.revocations:
+            # A rebalance began while this flush awaited a delivery: whoever owns the partition
+            # now reads these records again from the committed offset. A runtime made now would
+            # outlive the revoke; records applied now, ahead of those before them (an event
+            # still waiting for the watermark), would make those late, skipped for good.
             return
-        generation = self.app.consumer_generation_id
-        if records and records[0][3].message.generation_id != generation:  # oldest first
-            # From before a rebalance: read again from the committed offset after its seek.
-            # Applied now, ahead of the records before them (an event still waiting for the
-            # watermark there), they would make those late, skipped for good (issue 7).
-            records = [r for r in records if r[3].message.generation_id == generation]
         runtime = self._runtime(partition)
         out: DetectOutput[Any] = DetectOutput()
         started = time.perf_counter()
