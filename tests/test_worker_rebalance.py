@@ -107,8 +107,8 @@ def routed_record(partition: int, offset: int) -> tuple[int, None, bytes, Any]:
     """A routed packet with one event, as the detect stage's agent collects it."""
     event = message(adult(), minor("u-m"), T0 + offset)
     packet = pack(Packet(source_partition=0, watermark_ms=T0, items=[("ACCOUNT:u-adult", event)]))
-    token = SimpleNamespace(message=SimpleNamespace(topic=topics.ROUTED.name, partition=partition))
-    return (offset, None, packet, token)
+    at = SimpleNamespace(topic=topics.ROUTED.name, partition=partition, offset=offset)
+    return (offset, None, packet, SimpleNamespace(key=None, value=packet, message=at))
 
 
 def test_records_collected_before_a_revoke_never_reach_the_new_runtime(
@@ -145,10 +145,8 @@ class _Stream:
         return self
 
     async def events(self) -> Any:
-        for offset, key, value, token in self.records:
-            where = token.message
-            at = SimpleNamespace(topic=where.topic, partition=where.partition, offset=offset)
-            yield SimpleNamespace(key=key, value=value, message=at)
+        for _offset, _key, _value, event in self.records:
+            yield event
 
 
 def test_routed_records_delivered_between_a_revoke_and_the_assignment_are_not_collected(

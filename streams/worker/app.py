@@ -411,7 +411,7 @@ class GuardlineWorker:
         records: list[tuple[int, bytes | None, bytes, Any]],
         revocations: int,
     ) -> None:
-        if partition not in self.owned_routed or revocations != self.revocations:
+        if revocations != self.revocations:
             # A rebalance began while this flush awaited a delivery: whoever owns the partition
             # now reads these records again from the committed offset. A runtime made now would
             # outlive the revoke; records applied now, ahead of those before them (an event
