@@ -11,6 +11,7 @@ from typing import Any
 from streams.detectors.anonymous_churn import AnonymousChurnDetector
 from streams.detectors.ban_evasion import BanEvasionDetector
 from streams.detectors.minor_blocks_reports import MinorBlocksReportsDetector
+from streams.detectors.minor_exposure import MinorExposureDetector
 from streams.detectors.minor_mass_add import MinorMassAddDetector
 from streams.detectors.new_contact_burst import NewContactBurstDetector
 from streams.detectors.sextortion_velocity import SextortionVelocityDetector
@@ -35,5 +36,6 @@ for _detector in (
     MinorBlocksReportsDetector,
     AnonymousChurnDetector,
     BanEvasionDetector,
+    MinorExposureDetector,
 ):
     register(_detector)

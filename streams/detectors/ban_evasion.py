@@ -17,8 +17,12 @@ Only deletion is used: a detector cannot see alerts or moderator bans, so an acc
 merely alerted on, or banned without an `ACCOUNT_DELETED` event, is a known blind spot.
 
 Treatment of missing data (the contract leaves these open):
-- Age bands: `UNKNOWN` targets do not count as minors. Neither account's own band is used,
-  since adults pose as teens; the bands only colour the reason.
+- Age bands: `UNKNOWN` targets do not count as minors. When the new account and every deleted
+  account it matches declare a minor band, the finding is held at MEDIUM: a child deleting an
+  account and re-registering on a shared family device goes back to its friends the same way,
+  and only the account's own state shows whether those chats are peer-like (replies both
+  ways, the friends writing first); `minor_exposure` judges it there. An account that changed
+  its claim (an adult back as a teen) is not held.
 - No `device_hash`: the event is not seen (the device is the only link between the accounts).
 - `created_ts` absent: the `ACCOUNT_CREATED` event's time when this device saw it, else
   "first seen on this device after the deletion" decides newness. A long-lived account whose
@@ -55,7 +59,7 @@ from streams.detectors.base import (
     severity_for,
     touch,
 )
-from streams.model import Event, EventType, Subject, SubjectKind
+from streams.model import MINOR_BANDS, Event, EventType, Severity, Subject, SubjectKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +88,14 @@ class _Account:
 
 
 class EvasionState:
-    """Per device: accounts, oldest material change first."""
+    """Per device: accounts, oldest material change first, and which deleted ones declared a
+    minor age band when they were deleted (a child re-registering declares its band again)."""
 
-    __slots__ = ("accounts",)
+    __slots__ = ("accounts", "minor_claims")
 
     def __init__(self) -> None:
         self.accounts: dict[str, _Account] = {}
+        self.minor_claims: set[str] = set()
 
     def dump(self) -> Json:
         return {
@@ -97,7 +103,8 @@ class EvasionState:
                 [aid, a.first_ms, a.last_ms, a.created_ms, deletion_json(a.deleted)]
                 + [x for m, (ts, eid) in a.minors.items() for x in (m, ts, eid)]
                 for aid, a in self.accounts.items()
-            ]
+            ],
+            "m": sorted(self.minor_claims),
         }
 
     @classmethod
@@ -111,12 +118,13 @@ class EvasionState:
                 str(flat[i]): (int(flat[i + 1]), str(flat[i + 2])) for i in range(0, len(flat), 3)
             }
             state.accounts[str(aid)] = account
+        state.minor_claims = {str(aid) for aid in data.get("m", ())}  # absent before 1.1.0
         return state
 
 
 class BanEvasionDetector(DetectorBase[BanEvasionConfig, EvasionState]):
     name: ClassVar[str] = "ban_evasion"
-    version: ClassVar[str] = "1.0.0"
+    version: ClassVar[str] = "1.1.0"
     event_types: ClassVar[frozenset[EventType]] = CONTACT_TYPES | LIFECYCLE_TYPES
     minor_targets_only: ClassVar[frozenset[EventType]] = CONTACT_TYPES
 
@@ -150,6 +158,8 @@ class BanEvasionDetector(DetectorBase[BanEvasionConfig, EvasionState]):
                 return Outcome(changed=True)
             account.deleted = (event.ts_ms, event.event_id)
             account.last_ms = event.ts_ms
+            if actor.age_band in MINOR_BANDS:
+                state.minor_claims.add(actor.id)
             touch(state.accounts, actor.id, account, self.config.max_accounts)
             return Outcome(changed=True)
         target = event.target  # routing let only contacts with a minor through
@@ -204,8 +214,17 @@ class BanEvasionDetector(DetectorBase[BanEvasionConfig, EvasionState]):
         severity = severity_for(count, cfg.medium, cfg.high, cfg.critical_factor)
         if severity is None:
             return None
-        last_deleted_ms = max(old.deleted[0] for _, old in sources if old.deleted)
         actor = event.actor
+        peer_claim = actor.age_band in MINOR_BANDS and all(
+            aid in state.minor_claims for aid, _ in sources
+        )
+        if peer_claim and severity.rank > Severity.MEDIUM.rank:
+            # A child who deletes an account and re-registers on the family device, declaring
+            # its own minor age again, goes back to the same friends. This device cannot see
+            # who started those chats or whether they are answered; minor_exposure judges the
+            # new account by that. An adult coming back as a teen changed its claim: HIGH.
+            severity = Severity.MEDIUM
+        last_deleted_ms = max(old.deleted[0] for _, old in sources if old.deleted)
         created = account.created_ms
         age_days = (now - created) / DAY_MS if created is not None else None
         features = {
@@ -216,6 +235,7 @@ class BanEvasionDetector(DetectorBase[BanEvasionConfig, EvasionState]):
             "minors_contacted_by_new_account": float(len(account.minors)),
             "hours_since_deletion": round((now - last_deleted_ms) / HOUR_MS, 3),
             "new_account_anonymous": 1.0 if actor.anonymous else 0.0,
+            "both_accounts_declare_minor": 1.0 if peer_claim else 0.0,
         }
         if created is not None:
             features["new_account_age_hours"] = round((now - created) / HOUR_MS, 3)
@@ -230,7 +250,8 @@ class BanEvasionDetector(DetectorBase[BanEvasionConfig, EvasionState]):
         hours = (now - last_deleted_ms) / HOUR_MS
         reason = (
             f"{who[0].upper()}{who[1:]} on device {device} contacted {count} of the same minors "
-            f"as account{plural} {named}, deleted there {hours:.0f} h earlier (high at {cfg.high})."
+            f"as account{plural} {named}, deleted there {hours:.0f} h earlier (high at {cfg.high}"
+            f"{'; at most MEDIUM here for a declared minor' if peer_claim else ''})."
         )
         start = min(ts for ts, _ in shared.values())
         return Finding(
@@ -258,4 +279,5 @@ class BanEvasionDetector(DetectorBase[BanEvasionConfig, EvasionState]):
         for account in accounts.values():
             if account.deleted is None:
                 drop_before(account.minors, cutoff)
+        state.minor_claims.intersection_update(accounts)
         return not accounts

@@ -164,7 +164,7 @@ class DictState:
     def load(cls, data: Json) -> Self:
         state = cls()
         for slot, short in cls.json_names.items():
-            rows = data[short]
+            rows = data.get(short, ())  # a slot added since this state was written
             setattr(
                 state, slot, {row[0]: row[1] if len(row) == 2 else tuple(row[1:]) for row in rows}
             )

@@ -14,7 +14,10 @@ Treatment of missing data (the contract leaves these open):
   the signal is children pushing someone away, and an adult's blocks are other detectors' job.
 - The subject's own age band: adult or `UNKNOWN` counts in full. A subject declaring a minor
   band still counts (adults pose as teens), but its sum is multiplied by
-  `minor_subject_factor`, because teens also block each other in ordinary fallings-out.
+  `minor_subject_factor`, because teens also block each other in ordinary fallings-out, and
+  it stays at MEDIUM here: a popular teen's fans block it without it ever having written to
+  them. `minor_exposure` counts the blocks and reports that follow a contact the account
+  itself started, so an adult posing as a teen is still raised by what it did.
 - `created_ts` and `anonymous` on the subject only colour the reason and the score, never
   the severity. `device_hash` and `ip_hash` are not used.
 """
@@ -39,7 +42,7 @@ from streams.detectors.base import (
     drop_before,
     severity_for,
 )
-from streams.model import MINOR_BANDS, Account, Event, EventType, Subject
+from streams.model import MINOR_BANDS, Account, Event, EventType, Severity, Subject
 
 BLOCK = 1  # flag bits of what one minor did to the subject
 REPORT = 2
@@ -75,7 +78,7 @@ _FLAG = {EventType.BLOCKED: BLOCK, EventType.REPORTED: REPORT}
 
 class MinorBlocksReportsDetector(DetectorBase[MinorBlocksReportsConfig, BlocksState]):
     name: ClassVar[str] = "minor_blocks_reports"
-    version: ClassVar[str] = "1.0.0"
+    version: ClassVar[str] = "1.1.0"
     event_types: ClassVar[frozenset[EventType]] = frozenset(_FLAG)
 
     def subject_keys(self, event: Event) -> Iterable[str]:
@@ -122,6 +125,10 @@ class MinorBlocksReportsDetector(DetectorBase[MinorBlocksReportsConfig, BlocksSt
         severity = severity_for(weighted, cfg.medium, cfg.high, cfg.critical_factor)
         if severity is None:
             return None
+        if subject.age_band in MINOR_BANDS and severity.rank > Severity.MEDIUM.rank:
+            # Fans of a popular teen block it without it ever writing to them; whether the
+            # account started those contacts is minor_exposure's to judge (its pushback signal).
+            severity = Severity.MEDIUM
         age_days = (now - subject.created_ts_ms) / DAY_MS if subject.created_ts_ms else None
         score = min(1.0, weighted / (2 * cfg.high))
         if subject.anonymous:

@@ -10,7 +10,9 @@ at HIGH on one account (a CRITICAL escalation) always rest on different evidence
 Adding a whole class to one group is what teachers and coaches do, so the count alone only
 reaches MEDIUM. HIGH needs the count and at least one sign of the attack's structure:
 - the minors are spread over several groups (`spread_groups`): a teacher has one room per
-  class, an offender splits children into several fresh rooms;
+  class, an offender splits children into several fresh rooms. A group into which the account
+  also added adults (a coach adding parents, a teacher adding colleagues) is a mixed room and
+  does not count towards the spread: youth coaches run several team groups;
 - many minors were added as contacts (`contact_minors`), a private one-to-one channel, which
   is why a contact-added minor also weighs more in the count (`contact_weight`);
 - the account is anonymous or younger than `new_account_ms`: a throwaway, not a staff account.
@@ -54,6 +56,7 @@ from streams.detectors.base import (
 from streams.model import Event, EventType, Severity, Subject
 
 _ADDS = frozenset({EventType.GROUP_MEMBER_ADDED, EventType.CONTACT_ADDED})
+_GROUP_ADD = EventType.GROUP_MEMBER_ADDED
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,30 +81,42 @@ class MassAddState(DictState):
     Every dict is kept in event-time order (re-inserted on refresh), so expiry pops the front.
     """
 
-    __slots__ = ("contact_adds", "group_adds", "groups")
-    json_names: ClassVar = {"group_adds": "g", "contact_adds": "c", "groups": "r"}
+    __slots__ = ("contact_adds", "group_adds", "groups", "mixed")
+    json_names: ClassVar = {"group_adds": "g", "contact_adds": "c", "groups": "r", "mixed": "x"}
     group_adds: dict[str, tuple[int, str]]
     contact_adds: dict[str, tuple[int, str]]
     groups: dict[str, int]
+    mixed: dict[str, int]  # groups it also added an adult to -> event time
 
 
 class MinorMassAddDetector(DetectorBase[MinorMassAddConfig, MassAddState]):
     name: ClassVar[str] = "minor_mass_add"
-    version: ClassVar[str] = "1.1.0"
+    version: ClassVar[str] = "1.2.0"
     event_types: ClassVar[frozenset[EventType]] = _ADDS
-    minor_targets_only: ClassVar[frozenset[EventType]] = _ADDS
+    minor_targets_only: ClassVar[frozenset[EventType]] = frozenset({EventType.CONTACT_ADDED})
 
     def subject_keys(self, event: Event) -> Iterable[str]:
-        return (account_key(event.actor.id),) if adult_to_minor(event, _ADDS) else ()
+        if adult_to_minor(event, _ADDS) or _adult_to_group(event):
+            return (account_key(event.actor.id),)
+        return ()
 
     def horizon_ms(self) -> int:
         return self.config.window_ms
 
     def step(self, state: MassAddState, subject: Subject, event: Event) -> Outcome:
         target = event.target
-        if target is None or event.actor.id != subject.id or not adult_to_minor(event, _ADDS):
+        if target is None or event.actor.id != subject.id:
             return UNCHANGED
         cfg = self.config
+        if _adult_to_group(event):
+            assert event.group_id is not None
+            if event.group_id in state.mixed:
+                return UNCHANGED
+            self.expire(state, event.ts_ms)
+            touch(state.mixed, event.group_id, event.ts_ms, cfg.max_groups)
+            return CHANGED
+        if not adult_to_minor(event, _ADDS):
+            return UNCHANGED
         self.expire(state, event.ts_ms)
         entry = (event.ts_ms, event.event_id)
         if event.type is EventType.CONTACT_ADDED:
@@ -126,7 +141,7 @@ class MinorMassAddDetector(DetectorBase[MinorMassAddConfig, MassAddState]):
         created = actor.created_ts_ms
         age_days = (now - created) / DAY_MS if created is not None else None
         is_new = created is not None and now - created < cfg.new_account_ms
-        groups = len(state.groups)
+        groups = sum(1 for g in state.groups if g not in state.mixed)
         signs = (
             groups >= cfg.spread_groups,
             contact >= cfg.contact_minors,
@@ -147,7 +162,8 @@ class MinorMassAddDetector(DetectorBase[MinorMassAddConfig, MassAddState]):
             "minors_added_as_contacts": float(contact),
             "weighted_minors": float(weighted),
             "contact_weight": cfg.contact_weight,
-            "distinct_groups": float(groups),
+            "distinct_groups": float(len(state.groups)),
+            "minors_only_groups": float(groups),
             "risk_signs": float(sum(signs)),
             "window_hours": cfg.window_ms / HOUR_MS,
             "threshold_medium": cfg.medium,
@@ -192,7 +208,8 @@ class MinorMassAddDetector(DetectorBase[MinorMassAddConfig, MassAddState]):
             verdict = f"high at {cfg.high:g} with a risk sign"
         else:
             verdict = (
-                f"not high: fewer than {cfg.spread_groups} groups and {cfg.contact_minors} "
+                f"not high: fewer than {cfg.spread_groups} minors-only groups and "
+                f"{cfg.contact_minors} "
                 "contact adds, verified and not new"
             )
         return (
@@ -206,10 +223,22 @@ class MinorMassAddDetector(DetectorBase[MinorMassAddConfig, MassAddState]):
         cutoff = now_ms - self.config.window_ms
         drop_before(state.group_adds, cutoff)
         drop_before(state.contact_adds, cutoff)
-        groups = state.groups
-        while groups:
-            oldest = next(iter(groups))
-            if groups[oldest] > cutoff:
-                break
-            del groups[oldest]
-        return not state.group_adds and not state.contact_adds and not groups
+        for groups in (state.groups, state.mixed):
+            while groups:
+                oldest = next(iter(groups))
+                if groups[oldest] > cutoff:
+                    break
+                del groups[oldest]
+        return not (state.group_adds or state.contact_adds or state.groups or state.mixed)
+
+
+def _adult_to_group(event: Event) -> bool:
+    """An adult added to a group by an adult or unknown-age account: what makes a room mixed."""
+    target = event.target
+    return (
+        event.type is _GROUP_ADD
+        and event.group_id is not None
+        and target is not None
+        and target.age_band.is_adult
+        and not event.actor.age_band.is_minor
+    )
