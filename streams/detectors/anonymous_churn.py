@@ -1,8 +1,21 @@
-"""anonymous_churn: one device or IP burning through throwaway accounts used on minors.
+"""anonymous_churn: one device or IP behind a ring of throwaway accounts used on minors.
 
 The pattern: an account is made (often anonymous, often declaring a teen age), messages or adds
-a few children, and is deleted within hours; then the next one, from the same device or the
-same line. No single account looks like much; the device or IP behind them does.
+a few children, and is deleted within hours, or simply abandoned; then the next one, from the
+same device or the same line, often going back to the same children. No single account looks
+like much; the device or IP behind them does.
+
+Two paths, one case per device or IP:
+- **Churn**: throwaways deleted within the window (below).
+- **Live ring**, without waiting for any deletion: `ring_high` or more ring accounts on one
+  device, each having reached at least `ring_min_minors` distinct minors, together at least
+  `ring_min_distinct` minors. A ring account is new (created within `max_lifetime_ms`) or
+  anonymous and already deleted: unverified teens are common, so an old anonymous account
+  that lives on is a sibling on the family tablet, not a throwaway. On an IP, which a school
+  or a carrier's NAT shares among many unrelated people, only ring accounts that are also
+  anonymous count, and without shared victims (a minor reached by two of its accounts, at
+  least `ring_ip_shared`) it takes twice as many: a carrier line carries new accounts making
+  friends, not new accounts going back to each other's children.
 
 A *throwaway* is an account that, seen through this device or IP, contacted at least
 `min_minors_per_account` distinct minors (direct message, contact add or group add), and was
@@ -56,7 +69,7 @@ from streams.detectors.base import (
     severity_for,
     touch,
 )
-from streams.model import Event, EventType, Subject, SubjectKind
+from streams.model import Event, EventType, Severity, Subject, SubjectKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +82,11 @@ class AnonymousChurnConfig:
     critical_factor: float = 3.0
     max_accounts: int = 64
     max_minors_per_account: int = 16
+    ring_min_minors: int = 2
+    ring_medium: int = 2
+    ring_high: int = 3
+    ring_min_distinct: int = 6
+    ring_ip_shared: int = 1
     evidence_cap: int = 50
 
 
@@ -119,7 +137,7 @@ class ChurnState:
 
 class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
     name: ClassVar[str] = "anonymous_churn"
-    version: ClassVar[str] = "1.0.0"
+    version: ClassVar[str] = "2.0.0"
     event_types: ClassVar[frozenset[EventType]] = CONTACT_TYPES | LIFECYCLE_TYPES
     minor_targets_only: ClassVar[frozenset[EventType]] = CONTACT_TYPES
 
@@ -173,7 +191,9 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
             account.created_ms = actor.created_ts_ms
         account.last_ms = event.ts_ms
         touch(state.accounts, actor.id, account, self.config.max_accounts)
-        return Outcome(changed=True)
+        if len(account.minors) < self.config.ring_min_minors:
+            return Outcome(changed=True)
+        return Outcome(changed=True, finding=self._assess(state, subject, event))
 
     def _deleted(self, state: ChurnState, subject: Subject, event: Event) -> Outcome:
         cfg = self.config
@@ -196,12 +216,47 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
         touch(state.accounts, actor.id, account, self.config.max_accounts)
         return Outcome(changed=True, finding=self._assess(state, subject, event))
 
+    def _new(self, account: _Account, now_ms: int) -> bool:
+        created = account.created_ms
+        return created is not None and now_ms - created <= self.config.max_lifetime_ms
+
+    def _ring(
+        self, state: ChurnState, subject: Subject, now: int
+    ) -> tuple[Severity | None, list[tuple[str, _Account]], int]:
+        """The live-ring path: its severity, its accounts and how many victims they share."""
+        cfg = self.config
+        ring = [
+            (aid, a)
+            for aid, a in state.accounts.items()
+            if len(a.minors) >= cfg.ring_min_minors
+            and (self._new(a, now) or (a.anonymous and a.deleted is not None))
+        ]
+        seen: set[str] = set()
+        shared: set[str] = set()
+        for _, account in ring:
+            for minor in account.minors:
+                (shared if minor in seen else seen).add(minor)
+        if len(seen) < cfg.ring_min_distinct:
+            return None, ring, len(shared)
+        count = len(ring)
+        if subject.kind is SubjectKind.IP:
+            # A shared line: only accounts both anonymous and new count, and without shared
+            # victims it takes twice as many of them.
+            count = sum(1 for _, a in ring if a.anonymous)
+            if len(shared) < cfg.ring_ip_shared:
+                count //= 2
+        severity = severity_for(count, cfg.ring_medium, cfg.ring_high, cfg.critical_factor)
+        return severity, ring, len(shared)
+
     def _assess(self, state: ChurnState, subject: Subject, event: Event) -> Finding | None:
         cfg = self.config
         now = event.ts_ms
         gone = [(aid, a) for aid, a in state.accounts.items() if a.deleted is not None]
         count = len(gone)
         severity = severity_for(count, cfg.medium, cfg.high, cfg.critical_factor)
+        ring_severity, ring, shared = self._ring(state, subject, now)
+        if ring_severity is not None and (severity is None or ring_severity.rank > severity.rank):
+            return self._ring_finding(subject, event, ring_severity, ring, shared)
         if severity is None:
             return None
         minors: set[str] = set()
@@ -245,6 +300,51 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
             evidence_event_ids=capped(chain(deletions, contacts), cfg.evidence_cap),
             reason=reason,
             magnitude=float(count),
+        )
+
+    def _ring_finding(
+        self,
+        subject: Subject,
+        event: Event,
+        severity: Severity,
+        ring: list[tuple[str, _Account]],
+        shared: int,
+    ) -> Finding:
+        cfg = self.config
+        now = event.ts_ms
+        minors = {m for _, a in ring for m in a.minors}
+        anonymous = sum(1 for _, a in ring if a.anonymous)
+        deleted = sum(1 for _, a in ring if a.deleted is not None)
+        where = "IP address" if subject.kind is SubjectKind.IP else "Device"
+        features = {
+            "ring_accounts": float(len(ring)),
+            "anonymous_accounts": float(anonymous),
+            "deleted_accounts": float(deleted),
+            "distinct_minors_reached": float(len(minors)),
+            "shared_victims": float(shared),
+            "threshold_ring_high": float(cfg.ring_high),
+            "threshold_ring_min_minors": float(cfg.ring_min_minors),
+            "threshold_ring_min_distinct": float(cfg.ring_min_distinct),
+            "window_hours": cfg.window_ms / HOUR_MS,
+        }
+        reason = (
+            f"{where} {subject.id} carries {len(ring)} anonymous or new accounts that each "
+            f"reached {cfg.ring_min_minors}+ minors, {len(minors)} minors in all, {shared} of "
+            f"them reached by more than one account, {deleted} account(s) already deleted "
+            f"(high at {cfg.ring_high} accounts)."
+        )
+        contacts = (eid for _, account in ring for eid in account.minors.values())
+        return Finding(
+            severity=severity,
+            score=round(min(1.0, len(ring) / (2 * cfg.ring_high) + 0.02 * len(minors)), 4),
+            window_start_ms=now - cfg.window_ms + 1,
+            window_end_ms=now,
+            features=features,
+            counterparts=capped((aid for aid, _ in ring), cfg.evidence_cap),
+            minors_exposed=len(minors),
+            evidence_event_ids=capped(contacts, cfg.evidence_cap),
+            reason=reason,
+            magnitude=float(len(ring)),
         )
 
     def expire(self, state: ChurnState, now_ms: int) -> bool:

@@ -44,6 +44,7 @@ def top(alerts: list[Alert]) -> Severity | None:
 
 
 POOL = [minor(f"m-{i}", AgeBand.AGE_13_15) for i in range(20)]
+CHURN_ONLY = AnonymousChurnConfig(ring_medium=1000, ring_high=1000)  # the deletion path alone
 
 
 def churn(
@@ -107,7 +108,7 @@ def churn(
 def test_throwaway_accounts_used_on_minors_alert(
     events: list[Event], kind: SubjectKind, subject: str, expected: Severity
 ) -> None:
-    alerts = run(events)
+    alerts = run(events, CHURN_ONLY)
     assert top(alerts) is expected
     last = alerts[-1]
     assert (last.subject.kind, last.subject.id) == (kind, subject)
@@ -150,23 +151,61 @@ def _school() -> list[Event]:
     [
         ("family_device", _family()),
         ("school_ip", _school()),
-        ("never_deleted", churn(10, delete=False)),
         ("only_adults_contacted", churn(8, targets=[adult(f"a-{i}") for i in range(5)])),
         (
             "unknown_age_targets",
             churn(8, targets=[account(f"x-{i}", AgeBand.UNKNOWN) for i in range(5)]),
         ),
-        ("old_verified_accounts", churn(8, anonymous=False, life_ms=4 * DAY)),
         (
             "verified_no_created_ts",
             churn(8, anonymous=False, created_known=False, emit_created=False),
         ),
-        ("spread_over_days", churn(6, spacing_ms=13 * HOUR)),
         ("no_device_no_ip", churn(8, device="", ip=None)),
     ],
 )
 def test_look_alikes_do_not_alert(name: str, events: list[Event]) -> None:
     assert run(events) == [], name
+
+
+@pytest.mark.parametrize(
+    ("events", "kind", "subject", "accounts", "expected"),
+    [
+        # Abandoned, not deleted: the live ring sees them all the same.
+        (churn(10, delete=False), SubjectKind.DEVICE, "d-1", 10, Severity.CRITICAL),
+        (churn(3), SubjectKind.DEVICE, "d-1", 3, Severity.HIGH),  # three is a ring on one phone
+        (churn(8, anonymous=False, life_ms=4 * DAY), SubjectKind.DEVICE, "d-1", 8, Severity.HIGH),
+        # On a shared line, accounts without shared victims count half: 6 -> 3, HIGH.
+        (churn(6, device=None, ip="ip-9", delete=False), SubjectKind.IP, "ip-9", 6, Severity.HIGH),
+    ],
+)
+def test_live_ring_alerts_without_waiting_for_deletion(
+    events: list[Event], kind: SubjectKind, subject: str, accounts: int, expected: Severity
+) -> None:
+    alerts = run(events)
+    assert top(alerts) is expected
+    last = alerts[-1]
+    assert (last.subject.kind, last.subject.id) == (kind, subject)
+    n = int(last.features["ring_accounts"])  # the case is re-published on growth, not per account
+    assert 3 <= n <= accounts and (n == accounts or expected is Severity.CRITICAL)
+    assert set(last.counterparts) == {f"u-{i}" for i in range(n)}
+    # `churn` gives each account three children of its own; the ring fires on the newest
+    # account's second, so it may not have reached its third yet.
+    assert min(20, 3 * n - 1) <= last.minors_exposed <= min(20, 3 * n)
+    assert f"carries {n} anonymous or new accounts" in last.reason
+
+
+def test_live_ring_spares_a_shared_line_and_slow_churn() -> None:
+    # Verified new accounts on a carrier IP are people making friends: not anonymous, no count.
+    assert run(churn(8, device=None, ip="ip-nat", anonymous=False, delete=False)) == []
+    # Six throwaways 13 h apart: never three alive within a day, so only MEDIUM.
+    assert top(run(churn(6, spacing_ms=13 * HOUR))) is Severity.MEDIUM
+
+
+def test_live_ring_on_an_ip_needs_anonymous_accounts_and_shared_victims_count_double() -> None:
+    shared_pool = POOL[:6]  # six accounts going back to the same six children
+    alerts = run(churn(4, device=None, ip="ip-r", delete=False, targets=shared_pool))
+    assert top(alerts) is Severity.HIGH  # 4 anonymous, shared victims: counted in full
+    assert alerts[-1].features["shared_victims"] > 0
 
 
 def test_device_and_ip_are_separate_subjects_and_alerts_name_the_ip() -> None:

@@ -52,7 +52,7 @@ def wave(subject: Account, kinds: str, spacing_ms: int = 20 * MIN) -> list[Event
         (adult(), "rrrx", Severity.HIGH),  # reports weigh more: 4 minors, weighted 6
         (account("u-unk", AgeBand.UNKNOWN), "bbbbb", Severity.HIGH),  # unknown age is no shield
         # A declared teen is held at MEDIUM here (fans of a popular teen block it unprompted);
-        # minor_exposure raises it when it started the contacts (tests/detectors/test_minor_exposure).
+        # minor_exposure raises it when it started those contacts (test_minor_exposure.py).
         (account("u-fake", AgeBand.AGE_13_15), "rrrrr", Severity.MEDIUM),
         (adult(), "bbb", Severity.MEDIUM),
         (adult(), "r" * 23, Severity.CRITICAL),  # 34.5 >= 3 x 5 (extreme)
