@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from streams import topics
 from streams.broker import BOOTSTRAP_ENV, external_bootstrap
 from streams.config import CONFIG_ENV, ConfigError, load_config
+from streams.randbench.generate import DEFAULT_ACCOUNTS as _RANDBENCH_ACCOUNTS
 from streams.registry import REGISTRY_ENV, RegistryError, registry_url
 from streams.validation import InvalidEvent
 from streams.worker.endpoints import (
@@ -84,6 +85,11 @@ def cmd_produce(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from streams.jsonl import event_to_json, write_jsonl
     from streams.simulate import SimulationConfig, simulate, write_truth
+
+    if args.randomised:
+        from streams.randbench.commands import simulate_randomised
+
+        return simulate_randomised(args.seed, args.output, args.truth, args.config, args.accounts)
 
     sim = simulate(SimulationConfig(seed=args.seed))
     write_jsonl(args.output, (event_to_json(e) for e in sim.events))
@@ -173,13 +179,41 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from streams.evaluate import evaluate, format_report
     from streams.jsonl import alert_from_json
+    from streams.randbench.instance import is_instance_truth
     from streams.simulate import read_truth
 
+    if args.randomised:
+        return _eval_randomised(args)
+    if args.alerts is None or args.truth is None:
+        print("error: eval needs ALERTS and --truth (or --randomised)", file=sys.stderr)
+        return 2
     with args.alerts.open() as fh:
         alerts = [alert_from_json(json.loads(line)) for line in fh if line.strip()]
+    if is_instance_truth(args.truth):
+        from streams.randbench.commands import eval_truth_file
+
+        return eval_truth_file(alerts, args.truth, args.events)
     report = evaluate(read_truth(args.truth), alerts)
     print(format_report(report))
     return 0
+
+
+def _eval_randomised(args: argparse.Namespace) -> int:
+    from streams.randbench.bench import parse_seeds
+    from streams.randbench.commands import eval_randomised
+
+    try:
+        seeds = parse_seeds(args.seeds)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    load_config(args.config)  # a bad config fails here, once, before any seed runs
+    argv = ["eval", "--randomised", "--seeds", args.seeds]
+    if args.config is not None:
+        argv += ["--config", str(args.config)]
+    if args.accounts != _RANDBENCH_ACCOUNTS:
+        argv += ["--accounts", str(args.accounts)]
+    return eval_randomised(seeds, args.config, args.json, args.jobs, args.accounts, argv)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -275,6 +309,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, required=True, help="events JSON Lines file")
     p.add_argument("--truth", type=Path, help="ground truth file (default: OUTPUT.truth.jsonl)")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument(
+        "--randomised",
+        action="store_true",
+        help="the randomised benchmark: social background, randomised instances of every "
+        "attack pattern and look-alike kind (docs/detectors/evaluation.md)",
+    )
+    p.add_argument(
+        "--accounts", type=int, default=_RANDBENCH_ACCOUNTS, help="--randomised background size"
+    )
+    with_config(p)
 
     p = add("worker", cmd_worker, "Run a stream worker (Faust) on the input topic.")
     with_bootstrap(p)
@@ -329,8 +373,25 @@ def build_parser() -> argparse.ArgumentParser:
     with_config(p)
 
     p = add("eval", cmd_eval, "Score alerts (from backtest) against a simulation's truth file.")
-    p.add_argument("alerts", type=Path, help="alerts JSON Lines (guardline backtest -o ...)")
-    p.add_argument("--truth", type=Path, required=True, help="ground truth from `simulate`")
+    p.add_argument(
+        "alerts", type=Path, nargs="?", help="alerts JSON Lines (guardline backtest -o ...)"
+    )
+    p.add_argument("--truth", type=Path, help="ground truth from `simulate`")
+    p.add_argument(
+        "--events", type=Path, help="events of a --randomised truth (default: beside it)"
+    )
+    p.add_argument(
+        "--randomised",
+        action="store_true",
+        help="generate, backtest and score the randomised benchmark in-process, per seed",
+    )
+    p.add_argument("--seeds", default="101-105", help="--randomised seeds: 101-105 or 1,2,3")
+    p.add_argument("--json", type=Path, help="--randomised: also write the figures as JSON")
+    p.add_argument("--jobs", type=int, default=2, help="--randomised: seeds run at once (2)")
+    p.add_argument(
+        "--accounts", type=int, default=_RANDBENCH_ACCOUNTS, help="--randomised background size"
+    )
+    with_config(p)
 
     p = add("dashboard", cmd_dashboard, "Write the Grafana dashboard JSON (generated from code).")
     p.add_argument(

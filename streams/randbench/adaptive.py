@@ -1,0 +1,237 @@
+"""Adaptive attackers: for each configured detector, one that stays just under its thresholds.
+
+The thresholds are read from the detector configs at generation time, so they follow tuning.
+A detector with a strategy in `STRATEGIES` gets that one; any other (a new detector) gets the
+generic one: for every `<prefix>window_ms` / `<prefix>high` pair in its config, never more than
+`high - 1` distinct minors inside any such window, across all channels. That is exactly
+"under the threshold" for a detector counting distinct minors per window (new_contact_burst,
+minor_exposure-like), and a fair first try for others. To give a new detector its own attacker,
+add `STRATEGIES["name"] = fn` where `fn(inst, config)` builds the instance.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from typing import Any, Final
+
+from streams.model import AgeBand, EventType
+from streams.randbench.attacks import offender
+from streams.randbench.instance import Instance
+from streams.randbench.world import DAY_MS, HOUR_MS, MINUTE_MS, Person
+
+Strategy = Callable[[Instance, Any], None]
+# Never under-13s for the sextortion attacker (they weigh double); throwaways claim these.
+_TEENS: Final = (AgeBand.AGE_13_15, AgeBand.AGE_16_17)
+_RING: Final = (AgeBand.AGE_16_17, AgeBand.UNKNOWN, AgeBand.AGE_18_20)
+
+
+def window_limits(config: Any) -> list[tuple[int, int]]:
+    """(window_ms, most distinct minors allowed in it) for every window/high pair."""
+    if not dataclasses.is_dataclass(config):
+        return []
+    values = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    limits = []
+    for name, window in values.items():
+        if not name.endswith("window_ms") or not isinstance(window, int) or window <= 0:
+            continue
+        high = values.get(name[: -len("window_ms")] + "high")
+        if isinstance(high, int | float) and not isinstance(high, bool) and high >= 2:
+            limits.append((window, math.ceil(high) - 1))
+    return limits
+
+
+def schedule(
+    start_ms: int, count: int, limits: list[tuple[int, int]], gap: Callable[[], int]
+) -> list[int]:
+    """`count` contact times from `start_ms`, `gap()` apart at least, never more than the
+    allowed number inside any window (a window is (t - window_ms, t])."""
+    times: list[int] = []
+    t = start_ms
+    for _ in range(count):
+        t = t + gap() if times else t
+        moved = True
+        while moved:
+            moved = False
+            for window, allowed in limits:
+                inside = [x for x in times if x > t - window]
+                if len(inside) >= allowed:
+                    t = inside[len(inside) - allowed] + window + MINUTE_MS
+                    moved = True
+        times.append(t)
+    return times
+
+
+def _reach(inst: Instance, o: Person, v: Person, ts: int, channel: str, group: str) -> None:
+    if channel == "add":
+        inst.emit(ts, EventType.CONTACT_ADDED, o, v)
+    elif channel == "group":
+        inst.emit(ts, EventType.GROUP_MEMBER_ADDED, o, v, group=group)
+    else:
+        inst.dm(ts, o, v, inst.rng.randint(1, 3))
+    if inst.rng.random() < 0.3:
+        inst.replies(ts + MINUTE_MS, v, o, inst.rng.randint(1, 2))
+
+
+def generic(
+    inst: Instance, config: Any, channels: tuple[str, ...] = ("dm", "add", "group")
+) -> None:
+    """Distinct minors, each window kept one under its high threshold, mixed channels."""
+    rng = inst.rng
+    start = inst.start_window(0.5, 3)
+    o = offender(inst, start)
+    limits = window_limits(config)
+    inst.draw("limits", ";".join(f"{w // MINUTE_MS}min<={n}" for w, n in limits))
+    count = int(inst.draw("minors", rng.randint(20, 45)))
+    end = inst.world.end_ms - HOUR_MS
+    times = [
+        t
+        for t in schedule(start, count, limits, lambda: rng.randrange(MINUTE_MS, 4 * MINUTE_MS))
+        if t < end
+    ]
+    group = inst.world.new_id("g")
+    for t, v in zip(times, inst.minors(len(times), spread=True), strict=False):
+        _reach(inst, o, v, t, rng.choice(channels), group)
+    inst.draw("reached", len(times))
+
+
+def under_contact_burst(inst: Instance, config: Any) -> None:
+    generic(inst, config, channels=("dm", "add"))
+
+
+def under_mass_add(inst: Instance, config: Any) -> None:
+    """Group adds one under the weighted high per window, with a risk sign (3+ groups)."""
+    rng = inst.rng
+    start = inst.start_window(0.5, 12)
+    o = offender(inst, start)
+    per_window = math.ceil(config.high) - 1
+    rounds = int(inst.draw("rounds", rng.randint(2, 5)))
+    inst.draw("adds_per_window", per_window)
+    t = start
+    for _ in range(rounds):
+        groups = [inst.world.new_id("g") for _ in range(max(3, config.spread_groups))]
+        for k, v in enumerate(inst.minors(per_window, spread=True)):
+            inst.emit(
+                t + k * rng.randrange(MINUTE_MS, 5 * MINUTE_MS),
+                EventType.GROUP_MEMBER_ADDED,
+                o,
+                v,
+                group=groups[k % len(groups)],
+            )
+        t += config.window_ms + rng.randrange(HOUR_MS, 6 * HOUR_MS)
+
+
+def under_sextortion(inst: Instance, config: Any) -> None:
+    """Either one message short of an escalation per minor, or one escalation short per window."""
+    rng = inst.rng
+    start = inst.start_window(0.5, 11)
+    o = offender(inst, start)
+    short_messages = bool(inst.draw("one_message_short", rng.random() < 0.5))
+    per_window = max(1, math.ceil(config.high) - 1) if not short_messages else rng.randint(3, 6)
+    rounds = int(inst.draw("rounds", rng.randint(2, 4)))
+    escalation = config.escalation_window_ms
+    messages = config.min_messages - 1 if short_messages else config.min_messages
+    t = start
+    for _ in range(rounds):
+        for v in inst.minors(per_window, spread=True, bands=_TEENS):
+            gap = max(1, escalation // (messages + 1))
+            for k in range(messages):
+                media = True if k < config.min_media else None
+                inst.emit(t + k * gap, EventType.MESSAGE_SENT, o, v, media=media)
+            inst.replies(
+                t + MINUTE_MS, v, o, rng.randint(1, 3), media=1 if rng.random() < 0.5 else 0
+            )
+            t += rng.randrange(HOUR_MS, 3 * HOUR_MS)
+        t += config.window_ms + rng.randrange(HOUR_MS, 4 * HOUR_MS)
+
+
+def under_blocks_reports(inst: Instance, config: Any) -> None:
+    """Many minors; blocks and reports by minors kept under the weighted high per window."""
+    rng = inst.rng
+    start = inst.start_window(0.5, 10)
+    o = offender(inst, start)
+    rounds = int(inst.draw("rounds", rng.randint(2, 4)))
+    t = start
+    for _ in range(rounds):
+        victims = inst.minors(rng.randint(8, 15), spread=True)
+        for v in victims:
+            t = inst.dm(t + rng.randrange(2 * MINUTE_MS, 20 * MINUTE_MS), o, v, rng.randint(1, 3))
+        weight = 0.0
+        for v in victims:
+            report = rng.random() < 0.4
+            w = config.report_weight if report else config.block_weight
+            if weight + w >= config.high:
+                break
+            weight += w
+            when = t + rng.randrange(10 * MINUTE_MS, config.window_ms // 2)
+            inst.emit(when, EventType.REPORTED if report else EventType.BLOCKED, v, o)
+        t += config.window_ms + rng.randrange(HOUR_MS, 6 * HOUR_MS)
+
+
+def under_churn(inst: Instance, config: Any) -> None:
+    """Throwaways, one under `high` deleted per window on any device or IP; rotates both."""
+    rng = inst.rng
+    per_window = max(1, config.high - 1)
+    rounds = int(inst.draw("rounds", rng.randint(2, 3)))
+    abandon = bool(inst.draw("abandon_instead", rng.random() < 0.3))
+    t = inst.start_window(0.5, 9)
+    for _ in range(rounds):
+        device, ip = inst.device(), inst.ip()
+        for _ in range(per_window):
+            acc = inst.account(rng.choice(_RING), t, anonymous=True, device=device, home_ip=ip)
+            for v in inst.minors(rng.randint(2, 5), spread=True):
+                t = inst.dm(
+                    t + rng.randrange(2 * MINUTE_MS, 30 * MINUTE_MS), acc, v, rng.randint(1, 3)
+                )
+            if not abandon:
+                inst.delete(t + rng.randrange(10 * MINUTE_MS, 3 * HOUR_MS), acc)
+            t += rng.randrange(HOUR_MS, 3 * HOUR_MS)
+        t += config.window_ms + rng.randrange(HOUR_MS, 6 * HOUR_MS)
+
+
+def under_ban_evasion(inst: Instance, config: Any) -> None:
+    """A chain of accounts on one device; each re-contacts only `high - 1` of its
+    predecessor's minors, plus new ones."""
+    rng = inst.rng
+    device, ip = inst.device(), inst.ip()
+    t = inst.start_window(0.5, 8)
+    back = max(0, config.high - 1)
+    generations = int(inst.draw("accounts", rng.randint(3, 5)))
+    previous: list[Person] = []
+    for _ in range(generations):
+        acc = offender(inst, t, device=device, home_ip=ip)
+        victims = rng.sample(previous, min(back, len(previous))) + inst.minors(
+            rng.randint(3, 8), spread=True
+        )
+        for v in victims:
+            t = inst.dm(t + rng.randrange(2 * MINUTE_MS, 40 * MINUTE_MS), acc, v, rng.randint(1, 3))
+        inst.delete(t + rng.randrange(HOUR_MS, DAY_MS), acc)
+        previous = victims
+        t += rng.randrange(DAY_MS, 2 * DAY_MS)
+
+
+STRATEGIES: Final[dict[str, Strategy]] = {
+    "new_contact_burst": under_contact_burst,
+    "minor_mass_add": under_mass_add,
+    "sextortion_velocity": under_sextortion,
+    "minor_blocks_reports": under_blocks_reports,
+    "anonymous_churn": under_churn,
+    "ban_evasion": under_ban_evasion,
+}
+
+
+def adaptive_patterns(detectors: list[tuple[str, Any]]) -> dict[str, Callable[[Instance], None]]:
+    """`adaptive_<name>` for each (name, config) of an enforced detector."""
+    out: dict[str, Callable[[Instance], None]] = {}
+    for name, config in detectors:
+        strategy = STRATEGIES.get(name, generic)
+        out[f"adaptive_{name}"] = _bind(strategy, config)
+    return out
+
+
+def _bind(strategy: Strategy, config: Any) -> Callable[[Instance], None]:
+    def build(inst: Instance) -> None:
+        strategy(inst, config)
+
+    return build

@@ -1,0 +1,99 @@
+"""Behaviours no issue names but the threat model suggests (issue 15, item 0).
+
+- `group_then_dm`: joins existing group chats full of minors, then first-DMs their members.
+- `move_to_group`: first-DMs minors, then pulls the ones it reached into a group of its own.
+- `under13_targeter`: goes specifically after under-13s.
+- `victim_network`: unrelated-looking accounts (own devices and IPs) sharing one victim pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+from streams.model import AgeBand, EventType
+from streams.randbench.attacks import offender
+from streams.randbench.instance import Instance
+from streams.randbench.world import DAY_MS, HOUR_MS, MINUTE_MS
+
+
+def group_then_dm(inst: Instance) -> None:
+    rng, world = inst.rng, inst.world
+    start = inst.start_window(0.5, 12)
+    o = offender(inst, start)
+    joined = rng.sample(sorted(world.groups), int(inst.draw("groups_joined", rng.randint(2, 3))))
+    members = sorted(
+        {m for g in joined for m in world.groups[g] if world.people[m].is_minor}
+        & set(world.stable_minors)
+    )
+    t = start - rng.randrange(HOUR_MS, DAY_MS)
+    for g in joined:
+        inst.emit(t, EventType.GROUP_JOINED, o, group=g)
+        inst.emit(t + rng.randrange(MINUTE_MS, HOUR_MS), EventType.MESSAGE_SENT, o, group=g)
+    n = int(inst.draw("minors", min(len(members), rng.randint(6, 15))))
+    span = int(inst.draw("span_h", rng.randint(6, 72))) * HOUR_MS
+    for k, m in enumerate(rng.sample(members, n)):
+        v = world.people[m]
+        ts = inst.dm(start + span * k // max(1, n), o, v, rng.randint(1, 4))
+        if rng.random() < 0.5:
+            inst.replies(ts, v, o, rng.randint(1, 3), media=1 if rng.random() < 0.15 else 0)
+
+
+def move_to_group(inst: Instance) -> None:
+    rng, world = inst.rng, inst.world
+    start = inst.start_window(0.5, 13)
+    o = offender(inst, start)
+    victims = inst.minors(int(inst.draw("minors", rng.randint(5, 12))), spread=True)
+    t = start
+    for v in victims:
+        t = inst.dm(t + rng.randrange(5 * MINUTE_MS, HOUR_MS), o, v, rng.randint(1, 3))
+        if rng.random() < 0.6:
+            inst.replies(t, v, o, rng.randint(1, 2))
+    group = world.new_id("g")
+    t += int(inst.draw("group_after_h", rng.randint(1, 24))) * HOUR_MS
+    for v in victims:
+        t += rng.randrange(20_000, 3 * MINUTE_MS)
+        inst.emit(t, EventType.GROUP_MEMBER_ADDED, o, v, group=group)
+    for _ in range(rng.randint(2, 6)):
+        t += rng.randrange(MINUTE_MS, HOUR_MS)
+        inst.emit(t, EventType.MESSAGE_SENT, o, group=group, media=rng.random() < 0.5 or None)
+
+
+def under13_targeter(inst: Instance) -> None:
+    rng = inst.rng
+    start = inst.start_window(0.5, 14)
+    o = offender(inst, start)
+    victims = inst.minors(
+        int(inst.draw("minors", rng.randint(5, 12))), bands=(AgeBand.UNDER_13,), spread=True
+    )
+    span = int(inst.draw("span_h", rng.randint(4, 48))) * HOUR_MS
+    for k, v in enumerate(victims):
+        ts = start + span * k // len(victims)
+        if rng.random() < 0.4:
+            inst.emit(ts, EventType.CONTACT_ADDED, o, v)
+        ts = inst.dm(ts + MINUTE_MS, o, v, rng.randint(1, 5))
+        if rng.random() < 0.5:
+            inst.replies(ts, v, o, rng.randint(1, 3), media=1 if rng.random() < 0.2 else 0)
+
+
+def victim_network(inst: Instance) -> None:
+    rng = inst.rng
+    start = inst.start_window(0.5, 10)
+    pool = inst.minors(int(inst.draw("victim_pool", rng.randint(8, 15))), spread=True)
+    k = int(inst.draw("accounts", rng.randint(3, 5)))
+    for i in range(k):
+        first = start + rng.randrange(4 * DAY_MS)
+        acc = offender(inst, first, prefix=f"a{i}_")
+        t = first
+        for v in rng.sample(pool, rng.randint(3, min(8, len(pool)))):
+            t = inst.dm(t + rng.randrange(10 * MINUTE_MS, 8 * HOUR_MS), acc, v, rng.randint(1, 3))
+            if rng.random() < 0.4:
+                inst.replies(t, v, acc, rng.randint(1, 2))
+
+
+EXTRA_ATTACKS: Final[dict[str, Callable[[Instance], None]]] = {
+    "group_then_dm": group_then_dm,
+    "move_to_group": move_to_group,
+    "under13_targeter": under13_targeter,
+    "victim_network": victim_network,
+}

@@ -1,0 +1,237 @@
+"""Score alerts against a randomised benchmark's truth.
+
+- An instance is flagged at HIGH+ when a HIGH or CRITICAL alert has as subject one of its
+  accounts, or one of its own devices or IPs (shared infrastructure is never its own).
+- Attack patterns: instances, caught at HIGH+, median time from the attack's start (its first
+  contact of a minor) to the first HIGH+ trigger, and the median distinct minors its accounts
+  had reached by then, counted from the events (targets of its MESSAGE_SENT, CONTACT_ADDED
+  and GROUP_MEMBER_ADDED with ts <= that trigger), not from the alert's own count.
+- Look-alike kinds: instances and false HIGH+.
+- Background: distinct HIGH+ subjects that belong to no instance (an account, or a device or
+  IP no instance owns), per 10,000 background accounts.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from streams.model import MINOR_BANDS, Alert, Event, EventType, Severity
+from streams.randbench.instance import InstanceTruth
+
+HIGH_RANK = Severity.HIGH.rank
+REACH_TYPES = frozenset(
+    {EventType.MESSAGE_SENT, EventType.CONTACT_ADDED, EventType.GROUP_MEMBER_ADDED}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceScore:
+    pattern: str
+    kind: str
+    instance_id: str
+    caught: bool
+    delay_ms: int | None
+    minors_before: int | None
+    detectors: tuple[str, ...]  # detectors with a HIGH+ alert on it
+
+
+@dataclass(frozen=True, slots=True)
+class SeedScore:
+    seed: int
+    instances: tuple[InstanceScore, ...]
+    background_accounts: int
+    background_flagged: tuple[str, ...]  # "KIND:id" of HIGH+ subjects outside every instance
+    events: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class BenchScore:
+    seeds: tuple[SeedScore, ...]
+    command: str = ""
+    notes: tuple[str, ...] = field(default=())
+
+
+def first_reach(events: Iterable[Event], accounts: set[str]) -> dict[str, int]:
+    """Minor id -> event time at which one of `accounts` first reached it."""
+    reached: dict[str, int] = {}
+    for e in events:
+        target = e.target
+        if (
+            target is not None
+            and e.type in REACH_TYPES
+            and e.actor.id in accounts
+            and target.age_band in MINOR_BANDS
+            and target.id not in accounts
+            and target.id not in reached
+        ):
+            reached[target.id] = e.ts_ms
+    return reached
+
+
+def score_seed(
+    seed: int,
+    truth: Sequence[InstanceTruth],
+    events: Sequence[Event],
+    alerts: Iterable[Alert],
+    background_accounts: int,
+) -> SeedScore:
+    high = sorted(
+        (a for a in alerts if a.severity.rank >= HIGH_RANK), key=lambda a: a.trigger_ts_ms
+    )
+    owner: dict[tuple[str, str], int] = {}
+    for k, t in enumerate(truth):
+        for subject in t.subjects():
+            owner[subject] = k
+    first: dict[int, int] = {}
+    by: dict[int, set[str]] = {}
+    background: set[str] = set()
+    for a in high:
+        key = (a.subject.kind.value, a.subject.id)
+        mine = owner.get(key)
+        if mine is None:
+            background.add(f"{key[0]}:{key[1]}")
+            continue
+        first.setdefault(mine, a.trigger_ts_ms)
+        by.setdefault(mine, set()).add(a.detector)
+    reach = _reach_by_instance(events, truth)
+    scores = []
+    for k, t in enumerate(truth):
+        trigger = first.get(k)
+        minors = None
+        if trigger is not None:
+            minors = sum(1 for ts in reach[k].values() if ts <= trigger)
+        scores.append(
+            InstanceScore(
+                pattern=t.pattern,
+                kind=t.kind,
+                instance_id=t.instance_id,
+                caught=trigger is not None,
+                delay_ms=None if trigger is None else trigger - t.start_ts_ms,
+                minors_before=minors,
+                detectors=tuple(sorted(by.get(k, ()))),
+            )
+        )
+    return SeedScore(seed, tuple(scores), background_accounts, tuple(sorted(background)))
+
+
+def _reach_by_instance(
+    events: Sequence[Event], truth: Sequence[InstanceTruth]
+) -> list[dict[str, int]]:
+    owner = {a: k for k, t in enumerate(truth) for a in t.accounts}
+    reach: list[dict[str, int]] = [{} for _ in truth]
+    for e in events:
+        k = owner.get(e.actor.id)
+        target = e.target
+        if (
+            k is not None
+            and target is not None
+            and e.type in REACH_TYPES
+            and target.age_band in MINOR_BANDS
+            and owner.get(target.id) != k
+        ):
+            reach[k].setdefault(target.id, e.ts_ms)
+    return reach
+
+
+# --- the table ----------------------------------------------------------------------------------
+
+
+def _duration(ms: float) -> str:
+    minutes = ms / 60_000
+    return f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h"
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.0f}%" if whole else "-"
+
+
+def rows(bench: BenchScore) -> dict[str, object]:
+    """The pooled figures as plain data (for --json)."""
+    pooled = [s for seed in bench.seeds for s in seed.instances]
+    patterns: dict[str, list[InstanceScore]] = {}
+    for s in pooled:
+        patterns.setdefault(s.pattern, []).append(s)
+    attacks, lookalikes = [], []
+    for name, group in patterns.items():
+        caught = [s for s in group if s.caught]
+        delays = [s.delay_ms for s in caught if s.delay_ms is not None]
+        minors = [s.minors_before for s in caught if s.minors_before is not None]
+        detectors = Counter(d for s in caught for d in s.detectors)
+        row: dict[str, object] = {
+            "pattern": name,
+            "instances": len(group),
+            "high": len(caught),
+            "high_pct": round(100 * len(caught) / len(group), 1),
+            "detectors": dict(detectors.most_common()),
+        }
+        if group[0].kind == "attack":
+            row["median_delay_min"] = (
+                round(statistics.median(delays) / 60_000, 1) if delays else None
+            )
+            row["median_minors_before"] = statistics.median(minors) if minors else None
+            attacks.append(row)
+        else:
+            lookalikes.append(row)
+    accounts = sum(s.background_accounts for s in bench.seeds)
+    flagged = sum(len(s.background_flagged) for s in bench.seeds)
+    return {
+        "seeds": [s.seed for s in bench.seeds],
+        "command": bench.command,
+        "attacks": attacks,
+        "lookalikes": lookalikes,
+        "background": {
+            "accounts": accounts,
+            "flagged": flagged,
+            "per_10k": round(10_000 * flagged / accounts, 2) if accounts else None,
+            "subjects": [f"{s.seed}/{x}" for s in bench.seeds for x in s.background_flagged],
+        },
+        "per_seed": [
+            {"seed": s.seed, "events": s.events, "seconds": round(s.seconds, 1)}
+            for s in bench.seeds
+        ],
+    }
+
+
+def format_table(bench: BenchScore) -> str:
+    data = rows(bench)
+    seeds = ",".join(str(s) for s in data["seeds"])  # type: ignore[attr-defined]
+    out = [f"randomised benchmark, seeds {seeds} (instances pooled over seeds)"]
+    if bench.command:
+        out.append(f"command: {bench.command}")
+    out.append("")
+    out.append(
+        f"{'attack pattern':<34} {'inst':>4} {'HIGH+':>5} {'%':>5} {'median t':>10} "
+        f"{'minors':>6}  detectors at HIGH+"
+    )
+    for r in data["attacks"]:  # type: ignore[attr-defined]
+        delay = r["median_delay_min"]
+        minors = r["median_minors_before"]
+        out.append(
+            f"{r['pattern']:<34} {r['instances']:>4} {r['high']:>5} "
+            f"{_pct(r['high'], r['instances']):>5} "
+            f"{_duration(delay * 60_000) if delay is not None else '-':>10} "
+            f"{minors if minors is not None else '-':>6}  {_detectors(r['detectors'])}"
+        )
+    out.append("")
+    out.append(f"{'look-alike kind':<34} {'inst':>4} {'HIGH+':>5} {'%':>5}  detectors at HIGH+")
+    for r in data["lookalikes"]:  # type: ignore[attr-defined]
+        out.append(
+            f"{r['pattern']:<34} {r['instances']:>4} {r['high']:>5} "
+            f"{_pct(r['high'], r['instances']):>5}  {_detectors(r['detectors'])}"
+        )
+    bg = data["background"]
+    out.append("")
+    out.append(
+        f"background: {bg['flagged']} HIGH+ subjects over {bg['accounts']} accounts = "  # type: ignore[index]
+        f"{bg['per_10k']} per 10,000"  # type: ignore[index]
+    )
+    out.extend(bench.notes)
+    return "\n".join(out)
+
+
+def _detectors(counts: dict[str, int]) -> str:
+    return ", ".join(f"{d} {n}" for d, n in counts.items()) or "-"

@@ -1,0 +1,228 @@
+"""streams.randbench: one seed's events and truth agree, and each pattern keeps its ranges.
+
+Expected values come from how the patterns are specified (issue 15), recomputed here from the
+events themselves, never from the generator's own bookkeeping.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from functools import cache
+
+import pytest
+
+from streams.config import load_config
+from streams.model import MINOR_BANDS, AgeBand, Event, EventType
+from streams.randbench import Generated, generate
+from streams.randbench.attacks import ATTACKS
+from streams.randbench.extra_attacks import EXTRA_ATTACKS
+from streams.randbench.lookalikes import LOOKALIKES
+
+HOUR = 3_600_000
+DAY = 24 * HOUR
+REACH = {EventType.MESSAGE_SENT, EventType.CONTACT_ADDED, EventType.GROUP_MEMBER_ADDED}
+INSTANCES = 3
+
+
+@cache
+def small(seed: int = 11) -> Generated:
+    """A reduced background (the patterns are full size): well under a second."""
+    return generate(seed, accounts=400, instances=INSTANCES)
+
+
+def reaches(events: list[Event], accounts: set[str]) -> list[Event]:
+    """The events through which `accounts` reach a minor outside themselves."""
+    return [
+        e
+        for e in events
+        if e.actor.id in accounts
+        and e.type in REACH
+        and e.target is not None
+        and e.target.age_band in MINOR_BANDS
+        and e.target.id not in accounts
+    ]
+
+
+def by_pattern(gen: Generated, pattern: str) -> list[tuple[set[str], list[Event]]]:
+    out = []
+    for t in gen.truth:
+        if t.pattern == pattern:
+            accounts = set(t.accounts)
+            out.append((accounts, reaches(gen.events, accounts)))
+    assert len(out) == INSTANCES
+    return out
+
+
+def test_same_seed_same_events_and_truth_other_seed_differs() -> None:
+    a = generate(5, accounts=300, instances=1)
+    b = generate(5, accounts=300, instances=1)
+    assert a.events == b.events
+    assert a.truth == b.truth
+    c = generate(6, accounts=300, instances=1)
+    assert [e.actor.id for e in c.events[:50]] != [e.actor.id for e in a.events[:50]]
+
+
+def test_every_pattern_and_lookalike_kind_has_its_instances() -> None:
+    gen = small()
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for t in gen.truth:
+        counts[(t.pattern, t.kind)] += 1
+    enforced = [s.detector.name for s in load_config().detectors]
+    expected_attacks = [*ATTACKS, *EXTRA_ATTACKS, *(f"adaptive_{d}" for d in enforced)]
+    for name in expected_attacks:
+        assert counts[(name, "attack")] == INSTANCES, name
+    for name in LOOKALIKES:
+        assert counts[(name, "lookalike")] == INSTANCES, name
+    assert len(gen.truth) == INSTANCES * (len(expected_attacks) + len(LOOKALIKES))
+
+
+def test_events_are_sorted_with_unique_ids() -> None:
+    events = small().events
+    assert [(e.ts_ms, e.event_id) for e in events] == sorted((e.ts_ms, e.event_id) for e in events)
+    assert len({e.event_id for e in events}) == len(events)
+
+
+def test_instances_own_distinct_accounts_devices_and_ips() -> None:
+    gen = small()
+    seen: dict[str, str] = {}
+    for t in gen.truth:
+        for thing in (*t.accounts, *t.devices, *t.ips):
+            assert thing not in seen, f"{thing} in {seen.get(thing)} and {t.instance_id}"
+            seen[thing] = t.instance_id
+    attack = {a for t in gen.truth if t.kind == "attack" for a in t.accounts}
+    lookalike = {a for t in gen.truth if t.kind == "lookalike" for a in t.accounts}
+    assert attack and lookalike and not attack & lookalike
+
+
+def test_every_instance_account_acts_and_owned_infrastructure_is_its_own() -> None:
+    gen = small()
+    actors: dict[str, set[str]] = defaultdict(set)  # device or IP -> accounts acting on it
+    acting = set()
+    for e in gen.events:
+        acting.add(e.actor.id)
+        for where in (e.device_hash, e.ip_hash):
+            if where is not None:
+                actors[where].add(e.actor.id)
+    for t in gen.truth:
+        mine = set(t.accounts)
+        assert mine <= acting, t.instance_id
+        for where in (*t.devices, *t.ips):
+            assert actors[where], f"{t.instance_id}: {where} never used"
+            assert actors[where] <= mine, f"{t.instance_id}: {where} used by others"
+
+
+def test_attack_start_is_the_first_contact_of_a_minor() -> None:
+    gen = small()
+    for t in gen.truth:
+        contacts = reaches(gen.events, set(t.accounts))
+        if t.kind == "attack":
+            assert contacts, t.instance_id
+        if contacts:
+            assert t.start_ts_ms == min(e.ts_ms for e in contacts), t.instance_id
+
+
+def distinct_in_window(events: list[Event], window_ms: int) -> int:
+    """Most distinct minors first reached inside any window of `window_ms`."""
+    first: dict[str, int] = {}
+    for e in events:
+        assert e.target is not None
+        first.setdefault(e.target.id, e.ts_ms)
+    times = sorted(first.values())
+    best, lo = 0, 0
+    for hi, t in enumerate(times):
+        while times[lo] <= t - window_ms:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
+def test_cross_channel_spread_no_channel_reaches_fifteen_in_an_hour() -> None:
+    for _, contacts in by_pattern(small(), "cross_channel_spread"):
+        minors = {e.target.id for e in contacts if e.target is not None}
+        assert 15 <= len(minors) <= 30
+        span = max(e.ts_ms for e in contacts) - min(e.ts_ms for e in contacts)
+        assert span < HOUR
+        for channel in REACH:
+            mine = [e for e in contacts if e.type is channel]
+            assert distinct_in_window(mine, HOUR) < 15, channel
+        groups = {e.group_id for e in contacts if e.type is EventType.GROUP_MEMBER_ADDED}
+        assert 2 <= len(groups) <= 3
+        group_adds = [e for e in contacts if e.type is EventType.GROUP_MEMBER_ADDED]
+        assert len({e.target.id for e in group_adds if e.target is not None}) < 20
+
+
+def test_classic_burst_reaches_15_to_40_never_contacted_minors_within_90_minutes() -> None:
+    for _, contacts in by_pattern(small(), "classic_burst"):
+        minors = {e.target.id for e in contacts if e.target is not None}
+        assert 15 <= len(minors) <= 40
+        assert max(e.ts_ms for e in contacts) - min(e.ts_ms for e in contacts) <= 90 * 60_000
+        assert all(
+            e.first_contact is not False for e in contacts if e.type is EventType.CONTACT_ADDED
+        )
+
+
+def test_teen_claim_groomer_declares_a_minor_or_unknown_band() -> None:
+    gen = small()
+    people = {e.actor.id: e.actor for e in gen.events}
+    claims = {AgeBand.AGE_16_17, AgeBand.UNKNOWN, AgeBand.AGE_13_15}
+    for t in gen.truth:
+        if t.pattern == "teen_claim_groomer":
+            assert all(people[a].age_band in claims for a in t.accounts)
+
+
+def test_slow_groomer_reaches_new_minors_over_seven_to_fourteen_days() -> None:
+    for _, contacts in by_pattern(small(), "slow_groomer"):
+        first: dict[str, int] = {}
+        for e in contacts:
+            assert e.target is not None
+            first.setdefault(e.target.id, e.ts_ms)
+        days = {ts // DAY for ts in first.values()}
+        assert 7 <= len(days) <= 15  # a day's contacts may spill over midnight
+        assert distinct_in_window(contacts, DAY) <= 8  # at most 4 new minors a (drawn) day
+
+
+def test_throwaway_ring_has_three_to_eight_accounts_on_two_to_four_devices() -> None:
+    gen = small()
+    for t in gen.truth:
+        if t.pattern == "throwaway_ring":
+            assert 3 <= len(t.accounts) <= 8
+            assert 2 <= len(t.devices) <= 4
+
+
+def test_adaptive_contact_burst_stays_under_both_windows() -> None:
+    config = load_config()
+    burst = next(
+        s.detector.config for s in config.detectors if s.detector.name == "new_contact_burst"
+    )
+    for _, contacts in by_pattern(small(), "adaptive_new_contact_burst"):
+        firsts = [e for e in contacts if e.type is not EventType.GROUP_MEMBER_ADDED]
+        assert firsts
+        assert distinct_in_window(firsts, burst.fast_window_ms) < burst.fast_high
+        assert distinct_in_window(firsts, burst.slow_window_ms) < burst.slow_high
+
+
+def test_lookalike_youth_coach_adds_15_to_40_minors_over_2_to_5_groups() -> None:
+    for _, contacts in by_pattern(small(), "youth_coach"):
+        adds = [e for e in contacts if e.type is EventType.GROUP_MEMBER_ADDED]
+        assert 15 <= len({e.target.id for e in adds if e.target is not None}) <= 40
+        assert 2 <= len({e.group_id for e in adds}) <= 5
+
+
+@pytest.mark.parametrize("pattern", ["family_device", "sibling_shared_device"])
+def test_shared_device_lookalikes_reregister_on_their_own_device(pattern: str) -> None:
+    gen = small()
+    for t in gen.truth:
+        if t.pattern != pattern:
+            continue
+        deleted = [
+            e
+            for e in gen.events
+            if e.type is EventType.ACCOUNT_DELETED and e.actor.id in t.accounts
+        ]
+        created = [
+            e
+            for e in gen.events
+            if e.type is EventType.ACCOUNT_CREATED and e.actor.id in t.accounts
+        ]
+        assert deleted and created
+        assert any(c.ts_ms > deleted[0].ts_ms and c.device_hash in t.devices for c in created)
