@@ -13,9 +13,10 @@ Two paths, one case per device or IP:
   anonymous and already deleted: unverified teens are common, so an old anonymous account
   that lives on is a sibling on the family tablet, not a throwaway. On an IP, which a school
   or a carrier's NAT shares among many unrelated people, only ring accounts that are also
-  anonymous count, and without shared victims (a minor reached by two of its accounts, at
-  least `ring_ip_shared`) it takes twice as many: a carrier line carries new accounts making
-  friends, not new accounts going back to each other's children.
+  anonymous count, and without shared victims (minors reached by two of its accounts: at
+  least `ring_ip_shared` and `ring_ip_shared_fraction` of all its minors) it stays at
+  MEDIUM: a carrier line carries new accounts making friends (a friend in common here and
+  there), not new accounts going back to each other's children.
 
 A *throwaway* is an account that, seen through this device or IP, contacted at least
 `min_minors_per_account` distinct minors (direct message, contact add or group add), and was
@@ -86,7 +87,8 @@ class AnonymousChurnConfig:
     ring_medium: int = 2
     ring_high: int = 3
     ring_min_distinct: int = 6
-    ring_ip_shared: int = 1
+    ring_ip_shared: int = 2
+    ring_ip_shared_fraction: float = 0.25
     evidence_cap: int = 50
 
 
@@ -239,13 +241,16 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
         if len(seen) < cfg.ring_min_distinct:
             return None, ring, len(shared)
         count = len(ring)
-        if subject.kind is SubjectKind.IP:
-            # A shared line: only accounts both anonymous and new count, and without shared
-            # victims it takes twice as many of them.
-            count = sum(1 for _, a in ring if a.anonymous)
-            if len(shared) < cfg.ring_ip_shared:
-                count //= 2
+        if subject.kind is not SubjectKind.IP:
+            severity = severity_for(count, cfg.ring_medium, cfg.ring_high, cfg.critical_factor)
+            return severity, ring, len(shared)
+        # A shared line: only anonymous ring accounts count, and without shared victims the
+        # ring stays at MEDIUM.
+        count = sum(1 for _, a in ring if a.anonymous)
         severity = severity_for(count, cfg.ring_medium, cfg.ring_high, cfg.critical_factor)
+        enough = len(shared) >= max(cfg.ring_ip_shared, cfg.ring_ip_shared_fraction * len(seen))
+        if severity is not None and severity.rank > Severity.MEDIUM.rank and not enough:
+            severity = Severity.MEDIUM
         return severity, ring, len(shared)
 
     def _assess(self, state: ChurnState, subject: Subject, event: Event) -> Finding | None:

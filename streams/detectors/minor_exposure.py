@@ -1,32 +1,31 @@
 """minor_exposure: one account reaching many minors it never spoke to, through any channel,
 judged by how the minors respond rather than by the age the account declares.
 
-The cases this project exists for are adults posing as older teenagers, so the declared band
-is the offender's own claim: this detector watches every account, minors included. Per
-account it remembers each minor it has a conversation with, who started it, through which
-channels the account reached the minor (first direct message, contact add, group add), and
-what the minor did back (replied, sent media soon after, blocked or reported). It adds the
-minors the account *started* contact with over three event-time windows (short ~1 h, a day,
-slow ~14 days), each minor weighted by the evidence:
+The cases this project exists for are adults posing as older teenagers, so a declared band is
+the account's own claim: this detector watches every account, minors included. Per account it
+remembers each minor it started a conversation with (first direct message, contact add or
+group add), through which channels, and what the minor did back: replied (and from which
+network), sent media soon after, blocked or reported it. It adds those minors up over three
+event-time windows (short ~1 h, a day, slow ~14 days), each weighted by the evidence, and the
+window that stands out most against its own HIGH threshold decides.
 
-- reached by direct message or contact add: 1; only by a group add: `group_only_weight`, and
-  `mixed_group_weight` when the account also added adults to groups (a coach adding parents),
-  and minors reached only by group adds add at most `group_only_cap` in all: a teacher adding
-  a class to a room is not this pattern (bulk group adds are `minor_mass_add`'s), but they
-  add to what the account does through private channels;
-- no reply after `reply_grace_ms`: x `unanswered_factor`; a reply: x `replied_factor`
-  (`peer_replied_factor` when the account declares a minor band: replies both ways are what
-  peers do); still waiting: x1 (x `pending_minor_factor` for a declared minor);
-- the minor sent media within `media_window_ms` of the first contact: `media_weight`
-  (`peer_media_weight` when the account declares a minor band no older than the minor); the minor
-  blocked or reported the account after a contact it started: `pushback_weight`;
-- an under-13 reached by an account declaring 16+ or unknown: x `under13_factor`; an 18-20
-  account reaching a 16-17 (a near peer by claim): x `near_peer_factor`.
+Two kinds of contact are weighed differently (`docs/detectors/minor_exposure.md`):
+- **Peer by claim**: the account declares a minor band and the minor is not two bands younger
+  (a 16-17 and an under-13 are not peers), or an 18-20 and a 16-17. Teens add, message and
+  swap pictures with teens, so a peer contact weighs little while it waits for a reply, and
+  little when answered from the minor's own network (a classmate on the school's line); it
+  weighs more when it goes unanswered or is answered from an unrelated network, and fully
+  when the minor blocks or reports the account. The declared band earns this only contact by
+  contact, by what the minors do.
+- **Everything else** (an adult or unknown-age account, a large age gap): every minor counts
+  from the first contact, more when unanswered or under 13, three times when the minor sends
+  media soon after or pushes back; the account's risk signs (anonymous, new, many devices)
+  multiply this part.
 
-The sum is multiplied by the account's risk signs (anonymous, created within `new_account_ms`,
-using several devices) and, for an account declaring a minor band, by `declared_minor_factor`;
-minors who started chats with the account themselves make it look like a peer
-(`peer_relief`). Each window has its own HIGH threshold, MEDIUM at `medium_fraction` of it.
+Minors who started chats with the account themselves make it look like a peer (`peer_relief`).
+Minors reached only by group adds add at most `group_only_cap` (teachers and coaches add whole
+classes to rooms; bulk group adds are `minor_mass_add`'s), and less when the account also
+added adults to groups (a coach adding parents).
 
 Treatment of missing data (the contract leaves these open):
 - `first_contact` when present decides whether an outbound contact is new; when absent, a minor
@@ -40,6 +39,7 @@ Treatment of missing data (the contract leaves these open):
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar, Final
@@ -63,21 +63,26 @@ from streams.detectors.base import (
 from streams.model import MINOR_BANDS, Account, AgeBand, Event, EventType, Severity, Subject
 
 # What one contact the account started with a minor has shown, as bits of one int.
-DM: Final = 4  # the account reached the minor by direct message
-ADD: Final = 8  # ... by contact add
-GADD: Final = 16  # ... by adding it to a group
-REPLIED: Final = 32  # the minor wrote back (or added the account back)
-MEDIA_IN: Final = 64  # the minor sent media soon after a contact the account started
-PUSHBACK: Final = 128  # the minor blocked or reported the account after it started contact
-UNDER_13: Final = 256  # the minor declares under 13
-NEAR_PEER: Final = 512  # an 18-20 account and a 16-17 minor
-YOUNGER: Final = 1024  # the minor declares a younger band than the (minor-declaring) account
+DM: Final = 1  # the account reached the minor by direct message
+ADD: Final = 2  # ... by contact add
+GADD: Final = 4  # ... by adding it to a group
+REPLIED: Final = 8  # the minor wrote back (or added the account back)
+MEDIA_IN: Final = 16  # the minor sent media soon after a private contact the account started
+PUSHBACK: Final = 32  # the minor blocked or reported the account after it started contact
+UNDER_13: Final = 64  # an under-13 reached by an account declaring 16+ or unknown
+PEER: Final = 128  # a peer by claim: the minor's band is the account's own or older
+NEAR: Final = 256  # one band apart by claim: a 16-17 and a 13-15, an 18-20 and a 16-17
+PRIVATE: Final = DM | ADD
+STRONG: Final = PRIVATE | MEDIA_IN | PUSHBACK  # what makes a minor more than a room member
 
 MSG, CADD, GROUP_ADD = EventType.MESSAGE_SENT, EventType.CONTACT_ADDED, EventType.GROUP_MEMBER_ADDED
 BLOCKED, REPORTED = EventType.BLOCKED, EventType.REPORTED
 _CHANNEL: Final = {MSG: DM, CADD: ADD, GROUP_ADD: GADD}
 _INBOUND: Final = frozenset({MSG, CADD, BLOCKED, REPORTED})
-_YOUNG_PEERS: Final = frozenset({AgeBand.UNDER_13, AgeBand.AGE_13_15})
+_PUSH: Final = frozenset({BLOCKED, REPORTED})
+_BAND_ORDER: Final = {AgeBand.UNDER_13: 0, AgeBand.AGE_13_15: 1, AgeBand.AGE_16_17: 2}
+
+Pair = tuple[int, int, int, str, str]  # first ts, day of last activity, flags, first event, net
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,79 +91,97 @@ class MinorExposureConfig:
     day_window_ms: int = DAY_MS
     slow_window_ms: int = 14 * DAY_MS
     short_high: float = 5.0
-    day_high: float = 8.0
-    slow_high: float = 14.0
+    day_high: float = 6.0
+    slow_high: float = 12.0
     medium_fraction: float = 0.6
     critical_factor: float = 2.5
-    group_only_weight: float = 0.15
-    mixed_group_weight: float = 0.05
-    group_only_cap: float = 3.0
-    mixed_group_adults: int = 2
     reply_grace_ms: int = 30 * MINUTE_MS
+    peer_reply_grace_ms: int = 2 * HOUR_MS
     media_window_ms: int = HOUR_MS
     unanswered_factor: float = 1.25
-    replied_factor: float = 0.75
+    replied_factor: float = 1.0
+    peer_pending_factor: float = 0.1
     peer_replied_factor: float = 0.3
-    pending_minor_factor: float = 0.6
+    peer_unanswered_factor: float = 0.75
+    near_pending_factor: float = 0.4
+    near_replied_factor: float = 0.6
+    near_unanswered_factor: float = 1.0
+    near_media_weight: float = 2.0
+    network_factor: float = 0.5
     media_weight: float = 3.0
     peer_media_weight: float = 1.0
     pushback_weight: float = 3.0
     under13_factor: float = 1.5
-    near_peer_factor: float = 0.5
+    group_only_weight: float = 0.15
+    mixed_group_weight: float = 0.05
+    mixed_group_adults: int = 2
+    group_only_cap: float = 3.0
     anonymous_factor: float = 1.3
     new_account_factor: float = 1.3
     new_account_ms: int = 7 * DAY_MS
     devices_factor: float = 1.2
     many_devices: int = 3
-    declared_minor_factor: float = 0.7
     peer_relief: float = 1.0
+    channel_mix_factor: float = 1.5
+    channel_mix_min: int = 3
     min_minors: int = 3
     max_minors: int = 128
     max_adults: int = 32
     max_devices: int = 8
+    max_ips: int = 8
     evidence_cap: int = 50
 
 
 class ExposureState(DictState):
     """Per-account memory.
 
-    `pairs`: minor the account started contact with -> (first event time, day of last
-    activity, flags, id of the first event); `known`: minor who wrote or added first -> day of
-    last activity (all a peer's chat needs). Both are re-inserted when their day or flags
-    change, so they are ordered by last activity and expiry pops from the front.
-    `adults`: adults the account added to groups -> event time. `devices`: device hashes the
-    account used -> day last seen.
+    `pairs`: minor the account started contact with -> `Pair` (net: the IP hash the minor
+    first replied from, "" before); `known`: minor who wrote or added first -> day of last
+    activity (all a peer's chat needs). Both are re-inserted when their day or flags change,
+    so they are ordered by last activity and expiry pops from the front. `adults`: adults the
+    account added to groups -> event time. `devices` and `ips`: device and IP hashes the
+    account used -> day last seen (a day at most).
     """
 
-    __slots__ = ("adults", "devices", "known", "pairs")
-    json_names: ClassVar = {"pairs": "p", "known": "k", "adults": "a", "devices": "d"}
-    pairs: dict[str, tuple[int, int, int, str]]
+    __slots__ = ("adults", "devices", "ips", "known", "pairs")
+    json_names: ClassVar = {"pairs": "p", "known": "k", "adults": "a", "devices": "d", "ips": "i"}
+    pairs: dict[str, Pair]
     known: dict[str, int]
     adults: dict[str, int]
     devices: dict[str, int]
+    ips: dict[str, int]
 
 
 @dataclass(frozen=True, slots=True)
 class _Window:
-    name: str
     span_ms: int
     high: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """One started contact as scored at one moment."""
+
+    minor: str
+    first_ts: int
+    flags: int
+    event_id: str
+    weight: float
+    networked: bool
 
 
 class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
     name: ClassVar[str] = "minor_exposure"
     version: ClassVar[str] = "1.0.0"
-    event_types: ClassVar[frozenset[EventType]] = frozenset(
-        {MSG, CADD, GROUP_ADD, BLOCKED, REPORTED}
-    )
+    event_types: ClassVar[frozenset[EventType]] = frozenset({MSG, CADD, GROUP_ADD, *_PUSH})
 
     def __init__(self, config: MinorExposureConfig | None = None) -> None:
         super().__init__(config)
         cfg = self.config
         self._windows = (
-            _Window("short", cfg.short_window_ms, cfg.short_high),
-            _Window("day", cfg.day_window_ms, cfg.day_high),
-            _Window("slow", cfg.slow_window_ms, cfg.slow_high),
+            _Window(cfg.short_window_ms, cfg.short_high),
+            _Window(cfg.day_window_ms, cfg.day_high),
+            _Window(cfg.slow_window_ms, cfg.slow_high),
         )
 
     def subject_keys(self, event: Event) -> Iterable[str]:
@@ -171,13 +194,13 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         if target.id == actor.id:
             return ()
         etype = event.type
-        out = account_key(actor.id) if etype in _CHANNEL else None
-        if out is not None and target.age_band not in MINOR_BANDS and etype is not GROUP_ADD:
-            out = None
+        out = etype in _CHANNEL and (target.age_band in MINOR_BANDS or etype is GROUP_ADD)
         inbound = etype in _INBOUND and actor.age_band in MINOR_BANDS
-        if inbound:
-            return (account_key(target.id),) if out is None else (out, account_key(target.id))
-        return () if out is None else (out,)
+        if out and inbound:
+            return (account_key(actor.id), account_key(target.id))
+        if out:
+            return (account_key(actor.id),)
+        return (account_key(target.id),) if inbound else ()
 
     def horizon_ms(self) -> int:
         return self.config.slow_window_ms
@@ -199,7 +222,7 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         assert target is not None
         now = event.ts_ms
         day = now // DAY_MS
-        changed = self._note_device(state, event, day)
+        changed = self._note_infra(state, event, day)
         channel = _CHANNEL.get(event.type)
         if channel is None:
             return _outcome(changed)
@@ -218,17 +241,17 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
                 return CHANGED
             if event.first_contact is False:
                 return _outcome(changed)  # the platform says they talked before our memory
-            flags = channel | _target_bits(event.actor.age_band, target.age_band)
-            touch(state.pairs, minor, (now, day, flags, event.event_id), cfg.max_minors)
-            return Outcome(changed=True, finding=self._assess(state, event))
-        first_ts, last_day, flags, eid = entry
+            flags = channel | _claim_bits(event.actor.age_band, target.age_band)
+            touch(state.pairs, minor, (now, day, flags, event.event_id, ""), cfg.max_minors)
+            return Outcome(changed=True, finding=self._assess(state, event.actor, event))
+        first_ts, last_day, flags, eid, net = entry
         # A message to a minor who already wrote to it (say after a group add) is a reply.
         new_flags = flags if channel == DM and flags & REPLIED else flags | channel
         if new_flags == flags and last_day == day:
             return _outcome(changed)
-        touch(state.pairs, minor, (first_ts, day, new_flags, eid), cfg.max_minors)
+        touch(state.pairs, minor, (first_ts, day, new_flags, eid, net), cfg.max_minors)
         if new_flags != flags:  # a new channel to a minor it started with: weights change
-            return Outcome(changed=True, finding=self._assess(state, event))
+            return Outcome(changed=True, finding=self._assess(state, event.actor, event))
         return CHANGED
 
     def _inbound(self, state: ExposureState, event: Event) -> Outcome:
@@ -239,133 +262,150 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         entry = state.pairs.get(minor)
         etype = event.type
         if entry is None:
-            if etype in (BLOCKED, REPORTED) or event.first_contact is False:
+            if etype in _PUSH or event.first_contact is False:
                 return UNCHANGED  # not a contact this account started: not counted here
             if state.known.get(minor) == day:
                 return UNCHANGED
             touch(state.known, minor, day, cfg.max_minors)
             return CHANGED
-        first_ts, last_day, flags, eid = entry
-        if etype in (BLOCKED, REPORTED):
+        first_ts, last_day, flags, eid, net = entry
+        if etype in _PUSH:
             new_flags = flags | PUSHBACK
         else:
             new_flags = flags | REPLIED
-            private = flags & (DM | ADD)  # media after a group add alone is not this pattern
-            if (
-                event.has_media
-                and private
-                and etype is MSG
-                and now - first_ts <= cfg.media_window_ms
-            ):
+            if not net and event.ip_hash:
+                net = event.ip_hash
+            soon = now - first_ts <= cfg.media_window_ms
+            # Media after a group add alone is not this pattern (a pupil's homework photo).
+            if event.has_media and etype is MSG and flags & PRIVATE and soon:
                 new_flags |= MEDIA_IN
-        if new_flags == flags and last_day == day:
+        if new_flags == flags and last_day == day and net == entry[4]:
             return UNCHANGED
-        touch(state.pairs, minor, (first_ts, day, new_flags, eid), cfg.max_minors)
-        raised = (new_flags & ~flags) & (MEDIA_IN | PUSHBACK)
-        if raised:
-            return Outcome(changed=True, finding=self._assess(state, event, subject_side=False))
+        touch(state.pairs, minor, (first_ts, day, new_flags, eid, net), cfg.max_minors)
+        if (new_flags & ~flags) & (MEDIA_IN | PUSHBACK):
+            assert event.target is not None
+            return Outcome(changed=True, finding=self._assess(state, event.target, event))
         return CHANGED
 
-    def _note_device(self, state: ExposureState, event: Event, day: int) -> bool:
-        device = event.device_hash
-        if device is None or state.devices.get(device) == day:
-            return False
-        touch(state.devices, device, day, self.config.max_devices)
-        return True
+    def _note_infra(self, state: ExposureState, event: Event, day: int) -> bool:
+        """Remember the devices and IPs the account used today (risk sign, own network)."""
+        changed = False
+        device, ip = event.device_hash, event.ip_hash
+        if device is not None and state.devices.get(device) != day:
+            touch(state.devices, device, day, self.config.max_devices)
+            changed = True
+        if ip is not None and state.ips.get(ip) != day:
+            touch(state.ips, ip, day, self.config.max_ips)
+            changed = True
+        return changed
 
-    def _assess(
-        self, state: ExposureState, event: Event, *, subject_side: bool = True
-    ) -> Finding | None:
-        """Score every window; the worst decides. `subject_side`: the event is the account's own
-        (its own Account record describes it); else the account is the event's target."""
+    def _assess(self, state: ExposureState, account: Account, event: Event) -> Finding | None:
+        """Score every window; the one furthest past its own HIGH decides. `account` is the
+        subject as this event describes it."""
         cfg = self.config
         now = event.ts_ms
-        account = event.actor if subject_side else event.target
-        assert account is not None
-        declared_minor = account.age_band in MINOR_BANDS
-        mixed = sum(1 for ts in state.adults.values() if ts > now - cfg.day_window_ms)
-        group_weight = (
-            cfg.mixed_group_weight if mixed >= cfg.mixed_group_adults else cfg.group_only_weight
-        )
-        minor_started = len(state.known)
-        rows: list[tuple[int, float, int, str, str]] = []  # (first ts, weight, flags, minor, eid)
-        for minor, (first_ts, _day, flags, eid) in state.pairs.items():
-            rows.append(
-                (
-                    first_ts,
-                    self._weight(flags, first_ts, now, declared_minor, group_weight),
-                    flags,
-                    minor,
-                    eid,
-                )
-            )
-        started = len(rows)
-        if started < cfg.min_minors:
+        if len(state.pairs) < cfg.min_minors:
             return None
-        factor, signs = self._actor_factor(state, account, now, declared_minor)
-        if minor_started and cfg.peer_relief:
-            relief = started / (started + cfg.peer_relief * minor_started)
-            factor *= relief
+        rows = self._rows(state, now)
+        factor, signs = self._risk_factor(state, account, now)
+        relief = 1.0
+        if state.known and cfg.peer_relief:
+            relief = len(rows) / (len(rows) + cfg.peer_relief * len(state.known))
             signs["peer_relief"] = round(relief, 3)
-        best: tuple[int, float, _Window, list[tuple[int, float, int, str, str]]] | None = None
+        best: tuple[int, float, _Window, float, list[_Row]] | None = None
         for window in self._windows:
-            inside = [r for r in rows if r[0] > now - window.span_ms]
+            inside = [r for r in rows if r.first_ts > now - window.span_ms]
             if len(inside) < cfg.min_minors:
                 continue
-            private = sum(r[1] for r in inside if r[2] & (DM | ADD | MEDIA_IN | PUSHBACK))
-            rooms = sum(r[1] for r in inside if not r[2] & (DM | ADD | MEDIA_IN | PUSHBACK))
-            score = round((private + min(rooms, cfg.group_only_cap)) * factor, 3)
+            score = round(self._score(inside, factor) * relief, 3)
             severity = _ladder(score, window.high, cfg)
-            rank = severity.rank if severity else -1
-            if best is None or (rank, score / window.high) > (best[0], best[1] / best[2].high):
-                best = (rank, score, window, inside)
+            key = (severity.rank if severity else -1, score / window.high)
+            if best is None or key > (best[0], best[1]):
+                best = (key[0], key[1], window, score, inside)
         if best is None or best[0] < 0:
             return None
-        _, score, window, inside = best
+        _, _, window, score, inside = best
         severity = _ladder(score, window.high, cfg)
         assert severity is not None
-        return self._finding(
-            state,
-            account,
-            event,
-            severity,
-            score,
-            window,
-            inside,
-            factor,
-            signs,
-            minor_started,
-            group_weight,
-        )
+        signs["risk_factor"] = round(factor, 3)
+        return self._finding(state, account, event, severity, score, window, inside, signs)
 
-    def _weight(
-        self, flags: int, first_ts: int, now: int, declared_minor: bool, group_weight: float
-    ) -> float:
+    def _rows(self, state: ExposureState, now: int) -> list[_Row]:
+        cfg = self.config
+        mixed = sum(1 for ts in state.adults.values() if ts > now - cfg.day_window_ms)
+        rooms = cfg.mixed_group_weight if mixed >= cfg.mixed_group_adults else cfg.group_only_weight
+        nets = Counter(p[4] for p in state.pairs.values() if p[4])
+        rows = []
+        for minor, (first_ts, _day, flags, eid, net) in state.pairs.items():
+            networked = bool(net) and (nets[net] > 1 or net in state.ips)
+            weight = self._weight(flags, now - first_ts, networked, rooms)
+            rows.append(_Row(minor, first_ts, flags, eid, weight, networked))
+        return rows
+
+    def _weight(self, flags: int, age_ms: int, networked: bool, rooms: float) -> float:
         cfg = self.config
         if flags & PUSHBACK:
             return cfg.pushback_weight
+        # (pending, replied, unanswered, media) by what the two declared bands say
+        if flags & PEER:
+            pending, replied, unanswered, media = (
+                cfg.peer_pending_factor,
+                cfg.peer_replied_factor,
+                cfg.peer_unanswered_factor,
+                cfg.peer_media_weight,
+            )
+        elif flags & NEAR:
+            pending, replied, unanswered, media = (
+                cfg.near_pending_factor,
+                cfg.near_replied_factor,
+                cfg.near_unanswered_factor,
+                cfg.near_media_weight,
+            )
+        else:
+            pending, replied, unanswered, media = (
+                1.0,
+                cfg.replied_factor,
+                cfg.unanswered_factor,
+                cfg.media_weight,
+            )
         if flags & MEDIA_IN:
-            # Teens swap pictures with teens of their own age: from a declared peer of the
-            # same band, media is weak evidence; from a younger child, or to an adult, strong.
-            if (declared_minor and not flags & YOUNGER) or flags & NEAR_PEER:
-                return cfg.peer_media_weight
-            return cfg.media_weight
-        weight = 1.0 if flags & (DM | ADD) else group_weight
+            return media
+        weight = 1.0 if flags & PRIVATE else rooms
+        grace = cfg.reply_grace_ms if not flags & (PEER | NEAR) else cfg.peer_reply_grace_ms
         if flags & REPLIED:
-            weight *= cfg.peer_replied_factor if declared_minor else cfg.replied_factor
-        elif now - first_ts >= cfg.reply_grace_ms:
-            if flags & (DM | ADD):
-                weight *= cfg.unanswered_factor
-        elif declared_minor:
-            weight *= cfg.pending_minor_factor
+            weight *= replied
+            if networked:  # answered from the account's own network or its other minors'
+                weight *= cfg.network_factor
+        elif age_ms >= grace and flags & (DM if flags & (PEER | NEAR) else PRIVATE):
+            # Between teens an add left without an add-back says little; a message left
+            # unanswered says more. From an adult, both count.
+            weight *= unanswered
+        elif age_ms < grace or flags & (PEER | NEAR):
+            weight *= pending
         if flags & UNDER_13:
             weight *= cfg.under13_factor
-        if flags & NEAR_PEER:
-            weight *= cfg.near_peer_factor
         return weight
 
-    def _actor_factor(
-        self, state: ExposureState, account: Account, now: int, declared_minor: bool
+    def _score(self, rows: list[_Row], factor: float) -> float:
+        """Non-peer contacts carry the account's risk signs; room-only minors are capped; and
+        reaching minors through several channels at once (so that no one channel's count
+        stands out) multiplies the private part."""
+        cfg = self.config
+        peer = other = rooms = 0.0
+        for row in rows:
+            if not row.flags & STRONG:
+                rooms += row.weight
+            elif row.flags & (PEER | NEAR):
+                peer += row.weight
+            else:
+                other += row.weight
+        private = other * factor + peer
+        if _channels_used(rows, cfg.channel_mix_min) >= 2:
+            private *= cfg.channel_mix_factor
+        return private + min(rooms, cfg.group_only_cap)
+
+    def _risk_factor(
+        self, state: ExposureState, account: Account, now: int
     ) -> tuple[float, dict[str, float]]:
         cfg = self.config
         factor = 1.0
@@ -376,12 +416,10 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         if account.created_ts_ms is not None and now - account.created_ts_ms < cfg.new_account_ms:
             factor *= cfg.new_account_factor
             signs["actor_new_account"] = 1.0
-        devices = len(state.devices)
-        if devices >= cfg.many_devices:
+        if len(state.devices) >= cfg.many_devices:
             factor *= cfg.devices_factor
-            signs["devices_used_last_day"] = float(devices)
-        if declared_minor:
-            factor *= cfg.declared_minor_factor
+            signs["devices_used_last_day"] = float(len(state.devices))
+        if account.age_band in MINOR_BANDS:
             signs["actor_declared_minor"] = 1.0
         return factor, signs
 
@@ -393,39 +431,41 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         severity: Severity,
         score: float,
         window: _Window,
-        inside: list[tuple[int, float, int, str, str]],
-        factor: float,
+        inside: list[_Row],
         signs: dict[str, float],
-        minor_started: int,
-        group_weight: float,
     ) -> Finding:
         cfg = self.config
         now = event.ts_ms
-        dms = sum(1 for r in inside if r[2] & DM)
-        adds = sum(1 for r in inside if r[2] & ADD)
-        gadds = sum(1 for r in inside if r[2] & GADD)
-        replied = sum(1 for r in inside if r[2] & REPLIED)
-        media = sum(1 for r in inside if r[2] & MEDIA_IN)
-        pushback = sum(1 for r in inside if r[2] & PUSHBACK)
-        under13 = sum(1 for r in inside if r[2] & UNDER_13)
+
+        def count(bit: int) -> int:
+            return sum(1 for r in inside if r.flags & bit)
+
+        dms, adds, gadds = count(DM), count(ADD), count(GADD)
+        replied, media, pushback = count(REPLIED), count(MEDIA_IN), count(PUSHBACK)
         unanswered = sum(
-            1 for r in inside if not r[2] & REPLIED and now - r[0] >= cfg.reply_grace_ms
+            1
+            for r in inside
+            if not r.flags & (REPLIED | PUSHBACK)
+            and now - r.first_ts
+            >= (cfg.peer_reply_grace_ms if r.flags & PEER else cfg.reply_grace_ms)
         )
-        count = len(inside)
+        total = len(inside)
         features = {
-            "distinct_minors_started": float(count),
+            "distinct_minors_started": float(total),
             "window_hours": window.span_ms / HOUR_MS,
             "via_direct_message": float(dms),
             "via_contact_add": float(adds),
             "via_group_add": float(gadds),
             "minors_replied": float(replied),
+            "minors_replied_from_shared_network": float(sum(1 for r in inside if r.networked)),
             "minors_unanswered": float(unanswered),
             "minors_sent_media_soon": float(media),
             "minors_blocked_or_reported": float(pushback),
-            "minors_under_13": float(under13),
-            "minors_who_started_chats": float(minor_started),
-            "group_add_weight": group_weight,
-            "risk_factor": round(factor, 3),
+            "minors_under_13": float(count(UNDER_13)),
+            "peer_contacts_by_claim": float(count(PEER)),
+            "near_peer_contacts_by_claim": float(count(NEAR)),
+            "channels_used": float(_channels_used(inside, cfg.channel_mix_min)),
+            "minors_who_started_chats": float(len(state.known)),
             "risk_weighted_score": score,
             "threshold_high": window.high,
             "threshold_medium": round(window.high * cfg.medium_fraction, 3),
@@ -440,25 +480,22 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             for n, what in ((dms, "direct message"), (adds, "contact add"), (gadds, "group add"))
             if n
         )
-        responses = (
-            f"{replied} replied, {unanswered} never answered, {media} sent it media soon after, "
-            f"{pushback} blocked or reported it"
-        )
         reason = (
-            f"{who[0].upper()}{who[1:]} started contact with {count} minors within "
-            f"{span_words(window.span_ms)} ({channels}); {responses} "
+            f"{who[0].upper()}{who[1:]} started contact with {total} minors within "
+            f"{span_words(window.span_ms)} ({channels}); {replied} replied, {unanswered} never "
+            f"answered, {media} sent it media soon after, {pushback} blocked or reported it "
             f"(risk-weighted {score:g}, high at {window.high:g})."
         )
-        inside.sort(key=lambda r: r[0])
+        ordered = sorted(inside, key=lambda r: (r.first_ts, r.minor))
         return Finding(
             severity=severity,
             score=round(min(1.0, score / (2 * window.high)), 4),
             window_start_ms=now - window.span_ms + 1,
             window_end_ms=now,
             features=features,
-            counterparts=capped((r[3] for r in inside), cfg.evidence_cap),
-            minors_exposed=count,
-            evidence_event_ids=capped((r[4] for r in inside), cfg.evidence_cap),
+            counterparts=capped((r.minor for r in ordered), cfg.evidence_cap),
+            minors_exposed=total,
+            evidence_event_ids=capped((r.event_id for r in ordered), cfg.evidence_cap),
             reason=reason,
             magnitude=score,
         )
@@ -467,41 +504,35 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         """Also called before every step, so results never depend on when cleanup ran."""
         cfg = self.config
         cutoff_day = (now_ms - cfg.slow_window_ms) // DAY_MS
-        pairs, known = state.pairs, state.known
-        while pairs:
-            oldest = next(iter(pairs))
-            if pairs[oldest][1] > cutoff_day:
-                break
-            del pairs[oldest]
+        pairs, known, adults = state.pairs, state.known, state.adults
+        while pairs and pairs[next(iter(pairs))][1] <= cutoff_day:
+            del pairs[next(iter(pairs))]
         while known and known[next(iter(known))] <= cutoff_day:
             del known[next(iter(known))]
-        adults = state.adults
-        while adults:
-            oldest = next(iter(adults))
-            if adults[oldest] > now_ms - cfg.day_window_ms:
-                break
-            del adults[oldest]
-        devices = state.devices
-        while devices:
-            oldest = next(iter(devices))
-            if devices[oldest] > (now_ms - cfg.day_window_ms) // DAY_MS:
-                break
-            del devices[oldest]
-        return not (pairs or known or adults or devices)
+        while adults and adults[next(iter(adults))] <= now_ms - cfg.day_window_ms:
+            del adults[next(iter(adults))]
+        last_day = (now_ms - cfg.day_window_ms) // DAY_MS
+        for seen in (state.devices, state.ips):
+            while seen and seen[next(iter(seen))] <= last_day:
+                del seen[next(iter(seen))]
+        return not (pairs or known or adults or state.devices or state.ips)
 
 
-_BAND_ORDER: Final = {AgeBand.UNDER_13: 0, AgeBand.AGE_13_15: 1, AgeBand.AGE_16_17: 2}
-
-
-def _target_bits(actor: AgeBand, target: AgeBand) -> int:
-    bits = 0
-    if actor in _BAND_ORDER and _BAND_ORDER[target] < _BAND_ORDER[actor]:
-        bits |= YOUNGER
-    if target is AgeBand.UNDER_13 and actor not in _YOUNG_PEERS:
-        bits |= UNDER_13
+def _claim_bits(actor: AgeBand, target: AgeBand) -> int:
+    """What the two declared bands say about a contact, fixed when it starts."""
+    if actor in _BAND_ORDER:
+        gap = _BAND_ORDER[actor] - _BAND_ORDER[target]
+        return PEER if gap <= 0 else NEAR if gap == 1 else UNDER_13  # 16-17 and under-13: no
     if actor is AgeBand.AGE_18_20 and target is AgeBand.AGE_16_17:
-        bits |= NEAR_PEER
-    return bits
+        return NEAR
+    return UNDER_13 if target is AgeBand.UNDER_13 else 0
+
+
+def _channels_used(rows: list[_Row], at_least: int) -> int:
+    """Channels (first direct message, contact add, group add) that each reached at least
+    `at_least` different minors, each minor counted under the first of them it shows."""
+    counts = Counter(DM if r.flags & DM else ADD if r.flags & ADD else GADD for r in rows)
+    return sum(1 for n in counts.values() if n >= at_least)
 
 
 def _ladder(score: float, high: float, cfg: MinorExposureConfig) -> Severity | None:

@@ -1,31 +1,33 @@
-"""minor_mass_add: an adult or unknown-age account adding many distinct minors to groups
-within hours (and, on top, as private contacts).
+"""minor_mass_add: an account adding many distinct minors to groups within hours (and, on
+top, as private contacts), whatever age it declares.
 
 One event, one detector: a contact add (`CONTACT_ADDED`) of a minor is a first contact, the
-evidence `new_contact_burst` counts. Here only group adds count minors; a contact add weighs
-only for a minor this account also added to a group (the private channel on top of the room).
-So a fast burst of contact adds and messages is new_contact_burst's alone, and two detectors
-at HIGH on one account (a CRITICAL escalation) always rest on different evidence.
+evidence `new_contact_burst` and `minor_exposure` count. Here only group adds count minors; a
+contact add weighs only for a minor this account also added to a group (the private channel on
+top of the room).
 
-Adding a whole class to one group is what teachers and coaches do, so the count alone only
-reaches MEDIUM. HIGH needs the count and at least one sign of the attack's structure:
-- the minors are spread over several groups (`spread_groups`): a teacher has one room per
-  class, an offender splits children into several fresh rooms. A group into which the account
-  also added adults (a coach adding parents, a teacher adding colleagues) is a mixed room and
-  does not count towards the spread: youth coaches run several team groups;
-- many minors were added as contacts (`contact_minors`), a private one-to-one channel, which
-  is why a contact-added minor also weighs more in the count (`contact_weight`);
-- the account is anonymous or younger than `new_account_ms`: a throwaway, not a staff account.
+Adding a whole class, or a few teams, to groups is what teachers, coaches and student
+organisers do, and the number of groups does not tell them apart from an offender (a coach
+runs several team groups; an offender splits children into several rooms), so the count alone
+reaches MEDIUM. HIGH needs the count and a sign of a throwaway or of private contact:
+- many of the minors were also added as contacts (`contact_minors`), a one-to-one channel,
+  which is also why a contact-added minor weighs more in the count (`contact_weight`);
+- the account is younger than `new_account_ms`, or anonymous (unverified teens are common, so
+  anonymity is a sign only for an account declaring an adult or unknown age).
+Or the count alone at `high_without_sign`, far beyond a class or a team in six hours, for an
+account that declares an adult or unknown age and added no adult to its groups in the window
+(a coach adds parents, a teacher colleagues: a mixed room is not an offender's).
 
 Contact adds are remembered for the window whatever the order of the two adds, so a contact
 add seen before the group add of the same minor still weighs once both are in.
 
 Treatment of missing data (the contract leaves these open):
-- `UNKNOWN` age on the actor counts as adult: hiding one's age must not hide the behaviour.
+- `UNKNOWN` age on the actor counts as adult. A declared minor band is a claim: such an
+  account is judged by the same count, needing a sign for HIGH.
   `UNKNOWN` on the target does not count as a minor: only declared minors are counted.
 - An 18-20-year-old adding a 16-17-year-old is a near-peer add and is not counted.
 - A missing `created_ts` is not a new account; a missing `anonymous` is false (the contract's
-  default). Both then simply give no risk sign; the group spread and contact adds still do.
+  default). Both then simply give no risk sign; contact adds still do.
 - A minor added to a group and as a contact counts once, with the contact weight; a minor
   only added as a contact does not count here (see above).
 """
@@ -46,14 +48,13 @@ from streams.detectors.base import (
     Finding,
     Outcome,
     account_key,
-    adult_to_minor,
     capped,
     describe_age,
     drop_before,
     span_words,
     touch,
 )
-from streams.model import Event, EventType, Severity, Subject
+from streams.model import MINOR_BANDS, AgeBand, Event, EventType, Severity, Subject
 
 _ADDS = frozenset({EventType.GROUP_MEMBER_ADDED, EventType.CONTACT_ADDED})
 _GROUP_ADD = EventType.GROUP_MEMBER_ADDED
@@ -65,7 +66,7 @@ class MinorMassAddConfig:
     medium: float = 12.0
     high: float = 20.0
     contact_weight: float = 2.0
-    spread_groups: int = 3
+    high_without_sign: float = 40.0
     contact_minors: int = 5
     new_account_ms: int = 7 * DAY_MS
     critical_factor: float = 3.0
@@ -91,12 +92,12 @@ class MassAddState(DictState):
 
 class MinorMassAddDetector(DetectorBase[MinorMassAddConfig, MassAddState]):
     name: ClassVar[str] = "minor_mass_add"
-    version: ClassVar[str] = "1.2.0"
+    version: ClassVar[str] = "2.0.0"
     event_types: ClassVar[frozenset[EventType]] = _ADDS
     minor_targets_only: ClassVar[frozenset[EventType]] = frozenset({EventType.CONTACT_ADDED})
 
     def subject_keys(self, event: Event) -> Iterable[str]:
-        if adult_to_minor(event, _ADDS) or _adult_to_group(event):
+        if _adds_minor(event) or _adult_to_group(event):
             return (account_key(event.actor.id),)
         return ()
 
@@ -115,7 +116,7 @@ class MinorMassAddDetector(DetectorBase[MinorMassAddConfig, MassAddState]):
             self.expire(state, event.ts_ms)
             touch(state.mixed, event.group_id, event.ts_ms, cfg.max_groups)
             return CHANGED
-        if not adult_to_minor(event, _ADDS):
+        if not _adds_minor(event):
             return UNCHANGED
         self.expire(state, event.ts_ms)
         entry = (event.ts_ms, event.event_id)
@@ -142,17 +143,19 @@ class MinorMassAddDetector(DetectorBase[MinorMassAddConfig, MassAddState]):
         age_days = (now - created) / DAY_MS if created is not None else None
         is_new = created is not None and now - created < cfg.new_account_ms
         groups = sum(1 for g in state.groups if g not in state.mixed)
+        claims_minor = actor.age_band in MINOR_BANDS
         signs = (
-            groups >= cfg.spread_groups,
             contact >= cfg.contact_minors,
-            actor.anonymous,
+            actor.anonymous and not claims_minor,
             is_new,
         )
         risky = any(signs)
+        sheer = weighted >= cfg.high_without_sign and not claims_minor and not state.mixed
         severity = Severity.MEDIUM
-        if risky and weighted >= cfg.high:
-            critical = weighted >= cfg.high * cfg.critical_factor
+        if (risky and weighted >= cfg.high) or sheer:
+            critical = weighted >= cfg.high * cfg.critical_factor and risky
             severity = Severity.CRITICAL if critical else Severity.HIGH
+            risky = True
         # Without a risk sign the score stays below what any HIGH finding scores (0.5).
         score = min(0.45, weighted / (2 * cfg.high))
         if risky:
@@ -168,7 +171,8 @@ class MinorMassAddDetector(DetectorBase[MinorMassAddConfig, MassAddState]):
             "window_hours": cfg.window_ms / HOUR_MS,
             "threshold_medium": cfg.medium,
             "threshold_high": cfg.high,
-            "threshold_spread_groups": float(cfg.spread_groups),
+            "threshold_high_without_sign": cfg.high_without_sign,
+            "groups_with_adults_added": float(len(state.mixed)),
             "threshold_contact_minors": float(cfg.contact_minors),
             "actor_anonymous": 1.0 if actor.anonymous else 0.0,
             "actor_new_account": 1.0 if is_new else 0.0,
@@ -204,13 +208,14 @@ class MinorMassAddDetector(DetectorBase[MinorMassAddConfig, MassAddState]):
         who = describe_age(event.actor.age_band, event.actor.anonymous, age_days)
         if weighted < cfg.high:
             verdict = f"high at {cfg.high:g}"
+        elif weighted >= cfg.high_without_sign and risky:
+            verdict = f"high at {cfg.high_without_sign:g} even without a risk sign"
         elif risky:
             verdict = f"high at {cfg.high:g} with a risk sign"
         else:
             verdict = (
-                f"not high: fewer than {cfg.spread_groups} minors-only groups and "
-                f"{cfg.contact_minors} "
-                "contact adds, verified and not new"
+                f"not high: fewer than {cfg.contact_minors} contact adds, not a new account "
+                f"or anonymous adult, under {cfg.high_without_sign:g} minors or rooms with adults"
             )
         return (
             f"{who[0].upper()}{who[1:]} added {minors} minors within {span_words(cfg.window_ms)}, "
@@ -230,6 +235,17 @@ class MinorMassAddDetector(DetectorBase[MinorMassAddConfig, MassAddState]):
                     break
                 del groups[oldest]
         return not (state.group_adds or state.contact_adds or state.groups or state.mixed)
+
+
+def _adds_minor(event: Event) -> bool:
+    """A group or contact add of a declared minor by anyone else, but a near peer's."""
+    target = event.target
+    if target is None or event.type not in _ADDS or target.age_band not in MINOR_BANDS:
+        return False
+    actor = event.actor
+    if target.id == actor.id:
+        return False
+    return not (actor.age_band is AgeBand.AGE_18_20 and target.age_band is AgeBand.AGE_16_17)
 
 
 def _adult_to_group(event: Event) -> bool:

@@ -101,7 +101,7 @@ def under_contact_burst(inst: Instance, config: Any) -> None:
 
 
 def under_mass_add(inst: Instance, config: Any) -> None:
-    """Group adds one under the weighted high per window, with a risk sign (3+ groups)."""
+    """Group adds one under the weighted high per window, into 2-5 groups."""
     rng = inst.rng
     start = inst.start_window(0.5, 12)
     o = offender(inst, start)
@@ -110,7 +110,7 @@ def under_mass_add(inst: Instance, config: Any) -> None:
     inst.draw("adds_per_window", per_window)
     t = start
     for _ in range(rounds):
-        groups = [inst.world.new_id("g") for _ in range(max(3, config.spread_groups))]
+        groups = [inst.world.new_id("g") for _ in range(rng.randint(2, 5))]
         for k, v in enumerate(inst.minors(per_window, spread=True)):
             inst.emit(
                 t + k * rng.randrange(MINUTE_MS, 5 * MINUTE_MS),
