@@ -72,8 +72,9 @@ PUSHBACK: Final = 32  # the minor blocked or reported the account after it start
 UNDER_13: Final = 64  # an under-13 reached by an account declaring 16+ or unknown
 PEER: Final = 128  # a peer by claim: the minor's band is the account's own or older
 NEAR: Final = 256  # one band apart by claim: a 16-17 and a 13-15, an 18-20 and a 16-17
+MEDIA_LATE: Final = 512  # the minor sent media later in a private contact the account started
 PRIVATE: Final = DM | ADD
-STRONG: Final = PRIVATE | MEDIA_IN | PUSHBACK  # what makes a minor more than a room member
+STRONG: Final = PRIVATE | MEDIA_IN | MEDIA_LATE | PUSHBACK  # more than a room member
 
 MSG, CADD, GROUP_ADD = EventType.MESSAGE_SENT, EventType.CONTACT_ADDED, EventType.GROUP_MEMBER_ADDED
 BLOCKED, REPORTED = EventType.BLOCKED, EventType.REPORTED
@@ -106,10 +107,11 @@ class MinorExposureConfig:
     near_pending_factor: float = 0.4
     near_replied_factor: float = 0.6
     near_unanswered_factor: float = 1.0
-    near_media_weight: float = 2.0
+    near_media_weight: float = 2.5
     network_factor: float = 0.5
     media_weight: float = 3.0
     peer_media_weight: float = 1.0
+    late_media_factor: float = 0.67
     pushback_weight: float = 3.0
     under13_factor: float = 1.5
     group_only_weight: float = 0.15
@@ -123,8 +125,9 @@ class MinorExposureConfig:
     many_devices: int = 3
     peer_relief: float = 1.0
     channel_mix_factor: float = 1.5
-    channel_mix_min: int = 3
+    channel_mix_min: int = 4
     min_minors: int = 3
+    high_min_minors: int = 4
     max_minors: int = 128
     max_adults: int = 32
     max_devices: int = 8
@@ -275,14 +278,14 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             new_flags = flags | REPLIED
             if not net and event.ip_hash:
                 net = event.ip_hash
-            soon = now - first_ts <= cfg.media_window_ms
             # Media after a group add alone is not this pattern (a pupil's homework photo).
-            if event.has_media and etype is MSG and flags & PRIVATE and soon:
-                new_flags |= MEDIA_IN
+            if event.has_media and etype is MSG and flags & PRIVATE:
+                soon = now - first_ts <= cfg.media_window_ms
+                new_flags |= MEDIA_IN if soon else MEDIA_LATE
         if new_flags == flags and last_day == day and net == entry[4]:
             return UNCHANGED
         touch(state.pairs, minor, (first_ts, day, new_flags, eid, net), cfg.max_minors)
-        if (new_flags & ~flags) & (MEDIA_IN | PUSHBACK):
+        if (new_flags & ~flags) & (MEDIA_IN | MEDIA_LATE | PUSHBACK):
             assert event.target is not None
             return Outcome(changed=True, finding=self._assess(state, event.target, event))
         return CHANGED
@@ -307,26 +310,32 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         if len(state.pairs) < cfg.min_minors:
             return None
         rows = self._rows(state, now)
-        factor, signs = self._risk_factor(state, account, now)
+        factor, peer_factor, signs = self._risk_factor(state, account, now)
         relief = 1.0
         if state.known and cfg.peer_relief:
             relief = len(rows) / (len(rows) + cfg.peer_relief * len(state.known))
             signs["peer_relief"] = round(relief, 3)
-        best: tuple[int, float, _Window, float, list[_Row]] | None = None
+        best: tuple[int, float, _Window, float, list[_Row], Severity | None] | None = None
         for window in self._windows:
             inside = [r for r in rows if r.first_ts > now - window.span_ms]
             if len(inside) < cfg.min_minors:
                 continue
-            score = round(self._score(inside, factor) * relief, 3)
+            score = round(self._score(inside, factor, peer_factor) * relief, 3)
             severity = _ladder(score, window.high, cfg)
+            if (
+                severity is not None
+                and len(inside) < cfg.high_min_minors
+                and not any(r.flags & (MEDIA_IN | MEDIA_LATE | PUSHBACK) for r in inside)
+            ):
+                severity = Severity.MEDIUM  # three minors can be a new parent's own children
             key = (severity.rank if severity else -1, score / window.high)
             if best is None or key > (best[0], best[1]):
-                best = (key[0], key[1], window, score, inside)
-        if best is None or best[0] < 0:
+                best = (key[0], key[1], window, score, inside, severity)
+        if best is None:
             return None
-        _, _, window, score, inside = best
-        severity = _ladder(score, window.high, cfg)
-        assert severity is not None
+        _, _, window, score, inside, severity = best
+        if severity is None:
+            return None
         signs["risk_factor"] = round(factor, 3)
         return self._finding(state, account, event, severity, score, window, inside, signs)
 
@@ -370,6 +379,8 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             )
         if flags & MEDIA_IN:
             return media
+        if flags & MEDIA_LATE:  # groomed over days rather than rushed
+            return media * cfg.late_media_factor
         weight = 1.0 if flags & PRIVATE else rooms
         grace = cfg.reply_grace_ms if not flags & (PEER | NEAR) else cfg.peer_reply_grace_ms
         if flags & REPLIED:
@@ -386,8 +397,9 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             weight *= cfg.under13_factor
         return weight
 
-    def _score(self, rows: list[_Row], factor: float) -> float:
-        """Non-peer contacts carry the account's risk signs; room-only minors are capped; and
+    def _score(self, rows: list[_Row], factor: float, peer_factor: float) -> float:
+        """Contacts carry the account's risk signs (peer ones all but anonymity, common among
+        unverified teens); room-only minors are capped; and
         reaching minors through several channels at once (so that no one channel's count
         stands out) multiplies the private part."""
         cfg = self.config
@@ -399,29 +411,33 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
                 peer += row.weight
             else:
                 other += row.weight
-        private = other * factor + peer
+        private = other * factor + peer * peer_factor
         if _channels_used(rows, cfg.channel_mix_min) >= 2:
             private *= cfg.channel_mix_factor
         return private + min(rooms, cfg.group_only_cap)
 
     def _risk_factor(
         self, state: ExposureState, account: Account, now: int
-    ) -> tuple[float, dict[str, float]]:
+    ) -> tuple[float, float, dict[str, float]]:
+        """(factor for non-peer contacts, factor for peer ones, the signs as features)."""
         cfg = self.config
-        factor = 1.0
+        factor = peer_factor = 1.0
         signs: dict[str, float] = {}
         if account.anonymous:
             factor *= cfg.anonymous_factor
             signs["actor_anonymous"] = 1.0
         if account.created_ts_ms is not None and now - account.created_ts_ms < cfg.new_account_ms:
             factor *= cfg.new_account_factor
+            peer_factor *= cfg.new_account_factor
             signs["actor_new_account"] = 1.0
         if len(state.devices) >= cfg.many_devices:
             factor *= cfg.devices_factor
+            peer_factor *= cfg.devices_factor
             signs["devices_used_last_day"] = float(len(state.devices))
         if account.age_band in MINOR_BANDS:
             signs["actor_declared_minor"] = 1.0
-        return factor, signs
+        signs["peer_risk_factor"] = round(peer_factor, 3)
+        return factor, peer_factor, signs
 
     def _finding(
         self,
@@ -442,6 +458,7 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
 
         dms, adds, gadds = count(DM), count(ADD), count(GADD)
         replied, media, pushback = count(REPLIED), count(MEDIA_IN), count(PUSHBACK)
+        late_media = count(MEDIA_LATE)
         unanswered = sum(
             1
             for r in inside
@@ -460,6 +477,7 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             "minors_replied_from_shared_network": float(sum(1 for r in inside if r.networked)),
             "minors_unanswered": float(unanswered),
             "minors_sent_media_soon": float(media),
+            "minors_sent_media_later": float(late_media),
             "minors_blocked_or_reported": float(pushback),
             "minors_under_13": float(count(UNDER_13)),
             "peer_contacts_by_claim": float(count(PEER)),
@@ -483,7 +501,8 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         reason = (
             f"{who[0].upper()}{who[1:]} started contact with {total} minors within "
             f"{span_words(window.span_ms)} ({channels}); {replied} replied, {unanswered} never "
-            f"answered, {media} sent it media soon after, {pushback} blocked or reported it "
+            f"answered, {media} sent it media soon after ({late_media} later), {pushback} "
+            "blocked or reported it "
             f"(risk-weighted {score:g}, high at {window.high:g})."
         )
         ordered = sorted(inside, key=lambda r: (r.first_ts, r.minor))

@@ -12,8 +12,12 @@ runs several team groups; an offender splits children into several rooms), so th
 reaches MEDIUM. HIGH needs the count and a sign of a throwaway or of private contact:
 - many of the minors were also added as contacts (`contact_minors`), a one-to-one channel,
   which is also why a contact-added minor weighs more in the count (`contact_weight`);
-- the account is younger than `new_account_ms`, or anonymous (unverified teens are common, so
-  anonymity is a sign only for an account declaring an adult or unknown age).
+- the account is younger than `new_account_ms`, or anonymous.
+For an account declaring a minor band only newness is a sign: unverified teens are common, and
+teens add their friends as contacts and to groups alike (whether those are peers is
+`minor_exposure`'s to judge).
+The same with a risk sign over `slow_window_ms` (three days) at `slow_high`: an adder pacing
+itself under the six-hour threshold still piles up minors over days.
 Or the count alone at `high_without_sign`, far beyond a class or a team in six hours, for an
 account that declares an adult or unknown age and added no adult to its groups in the window
 (a coach adds parents, a teacher colleagues: a mixed room is not an offender's).
@@ -67,6 +71,8 @@ class MinorMassAddConfig:
     high: float = 20.0
     contact_weight: float = 2.0
     high_without_sign: float = 40.0
+    slow_window_ms: int = 72 * HOUR_MS
+    slow_high: float = 36.0
     contact_minors: int = 5
     new_account_ms: int = 7 * DAY_MS
     critical_factor: float = 3.0
@@ -102,7 +108,7 @@ class MinorMassAddDetector(DetectorBase[MinorMassAddConfig, MassAddState]):
         return ()
 
     def horizon_ms(self) -> int:
-        return self.config.window_ms
+        return max(self.config.window_ms, self.config.slow_window_ms)
 
     def step(self, state: MassAddState, subject: Subject, event: Event) -> Outcome:
         target = event.target
@@ -133,10 +139,16 @@ class MinorMassAddDetector(DetectorBase[MinorMassAddConfig, MassAddState]):
         cfg = self.config
         now = event.ts_ms
         # Only group-added minors count; a contact add on top gives that minor the contact weight.
-        contact = sum(1 for m in state.contact_adds if m in state.group_adds)
-        minors = len(state.group_adds)
+        # The window's counts, then the slow window's (all that is kept): an adder pacing
+        # itself under the window's threshold still piles up minors over days.
+        start = now - cfg.window_ms
+        recent = [m for m, (ts, _) in state.group_adds.items() if ts > start]
+        contact = sum(1 for m in recent if m in state.contact_adds)
+        minors = len(recent)
         weighted = minors + (cfg.contact_weight - 1) * contact
-        if weighted < cfg.medium:
+        slow_contact = sum(1 for m in state.contact_adds if m in state.group_adds)
+        slow_weighted = len(state.group_adds) + (cfg.contact_weight - 1) * slow_contact
+        if weighted < cfg.medium and slow_weighted < cfg.slow_high:
             return None
         actor = event.actor
         created = actor.created_ts_ms
@@ -145,14 +157,15 @@ class MinorMassAddDetector(DetectorBase[MinorMassAddConfig, MassAddState]):
         groups = sum(1 for g in state.groups if g not in state.mixed)
         claims_minor = actor.age_band in MINOR_BANDS
         signs = (
-            contact >= cfg.contact_minors,
+            contact >= cfg.contact_minors and not claims_minor,
             actor.anonymous and not claims_minor,
             is_new,
         )
         risky = any(signs)
         sheer = weighted >= cfg.high_without_sign and not claims_minor and not state.mixed
         severity = Severity.MEDIUM
-        if (risky and weighted >= cfg.high) or sheer:
+        paced = risky and slow_weighted >= cfg.slow_high
+        if (risky and weighted >= cfg.high) or sheer or paced:
             critical = weighted >= cfg.high * cfg.critical_factor and risky
             severity = Severity.CRITICAL if critical else Severity.HIGH
             risky = True
@@ -169,6 +182,9 @@ class MinorMassAddDetector(DetectorBase[MinorMassAddConfig, MassAddState]):
             "minors_only_groups": float(groups),
             "risk_signs": float(sum(signs)),
             "window_hours": cfg.window_ms / HOUR_MS,
+            "weighted_minors_slow": float(slow_weighted),
+            "slow_window_hours": cfg.slow_window_ms / HOUR_MS,
+            "threshold_slow_high": cfg.slow_high,
             "threshold_medium": cfg.medium,
             "threshold_high": cfg.high,
             "threshold_high_without_sign": cfg.high_without_sign,
@@ -179,7 +195,7 @@ class MinorMassAddDetector(DetectorBase[MinorMassAddConfig, MassAddState]):
         }
         if age_days is not None:
             features["actor_account_age_days"] = round(age_days, 3)
-        order = list(state.group_adds)
+        order = recent if not paced or weighted >= cfg.high else list(state.group_adds)
         evidence = (state.contact_adds.get(m) or state.group_adds[m] for m in order)
         return Finding(
             severity=severity,
@@ -190,7 +206,13 @@ class MinorMassAddDetector(DetectorBase[MinorMassAddConfig, MassAddState]):
             counterparts=capped(order, cfg.evidence_cap),
             minors_exposed=minors,
             evidence_event_ids=capped((eid for _, eid in evidence), cfg.evidence_cap),
-            reason=self._reason(event, age_days, minors, groups, contact, weighted, risky),
+            reason=self._reason(event, age_days, minors, groups, contact, weighted, risky)
+            + (
+                f" Over {span_words(cfg.slow_window_ms)}: {len(state.group_adds)} minors, "
+                f"weighted {slow_weighted:g} (high at {cfg.slow_high:g} with a risk sign)."
+                if paced and weighted < cfg.high
+                else ""
+            ),
             magnitude=float(weighted),
         )
 
@@ -225,7 +247,7 @@ class MinorMassAddDetector(DetectorBase[MinorMassAddConfig, MassAddState]):
 
     def expire(self, state: MassAddState, now_ms: int) -> bool:
         """Also called before every step, so results never depend on when cleanup ran."""
-        cutoff = now_ms - self.config.window_ms
+        cutoff = now_ms - self.horizon_ms()
         drop_before(state.group_adds, cutoff)
         drop_before(state.contact_adds, cutoff)
         for groups in (state.groups, state.mixed):

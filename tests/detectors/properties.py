@@ -26,6 +26,7 @@ from streams.detectors.minor_blocks_reports import (
     MinorBlocksReportsConfig,
     MinorBlocksReportsDetector,
 )
+from streams.detectors.minor_exposure import MinorExposureConfig, MinorExposureDetector
 from streams.detectors.minor_mass_add import MinorMassAddConfig, MinorMassAddDetector
 from streams.detectors.new_contact_burst import NewContactBurstConfig, NewContactBurstDetector
 from streams.detectors.sextortion_velocity import (
@@ -335,6 +336,51 @@ def _device_flood() -> Iterator[Event]:
             yield _ev(DELETED, acc, t + 50_000, device="d-1", ip="ip-1")
 
 
+# minor_exposure: accounts of every band writing to, adding, and being answered, sent media,
+# blocked and reported by minors, through every channel, on a few devices and IPs.
+_EXP_PEOPLE = (
+    adult("u-a", anonymous=True),
+    account("u-t", A16, created_ts_ms=T0 - DAY),
+    account("u-y", A18),
+    *(minor(f"m-{i}", b) for i, b in enumerate([U13, A13, A16, A13, U13])),
+)
+_exp_streams = st.lists(
+    st.tuples(
+        st.integers(0, 30 * 3600),  # seconds after T0: the day window is exercised
+        st.sampled_from([MSG, MSG, MSG, ADD, GADD, BLOCK, REPORT]),
+        st.sampled_from(_EXP_PEOPLE),
+        st.sampled_from(_EXP_PEOPLE),
+        st.sampled_from([None, None, True, False]),  # first_contact
+        st.sampled_from([None, None, True]),  # has_media
+        st.sampled_from(["ip-0", "ip-1", None]),
+    ),
+    min_size=1,
+    max_size=60,
+).map(
+    lambda rows: _numbered(
+        [
+            _ev(k, a, T0 + s * 1000, t, group="g-1" if k is GADD else None, first=f, media=m, ip=i)
+            for s, k, a, t, f, m, i in rows
+            if a.id != t.id
+        ]
+        or [_ev(MSG, _EXP_PEOPLE[0], T0, _EXP_PEOPLE[3])]
+    )
+)
+
+
+def _exposure_flood() -> Iterator[Event]:
+    """One adult reaching 3,000 distinct minors, one every two minutes for four days, each
+    answering (every fifth with media), every seventh first writing to the adult itself."""
+    actor = adult(anonymous=True)
+    for i in range(3_000):
+        kid, t = minor(f"m-{i:05d}"), T0 + i * 2 * MIN
+        if i % 7 == 0:
+            yield _ev(MSG, kid, t, actor, ip="ip-k")
+            continue
+        yield _ev(MSG, actor, t, kid, device="d-1", ip="ip-a")
+        yield _ev(MSG, kid, t + 30_000, actor, ip=f"ip-{i % 50}", media=i % 5 == 0 or None)
+
+
 CASES = (
     PropertyCase(
         "new_contact_burst",
@@ -382,6 +428,15 @@ CASES = (
         _flag_streams,
         _flag_flood,
         bound_bytes=8_000,
+    ),
+    PropertyCase(
+        "minor_exposure",
+        lambda: MinorExposureDetector(
+            MinorExposureConfig(short_high=2.0, day_high=3.0, slow_high=4.0, max_minors=6)
+        ),
+        _exp_streams,
+        _exposure_flood,
+        bound_bytes=24_000,
     ),
     PropertyCase(
         "anonymous_churn",

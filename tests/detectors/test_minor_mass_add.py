@@ -69,7 +69,7 @@ VERIFIED = adult(created_ts_ms=OLD)
 @pytest.mark.parametrize(
     ("case", "events", "expected"),
     [
-        ("spread over 4 groups", mass_add(VERIFIED, 20, 4), Severity.HIGH),
+        ("40 over 4 groups: the count alone", mass_add(VERIFIED, 40, 4), Severity.HIGH),
         (
             "12 in one group, all also as contacts",
             mass_add(VERIFIED, 12, 1, contacts=12),
@@ -78,13 +78,22 @@ VERIFIED = adult(created_ts_ms=OLD)
         ("one group, anonymous", mass_add(adult(anonymous=True), 25, 1), Severity.HIGH),
         ("one group, 1-day-old", mass_add(adult(created_ts_ms=T0 - DAY), 25, 1), Severity.HIGH),
         ("one group, 5 contacts", mass_add(VERIFIED, 18, 1, contacts=5), Severity.HIGH),
-        ("unknown-age actor", mass_add(account("u-x", AgeBand.UNKNOWN), 20, 3), Severity.HIGH),
         (
-            "under-13s over 3 groups",
-            mass_add(VERIFIED, 20, 3, band=AgeBand.UNDER_13),
+            "unknown-age, anonymous actor",
+            mass_add(account("u-x", AgeBand.UNKNOWN, anonymous=True), 20, 3),
             Severity.HIGH,
         ),
-        ("60 minors over 5 groups", mass_add(VERIFIED, 60, 5), Severity.CRITICAL),
+        (
+            "a new 'teen' account: newness is a sign at any declared age",
+            mass_add(account("u-t", AgeBand.AGE_16_17, created_ts_ms=T0 - DAY), 20, 3),
+            Severity.HIGH,
+        ),
+        (
+            "60 minors over 5 groups, anonymous",
+            mass_add(adult(anonymous=True), 60, 5),
+            Severity.CRITICAL,
+        ),
+        ("60 minors over 5 groups, verified", mass_add(VERIFIED, 60, 5), Severity.HIGH),
         ("12 minors over 3 groups", mass_add(VERIFIED, 12, 3), Severity.MEDIUM),
     ],
 )
@@ -101,7 +110,12 @@ def test_mass_adds_reach_their_severity(case: str, events: list[Event], expected
     ("case", "events"),
     [
         ("teacher: class of 35 in one group", mass_add(VERIFIED, 35, 1)),
+        ("teacher: a class split over 4 groups", mass_add(VERIFIED, 30, 4)),
         ("coach: two teams in two groups", mass_add(VERIFIED, 36, 2, band=AgeBand.UNDER_13)),
+        (
+            "student organiser: 40 schoolmates and 10 contacts",
+            mass_add(account("u-k", AgeBand.AGE_13_15, created_ts_ms=OLD), 40, 4, contacts=10),
+        ),
     ],
 )
 def test_teacher_adding_a_class_to_one_group_stays_medium(case: str, events: list[Event]) -> None:
@@ -117,7 +131,6 @@ def test_teacher_adding_a_class_to_one_group_stays_medium(case: str, events: lis
         ("near peers: 18-20 adding 16-17s", account("u-y", AgeBand.AGE_18_20), AgeBand.AGE_16_17),
         ("adult adding adults", VERIFIED, AgeBand.AGE_21_PLUS),
         ("unknown-age targets are not minors", VERIFIED, AgeBand.UNKNOWN),
-        ("minors adding minors", account("u-k", AgeBand.AGE_13_15), AgeBand.AGE_13_15),
     ],
 )
 def test_look_alikes_do_not_alert(case: str, actor: Account, band: AgeBand) -> None:
@@ -144,9 +157,17 @@ def test_a_contact_add_before_the_group_add_still_weighs() -> None:
     assert f["minors_added_as_contacts"] == 10 and f["weighted_minors"] == 20
 
 
-def test_adds_spread_beyond_the_window_do_not_add_up() -> None:
-    # One minor every 40 min to 4 groups: at most 9 inside any 6 h window.
-    assert run(mass_add(VERIFIED, 60, 4, spacing_ms=40 * MIN)) == []
+def test_adds_paced_under_the_window_add_up_over_days_with_a_risk_sign() -> None:
+    # One minor every 40 min to 4 groups: at most 9 inside any 6 h window, 60 in 40 h.
+    paced = run(mass_add(adult(anonymous=True), 60, 4, spacing_ms=40 * MIN))
+    assert top(paced) is Severity.HIGH
+    assert paced[-1].features["weighted_minors"] <= 9  # the 6 h window never got there
+    assert paced[-1].features["weighted_minors_slow"] >= 36
+    assert "Over 72 h: " in paced[-1].reason
+    # The same pace from a verified, established account stays MEDIUM.
+    assert top(run(mass_add(VERIFIED, 60, 4, spacing_ms=40 * MIN))) is Severity.MEDIUM
+    # And one every 2 h never reaches the slow threshold either: nothing.
+    assert run(mass_add(adult(anonymous=True), 30, 4, spacing_ms=2 * HOUR)) == []
 
 
 def test_a_minor_added_to_a_group_and_as_a_contact_counts_once_with_the_contact_weight() -> None:
@@ -170,7 +191,8 @@ def test_reason_and_features_carry_numbers_and_thresholds() -> None:
         "0 as contacts (weighted count 24; high at 20 with a risk sign)."
     )
     assert last.features["distinct_groups"] == 4 and last.features["threshold_high"] == 20
-    assert last.features["threshold_spread_groups"] == 3 and last.features["actor_anonymous"] == 1
+    assert last.features["threshold_high_without_sign"] == 40
+    assert last.features["actor_anonymous"] == 1
     assert last.minors_exposed == 24
     assert len(last.evidence_event_ids) == len(last.counterparts) == 24
 

@@ -1,0 +1,281 @@
+"""minor_exposure on hand-made sequences, through the engine where it matters.
+
+Expected severities are worked out from the default weights and thresholds (each case says
+how), so a change of weights that moves a case shows up here with its arithmetic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from itertools import count
+
+import pytest
+
+from streams.config import DEFAULTS_PATH
+from streams.detectors.minor_exposure import MinorExposureConfig, MinorExposureDetector
+from streams.engine.core import Engine
+from streams.model import Account, AgeBand, Alert, Event, EventType, Severity, Subject, SubjectKind
+from tests.factories import HOUR, MIN, T0, account, adult, minor
+
+DAY = 24 * HOUR
+OLD = T0 - 900 * DAY
+U13, A13, A16 = AgeBand.UNDER_13, AgeBand.AGE_13_15, AgeBand.AGE_16_17
+MSG, ADD, GADD = EventType.MESSAGE_SENT, EventType.CONTACT_ADDED, EventType.GROUP_MEMBER_ADDED
+BLOCK, REPORT = EventType.BLOCKED, EventType.REPORTED
+CFG = MinorExposureConfig()
+_ids = count()
+
+
+def ev(
+    kind: EventType,
+    actor: Account,
+    target: Account,
+    ts: int,
+    *,
+    first: bool | None = None,
+    media: bool | None = None,
+    ip: str | None = None,
+    group: str | None = None,
+) -> Event:
+    return Event(
+        f"x-{next(_ids):06d}",
+        kind,
+        ts,
+        actor,
+        target,
+        group_id=group if group else ("g-1" if kind is GADD else None),
+        ip_hash=ip,
+        first_contact=first,
+        has_media=media,
+    )
+
+
+def run(events: list[Event], config: MinorExposureConfig | None = None) -> list[Alert]:
+    engine = Engine([MinorExposureDetector(config)])
+    return [
+        a for e in sorted(events, key=lambda e: (e.ts_ms, e.event_id)) for a in engine.process(e)
+    ]
+
+
+def top(alerts: list[Alert]) -> Severity | None:
+    return max((a.severity for a in alerts), key=lambda s: s.rank, default=None)
+
+
+def kids(n: int, band: AgeBand = A13, prefix: str = "m") -> list[Account]:
+    return [minor(f"{prefix}-{i:03d}", band) for i in range(n)]
+
+
+def first_high(alerts: list[Alert]) -> Alert | None:
+    return next((a for a in alerts if a.severity.rank >= Severity.HIGH.rank), None)
+
+
+# --- bursts: any declared age, judged by behaviour -----------------------------------------
+
+
+def test_an_anonymous_new_adult_is_high_at_the_fourth_minor() -> None:
+    # Each pending minor weighs 1, times 1.3 (anonymous) x 1.3 (new): 3 -> 5.07 >= 5 but three
+    # minors are held at MEDIUM (a parent's own children); 4 -> 6.76: HIGH.
+    x = adult("u-x", anonymous=True, created_ts_ms=T0 - HOUR)
+    alerts = run([ev(MSG, x, k, T0 + i * 2 * MIN) for i, k in enumerate(kids(6))])
+    high = first_high(alerts)
+    assert high is not None and high.minors_exposed == 4
+    assert [a.severity for a in alerts][:2] == [Severity.MEDIUM, Severity.HIGH]
+    assert high.features["risk_factor"] == round(CFG.anonymous_factor * CFG.new_account_factor, 3)
+    assert high.features["window_hours"] == 1.0
+
+
+def test_a_declared_16_17_reaching_younger_children_is_judged_like_an_adult() -> None:
+    # Under-13s are two bands younger: not peers; each weighs 1 x 1.5 (under 13): HIGH at 4.
+    x = account("u-x", A16, created_ts_ms=OLD)
+    alerts = run([ev(MSG, x, k, T0 + i * MIN) for i, k in enumerate(kids(8, U13))])
+    high = first_high(alerts)
+    assert high is not None and high.minors_exposed == 4  # 4 x 1.5 = 6 >= 5
+    assert high.features["minors_under_13"] == 4 and high.features["actor_declared_minor"] == 1
+
+
+def test_a_new_teen_adding_classmates_who_answer_from_the_school_line_stays_below_high() -> None:
+    # 25 contact adds of 13-15s by a new 13-15 in 25 min: peers by claim, 0.1 each while
+    # pending; they answer from one school IP (networked: 0.3 x 0.5). Never HIGH.
+    teen = account("u-new", A13, created_ts_ms=T0 - HOUR, anonymous=True)
+    mates = kids(25)
+    events = [ev(ADD, teen, m, T0 + i * MIN) for i, m in enumerate(mates)]
+    events += [
+        ev(MSG, m, teen, T0 + 40 * MIN + i * MIN, ip="ip-school") for i, m in enumerate(mates)
+    ]
+    events += [ev(MSG, teen, m, T0 + 2 * HOUR + i * MIN) for i, m in enumerate(mates)]
+    alerts = run(events)
+    assert top(alerts) in (None, Severity.MEDIUM)
+
+
+def test_the_same_claim_with_no_answers_and_pushback_is_high() -> None:
+    # The same 13-15 claim, DMs to 13-15s 10 min apart: peers, 0.1 each while pending, so
+    # nothing while they wait. At 4 h all ten are unanswered (0.75 each after 2 h) and the
+    # first block after its contact (3) gives 3 + 9 x 0.75 = 9.75 >= 6: HIGH.
+    x = account("u-x", A13, created_ts_ms=OLD)
+    victims = kids(10)
+    events = [ev(MSG, x, v, T0 + i * 10 * MIN) for i, v in enumerate(victims)]
+    events += [ev(BLOCK, v, x, T0 + 4 * HOUR + i * MIN) for i, v in enumerate(victims[:2])]
+    alerts = run(events)
+    assert all(a.trigger_ts_ms >= T0 + 4 * HOUR for a in alerts)
+    assert top(alerts) is Severity.HIGH
+    assert alerts[0].features["minors_blocked_or_reported"] == 1
+    assert alerts[0].features["risk_weighted_score"] == pytest.approx(9.75)
+
+
+# --- channels ---------------------------------------------------------------------------------
+
+
+def test_no_single_channel_crosses_but_together_they_do() -> None:
+    # A verified, established adult: 4 first DMs alone weigh 4 (< 5, MEDIUM); 4 DMs, 4 contact
+    # adds and 4 group adds of different minors in an hour: (4 + 4) x 1.5 (channel mix) + 4 x
+    # 0.15 = 12.6 >= 2.5 x 5: CRITICAL.
+    x = adult("u-x", created_ts_ms=OLD)
+    dms, adds, rooms = kids(4, prefix="d"), kids(4, prefix="a"), kids(4, prefix="g")
+    alone = run([ev(MSG, x, k, T0 + i * MIN) for i, k in enumerate(dms)])
+    assert top(alone) is Severity.MEDIUM
+    mixed = [ev(MSG, x, k, T0 + i * MIN) for i, k in enumerate(dms)]
+    mixed += [ev(ADD, x, k, T0 + 10 * MIN + i * MIN) for i, k in enumerate(adds)]
+    mixed += [ev(GADD, x, k, T0 + 20 * MIN + i * MIN) for i, k in enumerate(rooms)]
+    alerts = run(mixed)
+    assert top(alerts) is Severity.CRITICAL
+    f = alerts[-1].features
+    assert f["risk_weighted_score"] == pytest.approx(12.6)
+    assert (f["via_direct_message"], f["via_contact_add"], f["via_group_add"]) == (4, 4, 4)
+    assert f["channels_used"] == 3
+
+
+def test_group_adds_alone_are_capped_a_teacher_adding_a_class_is_not_high() -> None:
+    teacher = adult("u-t", created_ts_ms=OLD)
+    alerts = run([ev(GADD, teacher, k, T0 + i * 20_000) for i, k in enumerate(kids(60, U13))])
+    assert top(alerts) in (None, Severity.MEDIUM)
+    assert all(a.features["risk_weighted_score"] <= CFG.group_only_cap for a in alerts)
+
+
+# --- who started, and what the minors did back ----------------------------------------------
+
+
+def test_a_reply_in_a_chat_the_minor_started_is_not_a_first_contact() -> None:
+    x = adult("u-x", anonymous=True, created_ts_ms=T0 - HOUR)
+    fans = kids(8)
+    events = [ev(MSG, f, x, T0 + i * MIN) for i, f in enumerate(fans)]  # they write first
+    events += [ev(MSG, x, f, T0 + 20 * MIN + i * MIN) for i, f in enumerate(fans)]  # replies
+    assert run(events) == []
+
+
+def test_the_platforms_first_contact_false_is_not_a_start() -> None:
+    x = adult("u-x", anonymous=True)
+    events = [ev(MSG, x, k, T0 + i * MIN, first=False) for i, k in enumerate(kids(10))]
+    assert run(events) == []
+
+
+def test_blocks_from_minors_it_never_wrote_to_do_not_count_blocks_after_its_contact_do() -> None:
+    creator = account("u-c", A16, created_ts_ms=OLD)
+    fans = kids(6)
+    fan_side = [ev(MSG, f, creator, T0 + i * MIN) for i, f in enumerate(fans)]
+    fan_side += [ev(BLOCK, f, creator, T0 + HOUR + i * MIN) for i, f in enumerate(fans)]
+    assert run(fan_side) == []
+    # The same reports after the account wrote to them first (13-15s, one band younger than
+    # its claim): the first makes 3 + 5 x 1.0 (unanswered) = 8 >= 6, HIGH; all six make
+    # 6 x 3 = 18 >= 2.5 x 6: CRITICAL.
+    started = [ev(MSG, creator, f, T0 + i * MIN) for i, f in enumerate(fans)]
+    started += [ev(REPORT, f, creator, T0 + 3 * HOUR + i * MIN) for i, f in enumerate(fans)]
+    alerts = run(started)
+    assert alerts[0].severity is Severity.HIGH
+    assert alerts[0].features["risk_weighted_score"] == pytest.approx(8.0)
+    assert top(alerts) is Severity.CRITICAL
+    assert alerts[-1].features["minors_blocked_or_reported"] >= 2
+
+
+def test_media_from_minors_soon_after_its_first_message_is_the_sextortion_trace() -> None:
+    # An 18-20 account and three 13-15s (not near peers): each sends media 10 min after the
+    # first message: 3 x 3 = 9 >= 5 (short window), HIGH with only three minors reached.
+    x = account("u-x", AgeBand.AGE_18_20, created_ts_ms=OLD)
+    victims = kids(3)
+    events = [ev(MSG, x, v, T0 + i * MIN) for i, v in enumerate(victims)]
+    events += [ev(MSG, v, x, T0 + 10 * MIN + i * MIN, media=True) for i, v in enumerate(victims)]
+    alerts = run(events)
+    assert top(alerts) is Severity.HIGH
+    assert alerts[-1].features["minors_sent_media_soon"] == 3
+    assert alerts[-1].minors_exposed == 3
+
+
+def test_media_after_the_hour_counts_two_thirds() -> None:
+    x = account("u-x", AgeBand.AGE_18_20, created_ts_ms=OLD)
+    victims = kids(3)
+    events = [ev(MSG, x, v, T0 + i * MIN) for i, v in enumerate(victims)]
+    events += [ev(MSG, v, x, T0 + 5 * HOUR + i * MIN, media=True) for i, v in enumerate(victims)]
+    last = run(events)[-1]
+    assert last.features["minors_sent_media_later"] == 3
+    assert last.features["risk_weighted_score"] == pytest.approx(3 * 3 * CFG.late_media_factor)
+
+
+# --- engine properties -----------------------------------------------------------------------
+
+
+def test_routing_outbound_to_the_actor_inbound_from_minors_to_the_target() -> None:
+    d = MinorExposureDetector()
+    x, k, grown = adult("u-x"), minor("m-1"), adult("u-z")
+    assert list(d.subject_keys(ev(MSG, x, k, T0))) == ["ACCOUNT:u-x"]
+    assert list(d.subject_keys(ev(MSG, k, x, T0))) == ["ACCOUNT:u-x"]
+    assert list(d.subject_keys(ev(BLOCK, k, x, T0))) == ["ACCOUNT:u-x"]
+    assert list(d.subject_keys(ev(MSG, x, grown, T0))) == []  # adults: nothing
+    assert list(d.subject_keys(ev(BLOCK, grown, x, T0))) == []
+    assert list(d.subject_keys(ev(GADD, x, grown, T0))) == ["ACCOUNT:u-x"]  # mixed rooms
+    teen = minor("m-2", A16)
+    assert list(d.subject_keys(ev(MSG, teen, k, T0))) == ["ACCOUNT:m-2", "ACCOUNT:m-1"]
+
+
+def test_state_round_trips_through_its_serialised_form() -> None:
+    x = adult("u-x", anonymous=True)
+    victims = kids(10)
+    events = [ev(MSG, x, v, T0 + i * 3 * MIN, ip="ip-x") for i, v in enumerate(victims)]
+    events += [
+        ev(MSG, v, x, T0 + 40 * MIN + i * MIN, media=i % 2 == 0) for i, v in enumerate(victims)
+    ]
+    events = sorted(events, key=lambda e: (e.ts_ms, e.event_id))
+    straight = run(events)
+    engine = Engine([MinorExposureDetector()])
+    alerts = [a for e in events[:9] for a in engine.process(e)]
+    saved = {k: engine.dump(k) for k in engine.subjects}
+    restored = Engine([MinorExposureDetector()], loader=saved.get)
+    alerts += [a for e in events[9:] for a in restored.process(e)]
+    assert straight and [(a.alert_id, a.revision, a.severity) for a in alerts] == [
+        (a.alert_id, a.revision, a.severity) for a in straight
+    ]
+
+
+def test_an_ongoing_chat_costs_no_write_within_a_day() -> None:
+    d = MinorExposureDetector()
+    state = d.new_state()
+    x, k = adult("u-x"), minor("m-1")
+    me = Subject(SubjectKind.ACCOUNT, "u-x")
+    assert d.step(state, me, ev(MSG, x, k, T0)).changed
+    assert not d.step(state, me, ev(MSG, x, k, T0 + MIN)).changed
+    assert d.step(state, me, ev(MSG, k, x, T0 + 2 * MIN)).changed  # the first reply
+    assert not d.step(state, me, ev(MSG, k, x, T0 + 3 * MIN)).changed
+
+
+def test_expiry_forgets_everything_after_the_slow_window() -> None:
+    d = MinorExposureDetector()
+    state = d.new_state()
+    x = adult("u-x")
+    for i, k in enumerate(kids(5)):
+        d.step(state, Subject(SubjectKind.ACCOUNT, "u-x"), ev(MSG, x, k, T0 + i * MIN, ip="ip"))
+    assert not d.expire(state, T0 + DAY)
+    assert d.expire(state, T0 + CFG.slow_window_ms + 2 * DAY)
+
+
+def test_the_reason_names_channels_responses_and_the_threshold() -> None:
+    x = adult("u-x", anonymous=True, created_ts_ms=T0 - HOUR)
+    alerts = run([ev(MSG, x, k, T0 + i * MIN) for i, k in enumerate(kids(4))])
+    assert alerts[-1].reason.startswith("Adult (21+), anonymous, new account started contact")
+    assert "with 4 minors within 1 h (4 by direct message)" in alerts[-1].reason
+    assert "high at 5" in alerts[-1].reason
+
+
+def test_defaults_file_matches_the_config_class() -> None:
+    with DEFAULTS_PATH.open("rb") as fh:
+        section = dict(tomllib.load(fh)["detectors"]["minor_exposure"])
+    section.pop("mode")
+    assert section == dataclasses.asdict(MinorExposureConfig())
