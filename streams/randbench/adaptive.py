@@ -191,23 +191,23 @@ def under_churn(inst: Instance, config: Any) -> None:
 
 
 def under_ban_evasion(inst: Instance, config: Any) -> None:
-    """A chain of accounts on one device; each re-contacts only `high - 1` of its
-    predecessor's minors, plus new ones."""
+    """A chain of accounts on one device; each re-contacts only `high - 1` minors of all its
+    deleted predecessors together, plus new ones."""
     rng = inst.rng
     device, ip = inst.device(), inst.ip()
     t = inst.start_window(0.5, 8)
     back = max(0, config.high - 1)
     generations = int(inst.draw("accounts", rng.randint(3, 5)))
-    previous: list[Person] = []
+    inst.draw("recontacted_per_account", back)
+    deleted_victims: list[Person] = []
     for _ in range(generations):
         acc = offender(inst, t, device=device, home_ip=ip)
-        victims = rng.sample(previous, min(back, len(previous))) + inst.minors(
-            rng.randint(3, 8), spread=True
-        )
+        fresh = [v for v in inst.minors(rng.randint(3, 8), spread=True) if v not in deleted_victims]
+        victims = rng.sample(deleted_victims, min(back, len(deleted_victims))) + fresh
         for v in victims:
             t = inst.dm(t + rng.randrange(2 * MINUTE_MS, 40 * MINUTE_MS), acc, v, rng.randint(1, 3))
         inst.delete(t + rng.randrange(HOUR_MS, DAY_MS), acc)
-        previous = victims
+        deleted_victims.extend(fresh)
         t += rng.randrange(DAY_MS, 2 * DAY_MS)
 
 

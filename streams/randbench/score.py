@@ -44,6 +44,7 @@ class SeedScore:
     instances: tuple[InstanceScore, ...]
     background_accounts: int
     background_flagged: tuple[str, ...]  # "KIND:id" of HIGH+ subjects outside every instance
+    background_detectors: tuple[str, ...] = ()  # per flagged subject, each detector at HIGH+
     events: int = 0
     seconds: float = 0.0
 
@@ -88,12 +89,12 @@ def score_seed(
             owner[subject] = k
     first: dict[int, int] = {}
     by: dict[int, set[str]] = {}
-    background: set[str] = set()
+    background: dict[str, set[str]] = {}
     for a in high:
         key = (a.subject.kind.value, a.subject.id)
         mine = owner.get(key)
         if mine is None:
-            background.add(f"{key[0]}:{key[1]}")
+            background.setdefault(f"{key[0]}:{key[1]}", set()).add(a.detector)
             continue
         first.setdefault(mine, a.trigger_ts_ms)
         by.setdefault(mine, set()).add(a.detector)
@@ -115,7 +116,13 @@ def score_seed(
                 detectors=tuple(sorted(by.get(k, ()))),
             )
         )
-    return SeedScore(seed, tuple(scores), background_accounts, tuple(sorted(background)))
+    return SeedScore(
+        seed,
+        tuple(scores),
+        background_accounts,
+        tuple(sorted(background)),
+        tuple(sorted(d for found in background.values() for d in found)),
+    )
 
 
 def _reach_by_instance(
@@ -187,6 +194,9 @@ def rows(bench: BenchScore) -> dict[str, object]:
             "accounts": accounts,
             "flagged": flagged,
             "per_10k": round(10_000 * flagged / accounts, 2) if accounts else None,
+            "detectors": dict(
+                Counter(d for s in bench.seeds for d in s.background_detectors).most_common()
+            ),
             "subjects": [f"{s.seed}/{x}" for s in bench.seeds for x in s.background_flagged],
         },
         "per_seed": [
@@ -227,7 +237,7 @@ def format_table(bench: BenchScore) -> str:
     out.append("")
     out.append(
         f"background: {bg['flagged']} HIGH+ subjects over {bg['accounts']} accounts = "  # type: ignore[index]
-        f"{bg['per_10k']} per 10,000"  # type: ignore[index]
+        f"{bg['per_10k']} per 10,000 ({_detectors(bg['detectors'])})"  # type: ignore[index]
     )
     out.extend(bench.notes)
     return "\n".join(out)

@@ -12,7 +12,7 @@ from functools import cache
 import pytest
 
 from streams.config import load_config
-from streams.model import MINOR_BANDS, AgeBand, Event, EventType
+from streams.model import MINOR_BANDS, Account, AgeBand, Event, EventType
 from streams.randbench import Generated, generate
 from streams.randbench.attacks import ATTACKS
 from streams.randbench.extra_attacks import EXTRA_ATTACKS
@@ -226,3 +226,46 @@ def test_shared_device_lookalikes_reregister_on_their_own_device(pattern: str) -
         ]
         assert deleted and created
         assert any(c.ts_ms > deleted[0].ts_ms and c.device_hash in t.devices for c in created)
+
+
+def test_sextortion_victims_send_media_within_the_hour_then_block() -> None:
+    gen = small()
+    for t in gen.truth:
+        if t.pattern != "sextortion_victim_side":
+            continue
+        (offender,) = t.accounts
+        first: dict[str, int] = {}
+        media: dict[str, list[int]] = defaultdict(list)
+        blocked: dict[str, int] = {}
+        for e in gen.events:
+            if e.actor.id == offender and e.target is not None:
+                first.setdefault(e.target.id, e.ts_ms)
+            elif e.target is not None and e.target.id == offender:
+                if e.type is EventType.MESSAGE_SENT and e.has_media:
+                    media[e.actor.id].append(e.ts_ms)
+                elif e.type is EventType.BLOCKED:
+                    blocked[e.actor.id] = e.ts_ms
+        assert 2 <= len(first) <= 8 and media, t.instance_id
+        for minor, times in media.items():
+            assert all(0 < ts - first[minor] <= HOUR for ts in times)
+            assert blocked[minor] > max(times)
+
+
+def test_background_has_school_ips_carrier_nat_and_two_way_chats() -> None:
+    gen = small()
+    owned = {a for t in gen.truth for a in t.accounts}
+    by_ip: dict[str, set[Account]] = defaultdict(set)
+    pairs: set[tuple[str, str]] = set()
+    for e in gen.events:
+        if e.actor.id in owned or (e.target is not None and e.target.id in owned):
+            continue
+        if e.ip_hash is not None:
+            by_ip[e.ip_hash].add(e.actor)
+        if e.type is EventType.MESSAGE_SENT and e.target is not None:
+            pairs.add((e.actor.id, e.target.id))
+    crowded = [accounts for accounts in by_ip.values() if len(accounts) >= 20]
+    schools = [a for a in crowded if all(x.age_band in MINOR_BANDS for x in a)]
+    mixed = [a for a in crowded if {x.age_band for x in a} - MINOR_BANDS]
+    assert schools and mixed  # school IPs (minors only) and carrier NAT (everyone)
+    two_way = sum(1 for a, b in pairs if (b, a) in pairs)
+    assert two_way / len(pairs) > 0.6
