@@ -112,14 +112,9 @@ def under_mass_add(inst: Instance, config: Any) -> None:
     for _ in range(rounds):
         groups = [inst.world.new_id("g") for _ in range(max(3, config.spread_groups))]
         for k, v in enumerate(inst.minors(per_window, spread=True)):
-            inst.emit(
-                t + k * rng.randrange(MINUTE_MS, 5 * MINUTE_MS),
-                EventType.GROUP_MEMBER_ADDED,
-                o,
-                v,
-                group=groups[k % len(groups)],
-            )
-        t += config.window_ms + rng.randrange(HOUR_MS, 6 * HOUR_MS)
+            t += rng.randrange(MINUTE_MS, 5 * MINUTE_MS)
+            inst.emit(t, EventType.GROUP_MEMBER_ADDED, o, v, group=groups[k % len(groups)])
+        t += config.window_ms + rng.randrange(HOUR_MS, 6 * HOUR_MS)  # from the round's last add
 
 
 def under_sextortion(inst: Instance, config: Any) -> None:
@@ -157,7 +152,7 @@ def under_blocks_reports(inst: Instance, config: Any) -> None:
         victims = inst.minors(rng.randint(8, 15), spread=True)
         for v in victims:
             t = inst.dm(t + rng.randrange(2 * MINUTE_MS, 20 * MINUTE_MS), o, v, rng.randint(1, 3))
-        weight = 0.0
+        weight, last = 0.0, t
         for v in victims:
             report = rng.random() < 0.4
             w = config.report_weight if report else config.block_weight
@@ -165,8 +160,10 @@ def under_blocks_reports(inst: Instance, config: Any) -> None:
                 break
             weight += w
             when = t + rng.randrange(10 * MINUTE_MS, config.window_ms // 2)
+            last = max(last, when)
             inst.emit(when, EventType.REPORTED if report else EventType.BLOCKED, v, o)
-        t += config.window_ms + rng.randrange(HOUR_MS, 6 * HOUR_MS)
+        # The next round's first block falls a whole window after this round's last one.
+        t = last + config.window_ms + rng.randrange(HOUR_MS, 6 * HOUR_MS)
 
 
 def under_churn(inst: Instance, config: Any) -> None:
@@ -211,13 +208,24 @@ def under_ban_evasion(inst: Instance, config: Any) -> None:
         t += rng.randrange(DAY_MS, 2 * DAY_MS)
 
 
-STRATEGIES: Final[dict[str, Strategy]] = {
-    "new_contact_burst": under_contact_burst,
-    "minor_mass_add": under_mass_add,
-    "sextortion_velocity": under_sextortion,
-    "minor_blocks_reports": under_blocks_reports,
-    "anonymous_churn": under_churn,
-    "ban_evasion": under_ban_evasion,
+# name -> (strategy, the config fields it reads). A config without one of those fields (the
+# detector changed) gets the generic attacker instead, and the instance's params say so.
+STRATEGIES: Final[dict[str, tuple[Strategy, tuple[str, ...]]]] = {
+    "new_contact_burst": (
+        under_contact_burst,
+        ("fast_window_ms", "fast_high", "slow_window_ms", "slow_high"),
+    ),
+    "minor_mass_add": (under_mass_add, ("high", "window_ms", "spread_groups")),
+    "sextortion_velocity": (
+        under_sextortion,
+        ("high", "window_ms", "escalation_window_ms", "min_messages", "min_media"),
+    ),
+    "minor_blocks_reports": (
+        under_blocks_reports,
+        ("high", "window_ms", "block_weight", "report_weight"),
+    ),
+    "anonymous_churn": (under_churn, ("high", "window_ms")),
+    "ban_evasion": (under_ban_evasion, ("high",)),
 }
 
 
@@ -225,13 +233,17 @@ def adaptive_patterns(detectors: list[tuple[str, Any]]) -> dict[str, Callable[[I
     """`adaptive_<name>` for each (name, config) of an enforced detector."""
     out: dict[str, Callable[[Instance], None]] = {}
     for name, config in detectors:
-        strategy = STRATEGIES.get(name, generic)
-        out[f"adaptive_{name}"] = _bind(strategy, config)
+        strategy, needs = STRATEGIES.get(name, (generic, ()))
+        label = name if strategy is not generic else "generic"
+        if not all(hasattr(config, field) for field in needs):
+            strategy, label = generic, "generic (config lacks the fields of its own)"
+        out[f"adaptive_{name}"] = _bind(strategy, config, label)
     return out
 
 
-def _bind(strategy: Strategy, config: Any) -> Callable[[Instance], None]:
+def _bind(strategy: Strategy, config: Any, label: str) -> Callable[[Instance], None]:
     def build(inst: Instance) -> None:
+        inst.draw("strategy", label)
         strategy(inst, config)
 
     return build

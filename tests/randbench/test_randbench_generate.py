@@ -7,16 +7,22 @@ events themselves, never from the generator's own bookkeeping.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import pytest
 
 from streams.config import load_config
 from streams.model import MINOR_BANDS, Account, AgeBand, Event, EventType
 from streams.randbench import Generated, generate
+from streams.randbench.adaptive import adaptive_patterns
 from streams.randbench.attacks import ATTACKS
 from streams.randbench.extra_attacks import EXTRA_ATTACKS
+from streams.randbench.instance import Instance
 from streams.randbench.lookalikes import LOOKALIKES
+from streams.randbench.social import build_background
+from streams.randbench.world import World
 
 HOUR = 3_600_000
 DAY = 24 * HOUR
@@ -269,3 +275,67 @@ def test_background_has_school_ips_carrier_nat_and_two_way_chats() -> None:
     assert schools and mixed  # school IPs (minors only) and carrier NAT (everyone)
     two_way = sum(1 for a, b in pairs if (b, a) in pairs)
     assert two_way / len(pairs) > 0.6
+
+
+@dataclass(frozen=True)
+class ExposureLike:
+    """A detector config the generator has never seen: windows paired with their highs."""
+
+    short_window_ms: int = HOUR
+    short_high: float = 5.0
+    day_window_ms: int = DAY
+    day_high: float = 8.0
+    reply_grace_ms: int = 30 * 60_000  # a window with no high: no limit from it
+
+
+@pytest.mark.parametrize(
+    ("name", "label"),
+    [
+        ("minor_exposure", "generic"),
+        ("ban_evasion", "generic (config lacks the fields of its own)"),
+    ],
+)
+def test_unknown_detector_gets_the_generic_attacker_under_each_window(
+    name: str, label: str
+) -> None:
+    world = World(3)
+    build_background(world, 300)
+    build = adaptive_patterns([(name, ExposureLike())])[f"adaptive_{name}"]
+    inst = Instance(world, f"adaptive_{name}", "attack", 0)
+    build(inst)
+    contacts = reaches(world.finish(), {p.id for p in inst.people})
+    assert len({e.target.id for e in contacts if e.target is not None}) >= 10
+    assert distinct_in_window(contacts, HOUR) == 4  # just under 5
+    assert distinct_in_window(contacts, DAY) == 7  # just under 8
+    assert inst.params["strategy"] == label
+
+
+def detector_config(name: str) -> Any:
+    return next(s.detector.config for s in load_config().detectors if s.detector.name == name)
+
+
+def test_adaptive_mass_adder_keeps_each_window_under_high() -> None:
+    cfg = detector_config("minor_mass_add")
+    for _, contacts in by_pattern(small(), "adaptive_minor_mass_add"):
+        adds = [e for e in contacts if e.type is EventType.GROUP_MEMBER_ADDED]
+        assert len(adds) >= 2 * (cfg.high - 1)  # two rounds at least
+        assert distinct_in_window(adds, cfg.window_ms) < cfg.high
+
+
+def test_adaptive_blocked_account_keeps_each_window_under_high() -> None:
+    cfg = detector_config("minor_blocks_reports")
+    gen = small()
+    for t in gen.truth:
+        if t.pattern != "adaptive_minor_blocks_reports":
+            continue
+        flags = [
+            (e.ts_ms, cfg.report_weight if e.type is EventType.REPORTED else cfg.block_weight)
+            for e in gen.events
+            if e.type in (EventType.BLOCKED, EventType.REPORTED)
+            and e.target is not None
+            and e.target.id in t.accounts
+        ]
+        assert flags
+        for ts, _ in flags:
+            inside = sum(w for x, w in flags if ts - cfg.window_ms < x <= ts)
+            assert inside < cfg.high
