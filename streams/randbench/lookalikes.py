@@ -284,8 +284,9 @@ def adult_onboarding(inst: Instance) -> None:
         if world.people[a].band in (B.AGE_21_PLUS, B.AGE_18_20)
     ]
     n = int(inst.draw("contacts", rng.randint(20, 50)))
-    for k, a in enumerate(rng.sample(adults, min(n, len(adults)))):
-        ts = t + k * rng.randrange(30_000, 2 * MINUTE_MS)
+    ts = t
+    for a in rng.sample(adults, min(n, len(adults))):
+        ts += rng.randrange(30_000, 90_000)
         inst.emit(ts, EventType.CONTACT_ADDED, adult, a)
         if rng.random() < 0.5:
             _chat(inst, ts + HOUR_MS, a, adult)
@@ -327,15 +328,10 @@ def student_organiser(inst: Instance) -> None:
         inst, int(inst.draw("schoolmates", rng.randint(20, 45))), (B.AGE_13_15, B.AGE_16_17)
     )
     groups = [world.new_id("g") for _ in range(rng.randint(2, 4))]
-    t = inst.start_window(0.3, 14)
+    t = ts = inst.start_window(0.3, 14)
     for k, m in enumerate(mates):
-        inst.emit(
-            t + k * rng.randrange(MINUTE_MS, 4 * MINUTE_MS),
-            EventType.GROUP_MEMBER_ADDED,
-            org,
-            m,
-            group=groups[k % len(groups)],
-        )
+        ts += rng.randrange(MINUTE_MS, 3 * MINUTE_MS)
+        inst.emit(ts, EventType.GROUP_MEMBER_ADDED, org, m, group=groups[k % len(groups)])
         if rng.random() < 0.3:
             inst.emit(
                 t + DAY_MS // 4 + k * MINUTE_MS,
