@@ -15,12 +15,12 @@ from streams.randbench.score import BenchScore, format_table, rows, score_seed
 
 
 def simulate_randomised(
-    seed: int, output: Path, truth: Path | None, config: Path | None, accounts: int
+    seed: int, output: Path, truth: Path | None, config: Path | None, accounts: int, instances: int
 ) -> int:
     from streams.config import load_config
     from streams.jsonl import event_to_json, write_jsonl
 
-    gen = generate(seed, accounts=accounts, config=load_config(config))
+    gen = generate(seed, accounts=accounts, instances=instances, config=load_config(config))
     write_jsonl(output, (event_to_json(e) for e in gen.events))
     truth_path = truth or output.with_suffix(".truth.jsonl")
     write_instances(truth_path, gen.truth)
@@ -38,14 +38,17 @@ def eval_randomised(
     config: Path | None,
     json_out: Path | None,
     jobs: int,
-    accounts: int,
+    size: tuple[int, int],
     argv: Sequence[str],
 ) -> int:
     from streams.randbench.bench import run_bench
 
     command = "guardline " + " ".join(shlex.quote(a) for a in argv)
     print(f"[eval] {len(seeds)} seeds, {jobs} at a time", file=sys.stderr, flush=True)
-    bench = run_bench(seeds, config, jobs=jobs, accounts=accounts, command=command)
+    accounts, instances = size
+    bench = run_bench(
+        seeds, config, jobs=jobs, accounts=accounts, instances=instances, command=command
+    )
     _report(bench, json_out)
     return 0
 
