@@ -43,7 +43,8 @@ def family_device(inst: Instance) -> None:
     inst.draw("child_band", band.value)
     parent = _old(inst, B.AGE_21_PLUS, device=tablet, home_ip=home)
     child = _old(inst, band, device=tablet, home_ip=home)
-    _, friends = _school_friends(inst, rng.randint(5, 12), (band, B.AGE_13_15))
+    school, friends = _school_friends(inst, rng.randint(5, 12), (band, B.AGE_13_15))
+    child.school = school  # on the school's IP during lessons, like its friends
     for f in [*friends, parent]:
         world.know(child.id, f.id)
     t = inst.start_window(0.3, 6)
@@ -54,6 +55,7 @@ def family_device(inst: Instance) -> None:
     inst.delete(gone, child)
     again = gone + int(inst.draw("reregister_after_h", rng.randint(0, 72))) * HOUR_MS + MINUTE_MS
     child2 = inst.account(band, again, device=tablet, home_ip=home, flags_first=rng.random() < 0.5)
+    child2.school = school
     back = rng.sample(friends, rng.randint(min(3, len(friends)), len(friends)))
     inst.draw("friends_back", len(back))
     ts = again
@@ -131,7 +133,7 @@ def teacher_class_group(inst: Instance) -> None:
     """A verified teacher adds a class (20-35 students of one school) to 1-3 groups."""
     rng, world = inst.rng, inst.world
     teacher = _old(inst, B.AGE_21_PLUS)
-    _, students = _school_friends(
+    teacher.school, students = _school_friends(
         inst, int(inst.draw("students", rng.randint(20, 35))), (B.AGE_13_15, B.AGE_16_17)
     )
     groups = [world.new_id("g") for _ in range(int(inst.draw("groups", rng.randint(1, 3))))]
@@ -260,7 +262,7 @@ def new_teen_joins_school(inst: Instance) -> None:
         anonymous=rng.random() < 0.3,
         flags_first=rng.random() < 0.5,
     )
-    _, mates = _school_friends(
+    teen.school, mates = _school_friends(
         inst, int(inst.draw("classmates", rng.randint(15, 30))), (B.AGE_13_15,)
     )
     span = int(inst.draw("span_min", rng.randint(15, 60))) * MINUTE_MS
@@ -298,7 +300,8 @@ def sibling_shared_device(inst: Instance) -> None:
     tablet, home = inst.device(), inst.ip()
     older = _old(inst, B.AGE_16_17, device=tablet, home_ip=home)
     younger = _old(inst, B.AGE_13_15, device=tablet, home_ip=home)
-    _, friends = _school_friends(inst, rng.randint(8, 16), (B.AGE_13_15, B.AGE_16_17))
+    school, friends = _school_friends(inst, rng.randint(8, 16), (B.AGE_13_15, B.AGE_16_17))
+    older.school = younger.school = school
     for f in friends:
         world.know(older.id, f.id)
         world.know(younger.id, f.id)
@@ -314,6 +317,7 @@ def sibling_shared_device(inst: Instance) -> None:
         B.AGE_13_15, gone + rng.randrange(DAY_MS, 2 * DAY_MS), device=tablet, home_ip=home
     )
     for who in (again, alt):
+        who.school = school
         for f in rng.sample(friends, rng.randint(3, len(friends))):
             ts = who.born_ms + rng.randrange(MINUTE_MS, 6 * HOUR_MS)
             inst.emit(ts, EventType.CONTACT_ADDED, who, f)
@@ -324,7 +328,7 @@ def student_organiser(inst: Instance) -> None:
     """A 16-17 student adds 20-45 schoolmates into 2-4 event groups within two hours."""
     rng, world = inst.rng, inst.world
     org = _old(inst, B.AGE_16_17)
-    _, mates = _school_friends(
+    org.school, mates = _school_friends(
         inst, int(inst.draw("schoolmates", rng.randint(20, 45))), (B.AGE_13_15, B.AGE_16_17)
     )
     groups = [world.new_id("g") for _ in range(rng.randint(2, 4))]
