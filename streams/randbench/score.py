@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from streams.model import MINOR_BANDS, Alert, Event, EventType, Severity
-from streams.randbench.instance import InstanceTruth
+from streams.randbench.instance import InstanceTruth, Param
 
 HIGH_RANK = Severity.HIGH.rank
 REACH_TYPES = frozenset(
@@ -36,6 +36,7 @@ class InstanceScore:
     delay_ms: int | None
     minors_before: int | None
     detectors: tuple[str, ...]  # detectors with a HIGH+ alert on it
+    params: Mapping[str, Param] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +115,7 @@ def score_seed(
                 delay_ms=None if trigger is None else trigger - t.start_ts_ms,
                 minors_before=minors,
                 detectors=tuple(sorted(by.get(k, ()))),
+                params=t.params,
             )
         )
     return SeedScore(
@@ -199,11 +201,41 @@ def rows(bench: BenchScore) -> dict[str, object]:
             ),
             "subjects": [f"{s.seed}/{x}" for s in bench.seeds for x in s.background_flagged],
         },
+        "attacks_by": {p: breakdown(pooled, p) for p in BREAKDOWN_PARAMS},
         "per_seed": [
             {"seed": s.seed, "events": s.events, "seconds": round(s.seconds, 1)}
             for s in bench.seeds
         ],
+        "instances": [
+            {
+                "seed": seed.seed,
+                "instance_id": s.instance_id,
+                "caught": s.caught,
+                "delay_min": None if s.delay_ms is None else round(s.delay_ms / 60_000, 1),
+                "minors_before": s.minors_before,
+                "detectors": list(s.detectors),
+                "params": dict(s.params),
+            }
+            for seed in bench.seeds
+            for s in seed.instances
+        ],
     }
+
+
+# Offender draws worth a line of their own: does detection hold at any declared age, with and
+# without the platform's flag, for anonymous and verified, new and old accounts?
+BREAKDOWN_PARAMS = ("band", "first_contact_flag", "anonymous", "carrier_nat_ip")
+
+
+def breakdown(scores: Sequence[InstanceScore], param: str) -> dict[str, list[int]]:
+    """Attack instances that drew `param`: value -> [caught at HIGH+, instances]."""
+    out: dict[str, list[int]] = {}
+    for s in scores:
+        if s.kind == "attack" and param in s.params:
+            cell = out.setdefault(str(s.params[param]), [0, 0])
+            cell[0] += s.caught
+            cell[1] += 1
+    return dict(sorted(out.items()))
 
 
 def format_table(bench: BenchScore) -> str:
@@ -239,6 +271,11 @@ def format_table(bench: BenchScore) -> str:
         f"background: {bg['flagged']} HIGH+ subjects over {bg['accounts']} accounts = "  # type: ignore[index]
         f"{bg['per_10k']} per 10,000 ({_detectors(bg['detectors'])})"  # type: ignore[index]
     )
+    out.append("")
+    out.append("attack instances caught at HIGH+ by what the offender drew (all patterns):")
+    for param, cells in data["attacks_by"].items():  # type: ignore[attr-defined]
+        shown = "  ".join(f"{value} {c}/{n}" for value, (c, n) in cells.items())
+        out.append(f"  {param:<20} {shown}")
     out.extend(bench.notes)
     return "\n".join(out)
 

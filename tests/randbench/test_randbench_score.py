@@ -157,3 +157,20 @@ def test_window_limits_pair_each_window_with_its_high() -> None:
 
     cfg = NewContactBurstConfig(fast_window_ms=100, fast_high=15, slow_window_ms=200, slow_high=14)
     assert sorted(window_limits(cfg)) == [(100, 14), (200, 13)]
+
+
+def test_breakdown_by_what_the_offender_drew() -> None:
+    teen = InstanceTruth(
+        "teen_claim_groomer", "attack", "t-0", ("a1",), (), (), T0, {"band": "AGE_16_17"}
+    )
+    adult = InstanceTruth(
+        "teen_claim_groomer", "attack", "t-1", ("zz",), (), (), T0, {"band": "AGE_21_PLUS"}
+    )
+    coach = InstanceTruth("youth_coach", "lookalike", "c-0", ("c1",), (), (), T0, {"band": "X"})
+    alerts = [
+        alert(SubjectKind.ACCOUNT, "a1", Severity.HIGH, T0),
+        alert(SubjectKind.ACCOUNT, "c1", Severity.HIGH, T0),
+    ]
+    score = score_seed(1, [teen, adult, coach], EVENTS, alerts, 10)
+    by = rows(BenchScore((score,)))["attacks_by"]["band"]  # type: ignore[index]
+    assert by == {"AGE_16_17": [1, 1], "AGE_21_PLUS": [0, 1]}  # look-alikes left out
