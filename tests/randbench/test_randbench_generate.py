@@ -339,3 +339,15 @@ def test_adaptive_blocked_account_keeps_each_window_under_high() -> None:
         for ts, _ in flags:
             inside = sum(w for x, w in flags if ts - cfg.window_ms < x <= ts)
             assert inside < cfg.high
+
+
+def test_band_switcher_contacts_minors_only_under_its_new_claim() -> None:
+    gen = small()
+    for t in gen.truth:
+        if t.pattern != "band_switcher":
+            continue
+        mine = [e for e in gen.events if e.actor.id in t.accounts]
+        contacts = reaches(gen.events, set(t.accounts))
+        assert {e.actor.age_band.value for e in contacts} == {t.params["switched_to"]}
+        before = {e.actor.age_band for e in mine if e.ts_ms < t.start_ts_ms}
+        assert before <= {AgeBand.AGE_21_PLUS, AgeBand.AGE_18_20, AgeBand(t.params["switched_to"])}
