@@ -166,10 +166,22 @@ def under_blocks_reports(inst: Instance, config: Any) -> None:
         t = last + config.window_ms + rng.randrange(HOUR_MS, 6 * HOUR_MS)
 
 
+def lowest_high(config: Any) -> int:
+    """The smallest of a config's `high` and `*_high` count thresholds, rounded up."""
+    values = [
+        getattr(config, f.name)
+        for f in dataclasses.fields(config)
+        if f.name == "high" or f.name.endswith("_high")
+    ]
+    return min(math.ceil(v) for v in values if isinstance(v, int | float) and v >= 1)
+
+
 def under_churn(inst: Instance, config: Any) -> None:
-    """Throwaways, one under `high` deleted per window on any device or IP; rotates both."""
+    """Throwaways on a fresh device and IP each round, one fewer per round than the lowest of
+    the detector's account thresholds (`high`, and any `*_high` such as a live-ring one)."""
     rng = inst.rng
-    per_window = max(1, config.high - 1)
+    per_window = max(1, lowest_high(config) - 1)
+    inst.draw("accounts_per_device", per_window)
     rounds = int(inst.draw("rounds", rng.randint(2, 3)))
     abandon = bool(inst.draw("abandon_instead", rng.random() < 0.3))
     t = inst.start_window(0.5, 9)

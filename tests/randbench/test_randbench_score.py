@@ -4,6 +4,7 @@ minors reached before the first HIGH+ (from the events), look-alikes and the bac
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from hypothesis import given
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from streams.model import Account, AgeBand, Alert, Event, EventType, Severity, Subject, SubjectKind
 from streams.randbench import InstanceTruth, format_table, read_instances, write_instances
-from streams.randbench.adaptive import schedule, window_limits
+from streams.randbench.adaptive import lowest_high, schedule, window_limits
 from streams.randbench.bench import parse_seeds
 from streams.randbench.score import BenchScore, rows, score_seed
 
@@ -174,3 +175,17 @@ def test_breakdown_by_what_the_offender_drew() -> None:
     score = score_seed(1, [teen, adult, coach], EVENTS, alerts, 10)
     by = rows(BenchScore((score,)))["attacks_by"]["band"]  # type: ignore[index]
     assert by == {"AGE_16_17": [1, 1], "AGE_21_PLUS": [0, 1]}  # look-alikes left out
+
+
+@dataclass(frozen=True)
+class RingLike:
+    window_ms: int = 86_400_000
+    high: int = 5
+    ring_high: int = 3
+    ring_min_minors: int = 2  # not a threshold on accounts
+    critical_factor: float = 3.0
+
+
+def test_lowest_high_takes_every_high_threshold() -> None:
+    assert lowest_high(RingLike()) == 3
+    assert lowest_high(RingLike(ring_high=9)) == 5
