@@ -1,12 +1,10 @@
-"""Adaptive attackers: for each configured detector, one that stays just under its thresholds.
+"""Adaptive attackers: for each enforced detector, one that stays just under its thresholds.
 
 The thresholds are read from the detector configs at generation time, so they follow tuning.
-A detector with a strategy in `STRATEGIES` gets that one; any other (a new detector) gets the
-generic one: for every `<prefix>window_ms` / `<prefix>high` pair in its config, never more than
-`high - 1` distinct minors inside any such window, across all channels. That is exactly
-"under the threshold" for a detector counting distinct minors per window (new_contact_burst,
-minor_exposure-like), and a fair first try for others. To give a new detector its own attacker,
-add `STRATEGIES["name"] = fn` where `fn(inst, config)` builds the instance.
+A detector with a strategy in `STRATEGIES` gets that one, as long as its config still has the
+fields the strategy reads; any other (a new detector) gets the probing attacker
+(`probing.py`), which tries each contact on the detector itself first. To give a detector a
+hand-written attacker: `STRATEGIES["name"] = (fn, ("field", ...))`, `fn(inst, config)`.
 """
 
 from __future__ import annotations
@@ -19,6 +17,7 @@ from typing import Any, Final
 from streams.model import AgeBand, EventType
 from streams.randbench.attacks import offender
 from streams.randbench.instance import Instance
+from streams.randbench.probing import probing
 from streams.randbench.world import DAY_MS, HOUR_MS, MINUTE_MS, Person
 
 Strategy = Callable[[Instance, Any], None]
@@ -74,10 +73,9 @@ def _reach(inst: Instance, o: Person, v: Person, ts: int, channel: str, group: s
         inst.replies(ts + MINUTE_MS, v, o, inst.rng.randint(1, 2))
 
 
-def generic(
-    inst: Instance, config: Any, channels: tuple[str, ...] = ("dm", "add", "group")
-) -> None:
-    """Distinct minors, each window kept one under its high threshold, mixed channels."""
+def under_windows(inst: Instance, config: Any, channels: tuple[str, ...]) -> None:
+    """Distinct minors through `channels`, never more than `ceil(high) - 1` in any window of
+    each `<prefix>window_ms` / `<prefix>high` pair of the config."""
     rng = inst.rng
     start = inst.start_window(0.5, 3)
     o = offender(inst, start)
@@ -97,7 +95,7 @@ def generic(
 
 
 def under_contact_burst(inst: Instance, config: Any) -> None:
-    generic(inst, config, channels=("dm", "add"))
+    under_windows(inst, config, channels=("dm", "add"))
 
 
 def under_mass_add(inst: Instance, config: Any) -> None:
@@ -221,7 +219,7 @@ def under_ban_evasion(inst: Instance, config: Any) -> None:
 
 
 # name -> (strategy, the config fields it reads). A config without one of those fields (the
-# detector changed) gets the generic attacker instead, and the instance's params say so.
+# detector changed) gets the probing attacker instead, and the instance's params say so.
 STRATEGIES: Final[dict[str, tuple[Strategy, tuple[str, ...]]]] = {
     "new_contact_burst": (
         under_contact_burst,
@@ -241,15 +239,18 @@ STRATEGIES: Final[dict[str, tuple[Strategy, tuple[str, ...]]]] = {
 }
 
 
-def adaptive_patterns(detectors: list[tuple[str, Any]]) -> dict[str, Callable[[Instance], None]]:
-    """`adaptive_<name>` for each (name, config) of an enforced detector."""
+def adaptive_patterns(detectors: list[Any]) -> dict[str, Callable[[Instance], None]]:
+    """`adaptive_<name>` for each enforced detector: its own strategy when it has one and its
+    config still has the fields it reads, else the probing attacker (`probing.py`)."""
     out: dict[str, Callable[[Instance], None]] = {}
-    for name, config in detectors:
-        strategy, needs = STRATEGIES.get(name, (generic, ()))
-        label = name if strategy is not generic else "generic"
-        if not all(hasattr(config, field) for field in needs):
-            strategy, label = generic, "generic (config lacks the fields of its own)"
-        out[f"adaptive_{name}"] = _bind(strategy, config, label)
+    for detector in detectors:
+        name, config = detector.name, getattr(detector, "config", None)
+        strategy, needs = STRATEGIES.get(name, (None, ()))
+        if strategy is not None and all(hasattr(config, f) for f in needs):
+            out[f"adaptive_{name}"] = _bind(strategy, config, name)
+        else:
+            label = "probing" if strategy is None else "probing (config lacks its fields)"
+            out[f"adaptive_{name}"] = _bind(probing, detector, label)
     return out
 
 

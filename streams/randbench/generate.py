@@ -31,24 +31,20 @@ class Generated:
     background_accounts: int
 
 
-def all_patterns(detectors: Sequence[tuple[str, Any]]) -> list[tuple[str, Kind, Builder]]:
-    """Every attack (named, extra, adaptive to `detectors`' (name, config)) and look-alike."""
+def all_patterns(detectors: Sequence[Any]) -> list[tuple[str, Kind, Builder]]:
+    """Every attack (named, extra, adaptive to each of `detectors`) and look-alike."""
     attacks = {**ATTACKS, **EXTRA_ATTACKS, **adaptive_patterns(list(detectors))}
     out: list[tuple[str, Kind, Builder]] = [(n, "attack", b) for n, b in attacks.items()]
     out.extend((n, "lookalike", b) for n, b in LOOKALIKES.items())
     return out
 
 
-def enforced_detectors(config: Any | None) -> list[tuple[str, Any]]:
-    """(name, config) of the enforced detectors of a `GuardlineConfig` (defaults if None)."""
+def enforced_detectors(config: Any | None) -> list[Any]:
+    """The enforced detectors of a `GuardlineConfig` (the defaults if None)."""
     from streams.config import Mode, load_config
 
     cfg = config if config is not None else load_config()
-    return [
-        (s.detector.name, getattr(s.detector, "config", None))
-        for s in cfg.detectors
-        if s.mode is Mode.ENFORCE
-    ]
+    return [s.detector for s in cfg.detectors if s.mode is Mode.ENFORCE]
 
 
 def generate(
