@@ -15,9 +15,9 @@ import pytest
 from streams.config import load_config
 from streams.detectors.new_contact_burst import NewContactBurstConfig, NewContactBurstDetector
 from streams.engine.core import Engine
-from streams.model import MINOR_BANDS, Account, AgeBand, Event, EventType
+from streams.model import MINOR_BANDS, Account, AgeBand, Event, EventType, Severity
 from streams.randbench import Generated, generate
-from streams.randbench.adaptive import adaptive_patterns
+from streams.randbench.adaptive import STRATEGIES, adaptive_patterns
 from streams.randbench.attacks import ATTACKS
 from streams.randbench.extra_attacks import EXTRA_ATTACKS
 from streams.randbench.instance import Instance
@@ -348,3 +348,17 @@ def test_band_switcher_contacts_minors_only_under_its_new_claim() -> None:
         assert {e.actor.age_band.value for e in contacts} == {t.params["switched_to"]}
         before = {e.actor.age_band for e in mine if e.ts_ms < t.start_ts_ms}
         assert before <= {AgeBand.AGE_21_PLUS, AgeBand.AGE_18_20, AgeBand(t.params["switched_to"])}
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_hand_written_adaptive_attacker_is_never_high_on_its_own_detector(name: str) -> None:
+    """If this fails after a detector changed its logic, its strategy in `adaptive.STRATEGIES`
+    is out of date: update it, or drop it to let the probing attacker take over."""
+    config = load_config()
+    detector = next(s.detector for s in config.detectors if s.detector.name == name)
+    gen = small()
+    alerts = Engine([detector], config.engine).process_all(gen.events)
+    flagged = {a.subject.id for a in alerts if a.severity.rank >= Severity.HIGH.rank}
+    for t in gen.truth:
+        if t.pattern == f"adaptive_{name}":
+            assert not flagged & {*t.accounts, *t.devices, *t.ips}, t.instance_id
