@@ -194,7 +194,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if is_instance_truth(args.truth):
         from streams.randbench.commands import eval_truth_file
 
-        return eval_truth_file(alerts, args.truth, args.events)
+        return eval_truth_file(alerts, args.truth, args.events, args.config)
     report = evaluate(read_truth(args.truth), alerts)
     print(format_report(report))
     return 0

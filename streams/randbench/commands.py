@@ -53,18 +53,25 @@ def eval_randomised(
     return 0
 
 
-def eval_truth_file(alerts: list[Alert], truth: Path, events: Path | None) -> int:
-    """Score a backtest's alerts against a randomised truth file and its events file."""
+def eval_truth_file(
+    alerts: list[Alert], truth: Path, events: Path | None, config: Path | None
+) -> int:
+    """Score a backtest's alerts against a randomised truth file and its events file; only
+    alerts of detectors the config enforces count (a backtest also writes shadow ones)."""
+    from streams.config import Mode, load_config
     from streams.jsonl import read_events
     from streams.model import Event
 
+    enforced = {s.detector.name for s in load_config(config).detectors if s.mode is Mode.ENFORCE}
+    alerts = [a for a in alerts if a.detector in enforced]
     entries = read_instances(truth)
     events_path = events or _events_beside(truth)
     evs = [e for _, e in read_events(events_path) if isinstance(e, Event)]
     owned = {a for t in entries for a in t.accounts}
     background = {e.actor.id for e in evs} - owned
     score = score_seed(0, entries, evs, alerts, len(background))
-    _report(BenchScore((score,)), None)
+    note = f"(alerts of the {len(enforced)} detectors the config enforces; shadow ones left out)"
+    _report(BenchScore((score,), notes=(note,)), None)
     return 0
 
 
