@@ -324,6 +324,33 @@ def sibling_shared_device(inst: Instance) -> None:
             _chat(inst, ts + rng.randrange(MINUTE_MS, DAY_MS), f, who)
 
 
+def tutor(inst: Instance) -> None:
+    """A verified adult tutor writes first to 3-8 new students, who answer within minutes and
+    send photos of their homework; over 1-2 weeks the students start most of the chats, and the
+    tutor also writes to a parent of each."""
+    rng, world = inst.rng, inst.world
+    teacher = _old(inst, B.AGE_21_PLUS)
+    students = inst.minors(int(inst.draw("students", rng.randint(3, 8))))
+    parents = [
+        world.people[a]
+        for a in rng.sample(world.background, 300)
+        if world.people[a].band is B.AGE_21_PLUS
+    ]
+    days = int(inst.draw("days", rng.randint(7, 14)))
+    t = inst.start_window(0.3, 15.5 - days)
+    for k, s in enumerate(students):
+        first = t + k * rng.randrange(HOUR_MS, DAY_MS)
+        if parents:
+            _chat(inst, first - rng.randrange(HOUR_MS, DAY_MS), teacher, parents[k % len(parents)])
+        ts = inst.dm(first, teacher, s, rng.randint(1, 2))
+        inst.replies(ts, s, teacher, rng.randint(1, 3), media=rng.randint(0, 2))  # homework
+        for day in range(1, days, rng.randint(1, 3)):
+            when = first + day * DAY_MS + rng.randrange(8 * HOUR_MS)
+            starter, other = (s, teacher) if rng.random() < 0.7 else (teacher, s)
+            ts = inst.dm(when, starter, other, rng.randint(1, 3))
+            inst.replies(ts, other, starter, rng.randint(1, 2), media=int(rng.random() < 0.3))
+
+
 def student_organiser(inst: Instance) -> None:
     """A 16-17 student adds 20-45 schoolmates into 2-4 event groups within two hours."""
     rng, world = inst.rng, inst.world
@@ -357,4 +384,5 @@ LOOKALIKES: Final[dict[str, Callable[[Instance], None]]] = {
     "adult_onboarding": adult_onboarding,
     "sibling_shared_device": sibling_shared_device,
     "student_organiser": student_organiser,
+    "tutor": tutor,
 }
