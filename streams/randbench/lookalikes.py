@@ -12,9 +12,10 @@ from typing import Final
 
 from streams.model import AgeBand, EventType
 from streams.randbench.instance import Instance
-from streams.randbench.world import DAY_MS, HOUR_MS, MINUTE_MS, Person
+from streams.randbench.world import DAY_MS, HOUR_MS, MINUTE_MS, Person, World
 
 B = AgeBand
+_KIDS = (B.UNDER_13, B.AGE_13_15, B.AGE_16_17)
 _OLD = 200 * DAY_MS
 
 
@@ -325,23 +326,19 @@ def sibling_shared_device(inst: Instance) -> None:
 
 
 def tutor(inst: Instance) -> None:
-    """A verified adult tutor writes first to 3-8 new students, who answer within minutes and
-    send photos of their homework; over 1-2 weeks the students start most of the chats, and the
-    tutor also writes to a parent of each."""
+    """A verified adult tutor writes first to 3-8 new students of one school, after a chat
+    with a parent of each (when the child's parent is on the app); the students answer within
+    minutes with photos of their homework, and over 1-2 weeks they start most of the chats."""
     rng, world = inst.rng, inst.world
     teacher = _old(inst, B.AGE_21_PLUS)
-    students = inst.minors(int(inst.draw("students", rng.randint(3, 8))))
-    parents = [
-        world.people[a]
-        for a in rng.sample(world.background, 300)
-        if world.people[a].band is B.AGE_21_PLUS
-    ]
+    _, students = _school_friends(inst, int(inst.draw("students", rng.randint(3, 8))), _KIDS)
     days = int(inst.draw("days", rng.randint(7, 14)))
     t = inst.start_window(0.3, 15.5 - days)
-    for k, s in enumerate(students):
-        first = t + k * rng.randrange(HOUR_MS, DAY_MS)
-        if parents:
-            _chat(inst, first - rng.randrange(HOUR_MS, DAY_MS), teacher, parents[k % len(parents)])
+    for s in students:
+        first = t + rng.randrange(3 * DAY_MS)
+        parent = _parent_of(world, s)
+        if parent is not None:
+            _chat(inst, first - rng.randrange(HOUR_MS, DAY_MS), parent, teacher)
         ts = inst.dm(first, teacher, s, rng.randint(1, 2))
         inst.replies(ts, s, teacher, rng.randint(1, 3), media=rng.randint(0, 2))  # homework
         for day in range(1, days, rng.randint(1, 3)):
@@ -349,6 +346,15 @@ def tutor(inst: Instance) -> None:
             starter, other = (s, teacher) if rng.random() < 0.7 else (teacher, s)
             ts = inst.dm(when, starter, other, rng.randint(1, 3))
             inst.replies(ts, other, starter, rng.randint(1, 2), media=int(rng.random() < 0.3))
+
+
+def _parent_of(world: World, child: Person) -> Person | None:
+    """A 21+ family member on the app (a friend sharing the child's home IP), if any."""
+    for f in child.friends:
+        p = world.people[f]
+        if p.band is B.AGE_21_PLUS and p.home_ip == child.home_ip:
+            return p
+    return None
 
 
 def student_organiser(inst: Instance) -> None:
