@@ -71,7 +71,8 @@ def family_device(inst: Instance) -> None:
 
 
 def youth_coach(inst: Instance) -> None:
-    """A verified adult coach adds 15-40 minors across 2-5 team groups; parents join too."""
+    """A verified adult coach adds 15-40 minors of one school across 2-5 team groups, and 2-8
+    of their parents who are on the app."""
     rng, world = inst.rng, inst.world
     coach = _old(inst, B.AGE_21_PLUS)
     n = int(inst.draw("minors", rng.randint(15, 40)))
@@ -79,11 +80,7 @@ def youth_coach(inst: Instance) -> None:
     _, kids = _school_friends(inst, n, (B.UNDER_13, B.AGE_13_15, B.AGE_16_17))
     span = int(inst.draw("span_min", rng.randint(30, 240))) * MINUTE_MS
     t = inst.start_window(0.3, 14)
-    parents = [
-        world.people[a]
-        for a in rng.sample(world.background, 200)
-        if world.people[a].band is B.AGE_21_PLUS
-    ]
+    parents = [p for p in (_parent_of(world, kid) for kid in kids) if p is not None]
     for k, kid in enumerate(kids):
         inst.emit(
             t + span * k // len(kids),
