@@ -185,15 +185,27 @@ class World:
         )
 
     def finish(self) -> list[Event]:
-        """The recorded events in (ts, event_id) order, with `first_contact` decided."""
+        """The recorded events in (ts, event_id) order, with `first_contact` decided.
+
+        Whatever order the parts were generated in, no account acts or is reached before it
+        was created or once it is deleted: such events (a reply planned to a friend who left
+        later in generation) are dropped here."""
         self.recs.sort(key=lambda r: (r[0], r[1]))
+        gone: dict[str, int] = {}
+        for r in self.recs:
+            if r[2] is EventType.ACCOUNT_DELETED:
+                gone.setdefault(r[3].id, r[0])
         talked = set(self.known_pairs)
         flagged = (EventType.MESSAGE_SENT, EventType.CONTACT_ADDED)
         events: list[Event] = []
         prefix = f"r{self.seed}-"
-        for n, (ts, _seq, etype, actor, target, group, device, ip, flags, media) in enumerate(
-            self.recs, 1
-        ):
+        n = 0
+        for ts, _seq, etype, actor, target, group, device, ip, flags, media in self.recs:
+            if not (
+                _exists(actor, ts, gone, etype) and (target is None or _exists(target, ts, gone))
+            ):
+                continue
+            n += 1
             first: bool | None = None
             if target is not None and etype in flagged:
                 a, b = actor.id, target.id
@@ -216,3 +228,16 @@ class World:
                 )
             )
         return events
+
+
+def _exists(
+    account: Account, ts_ms: int, gone: dict[str, int], etype: EventType | None = None
+) -> bool:
+    """`account` exists at `ts_ms` (its own creation and deletion events count as its own)."""
+    created = account.created_ts_ms
+    if created is not None and ts_ms < created:
+        return False
+    deleted = gone.get(account.id)
+    if deleted is None or ts_ms < deleted:
+        return True
+    return etype is EventType.ACCOUNT_DELETED and ts_ms == deleted

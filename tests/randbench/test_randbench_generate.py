@@ -136,3 +136,22 @@ def test_background_has_school_ips_carrier_nat_and_two_way_chats() -> None:
     assert schools and mixed  # school IPs (minors only) and carrier NAT (everyone)
     two_way = sum(1 for a, b in pairs if (b, a) in pairs)
     assert two_way / len(pairs) > 0.6
+
+
+def test_no_account_acts_or_is_reached_outside_its_lifetime() -> None:
+    events = small().events
+    deleted: dict[str, int] = {}
+    for e in events:
+        if e.type is EventType.ACCOUNT_DELETED:
+            assert e.actor.id not in deleted, "deleted twice"
+            deleted[e.actor.id] = e.ts_ms
+    assert deleted
+    for e in events:
+        for account in (e.actor, e.target):
+            if account is None:
+                continue
+            if account.created_ts_ms is not None:
+                assert e.ts_ms >= account.created_ts_ms, e
+            end = deleted.get(account.id)
+            if end is not None and e.type is not EventType.ACCOUNT_DELETED:
+                assert e.ts_ms < end, e
