@@ -19,9 +19,12 @@ _KIDS = (B.UNDER_13, B.AGE_13_15, B.AGE_16_17)
 _OLD = 200 * DAY_MS
 
 
-def _old(inst: Instance, band: AgeBand, **kw: object) -> Person:
+def _old(
+    inst: Instance, band: AgeBand, *, device: str | None = None, home_ip: str | None = None
+) -> Person:
+    """A verified account made 30-600 days before the span."""
     created = inst.world.start_ms - inst.rng.randrange(30 * DAY_MS, _OLD * 3)
-    return inst.account(band, created, **kw)  # type: ignore[arg-type]
+    return inst.account(band, created, device=device, home_ip=home_ip)
 
 
 def _school_friends(inst: Instance, n: int, bands: tuple[AgeBand, ...]) -> tuple[int, list[Person]]:

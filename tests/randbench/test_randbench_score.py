@@ -97,10 +97,10 @@ def test_uncaught_attack_false_lookalike_and_background_subjects_counted_once() 
     assert coach.caught
     assert score.background_flagged == ("ACCOUNT:bg-1", "IP:ip-carrier")
     table = rows(BenchScore((score,)))
-    assert table["background"]["per_10k"] == 5.0  # type: ignore[index]
-    (look,) = table["lookalikes"]  # type: ignore[misc]
+    assert table["background"]["per_10k"] == 5.0
+    (look,) = table["lookalikes"]
     assert look["pattern"] == "youth_coach" and look["high"] == 1 and look["high_pct"] == 100.0
-    (atk,) = table["attacks"]  # type: ignore[misc]
+    (atk,) = table["attacks"]
     assert atk["high"] == 0 and atk["median_minors_before"] is None
     text = format_table(BenchScore((score,), command="guardline eval --randomised --seeds 1"))
     assert "guardline eval --randomised --seeds 1" in text
@@ -115,7 +115,7 @@ def test_medians_pool_instances_over_seeds() -> None:
     second = score_seed(
         2, [other], EVENTS, [alert(SubjectKind.ACCOUNT, "a1", Severity.HIGH, T0 + 10 * MIN)], 10
     )
-    (atk,) = rows(BenchScore((first, second)))["attacks"]  # type: ignore[misc]
+    (atk,) = rows(BenchScore((first, second)))["attacks"]
     assert atk["instances"] == 2 and atk["high"] == 2
     # seed 1: m1 by T0; seed 2 owns only a1: m1 and m3 by T0 + 10 min (m2 was a2's)
     assert atk["median_minors_before"] == 1.5
@@ -173,7 +173,7 @@ def test_breakdown_by_what_the_offender_drew() -> None:
         alert(SubjectKind.ACCOUNT, "c1", Severity.HIGH, T0),
     ]
     score = score_seed(1, [teen, adult, coach], EVENTS, alerts, 10)
-    by = rows(BenchScore((score,)))["attacks_by"]["band"]  # type: ignore[index]
+    by = rows(BenchScore((score,)))["attacks_by"]["band"]
     assert by == {"AGE_16_17": [1, 1], "AGE_21_PLUS": [0, 1]}  # look-alikes left out
 
 
