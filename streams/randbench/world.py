@@ -128,6 +128,14 @@ class World:
         """`a` and `b` talked before the stream started: never a first contact."""
         self.known_pairs.add((a, b) if a < b else (b, a))
 
+    def parent_of(self, child: Person) -> Person | None:
+        """A 21+ family member on the app (a friend sharing the child's home IP), if any."""
+        for f in child.friends:
+            p = self.people[f]
+            if p.band is AgeBand.AGE_21_PLUS and p.home_ip == child.home_ip:
+                return p
+        return None
+
     # --- time and place --------------------------------------------------------------------
 
     def day_time(self, rng: random.Random, day: int) -> int:
