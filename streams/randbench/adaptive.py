@@ -12,8 +12,10 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Final
 
+from streams.engine.core import EngineConfig
 from streams.model import AgeBand, EventType
 from streams.randbench.attacks import offender
 from streams.randbench.instance import Instance
@@ -239,9 +241,12 @@ STRATEGIES: Final[dict[str, tuple[Strategy, tuple[str, ...]]]] = {
 }
 
 
-def adaptive_patterns(detectors: list[Any]) -> dict[str, Callable[[Instance], None]]:
+def adaptive_patterns(
+    detectors: list[Any], engine: EngineConfig | None = None
+) -> dict[str, Callable[[Instance], None]]:
     """`adaptive_<name>` for each enforced detector: its own strategy when it has one and its
-    config still has the fields it reads, else the probing attacker (`probing.py`)."""
+    config still has the fields it reads, else the probing attacker (`probing.py`), which
+    runs the detector under the `engine` settings of the real run."""
     out: dict[str, Callable[[Instance], None]] = {}
     for detector in detectors:
         name, config = detector.name, getattr(detector, "config", None)
@@ -250,7 +255,7 @@ def adaptive_patterns(detectors: list[Any]) -> dict[str, Callable[[Instance], No
             out[f"adaptive_{name}"] = _bind(strategy, config, name)
         else:
             label = "probing" if strategy is None else "probing (config lacks its fields)"
-            out[f"adaptive_{name}"] = _bind(probing, detector, label)
+            out[f"adaptive_{name}"] = _bind(partial(probing, engine=engine), detector, label)
     return out
 
 

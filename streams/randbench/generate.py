@@ -31,9 +31,11 @@ class Generated:
     background_accounts: int
 
 
-def all_patterns(detectors: Sequence[Any]) -> list[tuple[str, Kind, Builder]]:
+def all_patterns(
+    detectors: Sequence[Any], engine: Any | None = None
+) -> list[tuple[str, Kind, Builder]]:
     """Every attack (named, extra, adaptive to each of `detectors`) and look-alike."""
-    attacks = {**ATTACKS, **EXTRA_ATTACKS, **adaptive_patterns(list(detectors))}
+    attacks = {**ATTACKS, **EXTRA_ATTACKS, **adaptive_patterns(list(detectors), engine)}
     out: list[tuple[str, Kind, Builder]] = [(n, "attack", b) for n, b in attacks.items()]
     out.extend((n, "lookalike", b) for n, b in LOOKALIKES.items())
     return out
@@ -62,7 +64,8 @@ def generate(
     world = World(seed, days=days)
     build_background(world, accounts)
     built: list[Instance] = []
-    for name, kind, build in all_patterns(enforced_detectors(config)):
+    engine = None if config is None else config.engine
+    for name, kind, build in all_patterns(enforced_detectors(config), engine):
         if patterns is not None and name not in patterns:
             continue
         for i in range(instances):

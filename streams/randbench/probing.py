@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from streams.engine.core import Engine
+from streams.engine.core import Engine, EngineConfig
 from streams.model import Event, EventType, Severity
 from streams.randbench.attacks import offender
 from streams.randbench.instance import Instance
@@ -27,9 +27,9 @@ Planned = tuple[int, EventType, Person, Person | None, str | None, bool | None]
 class _Probe:
     """The detector's view of the attacker so far, and trials of what it plans next."""
 
-    def __init__(self, inst: Instance, detector: Any) -> None:
+    def __init__(self, inst: Instance, detector: Any, engine: EngineConfig | None) -> None:
         self.inst = inst
-        self.engine = Engine([detector])
+        self.engine = Engine([detector], engine)
         self.n = 0
         self.talked: set[tuple[str, str]] = set()
 
@@ -74,11 +74,13 @@ class _Probe:
         return True
 
 
-def probing(inst: Instance, detector: Any) -> None:
+def probing(inst: Instance, detector: Any, engine: EngineConfig | None = None) -> None:
+    """Reach 20-45 minors, each contact only once the detector would not be HIGH for it;
+    `engine`: the settings (cooldown, escalation) the real run uses."""
     rng, world = inst.rng, inst.world
     start = inst.start_window(0.5, 3)
     o = offender(inst, start)
-    probe = _Probe(inst, detector)
+    probe = _Probe(inst, detector, engine)
     if o.account.created_ts_ms is not None and o.account.created_ts_ms >= world.start_ms:
         probe.engine.process_all(
             [
