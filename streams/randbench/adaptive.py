@@ -75,24 +75,31 @@ def _reach(inst: Instance, o: Person, v: Person, ts: int, channel: str, group: s
         inst.replies(ts + MINUTE_MS, v, o, inst.rng.randint(1, 2))
 
 
-def under_windows(inst: Instance, config: Any, channels: tuple[str, ...]) -> None:
-    """Distinct minors through `channels`, never more than `ceil(high) - 1` in any window of
-    each `<prefix>window_ms` / `<prefix>high` pair of the config."""
+def under_windows(
+    inst: Instance,
+    config: Any,
+    channels: tuple[str, ...],
+    count: tuple[int, int] = (20, 45),
+    groups: int = 1,
+) -> None:
+    """Distinct minors through `channels` (group adds spread over `groups` new groups), never
+    more than `ceil(high) - 1` in any window of each `<prefix>window_ms` / `<prefix>high`
+    pair of the config; `count` minors wanted, as many as fit before the span ends."""
     rng = inst.rng
     start = inst.start_window(0.5, 3)
     o = offender(inst, start)
     limits = window_limits(config)
     inst.draw("limits", ";".join(f"{w // MINUTE_MS}min<={n}" for w, n in limits))
-    count = int(inst.draw("minors", rng.randint(20, 45)))
+    wanted = int(inst.draw("minors", rng.randint(*count)))
     end = inst.world.end_ms - HOUR_MS
     times = [
         t
-        for t in schedule(start, count, limits, lambda: rng.randrange(MINUTE_MS, 4 * MINUTE_MS))
+        for t in schedule(start, wanted, limits, lambda: rng.randrange(MINUTE_MS, 4 * MINUTE_MS))
         if t < end
     ]
-    group = inst.world.new_id("g")
-    for t, v in zip(times, inst.minors(len(times), spread=True), strict=False):
-        _reach(inst, o, v, t, rng.choice(channels), group)
+    rooms = [inst.world.new_id("g") for _ in range(groups)]
+    for k, (t, v) in enumerate(zip(times, inst.minors(len(times), spread=True), strict=False)):
+        _reach(inst, o, v, t, rng.choice(channels), rooms[k % groups])
     inst.draw("reached", len(times))
 
 
@@ -101,20 +108,9 @@ def under_contact_burst(inst: Instance, config: Any) -> None:
 
 
 def under_mass_add(inst: Instance, config: Any) -> None:
-    """Group adds one under the weighted high per window, with a risk sign (3+ groups)."""
-    rng = inst.rng
-    start = inst.start_window(0.5, 12)
-    o = offender(inst, start)
-    per_window = math.ceil(config.high) - 1
-    rounds = int(inst.draw("rounds", rng.randint(2, 5)))
-    inst.draw("adds_per_window", per_window)
-    t = start
-    for _ in range(rounds):
-        groups = [inst.world.new_id("g") for _ in range(max(3, config.spread_groups))]
-        for k, v in enumerate(inst.minors(per_window, spread=True)):
-            t += rng.randrange(MINUTE_MS, 5 * MINUTE_MS)
-            inst.emit(t, EventType.GROUP_MEMBER_ADDED, o, v, group=groups[k % len(groups)])
-        t += config.window_ms + rng.randrange(HOUR_MS, 6 * HOUR_MS)  # from the round's last add
+    """Group adds into 3 groups (a risk sign once), one under `high` in every window that has a
+    high (the six-hour one, and any slower one)."""
+    under_windows(inst, config, channels=("group",), count=(40, 80), groups=3)
 
 
 def under_sextortion(inst: Instance, config: Any) -> None:
@@ -227,7 +223,7 @@ STRATEGIES: Final[dict[str, tuple[Strategy, tuple[str, ...]]]] = {
         under_contact_burst,
         ("fast_window_ms", "fast_high", "slow_window_ms", "slow_high"),
     ),
-    "minor_mass_add": (under_mass_add, ("high", "window_ms", "spread_groups")),
+    "minor_mass_add": (under_mass_add, ("high", "window_ms")),
     "sextortion_velocity": (
         under_sextortion,
         ("high", "window_ms", "escalation_window_ms", "min_messages", "min_media"),

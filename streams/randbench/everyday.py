@@ -58,7 +58,7 @@ def reregistrations(world: World, rng: random.Random, people: list[Person]) -> l
 
 def relatives(world: World, rng: random.Random, people: list[Person]) -> None:
     """An aunt, a tutor: an adult writes to one to three minors for the first time, who reply."""
-    minors = [p for p in people if p.is_minor and p.gone_ms is None]
+    minors = [p for p in people if p.is_minor and p.lifelong(world.start_ms)]
     for p in people:
         if p.band is not AgeBand.AGE_21_PLUS or rng.random() >= RELATIVE_SHARE:
             continue
@@ -77,7 +77,7 @@ def relatives(world: World, rng: random.Random, people: list[Person]) -> None:
 def study_groups(world: World, rng: random.Random) -> None:
     """A student makes a group for a project and adds four to twelve schoolmates."""
     for school in world.schools:
-        alive = [m for m in school.minors if world.people[m].gone_ms is None]
+        alive = [m for m in school.minors if world.people[m].lifelong(world.start_ms)]
         if len(alive) < 13:
             continue
         for day in range(world.days):

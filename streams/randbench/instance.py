@@ -118,7 +118,9 @@ class Instance:
         world, rng = self.world, self.rng
         pool = world.stable_minors
         if school is not None:
-            pool = [m for m in world.schools[school].minors if world.people[m].gone_ms is None]
+            pool = [
+                m for m in world.schools[school].minors if world.people[m].lifelong(world.start_ms)
+            ]
         if bands is not None:
             pool = [m for m in pool if world.people[m].band in bands]
         if spread:

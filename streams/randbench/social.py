@@ -47,7 +47,7 @@ def build_background(world: World, accounts: int) -> None:
         _lifecycle(world, rng, person)
     people.extend(everyday.reregistrations(world, rng, people))
     world.background.extend(p.id for p in people)
-    world.stable_minors.extend(p.id for p in minors if p.gone_ms is None)
+    world.stable_minors.extend(p.id for p in minors if p.lifelong(world.start_ms))
     for person in people:
         _daily_chats(world, rng, person)
     _group_traffic(world, rng)

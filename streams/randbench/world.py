@@ -56,6 +56,10 @@ class Person:
     def is_minor(self) -> bool:
         return self.account.age_band in MINOR_BANDS
 
+    def lifelong(self, start_ms: int) -> bool:
+        """There from the stream's start (`start_ms`) and never deleted."""
+        return self.born_ms <= start_ms and self.gone_ms is None
+
     def alive(self, ts_ms: int) -> bool:
         return self.born_ms <= ts_ms and (self.gone_ms is None or ts_ms < self.gone_ms)
 
