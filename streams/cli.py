@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from streams import topics
 from streams.broker import BOOTSTRAP_ENV, external_bootstrap
 from streams.config import CONFIG_ENV, ConfigError, load_config
-from streams.randbench.generate import DEFAULT_ACCOUNTS as _RANDBENCH_ACCOUNTS
+from streams.randbench.generate import DEFAULT_ACCOUNTS, DEFAULT_INSTANCES
 from streams.registry import REGISTRY_ENV, RegistryError, registry_url
 from streams.validation import InvalidEvent
 from streams.worker.endpoints import (
@@ -89,7 +89,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.randomised:
         from streams.randbench.commands import simulate_randomised
 
-        return simulate_randomised(args.seed, args.output, args.truth, args.config, args.accounts)
+        return simulate_randomised(
+            args.seed, args.output, args.truth, args.config, args.accounts, args.instances
+        )
 
     sim = simulate(SimulationConfig(seed=args.seed))
     write_jsonl(args.output, (event_to_json(e) for e in sim.events))
@@ -192,7 +194,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if is_instance_truth(args.truth):
         from streams.randbench.commands import eval_truth_file
 
-        return eval_truth_file(alerts, args.truth, args.events)
+        return eval_truth_file(alerts, args.truth, args.events, args.config)
     report = evaluate(read_truth(args.truth), alerts)
     print(format_report(report))
     return 0
@@ -211,9 +213,13 @@ def _eval_randomised(args: argparse.Namespace) -> int:
     argv = ["eval", "--randomised", "--seeds", args.seeds]
     if args.config is not None:
         argv += ["--config", str(args.config)]
-    if args.accounts != _RANDBENCH_ACCOUNTS:
+    if args.accounts != DEFAULT_ACCOUNTS:
         argv += ["--accounts", str(args.accounts)]
-    return eval_randomised(seeds, args.config, args.json, args.jobs, args.accounts, argv)
+    if args.instances != DEFAULT_INSTANCES:
+        argv += ["--instances", str(args.instances)]
+    return eval_randomised(
+        seeds, args.config, args.json, args.jobs, (args.accounts, args.instances), argv
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -282,6 +288,17 @@ def build_parser() -> argparse.ArgumentParser:
     def with_config(p: argparse.ArgumentParser) -> None:
         p.add_argument("--config", type=Path, help="detector config TOML (default: built-in)")
 
+    def with_randbench_size(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--accounts", type=int, default=DEFAULT_ACCOUNTS, help="--randomised background size"
+        )
+        p.add_argument(
+            "--instances",
+            type=int,
+            default=DEFAULT_INSTANCES,
+            help="--randomised instances of each pattern and look-alike kind per seed",
+        )
+
     def with_registry(p: argparse.ArgumentParser, what: str) -> None:
         p.add_argument(
             "--schema-registry",
@@ -315,9 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the randomised benchmark: social background, randomised instances of every "
         "attack pattern and look-alike kind (docs/detectors/evaluation.md)",
     )
-    p.add_argument(
-        "--accounts", type=int, default=_RANDBENCH_ACCOUNTS, help="--randomised background size"
-    )
+    with_randbench_size(p)
     with_config(p)
 
     p = add("worker", cmd_worker, "Run a stream worker (Faust) on the input topic.")
@@ -388,9 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", default="101-105", help="--randomised seeds: 101-105 or 1,2,3")
     p.add_argument("--json", type=Path, help="--randomised: also write the figures as JSON")
     p.add_argument("--jobs", type=int, default=2, help="--randomised: seeds run at once (2)")
-    p.add_argument(
-        "--accounts", type=int, default=_RANDBENCH_ACCOUNTS, help="--randomised background size"
-    )
+    with_randbench_size(p)
     with_config(p)
 
     p = add("dashboard", cmd_dashboard, "Write the Grafana dashboard JSON (generated from code).")

@@ -6,11 +6,12 @@ look-alike kind, each from parameter ranges; the truth names every account, devi
 instance owns. `score` counts, per pattern, instances caught at HIGH+ and how many distinct
 minors they had reached by then (from the events, not from the alerts' own counts).
 
-Layout: `world` (accounts, infrastructure, the event recorder), `social` (the background),
-`instance` (what an instance owns, its truth), `attacks`, `extra_attacks`, `adaptive`
-(attackers just under each detector's thresholds), `lookalikes`, `generate` (one seed),
-`score` (truth + alerts -> table), `bench` (several seeds in-process). Pure: no wall clock,
-no global random; the same seed and size give the same events and truth.
+Layout: `world` (accounts, infrastructure, the event recorder), `social` and `everyday` (the
+background), `instance` (what an instance owns, its truth), `attacks`, `extra_attacks`,
+`adaptive` and `probing` (attackers just under each detector's thresholds), `lookalikes` and
+`benign_reach`, `generate` (one seed), `score` (truth + alerts -> table), `bench` (several
+seeds in-process), `commands` (the CLI's part). Pure: no wall clock, no global random; the
+same seed and size give the same events and truth.
 """
 
 from __future__ import annotations

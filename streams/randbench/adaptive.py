@@ -1,12 +1,10 @@
-"""Adaptive attackers: for each configured detector, one that stays just under its thresholds.
+"""Adaptive attackers: for each enforced detector, one that stays just under its thresholds.
 
 The thresholds are read from the detector configs at generation time, so they follow tuning.
-A detector with a strategy in `STRATEGIES` gets that one; any other (a new detector) gets the
-generic one: for every `<prefix>window_ms` / `<prefix>high` pair in its config, never more than
-`high - 1` distinct minors inside any such window, across all channels. That is exactly
-"under the threshold" for a detector counting distinct minors per window (new_contact_burst,
-minor_exposure-like), and a fair first try for others. To give a new detector its own attacker,
-add `STRATEGIES["name"] = fn` where `fn(inst, config)` builds the instance.
+A detector with a strategy in `STRATEGIES` gets that one, as long as its config still has the
+fields the strategy reads; any other (a new detector) gets the probing attacker
+(`probing.py`), which tries each contact on the detector itself first. To give a detector a
+hand-written attacker: `STRATEGIES["name"] = (fn, ("field", ...))`, `fn(inst, config)`.
 """
 
 from __future__ import annotations
@@ -14,11 +12,14 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Final
 
+from streams.engine.core import EngineConfig
 from streams.model import AgeBand, EventType
 from streams.randbench.attacks import offender
 from streams.randbench.instance import Instance
+from streams.randbench.probing import probing
 from streams.randbench.world import DAY_MS, HOUR_MS, MINUTE_MS, Person
 
 Strategy = Callable[[Instance, Any], None]
@@ -74,52 +75,42 @@ def _reach(inst: Instance, o: Person, v: Person, ts: int, channel: str, group: s
         inst.replies(ts + MINUTE_MS, v, o, inst.rng.randint(1, 2))
 
 
-def generic(
-    inst: Instance, config: Any, channels: tuple[str, ...] = ("dm", "add", "group")
+def under_windows(
+    inst: Instance,
+    config: Any,
+    channels: tuple[str, ...],
+    count: tuple[int, int] = (20, 45),
+    groups: int = 1,
 ) -> None:
-    """Distinct minors, each window kept one under its high threshold, mixed channels."""
+    """Distinct minors through `channels` (group adds spread over `groups` new groups), never
+    more than `ceil(high) - 1` in any window of each `<prefix>window_ms` / `<prefix>high`
+    pair of the config; `count` minors wanted, as many as fit before the span ends."""
     rng = inst.rng
     start = inst.start_window(0.5, 3)
     o = offender(inst, start)
     limits = window_limits(config)
     inst.draw("limits", ";".join(f"{w // MINUTE_MS}min<={n}" for w, n in limits))
-    count = int(inst.draw("minors", rng.randint(20, 45)))
+    wanted = int(inst.draw("minors", rng.randint(*count)))
     end = inst.world.end_ms - HOUR_MS
     times = [
         t
-        for t in schedule(start, count, limits, lambda: rng.randrange(MINUTE_MS, 4 * MINUTE_MS))
+        for t in schedule(start, wanted, limits, lambda: rng.randrange(MINUTE_MS, 4 * MINUTE_MS))
         if t < end
     ]
-    group = inst.world.new_id("g")
-    for t, v in zip(times, inst.minors(len(times), spread=True), strict=False):
-        _reach(inst, o, v, t, rng.choice(channels), group)
+    rooms = [inst.world.new_id("g") for _ in range(groups)]
+    for k, (t, v) in enumerate(zip(times, inst.minors(len(times), spread=True), strict=False)):
+        _reach(inst, o, v, t, rng.choice(channels), rooms[k % groups])
     inst.draw("reached", len(times))
 
 
 def under_contact_burst(inst: Instance, config: Any) -> None:
-    generic(inst, config, channels=("dm", "add"))
+    under_windows(inst, config, channels=("dm", "add"))
 
 
 def under_mass_add(inst: Instance, config: Any) -> None:
-    """Group adds one under the weighted high per window, into 2-5 groups."""
-    rng = inst.rng
-    start = inst.start_window(0.5, 12)
-    o = offender(inst, start)
-    per_window = math.ceil(config.high) - 1
-    rounds = int(inst.draw("rounds", rng.randint(2, 5)))
-    inst.draw("adds_per_window", per_window)
-    t = start
-    for _ in range(rounds):
-        groups = [inst.world.new_id("g") for _ in range(rng.randint(2, 5))]
-        for k, v in enumerate(inst.minors(per_window, spread=True)):
-            inst.emit(
-                t + k * rng.randrange(MINUTE_MS, 5 * MINUTE_MS),
-                EventType.GROUP_MEMBER_ADDED,
-                o,
-                v,
-                group=groups[k % len(groups)],
-            )
-        t += config.window_ms + rng.randrange(HOUR_MS, 6 * HOUR_MS)
+    """Group adds into 3 groups (a risk sign once), one under `high` in every window that has a
+    high (the six-hour one, and any slower one)."""
+    under_windows(inst, config, channels=("group",), count=(40, 80), groups=3)
 
 
 def under_sextortion(inst: Instance, config: Any) -> None:
@@ -157,7 +148,7 @@ def under_blocks_reports(inst: Instance, config: Any) -> None:
         victims = inst.minors(rng.randint(8, 15), spread=True)
         for v in victims:
             t = inst.dm(t + rng.randrange(2 * MINUTE_MS, 20 * MINUTE_MS), o, v, rng.randint(1, 3))
-        weight = 0.0
+        weight, last = 0.0, t
         for v in victims:
             report = rng.random() < 0.4
             w = config.report_weight if report else config.block_weight
@@ -165,14 +156,28 @@ def under_blocks_reports(inst: Instance, config: Any) -> None:
                 break
             weight += w
             when = t + rng.randrange(10 * MINUTE_MS, config.window_ms // 2)
+            last = max(last, when)
             inst.emit(when, EventType.REPORTED if report else EventType.BLOCKED, v, o)
-        t += config.window_ms + rng.randrange(HOUR_MS, 6 * HOUR_MS)
+        # The next round's first block falls a whole window after this round's last one.
+        t = last + config.window_ms + rng.randrange(HOUR_MS, 6 * HOUR_MS)
+
+
+def lowest_high(config: Any) -> int:
+    """The smallest of a config's `high` and `*_high` count thresholds, rounded up."""
+    values = [
+        getattr(config, f.name)
+        for f in dataclasses.fields(config)
+        if f.name == "high" or f.name.endswith("_high")
+    ]
+    return min(math.ceil(v) for v in values if isinstance(v, int | float) and v >= 1)
 
 
 def under_churn(inst: Instance, config: Any) -> None:
-    """Throwaways, one under `high` deleted per window on any device or IP; rotates both."""
+    """Throwaways on a fresh device and IP each round, one fewer per round than the lowest of
+    the detector's account thresholds (`high`, and any `*_high` such as a live-ring one)."""
     rng = inst.rng
-    per_window = max(1, config.high - 1)
+    per_window = max(1, lowest_high(config) - 1)
+    inst.draw("accounts_per_device", per_window)
     rounds = int(inst.draw("rounds", rng.randint(2, 3)))
     abandon = bool(inst.draw("abandon_instead", rng.random() < 0.3))
     t = inst.start_window(0.5, 9)
@@ -191,47 +196,68 @@ def under_churn(inst: Instance, config: Any) -> None:
 
 
 def under_ban_evasion(inst: Instance, config: Any) -> None:
-    """A chain of accounts on one device; each re-contacts only `high - 1` of its
-    predecessor's minors, plus new ones."""
+    """A chain of accounts on one device; each re-contacts only `high - 1` minors of all its
+    deleted predecessors together, plus new ones."""
     rng = inst.rng
     device, ip = inst.device(), inst.ip()
     t = inst.start_window(0.5, 8)
     back = max(0, config.high - 1)
     generations = int(inst.draw("accounts", rng.randint(3, 5)))
-    previous: list[Person] = []
+    inst.draw("recontacted_per_account", back)
+    deleted_victims: list[Person] = []
     for _ in range(generations):
         acc = offender(inst, t, device=device, home_ip=ip)
-        victims = rng.sample(previous, min(back, len(previous))) + inst.minors(
-            rng.randint(3, 8), spread=True
-        )
+        fresh = [v for v in inst.minors(rng.randint(3, 8), spread=True) if v not in deleted_victims]
+        victims = rng.sample(deleted_victims, min(back, len(deleted_victims))) + fresh
         for v in victims:
             t = inst.dm(t + rng.randrange(2 * MINUTE_MS, 40 * MINUTE_MS), acc, v, rng.randint(1, 3))
         inst.delete(t + rng.randrange(HOUR_MS, DAY_MS), acc)
-        previous = victims
+        deleted_victims.extend(fresh)
         t += rng.randrange(DAY_MS, 2 * DAY_MS)
 
 
-STRATEGIES: Final[dict[str, Strategy]] = {
-    "new_contact_burst": under_contact_burst,
-    "minor_mass_add": under_mass_add,
-    "sextortion_velocity": under_sextortion,
-    "minor_blocks_reports": under_blocks_reports,
-    "anonymous_churn": under_churn,
-    "ban_evasion": under_ban_evasion,
+# name -> (strategy, the config fields it reads). A config without one of those fields (the
+# detector changed) gets the probing attacker instead, and the instance's params say so.
+STRATEGIES: Final[dict[str, tuple[Strategy, tuple[str, ...]]]] = {
+    "new_contact_burst": (
+        under_contact_burst,
+        ("fast_window_ms", "fast_high", "slow_window_ms", "slow_high"),
+    ),
+    "minor_mass_add": (under_mass_add, ("high", "window_ms")),
+    "sextortion_velocity": (
+        under_sextortion,
+        ("high", "window_ms", "escalation_window_ms", "min_messages", "min_media"),
+    ),
+    "minor_blocks_reports": (
+        under_blocks_reports,
+        ("high", "window_ms", "block_weight", "report_weight"),
+    ),
+    "anonymous_churn": (under_churn, ("high", "window_ms")),
+    "ban_evasion": (under_ban_evasion, ("high",)),
 }
 
 
-def adaptive_patterns(detectors: list[tuple[str, Any]]) -> dict[str, Callable[[Instance], None]]:
-    """`adaptive_<name>` for each (name, config) of an enforced detector."""
+def adaptive_patterns(
+    detectors: list[Any], engine: EngineConfig | None = None
+) -> dict[str, Callable[[Instance], None]]:
+    """`adaptive_<name>` for each enforced detector: its own strategy when it has one and its
+    config still has the fields it reads, else the probing attacker (`probing.py`), which
+    runs the detector under the `engine` settings of the real run."""
     out: dict[str, Callable[[Instance], None]] = {}
-    for name, config in detectors:
-        strategy = STRATEGIES.get(name, generic)
-        out[f"adaptive_{name}"] = _bind(strategy, config)
+    for detector in detectors:
+        name, config = detector.name, getattr(detector, "config", None)
+        strategy, needs = STRATEGIES.get(name, (None, ()))
+        if strategy is not None and all(hasattr(config, f) for f in needs):
+            out[f"adaptive_{name}"] = _bind(strategy, config, name)
+        else:
+            label = "probing" if strategy is None else "probing (config lacks its fields)"
+            out[f"adaptive_{name}"] = _bind(partial(probing, engine=engine), detector, label)
     return out
 
 
-def _bind(strategy: Strategy, config: Any) -> Callable[[Instance], None]:
+def _bind(strategy: Strategy, config: Any, label: str) -> Callable[[Instance], None]:
     def build(inst: Instance) -> None:
+        inst.draw("strategy", label)
         strategy(inst, config)
 
     return build

@@ -261,11 +261,11 @@ def sextortion_victim_side(inst: Instance) -> None:
         first = start + span * k // n
         ts = inst.dm(first, o, v, rng.randint(3, 12))
         if rng.random() < media_share:
-            sent = inst.replies(
-                first + rng.randrange(5 * MINUTE_MS, 50 * MINUTE_MS), v, o, rng.randint(1, 3), 3
-            )
-            ts = max(ts, sent)
-            inst.turn_away(ts + rng.randrange(10 * MINUTE_MS, 6 * HOUR_MS), v, o, 0.6)
+            sent = first + rng.randrange(5 * MINUTE_MS, 40 * MINUTE_MS)
+            for _ in range(rng.randint(1, 3)):  # all within the hour after its first message
+                inst.emit(sent, EventType.MESSAGE_SENT, v, o, media=True)
+                sent += rng.randrange(20_000, 6 * MINUTE_MS)
+            inst.turn_away(max(ts, sent) + rng.randrange(10 * MINUTE_MS, 6 * HOUR_MS), v, o, 0.6)
 
 
 def mass_add(inst: Instance) -> None:

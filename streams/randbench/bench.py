@@ -67,6 +67,7 @@ def run_seed(
         score.instances,
         score.background_accounts,
         score.background_flagged,
+        score.background_detectors,
         events=len(gen.events),
         seconds=seconds,
     )

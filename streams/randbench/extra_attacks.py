@@ -4,11 +4,14 @@
 - `move_to_group`: first-DMs minors, then pulls the ones it reached into a group of its own.
 - `under13_targeter`: goes specifically after under-13s.
 - `victim_network`: unrelated-looking accounts (own devices and IPs) sharing one victim pool.
+- `band_switcher`: signs up as an adult, then edits its declared age to 16-17 or 13-15 (or
+  to unknown) before it contacts minors: its events carry the new band from then on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Final
 
 from streams.model import AgeBand, EventType
@@ -91,9 +94,36 @@ def victim_network(inst: Instance) -> None:
                 inst.replies(t, v, acc, rng.randint(1, 2))
 
 
+def band_switcher(inst: Instance) -> None:
+    rng = inst.rng
+    start = inst.start_window(1, 14)
+    o = offender(inst, start, ((AgeBand.AGE_21_PLUS, 0.6), (AgeBand.AGE_18_20, 0.4)))
+    claim = rng.choice((AgeBand.AGE_16_17, AgeBand.AGE_16_17, AgeBand.AGE_13_15, AgeBand.UNKNOWN))
+    inst.draw("switched_to", claim.value)
+    switch = start - rng.randrange(10 * MINUTE_MS, DAY_MS)
+    born = max(o.born_ms, switch - 2 * DAY_MS)
+    if born < switch:  # a little adult life under the first band, seen by the pipeline
+        world = inst.world
+        adults = [a for a in world.background if world.people[a].band is AgeBand.AGE_21_PLUS]
+        for a in rng.sample(adults, rng.randint(1, 3)):
+            inst.dm(rng.randrange(born, switch), o, world.people[a])
+    o.account = replace(o.account, age_band=claim)  # from here on its events say so
+    inst.draw("switched_before_min", (start - switch) // MINUTE_MS)
+    victims = inst.minors(int(inst.draw("minors", rng.randint(6, 20))), spread=True)
+    span = int(inst.draw("span_h", rng.randint(1, 8))) * HOUR_MS
+    for k, v in enumerate(victims):
+        ts = start + span * k // len(victims)
+        if rng.random() < 0.3:
+            inst.emit(ts, EventType.CONTACT_ADDED, o, v)
+        ts = inst.dm(ts + MINUTE_MS, o, v, rng.randint(1, 4))
+        if rng.random() < 0.4:
+            inst.replies(ts, v, o, rng.randint(1, 3), media=1 if rng.random() < 0.15 else 0)
+
+
 EXTRA_ATTACKS: Final[dict[str, Callable[[Instance], None]]] = {
     "group_then_dm": group_then_dm,
     "move_to_group": move_to_group,
     "under13_targeter": under13_targeter,
     "victim_network": victim_network,
+    "band_switcher": band_switcher,
 }

@@ -31,24 +31,22 @@ class Generated:
     background_accounts: int
 
 
-def all_patterns(detectors: Sequence[tuple[str, Any]]) -> list[tuple[str, Kind, Builder]]:
-    """Every attack (named, extra, adaptive to `detectors`' (name, config)) and look-alike."""
-    attacks = {**ATTACKS, **EXTRA_ATTACKS, **adaptive_patterns(list(detectors))}
+def all_patterns(
+    detectors: Sequence[Any], engine: Any | None = None
+) -> list[tuple[str, Kind, Builder]]:
+    """Every attack (named, extra, adaptive to each of `detectors`) and look-alike."""
+    attacks = {**ATTACKS, **EXTRA_ATTACKS, **adaptive_patterns(list(detectors), engine)}
     out: list[tuple[str, Kind, Builder]] = [(n, "attack", b) for n, b in attacks.items()]
     out.extend((n, "lookalike", b) for n, b in LOOKALIKES.items())
     return out
 
 
-def enforced_detectors(config: Any | None) -> list[tuple[str, Any]]:
-    """(name, config) of the enforced detectors of a `GuardlineConfig` (defaults if None)."""
+def enforced_detectors(config: Any | None) -> list[Any]:
+    """The enforced detectors of a `GuardlineConfig` (the defaults if None)."""
     from streams.config import Mode, load_config
 
     cfg = config if config is not None else load_config()
-    return [
-        (s.detector.name, getattr(s.detector, "config", None))
-        for s in cfg.detectors
-        if s.mode is Mode.ENFORCE
-    ]
+    return [s.detector for s in cfg.detectors if s.mode is Mode.ENFORCE]
 
 
 def generate(
@@ -66,7 +64,8 @@ def generate(
     world = World(seed, days=days)
     build_background(world, accounts)
     built: list[Instance] = []
-    for name, kind, build in all_patterns(enforced_detectors(config)):
+    engine = None if config is None else config.engine
+    for name, kind, build in all_patterns(enforced_detectors(config), engine):
         if patterns is not None and name not in patterns:
             continue
         for i in range(instances):

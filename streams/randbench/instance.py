@@ -91,6 +91,13 @@ class Instance:
         self.people.append(person)
         return person
 
+    def old_account(
+        self, band: AgeBand, *, device: str | None = None, home_ip: str | None = None
+    ) -> Person:
+        """A verified account made 30-600 days before the span."""
+        created = self.world.start_ms - self.rng.randrange(30 * DAY_MS, 600 * DAY_MS)
+        return self.account(band, created, device=device, home_ip=home_ip)
+
     def draw(self, name: str, value: Param) -> Param:
         """Record a drawn parameter for the report; returns it."""
         self.params[name] = value
@@ -111,7 +118,9 @@ class Instance:
         world, rng = self.world, self.rng
         pool = world.stable_minors
         if school is not None:
-            pool = [m for m in world.schools[school].minors if world.people[m].gone_ms is None]
+            pool = [
+                m for m in world.schools[school].minors if world.people[m].lifelong(world.start_ms)
+            ]
         if bands is not None:
             pool = [m for m in pool if world.people[m].band in bands]
         if spread:
@@ -128,6 +137,11 @@ class Instance:
                         picked.append(rng.choice(left))
             return [world.people[m] for m in picked]
         return [world.people[m] for m in rng.sample(pool, min(n, len(pool)))]
+
+    def school_minors(self, n: int, bands: tuple[AgeBand, ...]) -> tuple[int, list[Person]]:
+        """A school drawn at random, and `n` of its minors of `bands`."""
+        school = self.rng.randrange(len(self.world.schools))
+        return school, self.minors(n, bands=bands, school=school)
 
     # --- acting ------------------------------------------------------------------------------
 
@@ -161,6 +175,11 @@ class Instance:
             self.emit(ts_ms, EventType.MESSAGE_SENT, actor, target)
             ts_ms += gap_ms or self.rng.randrange(15_000, 5 * MINUTE_MS)
         return ts_ms
+
+    def chat(self, ts_ms: int, a: Person, b: Person) -> int:
+        """A short two-way chat started by `a`; returns the time of its last message."""
+        ts_ms = self.dm(ts_ms, a, b, self.rng.randint(1, 3))
+        return self.replies(ts_ms, b, a, self.rng.randint(1, 3))
 
     def replies(self, ts_ms: int, minor: Person, to: Person, n: int, media: int = 0) -> int:
         """`minor` answers `to`: `n` messages, the first `media` of them with an image."""

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypedDict
 
 from streams.model import MINOR_BANDS, Alert, Event, EventType, Severity
-from streams.randbench.instance import InstanceTruth
+from streams.randbench.instance import InstanceTruth, Param
 
 HIGH_RANK = Severity.HIGH.rank
 REACH_TYPES = frozenset(
@@ -36,6 +37,7 @@ class InstanceScore:
     delay_ms: int | None
     minors_before: int | None
     detectors: tuple[str, ...]  # detectors with a HIGH+ alert on it
+    params: Mapping[str, Param] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,7 @@ class SeedScore:
     instances: tuple[InstanceScore, ...]
     background_accounts: int
     background_flagged: tuple[str, ...]  # "KIND:id" of HIGH+ subjects outside every instance
+    background_detectors: tuple[str, ...] = ()  # per flagged subject, each detector at HIGH+
     events: int = 0
     seconds: float = 0.0
 
@@ -88,12 +91,12 @@ def score_seed(
             owner[subject] = k
     first: dict[int, int] = {}
     by: dict[int, set[str]] = {}
-    background: set[str] = set()
+    background: dict[str, set[str]] = {}
     for a in high:
         key = (a.subject.kind.value, a.subject.id)
         mine = owner.get(key)
         if mine is None:
-            background.add(f"{key[0]}:{key[1]}")
+            background.setdefault(f"{key[0]}:{key[1]}", set()).add(a.detector)
             continue
         first.setdefault(mine, a.trigger_ts_ms)
         by.setdefault(mine, set()).add(a.detector)
@@ -113,9 +116,16 @@ def score_seed(
                 delay_ms=None if trigger is None else trigger - t.start_ts_ms,
                 minors_before=minors,
                 detectors=tuple(sorted(by.get(k, ()))),
+                params=t.params,
             )
         )
-    return SeedScore(seed, tuple(scores), background_accounts, tuple(sorted(background)))
+    return SeedScore(
+        seed,
+        tuple(scores),
+        background_accounts,
+        tuple(sorted(background)),
+        tuple(sorted(d for found in background.values() for d in found)),
+    )
 
 
 def _reach_by_instance(
@@ -149,33 +159,52 @@ def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "-"
 
 
-def rows(bench: BenchScore) -> dict[str, object]:
+class PatternRow(TypedDict):
+    pattern: str
+    instances: int
+    high: int
+    high_pct: float
+    detectors: dict[str, int]
+    median_delay_min: float | None  # attacks only (None for look-alikes)
+    median_minors_before: float | None
+
+
+class Table(TypedDict):
+    seeds: list[int]
+    command: str
+    attacks: list[PatternRow]
+    lookalikes: list[PatternRow]
+    background: dict[str, Any]
+    attacks_by: dict[str, dict[str, list[int]]]
+    per_seed: list[dict[str, Any]]
+    instances: list[dict[str, Any]]
+
+
+def rows(bench: BenchScore) -> Table:
     """The pooled figures as plain data (for --json)."""
     pooled = [s for seed in bench.seeds for s in seed.instances]
     patterns: dict[str, list[InstanceScore]] = {}
     for s in pooled:
         patterns.setdefault(s.pattern, []).append(s)
-    attacks, lookalikes = [], []
+    attacks: list[PatternRow] = []
+    lookalikes: list[PatternRow] = []
     for name, group in patterns.items():
         caught = [s for s in group if s.caught]
         delays = [s.delay_ms for s in caught if s.delay_ms is not None]
         minors = [s.minors_before for s in caught if s.minors_before is not None]
-        detectors = Counter(d for s in caught for d in s.detectors)
-        row: dict[str, object] = {
-            "pattern": name,
-            "instances": len(group),
-            "high": len(caught),
-            "high_pct": round(100 * len(caught) / len(group), 1),
-            "detectors": dict(detectors.most_common()),
-        }
-        if group[0].kind == "attack":
-            row["median_delay_min"] = (
-                round(statistics.median(delays) / 60_000, 1) if delays else None
-            )
-            row["median_minors_before"] = statistics.median(minors) if minors else None
-            attacks.append(row)
-        else:
-            lookalikes.append(row)
+        attack = group[0].kind == "attack"
+        row = PatternRow(
+            pattern=name,
+            instances=len(group),
+            high=len(caught),
+            high_pct=round(100 * len(caught) / len(group), 1),
+            detectors=dict(Counter(d for s in caught for d in s.detectors).most_common()),
+            median_delay_min=(
+                round(statistics.median(delays) / 60_000, 1) if attack and delays else None
+            ),
+            median_minors_before=(float(statistics.median(minors)) if attack and minors else None),
+        )
+        (attacks if attack else lookalikes).append(row)
     accounts = sum(s.background_accounts for s in bench.seeds)
     flagged = sum(len(s.background_flagged) for s in bench.seeds)
     return {
@@ -187,18 +216,51 @@ def rows(bench: BenchScore) -> dict[str, object]:
             "accounts": accounts,
             "flagged": flagged,
             "per_10k": round(10_000 * flagged / accounts, 2) if accounts else None,
+            "detectors": dict(
+                Counter(d for s in bench.seeds for d in s.background_detectors).most_common()
+            ),
             "subjects": [f"{s.seed}/{x}" for s in bench.seeds for x in s.background_flagged],
         },
+        "attacks_by": {p: breakdown(pooled, p) for p in BREAKDOWN_PARAMS},
         "per_seed": [
             {"seed": s.seed, "events": s.events, "seconds": round(s.seconds, 1)}
             for s in bench.seeds
         ],
+        "instances": [
+            {
+                "seed": seed.seed,
+                "instance_id": s.instance_id,
+                "caught": s.caught,
+                "delay_min": None if s.delay_ms is None else round(s.delay_ms / 60_000, 1),
+                "minors_before": s.minors_before,
+                "detectors": list(s.detectors),
+                "params": dict(s.params),
+            }
+            for seed in bench.seeds
+            for s in seed.instances
+        ],
     }
+
+
+# Offender draws worth a line of their own: does detection hold at any declared age, with and
+# without the platform's flag, for anonymous and verified, new and old accounts?
+BREAKDOWN_PARAMS = ("band", "first_contact_flag", "anonymous", "carrier_nat_ip")
+
+
+def breakdown(scores: Sequence[InstanceScore], param: str) -> dict[str, list[int]]:
+    """Attack instances that drew `param`: value -> [caught at HIGH+, instances]."""
+    out: dict[str, list[int]] = {}
+    for s in scores:
+        if s.kind == "attack" and param in s.params:
+            cell = out.setdefault(str(s.params[param]), [0, 0])
+            cell[0] += s.caught
+            cell[1] += 1
+    return dict(sorted(out.items()))
 
 
 def format_table(bench: BenchScore) -> str:
     data = rows(bench)
-    seeds = ",".join(str(s) for s in data["seeds"])  # type: ignore[attr-defined]
+    seeds = ",".join(str(s) for s in data["seeds"])
     out = [f"randomised benchmark, seeds {seeds} (instances pooled over seeds)"]
     if bench.command:
         out.append(f"command: {bench.command}")
@@ -207,7 +269,7 @@ def format_table(bench: BenchScore) -> str:
         f"{'attack pattern':<34} {'inst':>4} {'HIGH+':>5} {'%':>5} {'median t':>10} "
         f"{'minors':>6}  detectors at HIGH+"
     )
-    for r in data["attacks"]:  # type: ignore[attr-defined]
+    for r in data["attacks"]:
         delay = r["median_delay_min"]
         minors = r["median_minors_before"]
         out.append(
@@ -218,7 +280,7 @@ def format_table(bench: BenchScore) -> str:
         )
     out.append("")
     out.append(f"{'look-alike kind':<34} {'inst':>4} {'HIGH+':>5} {'%':>5}  detectors at HIGH+")
-    for r in data["lookalikes"]:  # type: ignore[attr-defined]
+    for r in data["lookalikes"]:
         out.append(
             f"{r['pattern']:<34} {r['instances']:>4} {r['high']:>5} "
             f"{_pct(r['high'], r['instances']):>5}  {_detectors(r['detectors'])}"
@@ -226,9 +288,14 @@ def format_table(bench: BenchScore) -> str:
     bg = data["background"]
     out.append("")
     out.append(
-        f"background: {bg['flagged']} HIGH+ subjects over {bg['accounts']} accounts = "  # type: ignore[index]
-        f"{bg['per_10k']} per 10,000"  # type: ignore[index]
+        f"background: {bg['flagged']} HIGH+ subjects over {bg['accounts']} accounts = "
+        f"{bg['per_10k']} per 10,000 ({_detectors(bg['detectors'])})"
     )
+    out.append("")
+    out.append("attack instances caught at HIGH+ by what the offender drew (all patterns):")
+    for param, cells in data["attacks_by"].items():
+        shown = "  ".join(f"{value} {c}/{n}" for value, (c, n) in cells.items())
+        out.append(f"  {param:<20} {shown}")
     out.extend(bench.notes)
     return "\n".join(out)
 

@@ -13,6 +13,7 @@ import random
 from typing import Final
 
 from streams.model import AgeBand, EventType
+from streams.randbench import everyday
 from streams.randbench.world import DAY_MS, HOUR_MS, MINUTE_MS, Person, School, World
 
 # Declared bands of a teen app's users: far more minors than adults (parents, coaches,
@@ -42,13 +43,16 @@ def build_background(world: World, accounts: int) -> None:
     _families(world, rng, people)
     _friends(world, rng, people)
     _groups(world, rng, people)
-    world.background.extend(p.id for p in people)
     for person in people:
         _lifecycle(world, rng, person)
-    world.stable_minors.extend(p.id for p in minors if p.gone_ms is None)
+    people.extend(everyday.reregistrations(world, rng, people))
+    world.background.extend(p.id for p in people)
+    world.stable_minors.extend(p.id for p in minors if p.lifelong(world.start_ms))
     for person in people:
         _daily_chats(world, rng, person)
     _group_traffic(world, rng)
+    everyday.relatives(world, rng, people)
+    everyday.study_groups(world, rng)
 
 
 def _new_background_person(world: World, rng: random.Random, band: AgeBand) -> Person:

@@ -56,6 +56,10 @@ class Person:
     def is_minor(self) -> bool:
         return self.account.age_band in MINOR_BANDS
 
+    def lifelong(self, start_ms: int) -> bool:
+        """There from the stream's start (`start_ms`) and never deleted."""
+        return self.born_ms <= start_ms and self.gone_ms is None
+
     def alive(self, ts_ms: int) -> bool:
         return self.born_ms <= ts_ms and (self.gone_ms is None or ts_ms < self.gone_ms)
 
@@ -128,6 +132,14 @@ class World:
         """`a` and `b` talked before the stream started: never a first contact."""
         self.known_pairs.add((a, b) if a < b else (b, a))
 
+    def parent_of(self, child: Person) -> Person | None:
+        """A 21+ family member on the app (a friend sharing the child's home IP), if any."""
+        for f in child.friends:
+            p = self.people[f]
+            if p.band is AgeBand.AGE_21_PLUS and p.home_ip == child.home_ip:
+                return p
+        return None
+
     # --- time and place --------------------------------------------------------------------
 
     def day_time(self, rng: random.Random, day: int) -> int:
@@ -185,15 +197,27 @@ class World:
         )
 
     def finish(self) -> list[Event]:
-        """The recorded events in (ts, event_id) order, with `first_contact` decided."""
+        """The recorded events in (ts, event_id) order, with `first_contact` decided.
+
+        Whatever order the parts were generated in, no account acts or is reached before it
+        was created or once it is deleted: such events (a reply planned to a friend who left
+        later in generation) are dropped here."""
         self.recs.sort(key=lambda r: (r[0], r[1]))
+        gone: dict[str, int] = {}
+        for r in self.recs:
+            if r[2] is EventType.ACCOUNT_DELETED:
+                gone.setdefault(r[3].id, r[0])
         talked = set(self.known_pairs)
         flagged = (EventType.MESSAGE_SENT, EventType.CONTACT_ADDED)
         events: list[Event] = []
         prefix = f"r{self.seed}-"
-        for n, (ts, _seq, etype, actor, target, group, device, ip, flags, media) in enumerate(
-            self.recs, 1
-        ):
+        n = 0
+        for ts, _seq, etype, actor, target, group, device, ip, flags, media in self.recs:
+            if not (
+                _exists(actor, ts, gone, etype) and (target is None or _exists(target, ts, gone))
+            ):
+                continue
+            n += 1
             first: bool | None = None
             if target is not None and etype in flagged:
                 a, b = actor.id, target.id
@@ -216,3 +240,16 @@ class World:
                 )
             )
         return events
+
+
+def _exists(
+    account: Account, ts_ms: int, gone: dict[str, int], etype: EventType | None = None
+) -> bool:
+    """`account` exists at `ts_ms` (its own creation and deletion events count as its own)."""
+    created = account.created_ts_ms
+    if created is not None and ts_ms < created:
+        return False
+    deleted = gone.get(account.id)
+    if deleted is None or ts_ms < deleted:
+        return True
+    return etype is EventType.ACCOUNT_DELETED and ts_ms == deleted

@@ -14,13 +14,12 @@ def test_simulate_backtest_eval_randomised(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     events = tmp_path / "ev.jsonl"
-    assert (
-        main(["simulate", "--randomised", "--seed", "4", "--accounts", "300", "-o", str(events)])
-        == 0
-    )
+    argv = ["simulate", "--randomised", "--seed", "4", "-o", str(events)]
+    assert main([*argv, "--accounts", "300", "--instances", "1"]) == 0
     truth = tmp_path / "ev.truth.jsonl"
     entries = read_instances(truth)
     assert {t.kind for t in entries} == {"attack", "lookalike"}
+    assert len({t.pattern for t in entries}) == len(entries)  # one instance of each
     alerts = tmp_path / "al.jsonl"
     assert main(["backtest", str(events), "-o", str(alerts)]) == 0
     capsys.readouterr()

@@ -4,6 +4,7 @@ minors reached before the first HIGH+ (from the events), look-alikes and the bac
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from hypothesis import given
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from streams.model import Account, AgeBand, Alert, Event, EventType, Severity, Subject, SubjectKind
 from streams.randbench import InstanceTruth, format_table, read_instances, write_instances
-from streams.randbench.adaptive import schedule, window_limits
+from streams.randbench.adaptive import lowest_high, schedule, window_limits
 from streams.randbench.bench import parse_seeds
 from streams.randbench.score import BenchScore, rows, score_seed
 
@@ -96,10 +97,10 @@ def test_uncaught_attack_false_lookalike_and_background_subjects_counted_once() 
     assert coach.caught
     assert score.background_flagged == ("ACCOUNT:bg-1", "IP:ip-carrier")
     table = rows(BenchScore((score,)))
-    assert table["background"]["per_10k"] == 5.0  # type: ignore[index]
-    (look,) = table["lookalikes"]  # type: ignore[misc]
+    assert table["background"]["per_10k"] == 5.0
+    (look,) = table["lookalikes"]
     assert look["pattern"] == "youth_coach" and look["high"] == 1 and look["high_pct"] == 100.0
-    (atk,) = table["attacks"]  # type: ignore[misc]
+    (atk,) = table["attacks"]
     assert atk["high"] == 0 and atk["median_minors_before"] is None
     text = format_table(BenchScore((score,), command="guardline eval --randomised --seeds 1"))
     assert "guardline eval --randomised --seeds 1" in text
@@ -114,7 +115,7 @@ def test_medians_pool_instances_over_seeds() -> None:
     second = score_seed(
         2, [other], EVENTS, [alert(SubjectKind.ACCOUNT, "a1", Severity.HIGH, T0 + 10 * MIN)], 10
     )
-    (atk,) = rows(BenchScore((first, second)))["attacks"]  # type: ignore[misc]
+    (atk,) = rows(BenchScore((first, second)))["attacks"]
     assert atk["instances"] == 2 and atk["high"] == 2
     # seed 1: m1 by T0; seed 2 owns only a1: m1 and m3 by T0 + 10 min (m2 was a2's)
     assert atk["median_minors_before"] == 1.5
@@ -157,3 +158,34 @@ def test_window_limits_pair_each_window_with_its_high() -> None:
 
     cfg = NewContactBurstConfig(fast_window_ms=100, fast_high=15, slow_window_ms=200, slow_high=14)
     assert sorted(window_limits(cfg)) == [(100, 14), (200, 13)]
+
+
+def test_breakdown_by_what_the_offender_drew() -> None:
+    teen = InstanceTruth(
+        "teen_claim_groomer", "attack", "t-0", ("a1",), (), (), T0, {"band": "AGE_16_17"}
+    )
+    adult = InstanceTruth(
+        "teen_claim_groomer", "attack", "t-1", ("zz",), (), (), T0, {"band": "AGE_21_PLUS"}
+    )
+    coach = InstanceTruth("youth_coach", "lookalike", "c-0", ("c1",), (), (), T0, {"band": "X"})
+    alerts = [
+        alert(SubjectKind.ACCOUNT, "a1", Severity.HIGH, T0),
+        alert(SubjectKind.ACCOUNT, "c1", Severity.HIGH, T0),
+    ]
+    score = score_seed(1, [teen, adult, coach], EVENTS, alerts, 10)
+    by = rows(BenchScore((score,)))["attacks_by"]["band"]
+    assert by == {"AGE_16_17": [1, 1], "AGE_21_PLUS": [0, 1]}  # look-alikes left out
+
+
+@dataclass(frozen=True)
+class RingLike:
+    window_ms: int = 86_400_000
+    high: int = 5
+    ring_high: int = 3
+    ring_min_minors: int = 2  # not a threshold on accounts
+    critical_factor: float = 3.0
+
+
+def test_lowest_high_takes_every_high_threshold() -> None:
+    assert lowest_high(RingLike()) == 3
+    assert lowest_high(RingLike(ring_high=9)) == 5
