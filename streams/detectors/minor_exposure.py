@@ -73,6 +73,7 @@ UNDER_13: Final = 64  # an under-13 reached by an account declaring 16+ or unkno
 PEER: Final = 128  # a peer by claim: the minor's band is the account's own or older
 NEAR: Final = 256  # one band apart by claim: a 16-17 and a 13-15, an 18-20 and a 16-17
 MEDIA_LATE: Final = 512  # the minor sent media later in a private contact the account started
+RETURNS: Final = 1024  # the minor opened a later day's conversation itself
 PRIVATE: Final = DM | ADD
 STRONG: Final = PRIVATE | MEDIA_IN | MEDIA_LATE | PUSHBACK  # more than a room member
 
@@ -103,16 +104,17 @@ class MinorExposureConfig:
     replied_factor: float = 1.0
     peer_pending_factor: float = 0.1
     peer_replied_factor: float = 0.3
-    peer_unanswered_factor: float = 0.75
+    peer_unanswered_factor: float = 0.5
     near_pending_factor: float = 0.4
     near_replied_factor: float = 0.6
-    near_unanswered_factor: float = 1.0
-    near_media_weight: float = 2.5
+    near_unanswered_factor: float = 0.75
+    near_media_weight: float = 1.25
     network_factor: float = 0.5
-    media_weight: float = 3.0
+    media_weight: float = 1.5
     peer_media_weight: float = 1.0
     late_media_factor: float = 0.67
     pushback_weight: float = 3.0
+    returning_weight: float = 0.3
     under13_factor: float = 1.5
     group_only_weight: float = 0.15
     mixed_group_weight: float = 0.05
@@ -276,6 +278,8 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             new_flags = flags | PUSHBACK
         else:
             new_flags = flags | REPLIED
+            if day > last_day and etype is MSG:  # the first word of a later day is the minor's
+                new_flags |= RETURNS
             if not net and event.ip_hash:
                 net = event.ip_hash
             # Media after a group add alone is not this pattern (a pupil's homework photo).
@@ -325,7 +329,7 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             if (
                 severity is not None
                 and len(inside) < cfg.high_min_minors
-                and not any(r.flags & (MEDIA_IN | MEDIA_LATE | PUSHBACK) for r in inside)
+                and not any(r.flags & PUSHBACK for r in inside)
             ):
                 severity = Severity.MEDIUM  # three minors can be a new parent's own children
             key = (severity.rank if severity else -1, score / window.high)
@@ -355,6 +359,8 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         cfg = self.config
         if flags & PUSHBACK:
             return cfg.pushback_weight
+        if flags & RETURNS:  # a relationship the minor keeps choosing: a tutor, a friend
+            return cfg.returning_weight
         # (pending, replied, unanswered, media) by what the two declared bands say
         if flags & PEER:
             pending, replied, unanswered, media = (
@@ -479,6 +485,7 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             "minors_sent_media_soon": float(media),
             "minors_sent_media_later": float(late_media),
             "minors_blocked_or_reported": float(pushback),
+            "minors_who_came_back_on_their_own": float(count(RETURNS)),
             "minors_under_13": float(count(UNDER_13)),
             "peer_contacts_by_claim": float(count(PEER)),
             "near_peer_contacts_by_claim": float(count(NEAR)),

@@ -110,8 +110,8 @@ def test_a_new_teen_adding_classmates_who_answer_from_the_school_line_stays_belo
 
 def test_the_same_claim_with_no_answers_and_pushback_is_high() -> None:
     # The same 13-15 claim, DMs to 13-15s 10 min apart: peers, 0.1 each while pending, so
-    # nothing while they wait. At 4 h all ten are unanswered (0.75 each after 2 h) and the
-    # first block after its contact (3) gives 3 + 9 x 0.75 = 9.75 >= 6: HIGH.
+    # nothing while they wait. At 4 h all ten are unanswered (0.5 each after 2 h) and the
+    # first block after its contact (3) gives 3 + 9 x 0.5 = 7.5 >= 6: HIGH.
     x = account("u-x", A13, created_ts_ms=OLD)
     victims = kids(10)
     events = [ev(MSG, x, v, T0 + i * 10 * MIN) for i, v in enumerate(victims)]
@@ -120,7 +120,7 @@ def test_the_same_claim_with_no_answers_and_pushback_is_high() -> None:
     assert all(a.trigger_ts_ms >= T0 + 4 * HOUR for a in alerts)
     assert top(alerts) is Severity.HIGH
     assert alerts[0].features["minors_blocked_or_reported"] == 1
-    assert alerts[0].features["risk_weighted_score"] == pytest.approx(9.75)
+    assert alerts[0].features["risk_weighted_score"] == pytest.approx(7.5)
 
 
 # --- channels ---------------------------------------------------------------------------------
@@ -176,38 +176,59 @@ def test_blocks_from_minors_it_never_wrote_to_do_not_count_blocks_after_its_cont
     fan_side += [ev(BLOCK, f, creator, T0 + HOUR + i * MIN) for i, f in enumerate(fans)]
     assert run(fan_side) == []
     # The same reports after the account wrote to them first (13-15s, one band younger than
-    # its claim): the first makes 3 + 5 x 1.0 (unanswered) = 8 >= 6, HIGH; all six make
+    # its claim): the first makes 3 + 5 x 0.75 (unanswered) = 6.75 >= 6, HIGH; all six make
     # 6 x 3 = 18 >= 2.5 x 6: CRITICAL.
     started = [ev(MSG, creator, f, T0 + i * MIN) for i, f in enumerate(fans)]
     started += [ev(REPORT, f, creator, T0 + 3 * HOUR + i * MIN) for i, f in enumerate(fans)]
     alerts = run(started)
     assert alerts[0].severity is Severity.HIGH
-    assert alerts[0].features["risk_weighted_score"] == pytest.approx(8.0)
+    assert alerts[0].features["risk_weighted_score"] == pytest.approx(6.75)
     assert top(alerts) is Severity.CRITICAL
     assert alerts[-1].features["minors_blocked_or_reported"] >= 2
 
 
-def test_media_from_minors_soon_after_its_first_message_is_the_sextortion_trace() -> None:
+def test_media_soon_after_its_first_message_then_blocks_is_the_sextortion_trace() -> None:
     # An 18-20 account and three 13-15s (not near peers): each sends media 10 min after the
-    # first message: 3 x 3 = 9 >= 5 (short window), HIGH with only three minors reached.
+    # first message, 1.5 each: 4.5, MEDIUM (a tutor's pupils send photos of their homework).
     x = account("u-x", AgeBand.AGE_18_20, created_ts_ms=OLD)
     victims = kids(3)
     events = [ev(MSG, x, v, T0 + i * MIN) for i, v in enumerate(victims)]
     events += [ev(MSG, v, x, T0 + 10 * MIN + i * MIN, media=True) for i, v in enumerate(victims)]
+    assert top(run(events)) is Severity.MEDIUM
+    # Two of them then block it: at the first block 3 + 2 x 1.5 = 6 >= 5, HIGH with three
+    # minors reached (pushback lifts the four-minor floor of HIGH).
+    events += [ev(BLOCK, v, x, T0 + 40 * MIN + i * MIN) for i, v in enumerate(victims[:2])]
     alerts = run(events)
     assert top(alerts) is Severity.HIGH
-    assert alerts[-1].features["minors_sent_media_soon"] == 3
-    assert alerts[-1].minors_exposed == 3
+    high = first_high(alerts)
+    assert high is not None and high.features["risk_weighted_score"] == pytest.approx(6.0)
+    assert high.features["minors_sent_media_soon"] == 3
+    assert high.features["minors_blocked_or_reported"] == 1
+    assert high.minors_exposed == 3
 
 
-def test_media_after_the_hour_counts_two_thirds() -> None:
+def test_media_after_the_hour_counts_two_thirds_and_a_minor_coming_back_little() -> None:
+    low = MinorExposureConfig(short_high=1.0, day_high=1.0, slow_high=1.0)  # always a finding
+    d = MinorExposureDetector(low)
+    state, me = d.new_state(), Subject(SubjectKind.ACCOUNT, "u-x")
     x = account("u-x", AgeBand.AGE_18_20, created_ts_ms=OLD)
     victims = kids(3)
-    events = [ev(MSG, x, v, T0 + i * MIN) for i, v in enumerate(victims)]
-    events += [ev(MSG, v, x, T0 + 5 * HOUR + i * MIN, media=True) for i, v in enumerate(victims)]
-    last = run(events)[-1]
-    assert last.features["minors_sent_media_later"] == 3
-    assert last.features["risk_weighted_score"] == pytest.approx(3 * 3 * CFG.late_media_factor)
+    for i, v in enumerate(victims):
+        d.step(state, me, ev(MSG, x, v, T0 + i * MIN))
+    findings = [
+        d.step(state, me, ev(MSG, v, x, T0 + 5 * HOUR + i * MIN, media=True)).finding
+        for i, v in enumerate(victims)
+    ]
+    last = findings[-1]
+    assert last is not None and last.features["minors_sent_media_later"] == 3
+    late = CFG.media_weight * CFG.late_media_factor
+    assert last.features["risk_weighted_score"] == pytest.approx(round(3 * late, 3))
+    # The next day each of them writes first: a relationship they keep choosing.
+    for i, v in enumerate(victims):
+        d.step(state, me, ev(MSG, v, x, T0 + DAY + i * MIN))
+    again = d.step(state, me, ev(MSG, x, minor("m-new"), T0 + DAY + HOUR)).finding
+    assert again is not None and again.features["minors_who_came_back_on_their_own"] == 3
+    assert again.features["risk_weighted_score"] == pytest.approx(3 * CFG.returning_weight + 1)
 
 
 # --- engine properties -----------------------------------------------------------------------
