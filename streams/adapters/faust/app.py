@@ -27,19 +27,19 @@ from faust.streams import _current_event
 from faust.types import TP as TopicPartition
 
 from streams import topics
-from streams.bench.stats import write_stats
+from streams.adapters.faust.commits import StallWatch, held_offsets, lost_offsets
+from streams.adapters.faust.consumer import install as install_consumer
+from streams.adapters.faust.intake import Intake
 from streams.codec import SchemaResolver, encode_alert, encode_dead_letter
 from streams.config import GuardlineConfig, Mode
 from streams.engine.footprint import state_footprint
-from streams.metrics import WorkerMetrics
 from streams.model import Severity
-from streams.worker.commits import StallWatch, held_offsets, lost_offsets
-from streams.worker.consumer import install as install_consumer
-from streams.worker.endpoints import DEFAULT_HOST, DEFAULT_PORT, BrokerProbe, Endpoints, readiness
-from streams.worker.envelope import IDLE, pack, unpack
-from streams.worker.intake import Intake
-from streams.worker.router import IDLE_AFTER_S, Router, RouterOutput
-from streams.worker.runtime import DetectOutput, PartitionRuntime
+from streams.ops.endpoints import DEFAULT_HOST, DEFAULT_PORT, BrokerProbe, Endpoints, readiness
+from streams.ops.metrics import WorkerMetrics
+from streams.ops.totals import write_stats
+from streams.pipeline.detect import DetectOutput, PartitionRuntime
+from streams.pipeline.envelope import IDLE, pack, unpack
+from streams.pipeline.route import IDLE_AFTER_S, Router, RouterOutput
 
 log = logging.getLogger("guardline.worker")
 
@@ -85,7 +85,7 @@ class WorkerSettings:
 
 class _PerBatchMonitor(Monitor):
     """Faust's Monitor timestamps every message and stream event; Guardline counts per batch
-    (`streams/metrics.py`), so those per-event hooks do nothing here (profiled: ~4% of CPU)."""
+    (`streams/ops/metrics.py`), so those per-event hooks do nothing here (profiled: ~4% of CPU)."""
 
     def on_message_in(self, *args: Any) -> None:
         return None
@@ -321,7 +321,7 @@ class GuardlineWorker:
     async def _reread_lost(self) -> None:
         """Have Faust read again the offsets it will otherwise wait for forever (`commits.py`)."""
         app = self.app
-        consumer: Any = app.consumer  # ours: streams/worker/consumer.py
+        consumer: Any = app.consumer  # ours: streams/adapters/faust/consumer.py
         if app.rebalancing or not getattr(consumer, "flow_active", True):
             return
         acked = getattr(consumer, "_acked", {})

@@ -34,7 +34,7 @@ from faust.transport.drivers.aiokafka import Consumer, Transport
 from faust.types import TP, Message
 from faust.types.tuples import ack_lock
 
-from streams.worker.commits import held_offsets
+from streams.adapters.faust.commits import held_offsets
 
 
 class HeadGuardConsumer(Consumer):

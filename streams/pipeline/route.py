@@ -24,8 +24,8 @@ from streams.codec import SchemaResolver, decode_event
 from streams.detectors.base import Detector
 from streams.engine.core import routes
 from streams.model import Event
+from streams.pipeline.envelope import IDLE, Packet
 from streams.validation import InvalidEvent
-from streams.worker.envelope import IDLE, Packet
 
 Token = TypeVar("Token")
 

@@ -35,7 +35,7 @@ from streams.config import GuardlineConfig, Mode
 from streams.detectors.base import Detector
 from streams.engine.reorder import ReorderBuffer
 from streams.model import Alert, Event
-from streams.worker.envelope import IDLE, Packet
+from streams.pipeline.envelope import IDLE, Packet
 
 Token = TypeVar("Token")
 
