@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 from streams.backtest import run_backtest
 from streams.codec import encode_event
 from streams.config import load_config
+from streams.engine.reorder import release_bound
 from streams.model import Alert, Event
-from streams.pipeline.detect import DetectOutput, PartitionRuntime, release_bound
+from streams.pipeline.detect import DetectOutput, PartitionRuntime
 from streams.pipeline.envelope import IDLE, Packet
 from streams.pipeline.route import Router, RouterOutput
 from tests.factories import T0, adult, message, minor
