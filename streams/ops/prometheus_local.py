@@ -19,7 +19,7 @@ from typing import Any
 
 from streams.ops.launcher import free_port
 
-RULES = Path(__file__).resolve().parent.parent / "deploy/prometheus/guardline-rules.yml"
+RULES = Path(__file__).resolve().parents[2] / "deploy/prometheus/guardline-rules.yml"
 INSTALL_HINT = "install it with `apt-get install prometheus` (Debian/Ubuntu)"
 
 
