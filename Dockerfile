@@ -18,6 +18,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 # (streams/schemas links to schemas/; the build copies the files in), so the sources go.
 COPY schemas ./schemas
 COPY streams ./streams
+COPY guardline_bench ./guardline_bench
 RUN pip install --no-deps . \
     && cd / && rm -rf /app \
     && useradd --system --uid 10001 --user-group --home-dir /var/lib/guardline --create-home guardline

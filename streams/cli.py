@@ -14,10 +14,7 @@ from typing import TYPE_CHECKING
 from streams import topics
 from streams.broker import BOOTSTRAP_ENV, external_bootstrap
 from streams.config import CONFIG_ENV, ConfigError, load_config
-from streams.randbench.generate import DEFAULT_ACCOUNTS, DEFAULT_INSTANCES
-from streams.registry import REGISTRY_ENV, RegistryError, registry_url
-from streams.validation import InvalidEvent
-from streams.worker.endpoints import (
+from streams.ops.endpoints import (
     DEFAULT_HOST,
     DEFAULT_PORT,
     HOST_ENV,
@@ -25,7 +22,10 @@ from streams.worker.endpoints import (
     default_host,
     default_port,
 )
-from streams.worker.router import IDLE_AFTER_S
+from streams.pipeline.route import IDLE_AFTER_S
+from streams.randbench.generate import DEFAULT_ACCOUNTS, DEFAULT_INSTANCES
+from streams.registry import REGISTRY_ENV, RegistryError, registry_url
+from streams.validation import InvalidEvent
 
 if TYPE_CHECKING:
     from streams.registry import SchemaRegistry
@@ -114,7 +114,7 @@ def _resolver(args: argparse.Namespace) -> SchemaRegistry | None:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from streams.worker.app import GuardlineWorker, WorkerSettings
+    from streams.adapters.faust.app import GuardlineWorker, WorkerSettings
 
     settings = WorkerSettings(
         bootstrap=_bootstrap(args),
@@ -231,7 +231,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    from streams.dashboard import PANELS, render
+    from streams.ops.dashboard import PANELS, render
 
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(render())
@@ -240,8 +240,8 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from streams.bench.report import format_table, write_json
-    from streams.bench.run import BenchSettings, run_bench
+    from guardline_bench.report import format_table, write_json
+    from guardline_bench.run import BenchSettings, run_bench
 
     if args.bootstrap:
         os.environ[BOOTSTRAP_ENV] = args.bootstrap

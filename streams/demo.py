@@ -17,13 +17,13 @@ from pathlib import Path
 from streams import topics
 from streams.alerts_feed import format_alert, iter_alerts
 from streams.broker import broker_session
-from streams.metrics import CHECKED_FAMILIES, scrape
 from streams.model import Alert, Event, Severity
+from streams.ops.launcher import free_port, start_worker, stop_worker, wait_ready
+from streams.ops.metrics import CHECKED_FAMILIES, scrape
+from streams.ops.prometheus_local import LocalPrometheus, prometheus_binary
 from streams.produce import make_producer, send_events
 from streams.progress import Progress
-from streams.prometheus_local import LocalPrometheus, prometheus_binary
 from streams.simulate import SimulationConfig, TruthEntry, simulate
-from streams.worker.launcher import free_port, start_worker, stop_worker, wait_ready
 
 # One of each kind of broken input: each lands on the dead-letter topic with its reason code.
 CATCH_UP_CAP_S = 600.0  # the longest the demo waits for the worker after sending

@@ -1,7 +1,7 @@
 """The contract's records as plain, immutable Python values.
 
 Everything inside Guardline speaks these types; Avro, JSON and Kafka only exist at the edges
-(`codec.py`, `jsonl.py`, `worker/`). Timestamps are integer epoch milliseconds and every such
+(`codec.py`, `jsonl.py`, `pipeline/`). Timestamps are integer epoch milliseconds and every such
 field ends in `_ms`; the wire names (`ts`, `created_ts`, ...) are mapped once, in the codec.
 """
 

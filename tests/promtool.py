@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.metrics import WorkerMetrics
+from streams.ops.metrics import WorkerMetrics
 
 SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}
 

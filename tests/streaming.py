@@ -12,7 +12,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from streams import topics
 from streams.codec import DeadLetter, decode_alert, decode_dead_letter
 from streams.model import Alert
-from streams.worker.launcher import start_worker, stop_worker, wait_ready
+from streams.ops.launcher import start_worker, stop_worker, wait_ready
 
 
 @contextmanager

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from streams.bench.report import BenchResult, Rate, format_table, percentile
-from streams.bench.state import StateReport, StateSample, deep_size, measure_state, state_bytes
+from guardline_bench.report import BenchResult, Rate, format_table, percentile
+from guardline_bench.state import StateReport, StateSample, deep_size, measure_state, state_bytes
 from streams.cli import main
 from streams.config import load_config
 from streams.simulate import DAY_MS, SimulationConfig, iter_events

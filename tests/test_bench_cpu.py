@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from streams.bench.cpu import CpuMeter, Sample, descendants, process_cpu_s, window_use
-from streams.bench.report import BenchResult, Rate, format_table
-from streams.bench.scaling import read_assignment, settled
+from guardline_bench.cpu import CpuMeter, Sample, descendants, process_cpu_s, window_use
+from guardline_bench.report import BenchResult, Rate, format_table
+from guardline_bench.scaling import read_assignment, settled
 
 
 def _samples() -> list[Sample]:

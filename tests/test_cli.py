@@ -80,7 +80,7 @@ def test_worker_refuses_a_bad_idle_timeout(value: str, capsys: pytest.CaptureFix
 
 
 def test_worker_idle_timeout_defaults_to_the_routers() -> None:
-    from streams.worker.router import IDLE_AFTER_S
+    from streams.pipeline.route import IDLE_AFTER_S
 
     assert build_parser().parse_args(["worker"]).idle_after == IDLE_AFTER_S
     assert build_parser().parse_args(["worker", "--idle-after", "2.5"]).idle_after == 2.5

@@ -18,8 +18,8 @@ from faust.types import TP, Message
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.worker.commits import StallWatch, held_offsets, lost_offsets
-from streams.worker.consumer import install
+from streams.adapters.faust.commits import StallWatch, held_offsets, lost_offsets
+from streams.adapters.faust.consumer import install
 
 PARTITION = TP("guardline.events.v1", 0)
 
@@ -32,7 +32,7 @@ def faust_consumer() -> Any:
 
 @functools.cache
 def guarded_consumer() -> Any:
-    """The worker's consumer (`streams/worker/consumer.py`), never connected either."""
+    """The worker's consumer (`streams/adapters/faust/consumer.py`), never connected either."""
     app = faust.App("test-commits-guarded", broker="kafka://127.0.0.1:9")
     install(app)
     return app.consumer

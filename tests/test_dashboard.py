@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from streams.cli import main
-from streams.dashboard import DATASOURCE_UID, PANELS, all_queries, dashboard, render
+from streams.ops.dashboard import DATASOURCE_UID, PANELS, all_queries, dashboard, render
 from tests.promtool import exported_series, promtool
 
 ROOT = Path(__file__).resolve().parent.parent

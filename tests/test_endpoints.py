@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import pytest
 
 from streams.cli import build_parser
-from streams.worker.endpoints import (
+from streams.ops.endpoints import (
     DEFAULT_HOST,
     DEFAULT_PORT,
     BrokerProbe,

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from streams.pipeline.envelope import IDLE, Packet, pack, unpack
 from streams.simulate import SimulationConfig, simulate
-from streams.worker.envelope import IDLE, Packet, pack, unpack
 
 EVENTS = simulate(SimulationConfig(seed=5, events_target=10_000)).events
 
@@ -42,7 +42,7 @@ def test_a_big_batch_is_split_into_packets_under_the_size_limit() -> None:
     """Only the last packet of a destination announces the batch's new watermark."""
     from streams.codec import encode_event
     from streams.config import load_config
-    from streams.worker.router import MAX_PACKET_ITEMS, Router, RouterOutput
+    from streams.pipeline.route import MAX_PACKET_ITEMS, Router, RouterOutput
 
     router: Router[int] = Router(load_config(None).active(), 2)
     records = [(i, None, encode_event(e), i) for i, e in enumerate(EVENTS)]

@@ -34,6 +34,7 @@ from streams.broker import EmbeddedBroker
 from streams.codec import SCHEMA_DIR, decode_event, encode_alert, encode_dead_letter, encode_event
 from streams.config import load_config
 from streams.model import Account, AgeBand, Event, EventType
+from streams.ops.launcher import free_port, start_worker, stop_worker, wait_ready
 from streams.simulate import simulate
 from streams.validation import (
     MAX_ID_CHARS,
@@ -42,7 +43,6 @@ from streams.validation import (
     TS_MAX_MS,
     InvalidEvent,
 )
-from streams.worker.launcher import free_port, start_worker, stop_worker, wait_ready
 from tests.streaming import drained, message_count, read_alerts, read_dead_letters, wait_for
 from tests.test_resilience import SMALL, assert_same_alerts
 

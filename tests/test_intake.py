@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from intervaltree import IntervalTree
 
-from streams.worker.intake import Intake
+from streams.adapters.faust.intake import Intake
 
 TOPIC = "guardline-events"
 

@@ -2,7 +2,7 @@
 
 Pure engine with the default config and all six detectors, fed a 24-day simulation (longer than
 the longest state horizon, 14 days, so eviction is exercised for 10 days), measured with
-`streams.bench.state.measure_state`, the same code as `guardline bench`'s figure 5: state is
+`guardline_bench.state.measure_state`, the same code as `guardline bench`'s figure 5: state is
 the bytes the worker would write to its changelog (every live key and its `Engine.dump`), so the
 numbers are deterministic, unlike RSS. "Active" = accounts seen as actor or target in the
 trailing 24 h of event time.
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.bench.state import StateReport, measure_state, state_bytes
+from guardline_bench.state import StateReport, measure_state, state_bytes
 from streams.config import load_config
 from streams.engine.core import Engine
 from streams.simulate import DAY_MS, SimulationConfig, iter_events

@@ -11,10 +11,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streams.codec import encode_event
 from streams.config import load_config
-from streams.metrics import CHECKED_FAMILIES, WorkerMetrics, family_sums
 from streams.model import Alert, EventType, Severity, Subject, SubjectKind
+from streams.ops.metrics import CHECKED_FAMILIES, WorkerMetrics, family_sums
+from streams.pipeline.route import Router, RouterOutput
 from streams.validation import REASON_CODES
-from streams.worker.router import Router, RouterOutput
 from tests.factories import T0, adult, message, minor
 from tests.promtool import exported_series
 

@@ -24,13 +24,13 @@ from kafka import KafkaProducer
 from streams import topics
 from streams.broker import EmbeddedBroker
 from streams.codec import encode_event
-from streams.dashboard import all_queries
-from streams.metrics import CHECKED_FAMILIES, scrape
 from streams.model import Event
+from streams.ops.dashboard import all_queries
+from streams.ops.launcher import free_port, start_worker, stop_worker, wait_ready
+from streams.ops.metrics import CHECKED_FAMILIES, scrape
+from streams.ops.prometheus_local import LocalPrometheus
 from streams.produce import make_producer, send_events
-from streams.prometheus_local import LocalPrometheus
 from streams.simulate import SimulationConfig, simulate
-from streams.worker.launcher import free_port, start_worker, stop_worker, wait_ready
 from tests.streaming import wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]

@@ -27,15 +27,15 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from streams import topics
 from streams.backtest import run_backtest
-from streams.bench.stats import read_stats
 from streams.broker import PERSIST_INTERVAL_S, EmbeddedBroker
 from streams.config import load_config
 from streams.jsonl import event_to_json, write_jsonl
 from streams.model import Alert, Event
+from streams.ops.launcher import start_worker, stop_worker, wait_ready
+from streams.ops.totals import read_stats
+from streams.pipeline.envelope import unpack
 from streams.produce import make_producer, produce_file, send_events
 from streams.simulate import SimulationConfig, simulate
-from streams.worker.envelope import unpack
-from streams.worker.launcher import start_worker, stop_worker, wait_ready
 from tests.streaming import (
     committed_total,
     drained,
@@ -261,8 +261,8 @@ def test_sigkill_while_the_watermark_holds_every_event_loses_nothing(
     With an allowed lateness longer than the stream, every routed packet with events waits in
     the reorder buffer, while the watermark-only packets between them (12 partitions: a
     source's batch often has nothing for a destination) are acked at once. Faust's own commit
-    rule passes a waiting packet followed by an acked one (`streams/worker/consumer.py`): ~20
-    events sat below the commit at the kill in such a run, lost to the restart.
+    rule passes a waiting packet followed by an acked one (`streams/adapters/faust/consumer.py`):
+    ~20 events sat below the commit at the kill in such a run, lost to the restart.
     """
     events, _ = small
     partitions = 12
@@ -460,7 +460,7 @@ def test_rebalance_scale_out_then_in_on_noida_db(
 # In ~1 of 12 runs the input commit of one partition then stopped for good after the hand-over
 # (lag 508, every alert published): Faust's offset bookkeeping raced the rebalance and waited
 # for offsets it would never deliver again. The worker now has them read again
-# (streams/worker/commits.py, tests/test_commits.py).
+# (streams/adapters/faust/commits.py, tests/test_commits.py).
 def test_rebalance_scale_out_then_in_with_group_reset(
     broker: EmbeddedBroker,
     tmp_path: Path,

@@ -18,10 +18,11 @@ from hypothesis import strategies as st
 from streams.backtest import run_backtest
 from streams.codec import encode_event
 from streams.config import load_config
+from streams.engine.reorder import release_bound
 from streams.model import Alert, Event
-from streams.worker.envelope import IDLE, Packet
-from streams.worker.router import Router, RouterOutput
-from streams.worker.runtime import DetectOutput, PartitionRuntime, release_bound
+from streams.pipeline.detect import DetectOutput, PartitionRuntime
+from streams.pipeline.envelope import IDLE, Packet
+from streams.pipeline.route import Router, RouterOutput
 from tests.factories import T0, adult, message, minor
 
 # No lateness at all: partitions are in event-time order here, so order across them must be
@@ -245,7 +246,7 @@ def test_an_event_at_the_lowest_watermark_is_held_for_its_partitions_next_one() 
 
 
 def test_partitions_without_events_hear_the_watermark_in_steps_then_on_the_tick() -> None:
-    from streams.worker.router import WATERMARK_STEP_MS, partition_for
+    from streams.pipeline.route import WATERMARK_STEP_MS, partition_for
 
     router: Router[int] = Router(CONFIG.active(), 2)
     actor = next(a for a in ADULTS if partition_for(f"ACCOUNT:{a.id}", 2) == 0)

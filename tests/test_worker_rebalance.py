@@ -1,5 +1,6 @@
 """The worker's re-read of offsets Faust lost track of in a rebalance (issue 7), wired as in
-production: it reads Faust's own bookkeeping and asks Faust to seek (`streams/worker/commits.py`).
+production: it reads Faust's own bookkeeping and asks Faust to seek
+(`streams/adapters/faust/commits.py`).
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import pytest
 from faust.types import TP
 
 from streams import topics
+from streams.adapters.faust.app import GuardlineWorker, WorkerSettings
+from streams.adapters.faust.consumer import HeadGuardConsumer
 from streams.config import load_config
-from streams.worker.app import GuardlineWorker, WorkerSettings
-from streams.worker.consumer import HeadGuardConsumer
-from streams.worker.envelope import Packet, pack
+from streams.pipeline.envelope import Packet, pack
 from tests.factories import T0, adult, message, minor
 
 

@@ -34,7 +34,7 @@ from streams.detectors.sextortion_velocity import (
     SextortionVelocityDetector,
 )
 from streams.engine.core import Engine
-from streams.engine.reorder import ReorderBuffer
+from streams.engine.reorder import ReorderBuffer, release_bound
 from streams.model import Account, AgeBand, Alert, Event, EventType
 from tests.factories import HOUR, MIN, T0, account, adult, minor
 
@@ -75,14 +75,22 @@ def arrival_order(events: list[Event], jitter: list[int]) -> list[Event]:
 
 
 def buffered_run(detector: Detector, arrival: list[Event]) -> list[Alert]:
-    """What the stream does: a reorder buffer with the allowed lateness, then the engine."""
+    """What the stream does: events held until the production release bound passes them
+    (`streams.engine.reorder.release_bound`, one input partition), then the engine; at the
+    end the partition goes idle and everything held is released."""
     engine = Engine([detector])
-    buffer: ReorderBuffer[Event] = ReorderBuffer(LATENESS_MS)
+    buffer: ReorderBuffer[Event] = ReorderBuffer()
+    watermarks: dict[int, int] = {0: -1}
     alerts: list[Alert] = []
     for event in arrival:
         buffer.push(event.ts_ms, event.event_id, event)
-        alerts += [a for e in buffer.release() for a in engine.process(e)]
-    return alerts + [a for e in buffer.drain() for a in engine.process(e)]
+        watermarks[0] = max(watermarks[0], event.ts_ms)
+        bound = release_bound(watermarks, set(), 1, LATENESS_MS)
+        if bound is not None:
+            alerts += [a for e in buffer.release_until(bound) for a in engine.process(e)]
+    end = release_bound(watermarks, {0}, 1, LATENESS_MS)
+    assert end is not None
+    return alerts + [a for e in buffer.release_until(end) for a in engine.process(e)]
 
 
 def check_order(case: PropertyCase, events: list[Event], jitter: list[int]) -> None:

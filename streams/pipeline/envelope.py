@@ -17,10 +17,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from streams.engine.reorder import IDLE
 from streams.model import AGE_BANDS, EVENT_TYPES, Account, Event
 
+__all__ = ["IDLE", "MAGIC", "Packet", "pack", "unpack"]
+
 MAGIC: Final = b"GLR2"
-IDLE: Final = (1 << 63) - 1  # watermark of an input partition with nothing pending
 # One encoder for every packet; UTF-8 as is (no \u escapes to scan for) and no cycle check
 # (rows are flat lists we build): ~25% less time in the encoder, the route side's largest
 # cost of our own after the decode (profiled). Strings here come from strict UTF-8 decoding,

@@ -8,8 +8,8 @@ events waits, unacked, in the reorder buffer until the watermark passes them, wh
 watermark-only packet after it is acked at once. Faust's commit then passes the waiting packet,
 and a SIGKILL before its events are applied loses them for good (issue 7: the crash test's lost
 case revision; `tests/test_resilience.py` holds the watermark back to show it every time).
-Here a commit never passes a record that was handed on and is not acked yet; offsets that never
-arrive are tolerated as before.
+Here a commit never passes a record that was handed on and is not acked yet (the rule is
+`streams/pipeline/acks.py`'s); offsets that never arrive are tolerated as before.
 
 Around a rebalance, only what the worker did in the current consumer generation counts:
 - Faust acks the records its streams skip during a rebalance (flow stopped, or an older
@@ -34,7 +34,8 @@ from faust.transport.drivers.aiokafka import Consumer, Transport
 from faust.types import TP, Message
 from faust.types.tuples import ack_lock
 
-from streams.worker.commits import held_offsets
+from streams.adapters.faust.commits import held_offsets
+from streams.pipeline.acks import may_commit_run
 
 
 class HeadGuardConsumer(Consumer):
@@ -57,11 +58,9 @@ class HeadGuardConsumer(Consumer):
             acked[:] = sorted(set(acked))
         committed: int | None = self._committed_offset[tp]
         if acked and committed not in self._acked_index[tp]:  # else the run starts there
-            since = committed or 0
             generation = self.app.consumer_generation_id
             held = held_offsets(self._unacked_messages, generation).get(tp, ())
-            lowest = min((offset for offset in held if offset >= since), default=None)
-            if lowest is not None and lowest < self._run_start(tp):
+            if not may_commit_run(committed, self._run_start(tp), held):
                 return None
         new_offset: int | None = super()._new_offset(tp)
         return new_offset

@@ -30,8 +30,10 @@ from typing import Any
 from faust.transport.utils import DefaultSchedulingStrategy
 from faust.types import TP
 
-# (offset, key, value, message): the record shape the router takes; the message is the ack token.
-Record = tuple[int, bytes | None, bytes, Any]
+from streams.pipeline.ports import Record
+
+# The pipeline's record, whose ack token is Faust's own message.
+Message = Any
 
 
 class Intake:
@@ -42,7 +44,7 @@ class Intake:
         self.topic = topic
         self.batch_size = batch_size
         self.limit = batch_size  # per partition; beyond it the partition is not fetched
-        self.pending: dict[int, list[Record]] = defaultdict(list)
+        self.pending: dict[int, list[Record[Message]]] = defaultdict(list)
         self.count = 0
         self.ready = asyncio.Event()  # set when a full batch is waiting
         self.on_arrival: Callable[[], None] | None = None  # called when records are taken in
@@ -104,7 +106,7 @@ class Intake:
                         self._gaps.append((tp, start, offset - 1))
                 message = to_message(tp, record)
                 track(message)
-                box.append((offset, message.key, message.value, message))
+                box.append(Record(offset, message.key, message.value, message))
                 read = offset
                 nxt = max(nxt, offset + 1)
             read_offset[tp] = read
@@ -121,7 +123,7 @@ class Intake:
             self.on_arrival()
         return rest
 
-    async def take(self) -> dict[int, list[Record]]:
+    async def take(self) -> dict[int, list[Record[Message]]]:
         """Everything pending, from the current consumer generation; fetching resumes.
 
         While Faust has stopped the flow, nothing is taken: pending records wait (revoked
@@ -145,8 +147,8 @@ class Intake:
         self._paused.clear()
         generation = self.app.consumer_generation_id
         for partition, box in pending.items():
-            if box and box[0][3].generation_id != generation:  # oldest first
-                pending[partition] = [r for r in box if r[3].generation_id == generation]
+            if box and box[0].token.generation_id != generation:  # oldest first
+                pending[partition] = [r for r in box if r.token.generation_id == generation]
                 self._next.pop(partition, None)  # dropped: they are fetched again
         return {p: box for p, box in pending.items() if box}
 

@@ -26,23 +26,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from guardline_bench import scaling
+from guardline_bench.cpu import CpuMeter, CpuUse
+from guardline_bench.report import QUIX_INSTALL, BenchResult, Rate, percentile
+from guardline_bench.state import measure_state, state_bytes
 from streams import topics
 from streams.backtest import run_backtest
-from streams.bench import scaling
-from streams.bench.cpu import CpuMeter, CpuUse
-from streams.bench.report import QUIX_INSTALL, BenchResult, Rate, percentile
-from streams.bench.state import measure_state, state_bytes
-from streams.bench.stats import read_stats
 from streams.broker import BOOTSTRAP_ENV, broker_session, external_bootstrap
 from streams.codec import decode_alert, decode_event, encode_event
 from streams.config import GuardlineConfig, load_config
 from streams.engine.core import routes
 from streams.jsonl import event_to_json, read_events, write_jsonl
 from streams.model import Event
+from streams.ops.launcher import start_worker, stop_worker, wait_ready
+from streams.ops.totals import read_stats
 from streams.produce import make_producer, send_events
 from streams.progress import Progress
 from streams.simulate import DAY_MS, HOUR_MS, SimulationConfig, iter_events, simulate
-from streams.worker.launcher import start_worker, stop_worker, wait_ready
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +125,7 @@ def _stream_phases(
     result.counts["ceiling decoded"] = decoded
 
     say("2/6 bare Faust agent: decode + count")
-    cmd = [sys.executable, "-m", "streams.bench.bare_faust"]
+    cmd = [sys.executable, "-m", "guardline_bench.bare_faust"]
     result.bare_faust, result.cpu["bare_faust"] = _subprocess_rate(
         bootstrap, work, "bare-faust", cmd, n, settings
     )
@@ -136,7 +136,7 @@ def _stream_phases(
         say(f"6/6 peer skipped: {result.quix_note}")
     else:
         say("6/6 peer: Quix Streams, new_contact_burst's fast window")
-        cmd = [sys.executable, "-m", "streams.bench.quix_peer"]
+        cmd = [sys.executable, "-m", "guardline_bench.quix_peer"]
         result.quix, result.cpu["quix"] = _subprocess_rate(
             bootstrap, work, "quix-peer", cmd, n, settings, str(n)
         )

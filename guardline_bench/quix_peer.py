@@ -3,7 +3,7 @@
 Distinct minors first-contacted by an adult per account, in a one-hour event-time tumbling
 window, kept in Quix's RocksDB state; an account at 15 or more is flagged. This is what a user
 would write instead of Guardline (one feature, no cases, no evidence). Run as its own process
-(`python -m streams.bench.quix_peer STATS_FILE GROUP EXPECTED`); needs the `bench` extra.
+(`python -m guardline_bench.quix_peer STATS_FILE GROUP EXPECTED`); needs the `bench` extra.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 from quixstreams import Application
 from quixstreams.models.serializers import Deserializer
 
+from guardline_bench.stats import Counter
 from streams import topics
-from streams.bench.stats import Counter
 from streams.broker import BOOTSTRAP_ENV
 from streams.codec import decode_event
 from streams.detectors.base import adult_reaches_minor

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from streams.bench.cpu import CpuUse
+from guardline_bench.cpu import CpuUse
 
 QUIX_INSTALL = "pip install -e '.[bench]'"
 # Flat: the state after the whole run is at most this much bigger than the state of an engine
@@ -54,7 +54,7 @@ class BenchResult:
     latency_alerts: int = 0
     latency_ms: dict[str, float] = field(default_factory=dict)  # p50 / p95 / p99
     latency_lateness_ms: int = 0  # the detect stage's allowed lateness: a floor, by design
-    # Figure 5 (streams/bench/state.py): bytes the worker writes per active account.
+    # Figure 5 (guardline_bench/state.py): bytes the worker writes per active account.
     state_events: int = 0
     state_days: float = 0.0  # event time the state run covered
     state_horizon_days: float = 0.0  # the longest detector memory

@@ -24,10 +24,11 @@ from streams.codec import SchemaResolver, decode_event
 from streams.detectors.base import Detector
 from streams.engine.core import routes
 from streams.model import Event
+from streams.pipeline.envelope import IDLE, Packet
+from streams.pipeline.ports import AckToken, Record
 from streams.validation import InvalidEvent
-from streams.worker.envelope import IDLE, Packet
 
-Token = TypeVar("Token")
+Token = TypeVar("Token", bound=AckToken)
 
 
 MAX_PACKET_ITEMS = 500
@@ -87,10 +88,10 @@ class Router(Generic[Token]):
     def route(
         self,
         source: int,
-        records: Sequence[tuple[int, bytes | None, bytes, Token]],
+        records: Sequence[Record[Token]],
         out: RouterOutput[Token],
     ) -> None:
-        """One batch of one input partition: (offset, key, value, token) records."""
+        """One batch of one input partition."""
         by_dest: dict[int, list[tuple[str, Event]]] = defaultdict(list)
         previous = max_ts = self.max_ts.get(source, -1)
         by_type = out.by_type

@@ -17,9 +17,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from streams.worker.launcher import free_port
+from streams.ops.launcher import free_port
 
-RULES = Path(__file__).resolve().parent.parent / "deploy/prometheus/guardline-rules.yml"
+RULES = Path(__file__).resolve().parents[2] / "deploy/prometheus/guardline-rules.yml"
 INSTALL_HINT = "install it with `apt-get install prometheus` (Debian/Ubuntu)"
 
 

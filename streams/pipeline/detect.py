@@ -33,11 +33,12 @@ from typing import Generic, TypeVar
 
 from streams.config import GuardlineConfig, Mode
 from streams.detectors.base import Detector
-from streams.engine.reorder import ReorderBuffer
+from streams.engine.reorder import IDLE, ReorderBuffer, release_bound
 from streams.model import Alert, Event
-from streams.worker.envelope import IDLE, Packet
+from streams.pipeline.envelope import Packet
+from streams.pipeline.ports import AckToken
 
-Token = TypeVar("Token")
+Token = TypeVar("Token", bound=AckToken)
 
 
 @dataclass(slots=True)
@@ -78,7 +79,7 @@ class PartitionRuntime(Generic[Token]):
         self.engine = config.new_engine(clock_ms=clock_ms, loader=loader)
         self._lateness_ms = config.engine.allowed_lateness_ms
         # Ordering is by (ts, event_id); watermarks below decide release, not the buffer's own.
-        self.buffer: ReorderBuffer[tuple[str, Event, _Pending[Token]]] = ReorderBuffer(0)
+        self.buffer: ReorderBuffer[tuple[str, Event, _Pending[Token]]] = ReorderBuffer()
         # Highest event time announced per input partition (monotonic: a new owner re-reading
         # from the last commit announces lower ones), and which of them are idle now.
         self.source_watermarks: dict[int, int] = {}
@@ -138,20 +139,3 @@ class PartitionRuntime(Generic[Token]):
             engine.expire(last_ts)
             self._last_expire_ms = last_ts
         out.state_writes.update(engine.take_dirty())
-
-
-def release_bound(
-    watermarks: dict[int, int], idle: set[int], input_partitions: int, lateness_ms: int
-) -> int | None:
-    """The inclusive event-time bound up to which held events may be applied.
-
-    Strictly below `lowest watermark - lateness`: another event at exactly the lowest
-    watermark may still come from that partition, so with a lateness of 0 an in-order input
-    is still applied exactly. IDLE (everything) only once every input partition is idle.
-    """
-    if len(watermarks) < input_partitions:
-        return None
-    if len(idle) >= input_partitions:
-        return IDLE
-    low = min(watermarks.values())
-    return None if low < 0 else low - lateness_ms - 1

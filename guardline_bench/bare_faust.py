@@ -1,6 +1,6 @@
 """Baseline 2: the framework floor, a bare Faust agent that only decodes and counts.
 
-Run as its own process (`python -m streams.bench.bare_faust STATS_FILE`), exactly like a
+Run as its own process (`python -m guardline_bench.bare_faust STATS_FILE`), exactly like a
 worker: same broker, same Avro events, same at-least-once app settings, no tables.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 
 import faust
 
+from guardline_bench.stats import Counter
 from streams import topics
-from streams.bench.stats import Counter
 from streams.broker import BOOTSTRAP_ENV
 from streams.codec import decode_event
 from streams.validation import InvalidEvent

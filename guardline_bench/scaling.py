@@ -28,14 +28,14 @@ from pathlib import Path
 from kafka import KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
+from guardline_bench.cpu import CpuMeter, CpuUse, Roles, descendants
+from guardline_bench.report import Rate
 from streams import topics
-from streams.bench.cpu import CpuMeter, CpuUse, Roles, descendants
-from streams.bench.report import Rate
-from streams.bench.stats import read_stats
 from streams.codec import encode_event
 from streams.model import Event
+from streams.ops.launcher import start_worker, stop_worker, wait_ready
+from streams.ops.totals import read_stats
 from streams.progress import Progress
-from streams.worker.launcher import start_worker, stop_worker, wait_ready
 
 SETTLE_S = 2.0  # the assignment must stay unchanged this long before traffic is sent
 SETTLE_TIMEOUT_S = 90.0

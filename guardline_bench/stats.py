@@ -6,25 +6,12 @@ times of its first and last one; the bench polls it until the expected count is 
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
-from typing import Any
 
+from streams.ops.totals import read_stats, write_stats
 
-def write_stats(path: Path, stats: dict[str, Any]) -> None:
-    """Atomically (write + rename), so a reader never sees half a file."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(stats))
-    tmp.replace(path)
-
-
-def read_stats(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}
-    return data if isinstance(data, dict) else {}
+__all__ = ["Counter", "read_stats", "write_stats"]
 
 
 class Counter:

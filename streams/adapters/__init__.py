@@ -1,0 +1,1 @@
+"""Adapters: the frameworks the pipeline (`streams.pipeline`) runs on, each in its own folder."""

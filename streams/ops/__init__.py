@@ -1,0 +1,1 @@
+"""Running Guardline: metrics and their endpoints, worker processes, dashboards, Prometheus."""

@@ -1,0 +1,69 @@
+"""What the stages send, as records: routed packets, dead letters, alerts and their fan-out.
+
+- Every enforced alert goes to the alert topic, and HIGH or CRITICAL ones also to the priority
+  topic (what the moderation queue reads); a shadow detector's alerts go to the shadow topic
+  only. Keyed `KIND:id` of the subject, so a subject's alerts and case updates stay in order.
+- A refused input record goes to the dead-letter topic under its original key, with its reason
+  code, reason, field, source position and original bytes.
+- A routed packet goes to its internal partition with the input record's Kafka timestamp
+  (ingest-to-alert latency).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from streams import topics
+from streams.codec import encode_alert, encode_dead_letter
+from streams.config import Mode
+from streams.model import Alert, Severity
+from streams.pipeline.envelope import Packet, pack
+from streams.pipeline.ports import Headers, Outgoing
+from streams.pipeline.route import Rejected
+
+
+def alert_key(alert: Alert) -> bytes:
+    return f"{alert.subject.kind.value}:{alert.subject.id}".encode()
+
+
+def alert_records(alert: Alert, mode: Mode, headers: Headers) -> list[Outgoing]:
+    """One alert's records: shadow topic only, or the alert topic (+ priority at HIGH+)."""
+    key = alert_key(alert)
+    if mode is Mode.SHADOW:
+        shadow = topics.SHADOW.name
+        return [Outgoing(shadow, key, encode_alert(alert, headers[shadow]))]
+    value = encode_alert(alert, headers[topics.ALERTS.name])
+    out = [Outgoing(topics.ALERTS.name, key, value)]
+    if alert.severity.rank >= Severity.HIGH.rank:
+        if headers[topics.PRIORITY.name] != headers[topics.ALERTS.name]:
+            value = encode_alert(alert, headers[topics.PRIORITY.name])
+        out.append(Outgoing(topics.PRIORITY.name, key, value))
+    return out
+
+
+def dead_letter_record(rejected: Rejected, headers: Headers, failed_at_ms: int) -> Outgoing:
+    error = rejected.error
+    value = encode_dead_letter(
+        reason_code=error.code,
+        reason=str(error),
+        field=error.field,
+        source_topic=topics.EVENTS.name,
+        source_partition=rejected.partition,
+        source_offset=rejected.offset,
+        original_key=rejected.key,
+        original_value=rejected.value,
+        failed_at_ms=failed_at_ms,
+        header=headers[topics.DEAD_LETTER.name],
+    )
+    return Outgoing(topics.DEAD_LETTER.name, rejected.key, value)
+
+
+def routed_records(
+    packets: Sequence[tuple[int, Packet]], ingest_s: Mapping[int, float]
+) -> list[Outgoing]:
+    """(internal partition, packet) pairs; `ingest_s`: newest input timestamp per source."""
+    routed = topics.ROUTED.name
+    return [
+        Outgoing(routed, None, pack(packet), dest, ingest_s.get(packet.source_partition))
+        for dest, packet in packets
+    ]

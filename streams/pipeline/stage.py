@@ -1,0 +1,216 @@
+"""One worker's pipeline, synchronous: a batch in, what to send, save and ack out.
+
+`Pipeline` holds the router (stage 1), one `PartitionRuntime` per routed partition (stage 2)
+and which partitions this worker owns. An adapter hands it batches of records and calls its
+assign and revoke hooks; each call returns a step (`RouteStep`, `DetectStep`): records to send
+(`outputs.py`), state to save, tokens to ack. `settle_route` and `settle_detect` then carry out
+a step on the adapter's `Port`, in the order at-least-once needs:
+
+1. send the step's records and wait for the broker's acks;
+2. save the state the step changed (after the alerts: saved first, a crash in between would lose
+   an alert for good, as the replayed events are then below the subject's high-water mark;
+   sent first, the worst case is the same (alert_id, revision) twice, which consumers dedupe);
+3. only then ack the records that caused them (the commit rule is `acks.py`'s).
+
+Across a rebalance only the current generation counts: a detect step taken before a revoke
+(`revocations` changed) is not taken at all, and one whose partition was revoked while its
+records were being sent (`current`) neither saves nor acks: the new owner reads those records
+again from the committed offset, with the state saved so far.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Generic
+
+from streams import topics
+from streams.codec import SchemaResolver
+from streams.config import GuardlineConfig
+from streams.pipeline.detect import DetectOutput, PartitionRuntime
+from streams.pipeline.envelope import unpack
+from streams.pipeline.outputs import alert_records, dead_letter_record, routed_records
+from streams.pipeline.ports import Headers, Outgoing, Port, Record, T
+from streams.pipeline.route import IDLE_AFTER_S, Router, RouterOutput
+
+Loader = Callable[[str], bytes | None]
+
+
+@dataclass(slots=True)
+class RouteStep(Generic[T]):
+    outgoing: list[Outgoing]  # routed packets, then dead letters
+    output: RouterOutput[T]  # acks, counts per type, refused records
+    records: int  # input records routed (0: only watermarks and heartbeats)
+
+
+@dataclass(slots=True)
+class DetectStep(Generic[T]):
+    partition: int
+    runtime: PartitionRuntime[T]
+    output: DetectOutput[T]  # alerts (with their trigger's token), state writes, acks
+    outgoing: list[Outgoing] = field(default_factory=list)  # the alerts' records
+    records: int = 0
+    skipped: int = 0  # events not applied: redelivered, or later than the lateness
+
+
+class Pipeline(Generic[T]):
+    """Both stages of one worker, and the partitions it owns (`Rebalance` hooks)."""
+
+    def __init__(
+        self,
+        config: GuardlineConfig,
+        partitions: int,
+        *,
+        headers: Headers,
+        resolver: SchemaResolver | None = None,
+        loader: Loader | None = None,
+        idle_after_s: float = IDLE_AFTER_S,
+        clock_s: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.partitions = partitions
+        self.headers = headers
+        self.loader = loader
+        self.idle_after_s = idle_after_s
+        self.clock_s = clock_s
+        self.router: Router[T] = Router(config.active(), partitions, resolver=resolver)
+        self.owned_sources: set[int] = set()
+        self.owned_routed: set[int] = set()
+        self._claims: set[int] = set()  # newly assigned sources, claimed at the next route
+        self.revocations = 0  # a step's records from before a revoke are stale
+        self.runtimes: dict[int, PartitionRuntime[T]] = {}
+        self.totals = {"in": 0, "routed": 0, "applied": 0, "alerts": 0, "dead_letters": 0}
+        # Wall-clock times of the first input record and of the last applied event (bench).
+        self.clock = {"first_in_s": 0.0, "last_applied_s": 0.0}
+
+    # --- assign and revoke hooks -------------------------------------------------------------
+
+    def assigned(self, partitions: Iterable[tuple[str, int]]) -> None:
+        for topic, partition in partitions:
+            if topic == topics.EVENTS.name:
+                self.owned_sources.add(partition)
+                self._claims.add(partition)
+            elif topic == topics.ROUTED.name:
+                self.owned_routed.add(partition)
+
+    def revoked(self, partitions: Iterable[tuple[str, int]]) -> None:
+        """Drop revoked partitions: unacked records go to the new owner, state via the store."""
+        self.revocations += 1
+        for topic, partition in partitions:
+            if topic == topics.EVENTS.name:
+                self.owned_sources.discard(partition)
+                self._claims.discard(partition)
+                self.router.forget(partition)
+            elif topic == topics.ROUTED.name:
+                self.owned_routed.discard(partition)
+                self.runtimes.pop(partition, None)
+
+    # --- stage 1: route ----------------------------------------------------------------------
+
+    def route(
+        self,
+        batches: Mapping[int, Sequence[Record[T]]],
+        *,
+        heartbeats: bool = False,
+        caught_up: Callable[[int], bool] | None = None,
+    ) -> RouteStep[T]:
+        """Route input batches (per input partition). With `heartbeats` (the tick), also tell
+        internal partitions watermarks they have not heard, and announce IDLE the owned sources
+        that are `caught_up` and quiet (None: the consumer is not fetching; announce none)."""
+        router = self.router
+        out: RouterOutput[T] = RouterOutput()
+        claims, self._claims = self._claims, set()
+        for source in sorted(claims & self.owned_sources):
+            router.claim(source, out)  # cancels the previous owner's IDLE
+        ingest_s: dict[int, float] = {}  # Kafka timestamp of each source's newest record
+        count = 0
+        for source, records in batches.items():
+            router.route(source, records, out)
+            if not self.totals["in"]:
+                self.clock["first_in_s"] = self.clock_s()
+            self.totals["in"] += len(records)
+            count += len(records)
+            ingest_s[source] = records[-1][3].timestamp  # the token: Kafka timestamp
+        if heartbeats:
+            router.watermarks(sorted(self.owned_sources), out)
+            if caught_up is not None:
+                owned = [p for p in sorted(self.owned_sources) if caught_up(p)]
+                router.idle_heartbeats(owned, self.idle_after_s, out)
+        outgoing = routed_records(out.packets, ingest_s)
+        if out.rejected:
+            failed_at_ms = int(self.clock_s() * 1000)
+            outgoing += [dead_letter_record(r, self.headers, failed_at_ms) for r in out.rejected]
+        return RouteStep(outgoing, out, count)
+
+    # --- stage 2: detect ---------------------------------------------------------------------
+
+    def detect(
+        self, partition: int, records: Sequence[Record[T]], revocations: int
+    ) -> DetectStep[T] | None:
+        """Apply a routed partition's records (or none: release what the watermarks allow).
+
+        None if a rebalance began since `revocations` was read: whoever owns the partition now
+        reads these records again from the committed offset. A runtime made now would outlive
+        the revoke; records applied now, ahead of those before them (an event still waiting for
+        the watermark), would make those late, skipped for good.
+        """
+        if revocations != self.revocations:
+            return None
+        runtime = self.runtime(partition)
+        out: DetectOutput[T] = DetectOutput()
+        skipped = runtime.engine.stats.skipped_replays
+        for _offset, _key, value, token in records:
+            runtime.accept(unpack(value), token, out)
+        runtime.release(out)
+        outgoing: list[Outgoing] = []
+        for alert, mode in out.alerts:
+            outgoing += alert_records(alert, mode, self.headers)
+        return DetectStep(
+            partition,
+            runtime,
+            out,
+            outgoing,
+            records=len(records),
+            skipped=runtime.engine.stats.skipped_replays - skipped,
+        )
+
+    def runtime(self, partition: int) -> PartitionRuntime[T]:
+        runtime = self.runtimes.get(partition)
+        if runtime is None:
+            runtime = self.runtimes[partition] = PartitionRuntime(
+                partition, self.config, self.partitions, loader=self.loader
+            )
+        return runtime
+
+    def current(self, step: DetectStep[T]) -> bool:
+        """Whether the step's partition is still the one it was taken on (not revoked since)."""
+        return self.runtimes.get(step.partition) is step.runtime
+
+
+# --- carrying out a step, in order -----------------------------------------------------------
+
+
+async def settle_route(pipeline: Pipeline[T], step: RouteStep[T], port: Port[T]) -> None:
+    await port.deliver(step.outgoing)
+    port.ack(topics.EVENTS.name, step.output.acks)
+    pipeline.totals["routed"] += step.output.valid
+    pipeline.totals["dead_letters"] += len(step.output.rejected)
+
+
+async def settle_detect(pipeline: Pipeline[T], step: DetectStep[T], port: Port[T]) -> bool:
+    """False if the step was dropped part way (revoked while sending, or state not saved)."""
+    await port.deliver(step.outgoing)
+    if not pipeline.current(step):
+        # Revoked while delivering (a broker restart made the worker rejoin): the owner
+        # re-reads these records from the committed offset, with state from the store.
+        return False
+    out = step.output
+    if out.state_writes and not await port.save(step.partition, out.state_writes):
+        return False
+    port.ack(topics.ROUTED.name, out.acks)
+    if out.applied:
+        pipeline.totals["applied"] += out.applied
+        pipeline.clock["last_applied_s"] = pipeline.clock_s()
+    pipeline.totals["alerts"] += len(out.alerts)
+    return True
