@@ -11,22 +11,6 @@ background), `instance` (what an instance owns, its truth), `attacks`, `extra_at
 `adaptive` and `probing` (attackers just under each detector's thresholds), `lookalikes` and
 `benign_reach`, `generate` (one seed), `score` (truth + alerts -> table), `bench` (several
 seeds in-process), `commands` (the CLI's part). Pure: no wall clock, no global random; the
-same seed and size give the same events and truth.
+same seed and size give the same events and truth. Import the modules themselves: this package
+exports nothing, so no module here imports another through it (no import cycle).
 """
-
-from __future__ import annotations
-
-from streams.randbench.generate import Generated, generate
-from streams.randbench.instance import InstanceTruth, read_instances, write_instances
-from streams.randbench.score import BenchScore, format_table, score_seed
-
-__all__ = [
-    "BenchScore",
-    "Generated",
-    "InstanceTruth",
-    "format_table",
-    "generate",
-    "read_instances",
-    "score_seed",
-    "write_instances",
-]

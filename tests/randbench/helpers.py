@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 
 from streams.model import MINOR_BANDS, Event, EventType
-from streams.randbench import Generated, generate
+from streams.randbench.generate import Generated, generate
 
 HOUR = 3_600_000
 DAY = 24 * HOUR

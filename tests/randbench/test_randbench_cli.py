@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from streams.cli import main
-from streams.randbench import read_instances
+from streams.randbench.instance import read_instances
 
 
 def test_simulate_backtest_eval_randomised(

@@ -13,9 +13,9 @@ from collections import defaultdict
 
 from streams.config import load_config
 from streams.model import MINOR_BANDS, Account, EventType
-from streams.randbench import generate
 from streams.randbench.attacks import ATTACKS
 from streams.randbench.extra_attacks import EXTRA_ATTACKS
+from streams.randbench.generate import generate
 from streams.randbench.lookalikes import LOOKALIKES
 from tests.randbench.helpers import (
     INSTANCES,
@@ -35,7 +35,7 @@ def test_same_seed_same_events_and_truth_other_seed_differs() -> None:
 
 DIGEST = """
 import hashlib
-from streams.randbench import generate
+from streams.randbench.generate import generate
 h = hashlib.sha256()
 for e in generate(7, accounts=300, instances=1).events:
     h.update(repr((e.event_id, e.type, e.ts_ms, e.actor, e.target, e.group_id, e.device_hash,

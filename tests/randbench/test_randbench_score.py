@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streams.model import Account, AgeBand, Alert, Event, EventType, Severity, Subject, SubjectKind
-from streams.randbench import InstanceTruth, format_table, read_instances, write_instances
 from streams.randbench.adaptive import lowest_high, schedule, window_limits
 from streams.randbench.bench import parse_seeds
-from streams.randbench.score import BenchScore, rows, score_seed
+from streams.randbench.instance import InstanceTruth, read_instances, write_instances
+from streams.randbench.score import BenchScore, format_table, rows, score_seed
 
 T0 = 1_800_000_000_000
 MIN = 60_000
