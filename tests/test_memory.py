@@ -8,8 +8,10 @@ numbers are deterministic, unlike RSS. "Active" = accounts seen as actor or targ
 trailing 24 h of event time.
 
 Three checks:
-- bounded: at every sample, state bytes per active account stay within the issue-6 target
-  (1 KiB);
+- bounded: at every sample, state bytes per active account stay within 2 KiB. The issue-6
+  target was 1 KiB (~0.9 KiB measured then); `minor_exposure` (issue 15) remembers, for every
+  account, the minors it started contact with and the ones who wrote to it first, for 14 days,
+  which took it to ~1.8 KiB (docs/detectors/evaluation.md, "What it cost");
 - forgets: after 24 days, the state is no bigger than that of an engine that only saw the last
   14 days (+5%): nothing older than the horizon survives in it;
 - flat: after the warm-up, later samples per active account stay within 25% of the first one.
@@ -28,6 +30,7 @@ from streams.engine.core import Engine
 from streams.simulate import DAY_MS, SimulationConfig, iter_events
 
 KIB = 1024
+BOUND = 2 * KIB  # per active account; see the docstring
 HORIZON_MS = 14 * DAY_MS  # the longest detector horizon in the defaults (pair / device memory)
 SIM = SimulationConfig(seed=7, duration_ms=24 * DAY_MS, normal_users=300)
 
@@ -44,7 +47,7 @@ def test_state_per_active_account_is_bounded_and_flat_over_a_long_run() -> None:
     assert report.horizon_ms == HORIZON_MS
     assert len(samples) >= 40
     worst = max(samples, key=lambda s: s.stored_per_account)
-    assert worst.stored_per_account <= KIB, (
+    assert worst.stored_per_account <= BOUND, (
         f"{worst.stored_per_account:.0f} B per active account at {worst}"
     )
 
