@@ -13,9 +13,12 @@ from kafka import KafkaProducer
 
 from streams import topics
 from streams.alerts_feed import export_alerts
+from streams.backtest import run_backtest
 from streams.broker import EmbeddedBroker
 from streams.codec import SCHEMA_DIR, encode_event
+from streams.config import load_config
 from streams.jsonl import alert_from_json
+from streams.model import Severity
 from streams.registry import SchemaRegistry
 from streams.wire import confluent_header, value_subject
 from tests.factories import MIN, T0, adult, message, minor
@@ -72,7 +75,8 @@ def test_registry_configured_worker_writes_confluent_wire_format(
     alerts = [standard_consumer(r, registry.schemas) for r in _drain(broker, topics.ALERTS.name)]
     assert all(r[:1] == b"\x00" for r in _drain(broker, topics.ALERTS.name))
     high = standard_consumer(raw[0], registry.schemas)
-    assert high["detector"] == "new_contact_burst"
+    first_high = next(a for a in run_backtest(events, load_config()) if a.severity is Severity.HIGH)
+    assert (high["alert_id"], high["detector"]) == (first_high.alert_id, first_high.detector)
     assert high["subject"] == {"kind": "ACCOUNT", "id": "u-attacker"}
     # Evidence spans both framings: the worker read single-object and Confluent input alike.
     evidence = {int(e.removeprefix("sr-")) for a in alerts for e in a["evidence_event_ids"]}
