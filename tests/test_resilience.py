@@ -460,7 +460,7 @@ def test_rebalance_scale_out_then_in_on_noida_db(
 # In ~1 of 12 runs the input commit of one partition then stopped for good after the hand-over
 # (lag 508, every alert published): Faust's offset bookkeeping raced the rebalance and waited
 # for offsets it would never deliver again. The worker now has them read again
-# (streams/adapters/faust/commits.py, tests/test_commits.py).
+# (streams/adapters/faust/commits.py, tests/adapters/faust/test_commits.py).
 def test_rebalance_scale_out_then_in_with_group_reset(
     broker: EmbeddedBroker,
     tmp_path: Path,

@@ -27,6 +27,7 @@ import faust
 from faust.sensors.monitor import Monitor
 from faust.streams import _current_event
 from faust.types import TP as TopicPartition
+from faust.types import Message  # the ack token: offset, partition, timestamp
 
 from streams import topics
 from streams.adapters.faust.commits import StallWatch, held_offsets, lost_offsets
@@ -48,8 +49,6 @@ from streams.pipeline.stage import DetectStep, Pipeline, settle_detect, settle_r
 log = logging.getLogger("guardline.worker")
 
 STATE_TABLE = "guardline-state"
-
-Message = Any  # Faust's ConsumerMessage: the ack token (offset, partition, timestamp)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,12 +28,9 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from faust.transport.utils import DefaultSchedulingStrategy
-from faust.types import TP
+from faust.types import TP, Message  # Message: the ack token of each record
 
 from streams.pipeline.ports import Record
-
-# The pipeline's record, whose ack token is Faust's own message.
-Message = Any
 
 
 class Intake:

@@ -9,7 +9,7 @@ import yaml
 
 from tests.promtool import exported_series, promtool
 
-DEPLOY = Path(__file__).resolve().parent.parent / "deploy/prometheus"
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy/prometheus"
 RULES = DEPLOY / "guardline-rules.yml"
 EXPECTED = {
     "GuardlineWorkerDown",

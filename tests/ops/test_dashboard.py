@@ -12,7 +12,7 @@ from streams.cli import main
 from streams.ops.dashboard import DATASOURCE_UID, PANELS, all_queries, dashboard, render
 from tests.promtool import exported_series, promtool
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "deploy/grafana"
 COMMITTED = GRAFANA / "dashboards/guardline.json"
 

@@ -31,7 +31,7 @@ def worker() -> GuardlineWorker:
 
 
 def test_the_worker_consumes_through_the_head_guard(worker: GuardlineWorker) -> None:
-    """Faust's own consumer commits past a held head record (tests/test_commits.py)."""
+    """Faust's own consumer commits past a held head record (test_commits.py)."""
     assert isinstance(worker.app.consumer, HeadGuardConsumer)
 
 
