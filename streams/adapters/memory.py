@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from streams import topics
 from streams.config import GuardlineConfig
 from streams.pipeline.acks import commit_point
-from streams.pipeline.ports import Outgoing, Record
+from streams.pipeline.ports import Outgoing, Rebalance, Record
 from streams.pipeline.stage import Pipeline, settle_detect, settle_route
 
 R = TypeVar("R")
@@ -119,7 +119,8 @@ class MemoryAdapter:
         self.held: dict[TopicPartition, set[int]] = defaultdict(set)
         self.done: dict[TopicPartition, set[int]] = defaultdict(set)
         self.effects: list[tuple[Any, ...]] = []
-        self.pipeline.assigned(
+        hooks: Rebalance = self.pipeline  # every partition of both topics, from the start
+        hooks.assigned(
             (spec.name, p) for spec in (topics.EVENTS, topics.ROUTED) for p in range(log.partitions)
         )
 
