@@ -127,6 +127,7 @@ class MinorExposureConfig:
     many_devices: int = 3
     peer_relief: float = 1.0
     channel_mix_factor: float = 1.5
+    channel_mix_all_factor: float = 2.5
     channel_mix_min: int = 4
     min_minors: int = 3
     high_min_minors: int = 4
@@ -418,7 +419,10 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             else:
                 other += row.weight
         private = other * factor + peer * peer_factor
-        if _channels_used(rows, cfg.channel_mix_min) >= 2:
+        channels = _channels_used(rows, cfg.channel_mix_min)
+        if channels >= 3:
+            private *= cfg.channel_mix_all_factor
+        elif channels == 2:
             private *= cfg.channel_mix_factor
         return private + min(rooms, cfg.group_only_cap)
 
