@@ -9,23 +9,26 @@ network), sent media soon after, blocked or reported it. It adds those minors up
 event-time windows (short ~1 h, a day, slow ~14 days), each weighted by the evidence, and the
 window that stands out most against its own HIGH threshold decides.
 
-Two kinds of contact are weighed differently (`docs/detectors/minor_exposure.md`):
-- **Peer by claim**: the account declares a minor band and the minor is not two bands younger
-  (a 16-17 and an under-13 are not peers), or an 18-20 and a 16-17. Teens add, message and
-  swap pictures with teens, so a peer contact weighs little while it waits for a reply, and
-  little when answered from the minor's own network (a classmate on the school's line); it
-  weighs more when it goes unanswered or is answered from an unrelated network, and fully
-  when the minor blocks or reports the account. The declared band earns this only contact by
-  contact, by what the minors do.
-- **Everything else** (an adult or unknown-age account, a large age gap): every minor counts
-  from the first contact, more when unanswered or under 13, three times when the minor sends
-  media soon after or pushes back; the account's risk signs (anonymous, new, many devices)
-  multiply this part.
+Contacts are weighed by what the two declared bands say, contact by contact (the full table is
+in `docs/detectors/minor_exposure.md`):
+- **Peer by claim** (a declared minor and a minor of its band or older) and **one band apart**
+  (16-17 and 13-15, 13-15 and under-13, 18-20 and 16-17): teens add, message and swap pictures
+  with teens, so such a contact weighs little while it waits for a reply and when answered
+  from the minor's own network (a classmate on the school's line), more when a message goes
+  unanswered, and fully when the minor blocks or reports the account. The declared band earns
+  this only contact by contact, by what the minors do.
+- **Everything else** (an adult or unknown-age account, a 16-17 and an under-13): every minor
+  counts from the first contact, more when unanswered or under 13, and more again when the
+  minor sends media soon after, when the account sends it images, or when the minor pushes
+  back; the account's risk signs (anonymous, new, many devices) multiply this part.
 
-Minors who started chats with the account themselves make it look like a peer (`peer_relief`).
-Minors reached only by group adds add at most `group_only_cap` (teachers and coaches add whole
-classes to rooms; bulk group adds are `minor_mass_add`'s), and less when the account also
-added adults to groups (a coach adding parents).
+A minor who comes back on its own on a later day weighs little whatever the bands (a tutor's
+pupil, a friend). Minors who started chats with the account themselves make it look like a
+peer (`peer_relief`). Reaching different minors through several channels at once multiplies
+the private part (`channel_mix_factor`). Minors reached only by group adds add at most
+`group_only_cap` (teachers and coaches add whole classes to rooms; bulk group adds are
+`minor_mass_add`'s), and less when the account also added adults to groups (a coach adding
+parents).
 
 Treatment of missing data (the contract leaves these open):
 - `first_contact` when present decides whether an outbound contact is new; when absent, a minor
