@@ -8,12 +8,13 @@ from typing import ClassVar
 
 from streams.config import load_config, parse_config
 from streams.detectors import REGISTRY
-from streams.detectors.base import DictState, drop_before, drop_idle
 from streams.detectors.new_contact_burst import (
     BurstState,
     NewContactBurstConfig,
     NewContactBurstDetector,
 )
+from streams.detectors.state import DictState
+from streams.detectors.windows import drop_before, drop_idle
 from streams.simulate import SimulationConfig, simulate
 
 
