@@ -63,6 +63,7 @@ PEER: Final = 128  # a peer by claim: the minor's band is the account's own or o
 NEAR: Final = 256  # one band apart by claim: a 16-17 and a 13-15, an 18-20 and a 16-17
 MEDIA_LATE: Final = 512  # the minor sent media later in a private contact the account started
 RETURNS: Final = 1024  # the minor opened a later day's conversation itself
+MEDIA_OUT: Final = 2048  # the account sent the minor media within the hour after first contact
 PRIVATE: Final = DM | ADD
 STRONG: Final = PRIVATE | MEDIA_IN | MEDIA_LATE | PUSHBACK  # more than a room member
 
@@ -116,6 +117,7 @@ class MinorExposureConfig:
     many_devices: int = 3
     peer_relief: float = 1.0
     channel_mix_factor: float = 1.5
+    channel_mix_all_factor: float = 2.5
     channel_mix_min: int = 4
     min_minors: int = 3
     high_min_minors: int = 4
@@ -236,11 +238,15 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             if event.first_contact is False:
                 return _outcome(changed)  # the platform says they talked before our memory
             flags = channel | _claim_bits(event.actor.age_band, target.age_band)
+            if event.has_media and channel == DM:
+                flags |= MEDIA_OUT
             touch(state.pairs, minor, (now, day, flags, event.event_id, ""), cfg.max_minors)
             return Outcome(changed=True, finding=self._assess(state, event.actor, event))
         first_ts, last_day, flags, eid, net = entry
         # A message to a minor who already wrote to it (say after a group add) is a reply.
         new_flags = flags if channel == DM and flags & REPLIED else flags | channel
+        if event.has_media and channel == DM and now - first_ts <= cfg.media_window_ms:
+            new_flags |= MEDIA_OUT  # images to a child it has just met
         if new_flags == flags and last_day == day:
             return _outcome(changed)
         touch(state.pairs, minor, (first_ts, day, new_flags, eid, net), cfg.max_minors)
@@ -372,8 +378,8 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
                 cfg.unanswered_factor,
                 cfg.media_weight,
             )
-        if flags & MEDIA_IN:
-            return media
+        if flags & MEDIA_IN or (flags & MEDIA_OUT and not flags & (PEER | NEAR)):
+            return media  # (images sent by an adult to a child it has just met, too)
         if flags & MEDIA_LATE:  # groomed over days rather than rushed
             return media * cfg.late_media_factor
         weight = 1.0 if flags & PRIVATE else rooms
@@ -407,7 +413,10 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             else:
                 other += row.weight
         private = other * factor + peer * peer_factor
-        if _channels_used(rows, cfg.channel_mix_min) >= 2:
+        channels = _channels_used(rows, cfg.channel_mix_min)
+        if channels >= 3:
+            private *= cfg.channel_mix_all_factor
+        elif channels == 2:
             private *= cfg.channel_mix_factor
         return private + min(rooms, cfg.group_only_cap)
 
@@ -473,6 +482,7 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             "minors_unanswered": float(unanswered),
             "minors_sent_media_soon": float(media),
             "minors_sent_media_later": float(late_media),
+            "minors_it_sent_media_soon": float(count(MEDIA_OUT)),
             "minors_blocked_or_reported": float(pushback),
             "minors_who_came_back_on_their_own": float(count(RETURNS)),
             "minors_under_13": float(count(UNDER_13)),

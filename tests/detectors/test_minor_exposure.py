@@ -128,8 +128,8 @@ def test_the_same_claim_with_no_answers_and_pushback_is_high() -> None:
 
 def test_no_single_channel_crosses_but_together_they_do() -> None:
     # A verified, established adult: 4 first DMs alone weigh 4 (< 5, MEDIUM); 4 DMs, 4 contact
-    # adds and 4 group adds of different minors in an hour: (4 + 4) x 1.5 (channel mix) + 4 x
-    # 0.15 = 12.6 >= 2.5 x 5: CRITICAL.
+    # adds and 4 group adds of different minors in an hour: (4 + 4) x 2.5 (all three channels)
+    # + 4 x 0.15 = 20.6 >= 2.5 x 5: CRITICAL. Two channels (DMs and adds only): 8 x 1.5 = 12.
     x = adult("u-x", created_ts_ms=OLD)
     dms, adds, rooms = kids(4, prefix="d"), kids(4, prefix="a"), kids(4, prefix="g")
     alone = run([ev(MSG, x, k, T0 + i * MIN) for i, k in enumerate(dms)])
@@ -140,7 +140,10 @@ def test_no_single_channel_crosses_but_together_they_do() -> None:
     alerts = run(mixed)
     assert top(alerts) is Severity.CRITICAL
     f = alerts[-1].features
-    assert f["risk_weighted_score"] == pytest.approx(12.6)
+    assert f["risk_weighted_score"] == pytest.approx(20.6)
+    two = run(mixed[:8])
+    assert two[-1].features["risk_weighted_score"] == pytest.approx(12.0)
+    assert two[-1].features["channels_used"] == 2
     assert (f["via_direct_message"], f["via_contact_add"], f["via_group_add"]) == (4, 4, 4)
     assert f["channels_used"] == 3
 
@@ -205,6 +208,21 @@ def test_media_soon_after_its_first_message_then_blocks_is_the_sextortion_trace(
     assert high.features["minors_sent_media_soon"] == 3
     assert high.features["minors_blocked_or_reported"] == 1
     assert high.minors_exposed == 3
+
+
+def test_images_an_adult_sends_to_children_it_has_just_met_weigh_like_theirs() -> None:
+    # A verified adult whose first message to each of four 13-15s carries an image: 4 x 1.5
+    # = 6 >= 5, HIGH at the fourth. The same from a declared 13-15 to 13-15s (peers) is not
+    # this signal: 4 x 0.1 while they have not answered.
+    x = adult("u-x", created_ts_ms=OLD)
+    alerts = run([ev(MSG, x, k, T0 + i * MIN, media=True) for i, k in enumerate(kids(4))])
+    assert top(alerts) is Severity.HIGH
+    assert alerts[-1].features["minors_it_sent_media_soon"] == 4
+    teen = account("u-t", A13, created_ts_ms=OLD)
+    assert (
+        top(run([ev(MSG, teen, k, T0 + i * MIN, media=True) for i, k in enumerate(kids(4))]))
+        is None
+    )
 
 
 def test_media_after_the_hour_counts_two_thirds_and_a_minor_coming_back_little() -> None:
