@@ -21,7 +21,7 @@ from guardline_bench.stats import Counter
 from streams import topics
 from streams.broker import BOOTSTRAP_ENV
 from streams.codec import decode_event
-from streams.detectors.base import adult_reaches_minor
+from streams.detectors.contacts import adult_reaches_minor
 from streams.model import Event, EventType
 from streams.validation import InvalidEvent
 

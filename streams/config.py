@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from streams.detectors import REGISTRY
-from streams.detectors.base import Detector
+from streams.detectors.contract import Detector
 from streams.engine.core import Engine, EngineConfig
 from streams.model import Severity
 

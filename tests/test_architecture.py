@@ -6,7 +6,7 @@
 - The worker imports nothing from the bench (`guardline_bench/`); only the `bench` command of
   the CLI does, when it runs.
 - No import cycle inside `streams/` (imports under `if TYPE_CHECKING:` do not run, so do not
-  count), but the one issue 16 leaves for after the detection work: `streams/simulate/`.
+  count).
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ FRAMEWORKS = ("faust", "mode", "aiokafka")
 ADAPTER = "streams.adapters.faust"
 BENCH = "guardline_bench"
 BENCH_IMPORTERS = {"streams.cli"}  # `guardline bench`, imported inside the command only
-KNOWN_CYCLES = {"streams.simulate"}  # issue 16: untangled once the detection work has landed
 
 
 def module_name(path: Path) -> str:
@@ -190,11 +189,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def test_no_import_cycle_inside_streams() -> None:
-    found = [
-        c
-        for c in cycles(import_graph())
-        if not all(m == k or m.startswith(k + ".") for m in c for k in KNOWN_CYCLES)
-    ]
+    found = cycles(import_graph())
     assert not found, "import cycles: " + "; ".join(" <-> ".join(c) for c in found)
 
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.config import load_config
-from streams.detectors.base import account_key, device_key, ip_key, subject_key
+from streams.detectors.subjects import account_key, device_key, ip_key, subject_key
 from streams.engine.core import routes
 from streams.model import MINOR_BANDS, Account, AgeBand, Event, EventType, SubjectKind
 from tests.factories import HOUR, T0

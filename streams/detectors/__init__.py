@@ -1,6 +1,6 @@
 """Detector registry: every detector Guardline can run, by name.
 
-Detectors are pure (no Kafka, no Faust, no clock); see `base.py` for the contract they share.
+Detectors are pure (no Kafka, no Faust, no clock); see `contract.py` for the contract they share.
 A name clash is an error at import time, so two modules can never claim one detector name.
 """
 

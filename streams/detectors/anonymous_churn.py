@@ -48,28 +48,18 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import ClassVar
 
-from streams.detectors.base import (
+from streams.detectors.contacts import (
     ACCOUNT_CREATED,
     ACCOUNT_DELETED,
     CONTACT_TYPES,
-    DAY_MS,
-    HOUR_MS,
     LIFECYCLE_TYPES,
-    UNCHANGED,
-    DetectorBase,
-    Finding,
-    Json,
-    Outcome,
-    capped,
-    deletion_from_json,
-    deletion_json,
-    device_key,
-    drop_idle,
-    ip_key,
     reaches_minor,
-    severity_for,
-    touch,
 )
+from streams.detectors.contract import UNCHANGED, DetectorBase, Finding, Json, Outcome, severity_for
+from streams.detectors.state import deletion_from_json, deletion_json, touch
+from streams.detectors.subjects import device_key, ip_key
+from streams.detectors.windows import DAY_MS, HOUR_MS, drop_idle
+from streams.detectors.wording import capped
 from streams.model import Event, EventType, Severity, Subject, SubjectKind
 
 

@@ -36,29 +36,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
-from streams.detectors.base import (
+from streams.detectors.contacts import (
     ACCOUNT_CREATED,
     ACCOUNT_DELETED,
     CONTACT_TYPES,
-    DAY_MS,
-    HOUR_MS,
     LIFECYCLE_TYPES,
-    UNCHANGED,
-    DetectorBase,
-    Finding,
-    Json,
-    Outcome,
-    capped,
-    deletion_from_json,
-    deletion_json,
-    describe_age,
-    device_key,
-    drop_before,
-    drop_idle,
     reaches_minor,
-    severity_for,
-    touch,
 )
+from streams.detectors.contract import UNCHANGED, DetectorBase, Finding, Json, Outcome, severity_for
+from streams.detectors.state import deletion_from_json, deletion_json, touch
+from streams.detectors.subjects import device_key
+from streams.detectors.windows import DAY_MS, HOUR_MS, drop_before, drop_idle
+from streams.detectors.wording import capped, describe_age
 from streams.model import MINOR_BANDS, Event, EventType, Severity, Subject, SubjectKind
 
 

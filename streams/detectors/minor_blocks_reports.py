@@ -28,20 +28,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
-from streams.detectors.base import (
-    DAY_MS,
-    HOUR_MS,
-    UNCHANGED,
-    DetectorBase,
-    DictState,
-    Finding,
-    Outcome,
-    account_key,
-    capped,
-    describe_age,
-    drop_before,
-    severity_for,
-)
+from streams.detectors.contract import UNCHANGED, DetectorBase, Finding, Outcome, severity_for
+from streams.detectors.state import DictState
+from streams.detectors.subjects import account_key
+from streams.detectors.windows import DAY_MS, HOUR_MS, drop_before
+from streams.detectors.wording import capped, describe_age
 from streams.model import MINOR_BANDS, Account, Event, EventType, Severity, Subject
 
 BLOCK = 1  # flag bits of what one minor did to the subject

@@ -47,22 +47,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
-from streams.detectors.base import (
-    CHANGED,
-    DAY_MS,
-    HOUR_MS,
-    MINUTE_MS,
-    UNCHANGED,
-    DetectorBase,
-    DictState,
-    Finding,
-    Outcome,
-    account_key,
-    capped,
-    describe_age,
-    span_words,
-    touch,
-)
+from streams.detectors.contract import CHANGED, UNCHANGED, DetectorBase, Finding, Outcome
+from streams.detectors.state import DictState, touch
+from streams.detectors.subjects import account_key
+from streams.detectors.windows import DAY_MS, HOUR_MS, MINUTE_MS
+from streams.detectors.wording import capped, describe_age, span_words
 from streams.model import MINOR_BANDS, Account, AgeBand, Event, EventType, Severity, Subject
 
 # What one contact the account started with a minor has shown, as bits of one int.

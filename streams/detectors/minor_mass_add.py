@@ -42,22 +42,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
-from streams.detectors.base import (
-    CHANGED,
-    DAY_MS,
-    HOUR_MS,
-    UNCHANGED,
-    DetectorBase,
-    DictState,
-    Finding,
-    Outcome,
-    account_key,
-    capped,
-    describe_age,
-    drop_before,
-    span_words,
-    touch,
-)
+from streams.detectors.contract import CHANGED, UNCHANGED, DetectorBase, Finding, Outcome
+from streams.detectors.state import DictState, touch
+from streams.detectors.subjects import account_key
+from streams.detectors.windows import DAY_MS, HOUR_MS, drop_before
+from streams.detectors.wording import capped, describe_age, span_words
 from streams.model import MINOR_BANDS, AgeBand, Event, EventType, Severity, Subject
 
 _ADDS = frozenset({EventType.GROUP_MEMBER_ADDED, EventType.CONTACT_ADDED})

@@ -20,28 +20,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
-from streams.detectors.base import (
+from streams.detectors.contacts import adult_reaches_minor, adult_to_minor
+from streams.detectors.contract import (
     CHANGED,
-    DAY_MS,
-    HOUR_MS,
     UNCHANGED,
     DetectorBase,
-    DictState,
     Finding,
     Outcome,
-    account_key,
-    adult_reaches_minor,
-    adult_to_minor,
-    capped,
-    describe_age,
-    drop_before,
-    forget_pairs,
-    is_first_contact,
-    remember_pair,
     severity_for,
-    span_words,
-    touch,
 )
+from streams.detectors.state import DictState, forget_pairs, is_first_contact, remember_pair, touch
+from streams.detectors.subjects import account_key
+from streams.detectors.windows import DAY_MS, HOUR_MS, drop_before
+from streams.detectors.wording import capped, describe_age, span_words
 from streams.model import Event, EventType, Subject
 
 

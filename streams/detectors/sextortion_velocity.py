@@ -25,25 +25,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
-from streams.detectors.base import (
-    CHANGED,
-    DAY_MS,
-    HOUR_MS,
-    MINUTE_MS,
-    UNCHANGED,
-    DetectorBase,
-    Finding,
-    Json,
-    Outcome,
-    account_key,
-    adult_to_minor,
-    capped,
-    describe_age,
-    forget_pairs,
-    is_first_contact,
-    remember_pair,
-    span_words,
-)
+from streams.detectors.contacts import adult_to_minor
+from streams.detectors.contract import CHANGED, UNCHANGED, DetectorBase, Finding, Json, Outcome
+from streams.detectors.state import forget_pairs, is_first_contact, remember_pair
+from streams.detectors.subjects import account_key
+from streams.detectors.windows import DAY_MS, HOUR_MS, MINUTE_MS
+from streams.detectors.wording import capped, describe_age, span_words
 from streams.model import AgeBand, Event, EventType, Severity, Subject
 
 NEW_ACCOUNT_DAYS = 7  # only colours the score, as in the reason's "n-day-old account"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from streams.detectors.base import Finding
+from streams.detectors.contract import Finding
 from streams.model import Severity
 
 

@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from streams.detectors.base import Detector, Finding, subject_key
+from streams.detectors.contract import Detector, Finding
+from streams.detectors.subjects import subject_key
 from streams.engine.cases import Case, advance_case
 from streams.model import (
     MINOR_BANDS,

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from streams.config import GuardlineConfig, Mode
-from streams.detectors.base import Detector
+from streams.detectors.contract import Detector
 from streams.engine.reorder import IDLE, ReorderBuffer, release_bound
 from streams.model import Alert, Event
 from streams.pipeline.envelope import Packet

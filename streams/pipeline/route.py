@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from streams.codec import SchemaResolver, decode_event
-from streams.detectors.base import Detector
+from streams.detectors.contract import Detector
 from streams.engine.core import routes
 from streams.model import Event
 from streams.pipeline.envelope import IDLE, Packet

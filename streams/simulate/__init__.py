@@ -9,9 +9,10 @@ them apart shows up as a false positive in the backtest.
 Pure: no Kafka, no wall clock, no global random. The same config gives the same events and
 truth; every random choice comes from a `random.Random` seeded from `SimulationConfig.seed`.
 
-Layout: `config` (knobs, names, constants), `population` (accounts, households, groups, record
-emitter), `background` (normal traffic), `scenarios` (attacks and look-alikes), `truth`
-(ground-truth entries and files), `run` (one run, streamed hour by hour).
+Layout, each module importing only those before it: `config` (knobs, scenario names and
+specs, constants), `truth` (ground-truth entries and files), `population` (accounts,
+households, groups, record emitter), `background` (normal traffic), `scenarios` (attacks and
+look-alikes), `run` (one run, streamed hour by hour).
 """
 
 from __future__ import annotations

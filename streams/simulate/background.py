@@ -20,26 +20,28 @@ from streams.simulate.config import (
     SimulationConfig,
 )
 from streams.simulate.population import (
-    _band,
-    _busy_hours,
-    _Emitter,
-    _pair,
-    _Person,
-    _Population,
-    _Rec,
-    _ts,
+    Emitter,
+    Person,
+    Population,
+    Rec,
+    busy_hours,
+    pair_key,
+    random_band,
+    rec_ts,
 )
+
+EVENTS_PER_ACTIVITY = 8.1  # measured mean events per background activity
 
 # --- background ------------------------------------------------------------------------------
 
 
-class _Background(_Emitter):
+class Background(Emitter):
     """Normal traffic, generated one hour at a time so big runs stream in flat memory."""
 
-    def __init__(self, cfg: SimulationConfig, pop: _Population, rate: float) -> None:
+    def __init__(self, cfg: SimulationConfig, pop: Population, rate: float) -> None:
         super().__init__(random.Random(f"{cfg.seed}:background"), pop.talked)
         self.cfg, self.pop, self.rate = cfg, pop, rate
-        self.newcomers: list[_Person] = []
+        self.newcomers: list[Person] = []
         weights = (
             (self._dm_session, 660),
             (self._group_chat, 210),
@@ -55,7 +57,7 @@ class _Background(_Emitter):
             for (f, _), c in zip(weights, accumulate(w for _, w in weights), strict=True)
         ]
 
-    def hours(self, scene_recs: list[_Rec]) -> Iterator[list[_Rec]]:
+    def hours(self, scene_recs: list[Rec]) -> Iterator[list[Rec]]:
         """Background merged with the (sorted) scenario records, one event-time hour a batch."""
         done = 0
         for t0 in range(self.cfg.start_ms, self.cfg.end_ms, HOUR_MS):
@@ -64,15 +66,15 @@ class _Background(_Emitter):
                 self.pop.add(p)
                 self.pop.tickets.append(p)
             self.newcomers = []
-            expected = self.rate * len(self.pop.persons) * _busy_hours(t0, t1)
+            expected = self.rate * len(self.pop.persons) * busy_hours(t0, t1)
             n = int(expected + self.rng.random())
             for t in sorted(t0 + int(self.rng.random() * (t1 - t0)) for _ in range(n)):
                 self._activity(t)
-            upto = bisect_left(scene_recs, t1, key=_ts)
+            upto = bisect_left(scene_recs, t1, key=rec_ts)
             self.recs.extend(scene_recs[done:upto])
             done = upto
-            self.recs.sort(key=_ts)
-            cut = bisect_left(self.recs, t1, key=_ts)  # later records wait for the next hour
+            self.recs.sort(key=rec_ts)
+            cut = bisect_left(self.recs, t1, key=rec_ts)  # later records wait for the next hour
             yield self.recs[:cut]
             del self.recs[:cut]
 
@@ -83,11 +85,11 @@ class _Background(_Emitter):
                 run(t)
                 return
 
-    def _pick(self) -> _Person | None:
+    def _pick(self) -> Person | None:
         p = self.pop.tickets[int(self.rng.random() * len(self.pop.tickets))]
         return None if p.deleted else p
 
-    def _partner(self, p: _Person, friend_p: float) -> _Person | None:
+    def _partner(self, p: Person, friend_p: float) -> Person | None:
         q = (
             p.friends[int(self.rng.random() * len(p.friends))]
             if p.friends and self.rng.random() < friend_p
@@ -100,7 +102,7 @@ class _Background(_Emitter):
         b = a and self._partner(a, 0.85)
         if a is None or b is None:
             return
-        new = _pair(a, b) not in self.talked
+        new = pair_key(a, b) not in self.talked
         self.chat(t, a, b, 3 + min(40, int(self.rng.expovariate(0.125))))
         if new and self.rng.random() < 0.5:
             self.pop.befriend(a, b)
@@ -150,7 +152,7 @@ class _Background(_Emitter):
             self.emit(t, EventType.BLOCKED if self.rng.random() < 0.7 else EventType.REPORTED, a, b)
 
     def _create(self, t: int) -> None:
-        band = _band(self.rng)
+        band = random_band(self.rng)
         p = self.pop.new_person(band, t, self.rng.random() < 0.25)
         self.emit(t, CREATED, p)
         for gid in self.pop.join_some_groups(p):

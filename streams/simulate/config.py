@@ -1,4 +1,4 @@
-"""What to simulate: the run's knobs, scenario names and shared constants."""
+"""What to simulate: the run's knobs, the scenarios on offer and shared constants."""
 
 from __future__ import annotations
 
@@ -51,8 +51,39 @@ JOIN, CREATED, DELETED = (
     EventType.ACCOUNT_CREATED,
     EventType.ACCOUNT_DELETED,
 )
-_LIFECYCLE = frozenset({CREATED, DELETED})
-_CONTACT_TYPES = frozenset({MSG, ADD, GADD})
+LIFECYCLE = frozenset({CREATED, DELETED})
+CONTACT_TYPES = frozenset({MSG, ADD, GADD})
+
+
+@dataclass(frozen=True)
+class ScenarioSpec:
+    """What one scenario plants (`scenarios.BUILDERS` holds how it is built)."""
+
+    kind: Kind
+    instances: int
+    length_ms: int  # the longest event-time span one instance needs
+    expected: tuple[str, ...]
+
+
+SPECS: dict[str, ScenarioSpec] = {
+    "fast_contact_burst": ScenarioSpec("attack", 3, 2 * HOUR_MS, (NEW_CONTACT_BURST,)),
+    "slow_contact_burst": ScenarioSpec("attack", 2, 37 * HOUR_MS, (NEW_CONTACT_BURST,)),
+    "mass_add": ScenarioSpec("attack", 3, 2 * HOUR_MS, (MINOR_MASS_ADD,)),
+    "anonymous_churn": ScenarioSpec("attack", 2, 30 * HOUR_MS, (ANONYMOUS_CHURN,)),
+    "sextortion": ScenarioSpec("attack", 3, 6 * HOUR_MS, (SEXTORTION_VELOCITY,)),
+    "blocks_reports": ScenarioSpec("attack", 2, 8 * HOUR_MS, (MINOR_BLOCKS_REPORTS,)),
+    "ban_evasion": ScenarioSpec("attack", 2, 16 * HOUR_MS, (BAN_EVASION,)),
+    "combined_attacker": ScenarioSpec(
+        "attack", 1, 3 * HOUR_MS, (NEW_CONTACT_BURST, MINOR_MASS_ADD, SEXTORTION_VELOCITY)
+    ),
+    "teacher_class_group": ScenarioSpec("lookalike", 2, 5 * HOUR_MS, ()),
+    "popular_teen_inbound": ScenarioSpec("lookalike", 2, 5 * HOUR_MS, ()),
+    "school_ip": ScenarioSpec("lookalike", 1, 8 * HOUR_MS, ()),
+    "family_device": ScenarioSpec("lookalike", 2, 2 * HOUR_MS, ()),
+    "young_adult_friends": ScenarioSpec("lookalike", 2, 12 * HOUR_MS, ()),
+    "adult_onboarding": ScenarioSpec("lookalike", 2, 2 * HOUR_MS, ()),
+}
+assert tuple(SPECS) == ALL_SCENARIOS
 
 
 @dataclass(frozen=True)
@@ -94,14 +125,12 @@ def _config_errors(cfg: SimulationConfig) -> list[str]:
         errors.append(f"groups={cfg.groups}: need >= 10")
     if cfg.events_target is not None and cfg.events_target < 10_000:
         errors.append(f"events_target={cfg.events_target}: use None or >= 10000")
-    from streams.simulate.scenarios import _SPECS  # import cycle: scenarios need the config
-
-    for name in sorted(set(cfg.scenarios) - set(_SPECS)):
+    for name in sorted(set(cfg.scenarios) - set(SPECS)):
         errors.append(f"scenarios: unknown {name!r}; known: {', '.join(ALL_SCENARIOS)}")
     if len(set(cfg.scenarios)) != len(cfg.scenarios):
         errors.append(f"scenarios={cfg.scenarios}: duplicates")
     for name in cfg.scenarios:
-        spec = _SPECS.get(name)
+        spec = SPECS.get(name)
         if spec and cfg.duration_ms < spec.length_ms + HOUR_MS:
             hours = (spec.length_ms + HOUR_MS) // HOUR_MS
             errors.append(

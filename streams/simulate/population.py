@@ -9,13 +9,13 @@ from operator import itemgetter
 
 from streams.model import Account, AgeBand, EventType
 from streams.simulate.config import (
-    _LIFECYCLE,
     A13,
     A16,
     A18,
     A21,
     DAY_MS,
     HOUR_MS,
+    LIFECYCLE,
     MSG,
     U13,
     UNK,
@@ -28,17 +28,17 @@ from streams.simulate.config import (
 # first_contact, has_media). Sorts are stable and by ts_ms only, so ties keep the order in
 # which they were generated and the run stays deterministic.
 _Str = str | None
-_Rec = tuple[int, EventType, Account, Account | None, _Str, _Str, _Str, bool | None, bool | None]
-_ts = itemgetter(0)
+Rec = tuple[int, EventType, Account, Account | None, _Str, _Str, _Str, bool | None, bool | None]
+rec_ts = itemgetter(0)
 
 _BANDS = (U13, A13, A16, A18, A21, UNK)
 _BAND_CUM = tuple(accumulate((12, 28, 22, 12, 18, 8)))
-_ORDER = {U13: 0, A13: 1, A16: 2, A18: 3, A21: 4}
+BAND_ORDER = {U13: 0, A13: 1, A16: 2, A18: 3, A21: 4}
 # Activity by hour of day (UTC ~ UK): quiet at night, peaks after school.
 _DIURNAL = (5, 3, 2, 2, 2, 2, 4, 6, 8, 8, 8, 9, 9, 9, 10, 11, 13, 14, 15, 16, 16, 14, 11, 8)
 
 
-def _busy_hours(start_ms: int, end_ms: int) -> float:
+def busy_hours(start_ms: int, end_ms: int) -> float:
     """Hours in [start_ms, end_ms), each weighted by how busy that hour of the day is."""
     mean = sum(_DIURNAL) / 24
     return sum(
@@ -47,12 +47,11 @@ def _busy_hours(start_ms: int, end_ms: int) -> float:
     )
 
 
-_EVENTS_PER_USER_HOUR = 1.75  # background events per user and hour at scale 1
-_BACKGROUND_EVENTS_PER_ACTIVITY = 8.1  # measured mean events per background activity
+EVENTS_PER_USER_HOUR = 1.75  # background events per user and hour at scale 1
 
 
 @dataclass(eq=False, slots=True)
-class _Person:
+class Person:
     """One account with the devices and IPs it uses; identity-hashed (eq=False)."""
 
     account: Account
@@ -60,13 +59,13 @@ class _Person:
     home_ip: str
     mobile_ip: str
     groups: list[str] = field(default_factory=list)
-    friends: list[_Person] = field(default_factory=list)
+    friends: list[Person] = field(default_factory=list)
     deleted: bool = False
     reserved: bool = False  # used by a scenario: background never deletes it
     last_ms: int = 0
 
 
-class _Ids:
+class Ids:
     """Random-looking unique ids, so an id's value says nothing about the account's role."""
 
     def __init__(self, rng: random.Random) -> None:
@@ -81,30 +80,30 @@ class _Ids:
                 return value
 
 
-def _pair(a: _Person, b: _Person) -> tuple[str, str]:
+def pair_key(a: Person, b: Person) -> tuple[str, str]:
     x, y = a.account.id, b.account.id
     return (x, y) if x < y else (y, x)
 
 
-def _band(rng: random.Random) -> AgeBand:
+def random_band(rng: random.Random) -> AgeBand:
     r = rng.random() * _BAND_CUM[-1]
     return next(b for b, c in zip(_BANDS, _BAND_CUM, strict=True) if r < c)
 
 
-class _Population:
+class Population:
     """Background accounts, households, groups and pre-run friendships."""
 
-    def __init__(self, cfg: SimulationConfig, n_users: int, rng: random.Random, ids: _Ids):
+    def __init__(self, cfg: SimulationConfig, n_users: int, rng: random.Random, ids: Ids):
         self.rng, self.ids = rng, ids
-        self.persons: list[_Person] = []
-        self.by_band: dict[AgeBand, list[_Person]] = {b: [] for b in _BANDS}
-        self.groups: dict[str, list[_Person]] = {}
+        self.persons: list[Person] = []
+        self.by_band: dict[AgeBand, list[Person]] = {b: [] for b in _BANDS}
+        self.groups: dict[str, list[Person]] = {}
         self.groups_by_band: dict[AgeBand, list[str]] = {b: [] for b in _BANDS}
         self.talked: set[tuple[str, str]] = set()  # pairs that have ever exchanged a DM
         self.carrier_ips = [ids.new("ip") for _ in range(max(4, n_users // 60))]
         self.home_ips: list[str] = []
         for _ in range(max(10, round(cfg.groups * n_users / cfg.normal_users))):
-            band = _band(rng)
+            band = random_band(rng)
             gid = ids.new("g")
             self.groups[gid] = []
             self.groups_by_band[A21 if band is UNK else band].append(gid)
@@ -114,20 +113,20 @@ class _Population:
             self._befriend(p)
         self.tickets = [p for p in self.persons for _ in range(1 + int(rng.expovariate(0.5)))]
 
-    def new_person(self, band: AgeBand, created_ms: int | None, anonymous: bool) -> _Person:
+    def new_person(self, band: AgeBand, created_ms: int | None, anonymous: bool) -> Person:
         home = self.rng.choice(self.home_ips) if self.rng.random() < 0.3 else self.ids.new("ip")
         account = Account(self.ids.new("u"), band, created_ms, anonymous)
-        return _Person(account, self.ids.new("d"), home, self.rng.choice(self.carrier_ips))
+        return Person(account, self.ids.new("d"), home, self.rng.choice(self.carrier_ips))
 
-    def join_some_groups(self, p: _Person) -> list[str]:
+    def join_some_groups(self, p: Person) -> list[str]:
         """1-3 groups; returns the ones newly joined."""
         return [g for _ in range(self.rng.randint(1, 3)) if (g := self.join_group(p))]
 
-    def join_group(self, p: _Person) -> str | None:
+    def join_group(self, p: Person) -> str | None:
         """A group of p's band (sometimes an adjacent one; UNKNOWN: any); None if already in."""
         band = p.account.age_band
         if band is UNK or self.rng.random() < 0.2:
-            order = _ORDER.get(band, self.rng.randrange(5))
+            order = BAND_ORDER.get(band, self.rng.randrange(5))
             band = _BANDS[min(4, max(0, order + self.rng.choice((-1, 1))))]
         gid = self.rng.choice(self.groups_by_band[band] or list(self.groups))
         if gid in p.groups:
@@ -136,7 +135,7 @@ class _Population:
         self.groups[gid].append(p)
         return gid
 
-    def stranger(self, p: _Person) -> _Person:
+    def stranger(self, p: Person) -> Person:
         """Someone p may not know yet: mostly a group mate, else the same band, rarely anyone."""
         r = self.rng.random()
         if r < 0.7 and p.groups:
@@ -144,11 +143,11 @@ class _Population:
         pool = self.by_band[p.account.age_band] if r < 0.95 else self.persons
         return pool[int(self.rng.random() * len(pool))]
 
-    def add(self, p: _Person) -> None:
+    def add(self, p: Person) -> None:
         self.persons.append(p)
         self.by_band[p.account.age_band].append(p)
 
-    def befriend(self, a: _Person, b: _Person) -> None:
+    def befriend(self, a: Person, b: Person) -> None:
         a.friends.append(b)
         b.friends.append(a)
 
@@ -158,7 +157,7 @@ class _Population:
         self.home_ips.append(home)
         device = None
         for _ in range(rng.choice((1, 1, 1, 2, 2, 3, 4))):
-            band = _band(rng)
+            band = random_band(rng)
             created = start_ms - rng.randint(DAY_MS, 5 * 365 * DAY_MS)
             anonymous = rng.random() < (0.3 if band is UNK else 0.1)
             account = Account(
@@ -166,15 +165,15 @@ class _Population:
             )
             if device is None or rng.random() > 0.2:
                 device = self.ids.new("d")
-            p = _Person(account, device, home, rng.choice(self.carrier_ips))
+            p = Person(account, device, home, rng.choice(self.carrier_ips))
             self.add(p)
             self.join_some_groups(p)
 
-    def _befriend(self, p: _Person) -> None:
+    def _befriend(self, p: Person) -> None:
         """Pre-run friendships (they talked before the run, so never a first contact)."""
         for _ in range(self.rng.randint(1, 4)):
             q = self.stranger(p)
-            key = _pair(p, q)
+            key = pair_key(p, q)
             if q is not p and key not in self.talked:
                 self.talked.add(key)
                 self.befriend(p, q)
@@ -183,24 +182,24 @@ class _Population:
 # --- emitting records ----------------------------------------------------------------------
 
 
-class _Emitter:
+class Emitter:
     """Appends records; decides which device and IP each event carries."""
 
     def __init__(self, rng: random.Random, talked: set[tuple[str, str]]) -> None:
         self.rng, self.talked = rng, talked
-        self.recs: list[_Rec] = []
+        self.recs: list[Rec] = []
 
     def emit(
         self,
         ts: int,
         etype: EventType,
-        actor: _Person,
-        target: _Person | None = None,
+        actor: Person,
+        target: Person | None = None,
         group: str | None = None,
         first_contact: bool | None = None,
         media: bool | None = None,
     ) -> None:
-        device, ip = self.where(actor, etype in _LIFECYCLE)
+        device, ip = self.where(actor, etype in LIFECYCLE)
         tgt = None if target is None else target.account
         self.recs.append((ts, etype, actor.account, tgt, group, device, ip, first_contact, media))
         if ts > actor.last_ms:
@@ -208,14 +207,14 @@ class _Emitter:
         if target is not None and ts > target.last_ms:
             target.last_ms = ts
 
-    def chat(self, ts: int, a: _Person, b: _Person, n: int, reply_p: float = 0.75) -> int:
+    def chat(self, ts: int, a: Person, b: Person, n: int, reply_p: float = 0.75) -> int:
         """n direct messages starting a -> b, turns mostly alternating; returns the next ts.
 
         Each side keeps one device and network for the whole exchange. This is the hot path
         of the background (~75% of events): one 32-bit draw per message, records inline.
         """
         bits, recs, last, turn = self.rng.getrandbits, self.recs, ts, int(reply_p * 256)
-        key = _pair(a, b)
+        key = pair_key(a, b)
         flag = key not in self.talked
         self.talked.add(key)
         me, other = (a.account, *self.where(a)), (b.account, *self.where(b))
@@ -234,7 +233,7 @@ class _Emitter:
             b.last_ms = last
         return ts
 
-    def where(self, p: _Person, lifecycle: bool = False) -> tuple[str | None, str | None]:
+    def where(self, p: Person, lifecycle: bool = False) -> tuple[str | None, str | None]:
         """The device and IP an event carries: most events have both; lifecycle events always."""
         r = self.rng.getrandbits(8)  # low 4 bits: device (1 in 16 without); high: ip
         device = p.device if lifecycle or r & 15 else None

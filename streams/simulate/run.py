@@ -9,18 +9,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 
 from streams.model import Event
-from streams.simulate.background import _Background
-from streams.simulate.config import SimulationConfig
+from streams.simulate.background import EVENTS_PER_ACTIVITY, Background
+from streams.simulate.config import SPECS, SimulationConfig
 from streams.simulate.population import (
-    _BACKGROUND_EVENTS_PER_ACTIVITY,
-    _EVENTS_PER_USER_HOUR,
-    _busy_hours,
-    _Ids,
-    _Population,
-    _Rec,
-    _ts,
+    EVENTS_PER_USER_HOUR,
+    Ids,
+    Population,
+    Rec,
+    busy_hours,
+    rec_ts,
 )
-from streams.simulate.scenarios import _SPECS, _Scene
+from streams.simulate.scenarios import BUILDERS, Scene
 from streams.simulate.truth import TruthEntry
 
 
@@ -75,25 +74,25 @@ class _Plan:
 
     def __init__(self, cfg: SimulationConfig) -> None:
         self.cfg = cfg
-        self.ids = _Ids(random.Random(f"{cfg.seed}:ids"))
-        hours = _busy_hours(cfg.start_ms, cfg.end_ms)
+        self.ids = Ids(random.Random(f"{cfg.seed}:ids"))
+        hours = busy_hours(cfg.start_ms, cfg.end_ms)
         users = cfg.normal_users
         if cfg.events_target is not None:
-            users = max(300, round(cfg.events_target / (_EVENTS_PER_USER_HOUR * hours)))
-        self.pop = _Population(cfg, users, random.Random(f"{cfg.seed}:population"), self.ids)
+            users = max(300, round(cfg.events_target / (EVENTS_PER_USER_HOUR * hours)))
+        self.pop = Population(cfg, users, random.Random(f"{cfg.seed}:population"), self.ids)
         self.truth: list[TruthEntry] = []
-        self.scene_recs: list[_Rec] = []
+        self.scene_recs: list[Rec] = []
         for name in cfg.scenarios:
-            for i in range(_SPECS[name].instances):
-                scene = _Scene(self, name, i)
-                self.truth.append(_SPECS[name].build(scene))
+            for i in range(SPECS[name].instances):
+                scene = Scene(cfg, self.pop, self.ids, name, i)
+                self.truth.append(BUILDERS[name](scene))
                 self.scene_recs.extend(scene.recs)
-        self.scene_recs.sort(key=_ts)
-        rate = _EVENTS_PER_USER_HOUR
+        self.scene_recs.sort(key=rec_ts)
+        rate = EVENTS_PER_USER_HOUR
         if cfg.events_target is not None:
             background = max(0.2 * cfg.events_target, cfg.events_target - len(self.scene_recs))
-            rate *= background / (_EVENTS_PER_USER_HOUR * users * hours)
-        self.background = _Background(cfg, self.pop, rate / _BACKGROUND_EVENTS_PER_ACTIVITY)
+            rate *= background / (EVENTS_PER_USER_HOUR * users * hours)
+        self.background = Background(cfg, self.pop, rate / EVENTS_PER_ACTIVITY)
 
     def events(self) -> Iterator[Event]:
         """Ids are given in stream order, so (ts_ms, event_id) order is the stream order."""

@@ -4,53 +4,51 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from streams.model import Account, AgeBand, EventType, SubjectKind
 from streams.simulate.config import (
-    _CONTACT_TYPES,
     A13,
     A16,
     A18,
     A21,
     ADD,
-    ALL_SCENARIOS,
-    ANONYMOUS_CHURN,
-    BAN_EVASION,
+    CONTACT_TYPES,
     CREATED,
     DAY_MS,
     DELETED,
     GADD,
     HOUR_MS,
     JOIN,
-    MINOR_BLOCKS_REPORTS,
-    MINOR_MASS_ADD,
     MINUTE_MS,
     MSG,
-    NEW_CONTACT_BURST,
-    SEXTORTION_VELOCITY,
+    SPECS,
     U13,
     UNK,
-    Kind,
+    SimulationConfig,
 )
-from streams.simulate.population import _ORDER, _Emitter, _pair, _Person, _ts
+from streams.simulate.population import (
+    BAND_ORDER,
+    Emitter,
+    Ids,
+    Person,
+    Population,
+    pair_key,
+    rec_ts,
+)
 from streams.simulate.truth import TruthEntry
-
-if TYPE_CHECKING:
-    from streams.simulate.run import _Plan
-
 
 # --- scenarios -------------------------------------------------------------------------------
 
 
-class _Scene(_Emitter):
+class Scene(Emitter):
     """One scenario instance: its own random stream, records and conversation memory."""
 
-    def __init__(self, plan: _Plan, name: str, index: int) -> None:
-        super().__init__(random.Random(f"{plan.cfg.seed}:{name}:{index}"), set())
-        self.cfg, self.pop, self.ids = plan.cfg, plan.pop, plan.ids
-        self.name, self.index, self.spec = name, index, _SPECS[name]
+    def __init__(
+        self, cfg: SimulationConfig, pop: Population, ids: Ids, name: str, index: int
+    ) -> None:
+        super().__init__(random.Random(f"{cfg.seed}:{name}:{index}"), set())
+        self.cfg, self.pop, self.ids = cfg, pop, ids
+        self.name, self.index, self.spec = name, index, SPECS[name]
         self.chosen: set[str] = set()
         self.talked_before: set[tuple[str, str]] = set()  # pairs that talked before the run
 
@@ -66,17 +64,17 @@ class _Scene(_Emitter):
         anonymous: bool,
         device: str | None = None,
         ip: str | None = None,
-    ) -> _Person:
+    ) -> Person:
         """A scenario-owned account; ACCOUNT_CREATED is emitted if it is born inside the run."""
         known = created_ms >= self.cfg.start_ms or self.rng.random() < 0.9
         account = Account(self.ids.new("u"), band, created_ms if known else None, anonymous)
         mobile = ip or self.rng.choice(self.pop.carrier_ips)
-        p = _Person(account, device or self.ids.new("d"), ip or self.ids.new("ip"), mobile)
+        p = Person(account, device or self.ids.new("d"), ip or self.ids.new("ip"), mobile)
         if created_ms >= self.cfg.start_ms:
             self.emit(created_ms, CREATED, p)
         return p
 
-    def attacker(self, t0: int, anonymous_p: float = 0.7, recent_p: float = 0.7) -> _Person:
+    def attacker(self, t0: int, anonymous_p: float = 0.7, recent_p: float = 0.7) -> Person:
         """Adult or unknown-age account, often anonymous, often created just before."""
         rng = self.rng
         band = rng.choice((A21, A21, UNK))
@@ -84,16 +82,16 @@ class _Scene(_Emitter):
         age = rng.randint(5 * MINUTE_MS, 2 * DAY_MS) if recent else rng.randint(20, 400) * DAY_MS
         return self.account(band, t0 - age, rng.random() < anonymous_p)
 
-    def old_account(self, band: AgeBand, t0: int) -> _Person:
+    def old_account(self, band: AgeBand, t0: int) -> Person:
         """Established, verified account (look-alike subjects)."""
         return self.account(band, t0 - self.rng.randint(300 * DAY_MS, 6 * 365 * DAY_MS), False)
 
-    def people(self, n: int, bands: Sequence[AgeBand], weights: Sequence[int]) -> list[_Person]:
+    def people(self, n: int, bands: Sequence[AgeBand], weights: Sequence[int]) -> list[Person]:
         """n distinct background accounts of the given bands, reserved from deletion."""
         pools = {
             b: [p for p in self.pop.by_band[b] if p.account.id not in self.chosen] for b in bands
         }
-        picked: list[_Person] = []
+        picked: list[Person] = []
         while len(picked) < n:
             live = [(b, w) for b, w in zip(bands, weights, strict=True) if w and pools[b]]
             if not live:
@@ -105,16 +103,16 @@ class _Scene(_Emitter):
             picked.append(p)
         return picked
 
-    def minors(self, n: int, weights: Sequence[int] = (35, 45, 20)) -> list[_Person]:
+    def minors(self, n: int, weights: Sequence[int] = (35, 45, 20)) -> list[Person]:
         return self.people(n, (U13, A13, A16), weights)
 
     def truth(
         self,
         kind: SubjectKind,
         subject: str,
-        minors: Iterable[_Person],
+        minors: Iterable[Person],
         why: str,
-        controlled: Iterable[_Person] = (),
+        controlled: Iterable[Person] = (),
     ) -> TruthEntry:
         """Finish the scene (clip to the run, fix first-contact flags) and describe it.
 
@@ -148,25 +146,25 @@ class _Scene(_Emitter):
         slot = {SubjectKind.DEVICE: 5, SubjectKind.IP: 6}.get(kind)
         for rec in self.recs:  # sorted by ts
             target = rec[3]
-            if rec[1] not in _CONTACT_TYPES or target is None or not target.age_band.is_minor:
+            if rec[1] not in CONTACT_TYPES or target is None or not target.age_band.is_minor:
                 continue
             if rec[2].id == subject if slot is None else rec[slot] == subject:
                 return rec[0]
         return default
 
-    def last_dm(self, a: _Person, b: _Person) -> int:
+    def last_dm(self, a: Person, b: Person) -> int:
         """When a and b last messaged each other in this scene."""
         pair = {a.account, b.account}
         return max(r[0] for r in self.recs if r[1] is MSG and {r[2], r[3]} == pair)
 
-    def dm(self, ts: int, a: _Person, b: _Person, media: bool = False) -> None:
+    def dm(self, ts: int, a: Person, b: Person, media: bool = False) -> None:
         """A direct message; the platform shows the first-contact flag on about half of them."""
         shown = self.rng.random() < 0.5  # the value is set at the end, in time order
         self.emit(ts, MSG, a, b, first_contact=False if shown else None, media=media or None)
 
     def _first_contacts_in_time_order(self) -> None:
         """Scenes are written out of time order, so shown flags get their value in ts order."""
-        self.recs.sort(key=_ts)
+        self.recs.sort(key=rec_ts)
         seen = set(self.talked_before)
         for i, (ts, etype, actor, target, group, dev, ip, flag, media) in enumerate(self.recs):
             if etype is MSG and target is not None:
@@ -184,12 +182,12 @@ def _spread(rng: random.Random, n: int, t0: int, span_ms: int) -> list[int]:
 
 
 def _first_contacts(
-    s: _Scene,
-    x: _Person,
-    minors: Sequence[_Person],
+    s: Scene,
+    x: Person,
+    minors: Sequence[Person],
     times: Sequence[int],
     reply_p: float = 0.15,
-    escalate: Sequence[_Person] = (),
+    escalate: Sequence[Person] = (),
 ) -> None:
     """x opens a conversation with each minor at its time: a message or three, few answer."""
     rng = s.rng
@@ -208,7 +206,7 @@ def _first_contacts(
             s.chat(t + rng.randint(MINUTE_MS, 20 * MINUTE_MS), m, x, rng.randint(1, 3), 0.5)
 
 
-def _escalate(s: _Scene, x: _Person, m: _Person, t: int) -> int:
+def _escalate(s: Scene, x: Person, m: Person, t: int) -> int:
     """Sextortion pattern: a first contact, then a flood of messages and media within minutes."""
     rng = s.rng
     end = t + rng.randint(8, 20) * MINUTE_MS
@@ -223,7 +221,7 @@ def _escalate(s: _Scene, x: _Person, m: _Person, t: int) -> int:
     return end
 
 
-def _mass_add(s: _Scene, x: _Person, minors: Sequence[_Person], t0: int, n_groups: int) -> None:
+def _mass_add(s: Scene, x: Person, minors: Sequence[Person], t0: int, n_groups: int) -> None:
     """x makes n_groups groups and adds the minors to them (some also as contacts) in 45 min."""
     rng = s.rng
     groups = [s.ids.new("g") for _ in range(n_groups)]
@@ -240,7 +238,7 @@ def _mass_add(s: _Scene, x: _Person, minors: Sequence[_Person], t0: int, n_group
             s.emit(ts, MSG, x, group=gid, media=True if rng.random() < 0.3 else None)
 
 
-def _fast_contact_burst(s: _Scene) -> TruthEntry:
+def _fast_contact_burst(s: Scene) -> TruthEntry:
     """Dozens of never-contacted minors messaged within an hour (the police's core pattern)."""
     t0 = s.slot()
     x = s.attacker(t0)
@@ -250,7 +248,7 @@ def _fast_contact_burst(s: _Scene) -> TruthEntry:
     return s.truth(SubjectKind.ACCOUNT, x.account.id, minors, why)
 
 
-def _slow_contact_burst(s: _Scene) -> TruthEntry:
+def _slow_contact_burst(s: Scene) -> TruthEntry:
     """The same trawl kept below hourly thresholds: 15-30 minors over 24-36 h."""
     t0 = s.slot()
     x = s.attacker(t0, recent_p=0.4)
@@ -262,7 +260,7 @@ def _slow_contact_burst(s: _Scene) -> TruthEntry:
     return s.truth(SubjectKind.ACCOUNT, x.account.id, minors, why)
 
 
-def _mass_add_attack(s: _Scene) -> TruthEntry:
+def _mass_add_attack(s: Scene) -> TruthEntry:
     """Minors of mixed ages bulk-added to several fresh groups by one adult."""
     t0 = s.slot()
     x = s.attacker(t0, anonymous_p=0.5)
@@ -273,7 +271,7 @@ def _mass_add_attack(s: _Scene) -> TruthEntry:
     return s.truth(SubjectKind.ACCOUNT, x.account.id, minors, why)
 
 
-def _anonymous_churn(s: _Scene) -> TruthEntry:
+def _anonymous_churn(s: Scene) -> TruthEntry:
     """Throwaway anonymous accounts declaring teen ages, each used on minors then deleted.
 
     Even instances keep one device and hop mobile IPs; odd ones keep one IP (home line or
@@ -300,7 +298,7 @@ def _anonymous_churn(s: _Scene) -> TruthEntry:
     return s.truth(kind, subject, reached, why, throwaways)
 
 
-def _sextortion(s: _Scene) -> TruthEntry:
+def _sextortion(s: Scene) -> TruthEntry:
     """A new adult contact floods 3-5 children with messages and media within minutes."""
     t = s.slot()
     x = s.attacker(t, anonymous_p=0.6, recent_p=0.9)
@@ -311,7 +309,7 @@ def _sextortion(s: _Scene) -> TruthEntry:
     return s.truth(SubjectKind.ACCOUNT, x.account.id, minors, why)
 
 
-def _blocks_reports(s: _Scene) -> TruthEntry:
+def _blocks_reports(s: Scene) -> TruthEntry:
     """Several minors block or report the same adult soon after it contacts them."""
     rng = s.rng
     t0 = s.slot()
@@ -331,7 +329,7 @@ def _blocks_reports(s: _Scene) -> TruthEntry:
     return s.truth(SubjectKind.ACCOUNT, x.account.id, minors, why)
 
 
-def _ban_evasion(s: _Scene) -> TruthEntry:
+def _ban_evasion(s: Scene) -> TruthEntry:
     """A deleted account's device comes back as a new account to the same minors."""
     rng = s.rng
     t0 = s.slot()
@@ -350,13 +348,13 @@ def _ban_evasion(s: _Scene) -> TruthEntry:
     return s.truth(SubjectKind.ACCOUNT, new.account.id, again, why, [old])
 
 
-def _combined_attacker(s: _Scene) -> TruthEntry:
+def _combined_attacker(s: Scene) -> TruthEntry:
     """One throwaway account doing burst, mass add and escalation: should reach CRITICAL."""
     rng = s.rng
     t0 = s.slot()
     x = s.account(UNK, t0 - rng.randint(30 * MINUTE_MS, 6 * HOUR_MS), True)
     burst = s.minors(rng.randint(30, 45), (50, 40, 10))
-    escalate = sorted(burst, key=lambda p: _ORDER[p.account.age_band])[:3]
+    escalate = sorted(burst, key=lambda p: BAND_ORDER[p.account.age_band])[:3]
     times = _spread(rng, len(burst), t0, 50 * MINUTE_MS)
     _first_contacts(s, x, burst, times, escalate=escalate)
     added = rng.sample(burst, rng.randint(10, 15)) + s.minors(rng.randint(10, 15))
@@ -365,7 +363,7 @@ def _combined_attacker(s: _Scene) -> TruthEntry:
     return s.truth(SubjectKind.ACCOUNT, x.account.id, burst + added, why)
 
 
-def _teacher_class_group(s: _Scene) -> TruthEntry:
+def _teacher_class_group(s: Scene) -> TruthEntry:
     """Look-alike of mass add: one old verified adult, ONE group, one class, who answer back."""
     rng = s.rng
     t0 = s.slot()
@@ -387,7 +385,7 @@ def _teacher_class_group(s: _Scene) -> TruthEntry:
     return s.truth(SubjectKind.ACCOUNT, teacher.account.id, pupils, why)
 
 
-def _popular_teen_inbound(s: _Scene) -> TruthEntry:
+def _popular_teen_inbound(s: Scene) -> TruthEntry:
     """Look-alike of a contact burst: many first contacts, but INBOUND to a teen."""
     rng = s.rng
     t0 = s.slot()
@@ -403,7 +401,7 @@ def _popular_teen_inbound(s: _Scene) -> TruthEntry:
     return s.truth(SubjectKind.ACCOUNT, teen.account.id, fans, why)
 
 
-def _school_ip(s: _Scene) -> TruthEntry:
+def _school_ip(s: Scene) -> TruthEntry:
     """Look-alike of churn: many new accounts behind one IP, but real kids who stay and talk."""
     rng = s.rng
     t = s.slot()
@@ -424,7 +422,7 @@ def _school_ip(s: _Scene) -> TruthEntry:
     return s.truth(SubjectKind.IP, ip, kids, why)
 
 
-def _family_device(s: _Scene) -> TruthEntry:
+def _family_device(s: Scene) -> TruthEntry:
     """Look-alike of churn / ban evasion: a household's long-lived accounts on one tablet."""
     rng = s.rng
     device, home, start = s.ids.new("d"), s.ids.new("ip"), s.cfg.start_ms
@@ -439,7 +437,7 @@ def _family_device(s: _Scene) -> TruthEntry:
         for _ in range(rng.randint(1, 3))
     ]
     family = parents + kids
-    s.talked_before.update(_pair(a, b) for a in family for b in family if a is not b)
+    s.talked_before.update(pair_key(a, b) for a in family for b in family if a is not b)
     for _ in range(rng.randint(6, 14)):
         a, b = rng.sample(family, 2)
         ts = rng.randrange(start + 30 * MINUTE_MS, s.cfg.end_ms - HOUR_MS)
@@ -448,14 +446,14 @@ def _family_device(s: _Scene) -> TruthEntry:
     return s.truth(SubjectKind.DEVICE, device, kids, why)
 
 
-def _young_adult_friends(s: _Scene) -> TruthEntry:
+def _young_adult_friends(s: Scene) -> TruthEntry:
     """Look-alike of adult-minor contact: an 18-20 year old and 16-17 friends from one group."""
     rng = s.rng
     t0 = s.slot()
     y = s.old_account(A18, t0)
     friends = s.people(rng.randint(6, 10), (A16,), (1,))
     new = friends[: rng.randint(1, 3)]
-    s.talked_before.update(_pair(y, f) for f in friends[len(new) :])
+    s.talked_before.update(pair_key(y, f) for f in friends[len(new) :])
     gid = s.ids.new("g")
     for f in new:
         s.emit(t0 + rng.randrange(30 * MINUTE_MS), JOIN, f, group=gid)
@@ -474,7 +472,7 @@ def _young_adult_friends(s: _Scene) -> TruthEntry:
     return s.truth(SubjectKind.ACCOUNT, y.account.id, friends, why)
 
 
-def _adult_onboarding(s: _Scene) -> TruthEntry:
+def _adult_onboarding(s: Scene) -> TruthEntry:
     """Look-alike of a contact burst: many first contacts, but all with adults, who reply."""
     rng = s.rng
     t0 = s.slot()
@@ -490,39 +488,20 @@ def _adult_onboarding(s: _Scene) -> TruthEntry:
     return s.truth(SubjectKind.ACCOUNT, o.account.id, team, why)
 
 
-@dataclass(frozen=True)
-class _Spec:
-    kind: Kind
-    instances: int
-    length_ms: int  # the longest event-time span one instance needs
-    expected: tuple[str, ...]
-    build: Callable[[_Scene], TruthEntry]
-
-
-_SPECS: dict[str, _Spec] = {
-    "fast_contact_burst": _Spec(
-        "attack", 3, 2 * HOUR_MS, (NEW_CONTACT_BURST,), _fast_contact_burst
-    ),
-    "slow_contact_burst": _Spec(
-        "attack", 2, 37 * HOUR_MS, (NEW_CONTACT_BURST,), _slow_contact_burst
-    ),
-    "mass_add": _Spec("attack", 3, 2 * HOUR_MS, (MINOR_MASS_ADD,), _mass_add_attack),
-    "anonymous_churn": _Spec("attack", 2, 30 * HOUR_MS, (ANONYMOUS_CHURN,), _anonymous_churn),
-    "sextortion": _Spec("attack", 3, 6 * HOUR_MS, (SEXTORTION_VELOCITY,), _sextortion),
-    "blocks_reports": _Spec("attack", 2, 8 * HOUR_MS, (MINOR_BLOCKS_REPORTS,), _blocks_reports),
-    "ban_evasion": _Spec("attack", 2, 16 * HOUR_MS, (BAN_EVASION,), _ban_evasion),
-    "combined_attacker": _Spec(
-        "attack",
-        1,
-        3 * HOUR_MS,
-        (NEW_CONTACT_BURST, MINOR_MASS_ADD, SEXTORTION_VELOCITY),
-        _combined_attacker,
-    ),
-    "teacher_class_group": _Spec("lookalike", 2, 5 * HOUR_MS, (), _teacher_class_group),
-    "popular_teen_inbound": _Spec("lookalike", 2, 5 * HOUR_MS, (), _popular_teen_inbound),
-    "school_ip": _Spec("lookalike", 1, 8 * HOUR_MS, (), _school_ip),
-    "family_device": _Spec("lookalike", 2, 2 * HOUR_MS, (), _family_device),
-    "young_adult_friends": _Spec("lookalike", 2, 12 * HOUR_MS, (), _young_adult_friends),
-    "adult_onboarding": _Spec("lookalike", 2, 2 * HOUR_MS, (), _adult_onboarding),
+BUILDERS: dict[str, Callable[[Scene], TruthEntry]] = {
+    "fast_contact_burst": _fast_contact_burst,
+    "slow_contact_burst": _slow_contact_burst,
+    "mass_add": _mass_add_attack,
+    "anonymous_churn": _anonymous_churn,
+    "sextortion": _sextortion,
+    "blocks_reports": _blocks_reports,
+    "ban_evasion": _ban_evasion,
+    "combined_attacker": _combined_attacker,
+    "teacher_class_group": _teacher_class_group,
+    "popular_teen_inbound": _popular_teen_inbound,
+    "school_ip": _school_ip,
+    "family_device": _family_device,
+    "young_adult_friends": _young_adult_friends,
+    "adult_onboarding": _adult_onboarding,
 }
-assert tuple(_SPECS) == ALL_SCENARIOS
+assert tuple(BUILDERS) == tuple(SPECS)

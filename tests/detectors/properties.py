@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from streams.detectors.anonymous_churn import AnonymousChurnConfig, AnonymousChurnDetector
 from streams.detectors.ban_evasion import BanEvasionConfig, BanEvasionDetector
-from streams.detectors.base import Detector
+from streams.detectors.contract import Detector
 from streams.detectors.minor_blocks_reports import (
     MinorBlocksReportsConfig,
     MinorBlocksReportsDetector,

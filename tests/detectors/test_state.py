@@ -1,19 +1,14 @@
-"""The shared detector parts: the generic base (config and state life cycle), dict-backed
-state and its stored form, and the time-ordered expiry helpers."""
+"""Per-subject state: dict-backed state and its stored form, and every detector's stored state
+loading back to itself."""
 
 from __future__ import annotations
 
 import json
 from typing import ClassVar
 
-from streams.config import load_config, parse_config
+from streams.config import load_config
 from streams.detectors import REGISTRY
-from streams.detectors.base import DictState, drop_before, drop_idle
-from streams.detectors.new_contact_burst import (
-    BurstState,
-    NewContactBurstConfig,
-    NewContactBurstDetector,
-)
+from streams.detectors.state import DictState
 from streams.simulate import SimulationConfig, simulate
 
 
@@ -42,27 +37,6 @@ def test_a_fresh_dict_state_owns_its_dicts() -> None:
     assert two.counts == {}
 
 
-def test_base_gives_the_default_config_or_keeps_the_one_given_and_builds_its_state() -> None:
-    assert NewContactBurstDetector().config == NewContactBurstConfig()
-    custom = NewContactBurstConfig(fast_high=3)
-    detector = NewContactBurstDetector(custom)
-    assert detector.config is custom
-    assert isinstance(detector.new_state(), BurstState)
-
-
-def test_registry_takes_each_config_class_from_the_detector() -> None:
-    for name, (detector_cls, config_cls) in REGISTRY.items():
-        assert detector_cls.name == name
-        assert isinstance(detector_cls().config, config_cls)
-
-
-def test_a_candidate_subclass_keeps_its_base_config_type() -> None:
-    config = parse_config({"candidates": {"ncb_next": {"base": "new_contact_burst"}}})
-    candidate = next(d for d in config.active() if d.name == "ncb_next")
-    assert isinstance(candidate.config, NewContactBurstConfig)
-    assert isinstance(candidate.new_state(), BurstState)
-
-
 def test_every_detectors_stored_state_loads_back_to_the_same_stored_state() -> None:
     """Over a default simulation: dump -> JSON -> load -> dump is the identity, for all six."""
     events = simulate(SimulationConfig(seed=3, events_target=10_000)).events
@@ -76,17 +50,3 @@ def test_every_detectors_stored_state_loads_back_to_the_same_stored_state() -> N
             assert detector.dump(detector.load(stored)) == stored, name
             checked.add(name)
     assert checked == set(REGISTRY)
-
-
-def test_drop_before_and_drop_idle_pop_only_the_stale_front() -> None:
-    entries = {"a": (10, "e-1"), "b": (20, "e-2"), "c": (30, "e-3")}
-    drop_before(entries, 20)
-    assert list(entries) == ["c"]
-
-    class Seen:
-        def __init__(self, last_ms: int) -> None:
-            self.last_ms = last_ms
-
-    idle = {"x": Seen(5), "y": Seen(50), "z": Seen(7)}  # z is stale but behind a live entry
-    drop_idle(idle, 10)
-    assert list(idle) == ["y", "z"]

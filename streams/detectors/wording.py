@@ -1,0 +1,40 @@
+"""Words on alerts: an account and a window as a moderator reads them, bounded evidence."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+def span_words(window_ms: int) -> str:
+    """A window as a moderator reads it: "6 h" or "30 min"."""
+    if window_ms % 3_600_000 == 0:
+        return f"{window_ms // 3_600_000} h"
+    return f"{window_ms // 60_000} min"
+
+
+def describe_age(band: str, anonymous: bool, account_age_days: float | None) -> str:
+    """Plain words for an account, as a moderator would say it."""
+    words = {
+        "AGE_18_20": "adult (18-20)",
+        "AGE_21_PLUS": "adult (21+)",
+        "UNKNOWN": "unknown-age",
+        "UNDER_13": "under-13",
+        "AGE_13_15": "13-15",
+        "AGE_16_17": "16-17",
+    }[band]
+    parts = [words]
+    if anonymous:
+        parts.append("anonymous")
+    if account_age_days is not None and account_age_days < 7:
+        parts.append(f"{account_age_days:.0f}-day-old" if account_age_days >= 1 else "new")
+    return ", ".join(parts) + " account"
+
+
+def capped(values: Iterable[str], cap: int) -> tuple[str, ...]:
+    """First `cap` values, in order: evidence lists on alerts are bounded."""
+    out: list[str] = []
+    for value in values:
+        if len(out) >= cap:
+            break
+        out.append(value)
+    return tuple(out)
