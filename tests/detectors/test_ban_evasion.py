@@ -45,9 +45,11 @@ def evasion(
     comeback_ms: int = 2 * HOUR,  # first contact of the new account after the deletion
     new_device: str = "d-1",
     targets: list[Account] = KIDS,
+    old_band: AgeBand = AgeBand.AGE_21_PLUS,
 ) -> list[Event]:
-    """An adult reaches 10 minors, is deleted, and a new account goes back to `shared` of them."""
-    old = adult("u-old", created_ts_ms=T0 - 200 * DAY, anonymous=True)
+    """An account (an adult unless `old_band` says otherwise) reaches 10 minors, is deleted, and
+    a new account goes back to `shared` of them."""
+    old = account("u-old", old_band, created_ts_ms=T0 - 200 * DAY, anonymous=True)
     out = [ev(MSG, old, T0 + i * 5 * MIN, targets[i]) for i in range(10)]
     deleted_ms = T0 + 2 * HOUR
     if delete:
@@ -165,3 +167,43 @@ def test_state_round_trips_through_its_serialised_form() -> None:
     restored = Engine([BanEvasionDetector()], loader=saved.get)
     alerts += [a for e in events[14:] for a in restored.process(e)]
     assert straight and ids(alerts) == ids(straight)
+
+
+@pytest.mark.parametrize(
+    ("old_band", "new_band", "expected"),
+    [
+        # A child re-registering on the family device, declaring its own band again: MEDIUM
+        # here; minor_exposure judges whether its chats with those friends are peer-like.
+        (AgeBand.AGE_13_15, AgeBand.AGE_13_15, Severity.MEDIUM),
+        (AgeBand.AGE_16_17, AgeBand.AGE_13_15, Severity.MEDIUM),
+        # A claim that changed from adult to teen is not held.
+        (AgeBand.AGE_21_PLUS, AgeBand.AGE_16_17, Severity.HIGH),
+        # Nor an adult coming back as an adult, nor a teen coming back as unknown-age.
+        (AgeBand.AGE_21_PLUS, AgeBand.AGE_21_PLUS, Severity.HIGH),
+        (AgeBand.AGE_13_15, AgeBand.UNKNOWN, Severity.HIGH),
+    ],
+)
+def test_a_minor_re_registering_as_a_minor_is_held_at_medium(
+    old_band: AgeBand, new_band: AgeBand, expected: Severity
+) -> None:
+    alerts = run(evasion(4, old_band=old_band, new_band=new_band))
+    assert top(alerts) is expected
+    held = expected is Severity.MEDIUM
+    assert alerts[-1].features["both_accounts_declare_minor"] == (1.0 if held else 0.0)
+    assert ("at most MEDIUM here for a declared minor" in alerts[-1].reason) is held
+
+
+def test_the_deleted_accounts_claim_survives_a_restart() -> None:
+    events = sorted(
+        evasion(4, old_band=AgeBand.AGE_13_15, new_band=AgeBand.AGE_13_15),
+        key=lambda e: (e.ts_ms, e.event_id),
+    )
+    straight = run(events)
+    engine = Engine([BanEvasionDetector()])
+    cut = next(i for i, e in enumerate(events) if e.type is DELETED) + 1
+    alerts = [a for e in events[:cut] for a in engine.process(e)]
+    saved = {k: engine.dump(k) for k in engine.subjects}
+    restored = Engine([BanEvasionDetector()], loader=saved.get)
+    alerts += [a for e in events[cut:] for a in restored.process(e)]
+    assert straight and ids(alerts) == ids(straight)
+    assert top(alerts) is Severity.MEDIUM
