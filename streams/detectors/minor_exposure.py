@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Final
 
 from streams.detectors.contract import CHANGED, UNCHANGED, DetectorBase, Finding, Outcome
-from streams.detectors.state import DictState, touch
+from streams.detectors.state import DictState, forget_pairs, touch
 from streams.detectors.subjects import account_key
 from streams.detectors.windows import DAY_MS, HOUR_MS, MINUTE_MS
 from streams.detectors.wording import capped, describe_age, span_words
@@ -532,18 +532,15 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         """Also called before every step, so results never depend on when cleanup ran."""
         cfg = self.config
         cutoff_day = (now_ms - cfg.slow_window_ms) // DAY_MS
-        pairs, known, adults = state.pairs, state.known, state.adults
+        pairs, adults = state.pairs, state.adults
         while pairs and pairs[next(iter(pairs))][1] <= cutoff_day:
             del pairs[next(iter(pairs))]
-        while known and known[next(iter(known))] <= cutoff_day:
-            del known[next(iter(known))]
         while adults and adults[next(iter(adults))] <= now_ms - cfg.day_window_ms:
             del adults[next(iter(adults))]
-        last_day = (now_ms - cfg.day_window_ms) // DAY_MS
-        for seen in (state.devices, state.ips):
-            while seen and seen[next(iter(seen))] <= last_day:
-                del seen[next(iter(seen))]
-        return not (pairs or known or adults or state.devices or state.ips)
+        forget_pairs(state.known, now_ms, cfg.slow_window_ms)  # dicts of day last seen
+        forget_pairs(state.devices, now_ms, cfg.day_window_ms)
+        forget_pairs(state.ips, now_ms, cfg.day_window_ms)
+        return not (pairs or adults or state.known or state.devices or state.ips)
 
 
 def _claim_bits(actor: AgeBand, target: AgeBand) -> int:
