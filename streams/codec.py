@@ -128,9 +128,21 @@ def _write(codec: _Codec, record: dict[str, Any], header: bytes | None = None) -
 
 
 def _read(
-    codec: _Codec, data: bytes | None, resolver: SchemaResolver | None = None
+    codec: _Codec,
+    data: bytes | None,
+    resolver: SchemaResolver | None = None,
+    *,
+    exact: bool = False,
 ) -> dict[str, Any]:
-    """Frame check and Avro decode; any failure becomes an InvalidEvent, never another error."""
+    """Frame check and Avro decode; any failure becomes an InvalidEvent, never another error.
+
+    `exact`: a body in the current schema must be the encoding of the values read. fastavro
+    reads an enum index of -1 as the last symbol (Python indexing) and any boolean byte but 0
+    as true, so an event of type index -1 would be taken as REPORTED (found by the hostile
+    corpus, tests/hostile_corpus.py). For records without maps or arrays, whose Avro encoding
+    is unique (minimal varints, as every Avro writer makes them), writing the values again
+    gives the same bytes exactly when they were valid.
+    """
     if data is not None and len(data) >= HEADER_LEN and data[:2] == MAGIC:  # the common case
         fp = bytes(data[2:HEADER_LEN])
         found = codec.readers.get(fp)
@@ -154,6 +166,13 @@ def _read(
         raise InvalidEvent("bad_avro", None, f"malformed Avro body ({detail})") from exc
     if buf.tell() != len(data):
         raise InvalidEvent("bad_avro", None, f"{len(data) - buf.tell()} bytes after the record")
+    if exact and schemas[1] is None:
+        again = BytesIO()
+        schemaless_writer(again, schemas[0], record)
+        if again.getvalue() != data[start:]:
+            raise InvalidEvent(
+                "bad_avro", None, "an enum index or boolean byte outside the Avro encoding"
+            )
     return record
 
 
@@ -243,7 +262,7 @@ def decode_event(data: bytes | None, resolver: SchemaResolver | None = None) -> 
         else:
             if end == len(data):
                 return check_event(event)
-    return check_event(_event(_read(_EVENT, data, resolver)))
+    return check_event(_event(_read(_EVENT, data, resolver, exact=True)))
 
 
 def _event(r: dict[str, Any]) -> Event:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from streams import topics
 from streams.codec import DeadLetter, decode_alert, decode_dead_letter
-from streams.model import Alert
+from streams.config import GuardlineConfig, Mode
+from streams.model import Alert, Severity
 from streams.ops.launcher import start_worker, stop_worker, wait_ready
 
 
@@ -26,23 +30,35 @@ def running_worker(bootstrap: str, work_dir: Path, app_id: str, *extra: str) -> 
         stop_worker(proc)
 
 
-def _drain(bootstrap: str, topic: str) -> list[bytes]:
+def read_topic(bootstrap: str, topic: str) -> list[bytes]:
+    """Every value on `topic` up to its end offsets as of the call (no idle timeout to guess)."""
     consumer = KafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None,
-        enable_auto_commit=False, consumer_timeout_ms=1500,
+        bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None,
+        enable_auto_commit=False,
     )  # fmt: skip
     try:
-        return [record.value for record in consumer]
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(tps)
+        ends = {tp: end for tp, end in consumer.end_offsets(tps).items() if end > 0}
+        values: list[bytes] = []
+        deadline = time.monotonic() + 60
+        while any(consumer.position(tp) < end for tp, end in ends.items()):
+            assert time.monotonic() < deadline, f"{topic}: end offsets {ends} not reached"
+            for records in consumer.poll(timeout_ms=500).values():
+                values += [
+                    r.value for r in records if r.offset < ends[TopicPartition(topic, r.partition)]
+                ]
+        return values
     finally:
         consumer.close()
 
 
 def read_alerts(bootstrap: str, topic: str = topics.ALERTS.name) -> list[Alert]:
-    return [decode_alert(v) for v in _drain(bootstrap, topic)]
+    return [decode_alert(v) for v in read_topic(bootstrap, topic)]
 
 
 def read_dead_letters(bootstrap: str) -> list[DeadLetter]:
-    return [decode_dead_letter(v) for v in _drain(bootstrap, topics.DEAD_LETTER.name)]
+    return [decode_dead_letter(v) for v in read_topic(bootstrap, topics.DEAD_LETTER.name)]
 
 
 def wait_for(predicate, timeout_s: float, what: str, interval_s: float = 1.0):  # type: ignore[no-untyped-def]
@@ -95,3 +111,100 @@ def final_cases(alerts: list[Alert]) -> dict[str, int]:
 def redeliveries(alerts: list[Alert]) -> int:
     """Extra copies of an (alert_id, revision) already published (at-least-once redelivery)."""
     return len(alerts) - len({(a.alert_id, a.revision) for a in alerts})
+
+
+def pairs(alerts: list[Alert]) -> set[tuple[str, int]]:
+    return {(a.alert_id, a.revision) for a in alerts}
+
+
+def assert_same_alerts(got: list[Alert], expected: list[Alert], topic: str = "alerts") -> None:
+    """Equal to the backtest as (alert_id, revision) pairs and in content (but `emitted_at`);
+    a redelivered copy of a pair must be identical to the first."""
+    lost, extra = pairs(expected) - pairs(got), pairs(got) - pairs(expected)
+    assert not lost and not extra, f"{topic}: lost {sorted(lost)}, extra {sorted(extra)}"
+    assert final_cases(got) == final_cases(expected), topic
+    want = {(a.alert_id, a.revision): dataclasses.replace(a, emitted_at_ms=0) for a in expected}
+    for alert in got:
+        assert (
+            dataclasses.replace(alert, emitted_at_ms=0) == want[(alert.alert_id, alert.revision)]
+        ), f"{topic}: ({alert.alert_id}, {alert.revision}) differs from the backtest's"
+
+
+@dataclass(frozen=True, slots=True)
+class Outputs:
+    """Everything a worker group published, per output topic."""
+
+    alerts: list[Alert]
+    priority: list[Alert]
+    shadow: list[Alert]
+    dead_letters: list[DeadLetter]
+
+    def alert_topics(self) -> dict[str, list[Alert]]:
+        return {
+            topics.ALERTS.name: self.alerts,
+            topics.PRIORITY.name: self.priority,
+            topics.SHADOW.name: self.shadow,
+        }
+
+
+def read_outputs(bootstrap: str) -> Outputs:
+    return Outputs(
+        read_alerts(bootstrap),
+        read_alerts(bootstrap, topics.PRIORITY.name),
+        read_alerts(bootstrap, topics.SHADOW.name),
+        read_dead_letters(bootstrap),
+    )
+
+
+def expected_topics(backtest: list[Alert], config: GuardlineConfig) -> dict[str, list[Alert]]:
+    """The backtest's alerts split as README's topic table says: shadow-mode detectors to the
+    shadow topic only; the others to the alert topic, and HIGH or CRITICAL also to priority."""
+    shadow = [a for a in backtest if config.mode_of(a.detector) is Mode.SHADOW]
+    enforced = [a for a in backtest if config.mode_of(a.detector) is not Mode.SHADOW]
+    return {
+        topics.ALERTS.name: enforced,
+        topics.PRIORITY.name: [a for a in enforced if a.severity.rank >= Severity.HIGH.rank],
+        topics.SHADOW.name: shadow,
+    }
+
+
+def dead_letter_keys(letters: list[DeadLetter]) -> Counter[tuple[object, ...]]:
+    """Dead letters as (key, value, reason code, field), once per input record: a redelivered
+    copy (same source offset) must be identical to the first and counts once."""
+    first: dict[tuple[int, int], DeadLetter] = {}
+    for d in letters:
+        seen = first.setdefault((d.source_partition, d.source_offset), d)
+        assert dataclasses.replace(d, failed_at_ms=0) == dataclasses.replace(seen, failed_at_ms=0)
+    return Counter(
+        (d.original_key, d.original_value, d.reason_code, d.field) for d in first.values()
+    )
+
+
+def assert_same_outputs(
+    got: Outputs,
+    backtest: list[Alert],
+    config: GuardlineConfig,
+    dead_letters: Counter[tuple[object, ...]] | None = None,
+) -> None:
+    """Every output topic equals what the backtest (and the refused input) make of the input."""
+    want = expected_topics(backtest, config)
+    for topic, alerts in got.alert_topics().items():
+        assert_same_alerts(alerts, want[topic], topic)
+    assert dead_letter_keys(got.dead_letters) == (dead_letters or Counter())
+
+
+def wait_drained(bootstrap: str, group_id: str, timeout_s: float) -> Outputs:
+    """Until the group has committed every input and routed record, then every output.
+
+    The worker commits a record only after the broker acknowledged everything it caused
+    (README, "At-least-once"), so with nothing left to commit the output topics are final.
+    """
+    try:
+        wait_for(lambda: drained(bootstrap, group_id), timeout_s, "no lag", interval_s=0.25)
+    except AssertionError as err:
+        lags = {
+            s.name: topics.consumer_lag(bootstrap, group_id, s.name)
+            for s in (topics.EVENTS, topics.ROUTED)
+        }
+        raise AssertionError(f"{err}; lag {lags}") from None
+    return read_outputs(bootstrap)

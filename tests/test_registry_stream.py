@@ -23,7 +23,7 @@ from streams.registry import SchemaRegistry
 from streams.wire import confluent_header, value_subject
 from tests.factories import MIN, T0, adult, message, minor
 from tests.fake_registry import FakeRegistry, fake_registry
-from tests.streaming import _drain, running_worker, wait_for
+from tests.streaming import read_topic, running_worker, wait_for
 from tests.test_wire import standard_consumer
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -61,19 +61,21 @@ def test_registry_configured_worker_writes_confluent_wire_format(
         producer.flush()
         raw = wait_for(
             lambda: [
-                r for r in _drain(broker, topics.ALERTS.name)
+                r for r in read_topic(broker, topics.ALERTS.name)
                 if standard_consumer(r, registry.schemas)["severity"] == "HIGH"
             ],
             60, "a HIGH alert on the alert topic",
         )  # fmt: skip
-        letters = wait_for(lambda: _drain(broker, topics.DEAD_LETTER.name), 30, "a dead letter")
+        letters = wait_for(lambda: read_topic(broker, topics.DEAD_LETTER.name), 30, "a dead letter")
 
     assert set(registry.subjects) >= {
         value_subject(t.name)
         for t in (topics.ALERTS, topics.PRIORITY, topics.SHADOW, topics.DEAD_LETTER)
     }
-    alerts = [standard_consumer(r, registry.schemas) for r in _drain(broker, topics.ALERTS.name)]
-    assert all(r[:1] == b"\x00" for r in _drain(broker, topics.ALERTS.name))
+    alerts = [
+        standard_consumer(r, registry.schemas) for r in read_topic(broker, topics.ALERTS.name)
+    ]
+    assert all(r[:1] == b"\x00" for r in read_topic(broker, topics.ALERTS.name))
     high = standard_consumer(raw[0], registry.schemas)
     first_high = next(a for a in run_backtest(events, load_config()) if a.severity is Severity.HIGH)
     assert (high["alert_id"], high["detector"]) == (first_high.alert_id, first_high.detector)
@@ -82,7 +84,7 @@ def test_registry_configured_worker_writes_confluent_wire_format(
     evidence = {int(e.removeprefix("sr-")) for a in alerts for e in a["evidence_event_ids"]}
     assert {i % 2 for i in evidence} == {0, 1}
 
-    priority = _drain(broker, topics.PRIORITY.name)
+    priority = read_topic(broker, topics.PRIORITY.name)
     assert priority and all(r[:1] == b"\x00" for r in priority)
     assert {standard_consumer(r, registry.schemas)["alert_id"] for r in priority} == {
         a["alert_id"] for a in alerts if a["severity"] in ("HIGH", "CRITICAL")

@@ -15,7 +15,6 @@ as a moderation queue sees the alert topic:
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from collections import Counter
@@ -37,10 +36,11 @@ from streams.pipeline.envelope import unpack
 from streams.produce import make_producer, produce_file, send_events
 from streams.simulate import SimulationConfig, simulate
 from tests.streaming import (
+    assert_same_alerts,
     committed_total,
     drained,
-    final_cases,
     message_count,
+    pairs,
     read_alerts,
     redeliveries,
     running_worker,
@@ -72,28 +72,6 @@ def broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
     with EmbeddedBroker(data_dir=tmp_path / "broker") as b:
         topics.ensure_topics(b.bootstrap)
         yield b
-
-
-def pairs(alerts: list[Alert]) -> set[tuple[str, int]]:
-    return {(a.alert_id, a.revision) for a in alerts}
-
-
-def assert_same_alerts(got: list[Alert], expected: list[Alert]) -> None:
-    """Equal to the backtest as (alert_id, revision) pairs; redelivered copies identical."""
-    lost, extra = pairs(expected) - pairs(got), pairs(got) - pairs(expected)
-    assert not lost and not extra, f"lost: {sorted(lost)}, extra: {sorted(extra)}"
-    assert final_cases(got) == final_cases(expected)
-    first: dict[tuple[str, int], Alert] = {}
-    for alert in got:
-        seen = first.setdefault((alert.alert_id, alert.revision), alert)
-        assert dataclasses.replace(alert, emitted_at_ms=0) == dataclasses.replace(
-            seen, emitted_at_ms=0
-        ), f"two different alerts share ({alert.alert_id}, {alert.revision})"
-    want = {(a.alert_id, a.revision): a for a in expected}
-    for alert in got:  # the content, not only the ids, is the backtest's
-        assert dataclasses.replace(alert, emitted_at_ms=0) == dataclasses.replace(
-            want[(alert.alert_id, alert.revision)], emitted_at_ms=0
-        )
 
 
 def wait_complete(
