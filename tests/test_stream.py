@@ -17,7 +17,16 @@ from streams.model import Severity
 from streams.produce import make_producer, send_events
 from streams.simulate import SimulationConfig, simulate
 from tests.factories import MIN, T0, adult, message, minor
-from tests.streaming import read_alerts, read_dead_letters, running_worker, wait_for
+from tests.streaming import (
+    CONFIG,
+    WITH_CONFIG,
+    assert_same_outputs,
+    read_alerts,
+    read_dead_letters,
+    running_worker,
+    wait_drained,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -81,14 +90,14 @@ def test_malformed_message_lands_in_dead_letter_topic_with_reason(
 
 
 def test_stream_and_backtest_give_the_same_alerts(broker: str, tmp_path: Path) -> None:
+    """Every output topic, ids, revisions and content, once the worker committed all input."""
     scenarios = ("fast_contact_burst", "slow_contact_burst", "combined_attacker",
                  "young_adult_friends", "adult_onboarding")  # fmt: skip
     sim = simulate(SimulationConfig(seed=11, normal_users=300, groups=30, scenarios=scenarios))
-    expected = run_backtest(sim.events, load_config())
+    expected = run_backtest(sim.events, CONFIG)
     assert any(a.severity.rank >= Severity.HIGH.rank for a in expected)
-    want = sorted((a.alert_id, a.revision, a.severity) for a in expected)
-    with running_worker(broker, tmp_path, "parity"):
+    with running_worker(broker, tmp_path, "parity", *WITH_CONFIG):
         send_events(make_producer(broker), sim.events)
-        wait_for(lambda: len(read_alerts(broker)) >= len(want), 120, f"{len(want)} alerts")
-    got = sorted((a.alert_id, a.revision, a.severity) for a in read_alerts(broker))
-    assert got == want
+        got = wait_drained(broker, "parity", timeout_s=120)
+    assert_same_outputs(got, expected, CONFIG)
+    assert got.shadow and got.priority
