@@ -245,6 +245,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     if args.bootstrap:
         os.environ[BOOTSTRAP_ENV] = args.bootstrap
+    if args.soak is not None:
+        return _soak(args)
     if args.state_days < 2 or args.state_events < 1:
         raise SystemExit(
             "error: --state-days must be >= 2 (the simulated scenarios span 48 h) and "
@@ -268,6 +270,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
         write_json(result, args.json)
         print(f"wrote {args.json}")
     return 0
+
+
+def _soak(args: argparse.Namespace) -> int:
+    from guardline_bench.soak import SoakSettings, as_json, format_soak, run_soak
+
+    if args.soak <= 0 or args.soak_rate <= 0:
+        raise SystemExit("error: --soak MINUTES and --soak-rate must be positive")
+    if args.config is not None:  # the worker the soak starts reads the same file
+        os.environ[CONFIG_ENV] = str(args.config.resolve())
+    result = run_soak(SoakSettings(args.soak, rate=args.soak_rate), load_config(args.config))
+    print(format_soak(result))
+    if args.json:
+        args.json.write_text(json.dumps(as_json(result), indent=1))
+        print(f"wrote {args.json}")
+    return 0 if result.ok else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -447,6 +464,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="events/s of the latency run instead of half the saturated rate (no target check)",
     )
+    p.add_argument(
+        "--soak",
+        type=float,
+        metavar="MINUTES",
+        help="instead: steady traffic for MINUTES with a worker kill inside; fails on unbounded"
+        " memory or state growth (see guardline_bench/soak.py)",
+    )
+    p.add_argument("--soak-rate", type=float, default=2500.0, help="soak events/s (2500)")
     with_config(p)
     p.add_argument("--json", type=Path, help="also write every figure as JSON here")
     return parser

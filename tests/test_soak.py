@@ -1,0 +1,69 @@
+"""The soak (`guardline bench --soak`): its verdict on made-up samples, and a short real run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from guardline_bench.soak import Sample, SoakResult, SoakSettings, judge, run_soak
+from streams.config import CONFIG_ENV, load_config
+from streams.simulate import DAY_MS
+
+SHORT_MEMORY = Path(__file__).parent / "data" / "soak_short_memory.toml"
+
+
+def samples(state: list[float], *, day_per_sample: float = 0.5) -> list[Sample]:
+    """One sample a second, after the restart, event time moving `day_per_sample` each."""
+    return [
+        Sample(float(i), int(i * day_per_sample * DAY_MS), i * 100, 1, 100.0, 0.5, s, 0)
+        for i, s in enumerate(state)
+    ]
+
+
+def verdict(state: list[float], **kw: float) -> SoakResult:
+    result = SoakResult(SoakSettings(minutes=1), horizon_ms=DAY_MS, drain_s=1.0)
+    result.samples = samples(state, **kw)
+    judge(result)
+    return result
+
+
+def test_state_that_levels_off_after_the_horizon_passes() -> None:
+    assert verdict([1e6 * min(i, 4) for i in range(20)]).ok
+
+
+def test_state_that_keeps_growing_past_the_horizon_fails() -> None:
+    result = verdict([1e6 + 4e5 * i for i in range(20)])  # +800 kB a day (the horizon)
+    assert [p for p in result.problems if p.startswith("state_bytes grows without bound")]
+
+
+def test_growth_below_the_noise_floor_passes() -> None:
+    assert verdict([1e4 + 1e3 * i for i in range(20)]).ok  # a few KB: +2 kB per horizon
+
+
+def test_a_run_shorter_than_the_horizon_is_inconclusive_not_a_pass() -> None:
+    result = verdict([1e6] * 20, day_per_sample=0.01)
+    assert not result.ok and result.problems[0].startswith("inconclusive")
+
+
+def test_a_worker_that_never_drains_its_lag_fails() -> None:
+    result = SoakResult(SoakSettings(minutes=1), horizon_ms=DAY_MS, drain_s=None)
+    result.samples = samples([1e6] * 20)
+    judge(result)
+    assert [p for p in result.problems if p.startswith("falling behind")]
+
+
+@pytest.mark.broker
+@pytest.mark.slow
+def test_short_soak_with_a_worker_kill_keeps_memory_and_state_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """CI's form: 48 s at 500 events/s, memories shortened to 6.5 h: event time passes ~6
+    horizons; the worker is killed at 12 s."""
+    monkeypatch.setenv(CONFIG_ENV, str(SHORT_MEMORY))
+    settings = SoakSettings(minutes=0.8, rate=500, sample_s=2, kill_at=0.25, users=300)
+    result = run_soak(settings, load_config(SHORT_MEMORY))
+    assert result.restart_s is not None, "the worker was never killed"
+    assert {s.incarnation for s in result.samples} == {0, 1}
+    assert result.ok, result.problems
+    print("\n" + "\n".join(f"{t.measure}: {t}" for t in result.trends))
