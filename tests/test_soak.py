@@ -58,10 +58,10 @@ def test_a_worker_that_never_drains_its_lag_fails() -> None:
 def test_short_soak_with_a_worker_kill_keeps_memory_and_state_bounded(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """CI's form: 48 s at 500 events/s, memories shortened to 6.5 h: event time passes ~6
-    horizons; the worker is killed at 12 s."""
+    """CI's form: 36 s at 500 events/s, memories shortened to 3.5 h: event time passes ~5
+    horizons; the worker is killed at 9 s."""
     monkeypatch.setenv(CONFIG_ENV, str(SHORT_MEMORY))
-    settings = SoakSettings(minutes=0.8, rate=500, sample_s=2, kill_at=0.25, users=300)
+    settings = SoakSettings(minutes=0.6, rate=500, sample_s=1.5, kill_at=0.25, users=300)
     result = run_soak(settings, load_config(SHORT_MEMORY))
     assert result.restart_s is not None, "the worker was never killed"
     assert {s.incarnation for s in result.samples} == {0, 1}
