@@ -27,7 +27,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
 from streams import topics
 from streams.backtest import run_backtest
@@ -45,10 +44,13 @@ from tests.streaming import (
     assert_same_outputs,
     committed_total,
     message_count,
+    persisted,
+    read_topic,
+    readyz,
     wait_drained,
     wait_for,
 )
-from tests.test_resilience import SMALL, persisted, readyz
+from tests.test_resilience import SMALL
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -119,23 +121,11 @@ class AckingProducer(threading.Thread):
 
 def input_events(bootstrap: str) -> dict[str, list[Event]]:
     """Every event on the input topic, by event id (a list: copies are allowed)."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None,
-        enable_auto_commit=False,
-    )  # fmt: skip
-    try:
-        tps = [TopicPartition(topics.EVENTS.name, p) for p in range(topics.EVENTS.partitions)]
-        consumer.assign(tps)
-        ends = consumer.end_offsets(tps)
-        found: dict[str, list[Event]] = {}
-        while any(consumer.position(tp) < end for tp, end in ends.items()):
-            for records in consumer.poll(timeout_ms=500).values():
-                for record in records:
-                    event = decode_event(record.value)
-                    found.setdefault(event.event_id, []).append(event)
-        return found
-    finally:
-        consumer.close()
+    found: dict[str, list[Event]] = {}
+    for value in read_topic(bootstrap, topics.EVENTS.name):
+        event = decode_event(value)
+        found.setdefault(event.event_id, []).append(event)
+    return found
 
 
 # Seen in 1 of 2 runs (2026-12-06): input records the route stage had fetched when the broker
@@ -155,20 +145,11 @@ ROUTE_SKIPS_AFTER_BROKER_RESTART = (
 
 def never_routed(bootstrap: str, events: list[Event]) -> set[tuple[str, str]]:
     """(subject key, event id) pairs the router should have sent and no routed packet holds."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None,
-        enable_auto_commit=False,
-    )  # fmt: skip
-    try:
-        tps = [TopicPartition(topics.ROUTED.name, p) for p in range(topics.ROUTED.partitions)]
-        consumer.assign(tps)
-        ends = consumer.end_offsets(tps)
-        routed: set[tuple[str, str]] = set()
-        while any(consumer.position(tp) < end for tp, end in ends.items()):
-            for records in consumer.poll(timeout_ms=500).values():
-                routed |= {(k, e.event_id) for r in records for k, e in unpack(r.value).items}
-    finally:
-        consumer.close()
+    routed = {
+        (key, event.event_id)
+        for value in read_topic(bootstrap, topics.ROUTED.name)
+        for key, event in unpack(value).items
+    }
     detectors = CONFIG.active()
     return {(key, e.event_id) for e in events for key in routes(detectors, e)} - routed
 

@@ -15,11 +15,8 @@ as a moderation queue sees the alert topic:
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -50,8 +47,10 @@ from tests.streaming import (
     input_assignment,
     message_count,
     pairs,
+    persisted,
     read_alerts,
     read_outputs,
+    readyz,
     redeliveries,
     running_worker,
     wait_drained,
@@ -101,30 +100,6 @@ def wait_complete(
     got = wait_drained(bootstrap, app_id, timeout_s)
     assert_same_outputs(got, expected, config)
     return got.alerts
-
-
-def persisted(broker: EmbeddedBroker) -> bool:
-    """Whether noida-db's state file holds every record its topics hold now: what survives a
-    kill -9 (it rewrites the file about once a second while anything changes)."""
-    try:
-        state = json.loads((broker.data_dir / "kafka.json").read_text())
-    except (OSError, ValueError):  # not written yet, or caught mid-write
-        return False
-    saved = {
-        name: sum(partition["high_watermark"] for _id, partition in topic["partitions"])
-        for name, topic in state["topics"]
-    }
-    live = {t["name"]: t["end_offsets"] for t in topics.describe_topics(broker.bootstrap)}
-    return all(saved.get(name) == count for name, count in live.items())
-
-
-def readyz(port: int) -> int:
-    """The worker's /readyz status: 503 while it has no broker that accepts connections."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as resp:
-            return int(resp.status)
-    except urllib.error.HTTPError as err:
-        return err.code
 
 
 def message_id(alert: Alert) -> tuple[str, int, int]:
