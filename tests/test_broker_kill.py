@@ -128,7 +128,7 @@ def input_events(bootstrap: str) -> dict[str, list[Event]]:
     return found
 
 
-# Seen in 1 of 2 runs (2026-12-06): input records the route stage had fetched when the broker
+# Seen in 1 of 3 runs (2026-12-06): input records the route stage had fetched when the broker
 # died were never routed, yet the input commit passed them (61 events in runs of 2-30
 # consecutive offsets on every input partition; the alerts then differ from the backtest).
 # Suspected, not verified: the revoke after the broker restart drops them from the intake and
