@@ -128,15 +128,14 @@ def input_events(bootstrap: str) -> dict[str, list[Event]]:
     return found
 
 
-# Seen in 1 of 3 runs (2026-12-06): input records the route stage had fetched when the broker
+# Seen in 2 of 4 runs (2026-12-06): input records the route stage had fetched when the broker
 # died were never routed, yet the input commit passed them (61 events in runs of 2-30
 # consecutive offsets on every input partition; the alerts then differ from the backtest).
-# Suspected, not verified: the revoke after the broker restart drops them from the intake and
-# clears its `_next` (`Intake.forget`); a batch fetched before the revoke then arrives with the
-# same generation number (noida-db starts generations again at 1), past Faust's reset read
-# offset, and `Intake.divert` registers the dropped offsets as a gap ("never fetched"), which
-# Faust commits past. Any other difference fails the test, and a run without the defect must
-# match the backtest exactly.
+# The same offsets in every such run (the records in hand at the first kill). The revoke after
+# the broker restart drops them (`Intake.forget`) and nothing reads them again: a hardening that
+# refused records beyond them until they were re-read stalled the worker in 2 of 4 runs, so no
+# seek back to the committed offset followed that revoke (issue 18's note). Any other
+# difference fails the test, and a run without the defect must match the backtest exactly.
 ROUTE_SKIPS_AFTER_BROKER_RESTART = (
     "Guardline defect: after a broker restart, input records fetched before it are committed"
     " but never routed (never applied)."
