@@ -8,13 +8,20 @@ one place and moves with its partition.
 Redelivery and replays never double count: each subject remembers the highest
 (event time, event id) it applied, and anything at or below it is skipped. Because events
 reach a subject in (ts, event_id) order (see `reorder.py`), that single mark is exact.
+
+A detector that raises on an event (a bug, "poison event") does not stop the engine: that
+event is not applied to that subject at all (`StepFailure`, in `failures`), and the subject's
+state is rebuilt as it was before the event (`rebuild`), so the stream and the backtest skip
+the same (subject, event) the same way.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from streams.detectors.contract import Detector, Finding
@@ -55,6 +62,31 @@ class SubjectState:
         self.cases: dict[str, Case] = {}
 
 
+@dataclass(frozen=True, slots=True)
+class StepFailure:
+    """An exception a detector (or the case logic) raised on one event for one subject.
+
+    Carries names only, never the exception's message or arguments (they may hold ids):
+    the detector, the exception type and where it was raised (file:line in function).
+    """
+
+    key: str  # "" when routing failed (the event reached no subject)
+    event: Event
+    detector: str
+    error: str
+    where: str
+
+    @property
+    def reason(self) -> str:
+        """The dead letter's reason: names only (no ids, not the exception's message)."""
+        doing = "routing" if not self.key else f"applying to a {self.subject_kind} subject"
+        return f"detector {self.detector} raised {self.error} at {self.where} while {doing}"
+
+    @property
+    def subject_kind(self) -> str:
+        return self.key.partition(":")[0]
+
+
 @dataclass(slots=True)
 class EngineStats:
     applied: int = 0
@@ -62,6 +94,7 @@ class EngineStats:
     findings: int = 0
     alerts: int = 0
     evicted: int = 0
+    failed: int = 0  # (subject, event) pairs not applied because a step raised
 
 
 class Engine:
@@ -87,6 +120,10 @@ class Engine:
         self.subjects: dict[str, SubjectState] = {}
         self.dirty: set[str] = set()
         self.stats = EngineStats()
+        # Steps that raised, oldest first, for the caller to report (`take_failures`), and the
+        # (subject key, event id) pairs never to apply again (a rebuild replays around them).
+        self.failures: list[StepFailure] = []
+        self.poisoned: set[tuple[str, str]] = set()
 
     def _wanting(self, event_type: EventType, *, to_minor: bool) -> tuple[Detector, ...]:
         return tuple(
@@ -110,11 +147,21 @@ class Engine:
         """Apply an event to every subject it touches."""
         return self.process_all((event,))
 
-    def process_all(self, events: Iterable[Event]) -> list[Alert]:
-        """`process` over many events in (ts, event_id) order (the backtest path), in one go."""
+    def process_all(
+        self, events: Iterable[Event], history: Callable[[], Iterable[Event]] | None = None
+    ) -> list[Alert]:
+        """`process` over many events in (ts, event_id) order (the backtest path), in one go.
+
+        `history` reads the same events again from the start: a subject a step failed on is
+        rebuilt from it (the events before the failing one). Without it, `events` is read
+        again, so it must then be a collection, not a one-shot iterator.
+        """
+        if history is None and iter(events) is events:  # one-shot: keep it to rebuild from
+            events = list(events)
         alerts: list[Alert] = []
         to_minor, not_to_minor = self._to_minor, self._not_to_minor
         apply = self._apply
+        failures = self.failures
         for event in events:
             target = event.target  # `candidates`, inline: this loop is the backtest's hot path
             if target is not None and target.age_band in MINOR_BANDS:
@@ -122,8 +169,17 @@ class Engine:
             else:
                 detectors = not_to_minor[event.type]
             if detectors:
-                for key, wanting in _routes(detectors, event).items():
+                try:
+                    routed = _routes(detectors, event)
+                except Exception as exc:  # a detector's subject_keys: the event reaches no one
+                    self.stats.failed += 1
+                    self.failures.append(routing_failure(detectors, event, exc))
+                    continue
+                for key, wanting in routed.items():
+                    before = len(failures)
                     apply(key, wanting, event, alerts)
+                    if len(failures) > before:
+                        self.rebuild(key, _before(history() if history else events, event))
         return alerts
 
     def apply(self, key: str, detectors: Iterable[Detector], event: Event) -> list[Alert]:
@@ -135,6 +191,10 @@ class Engine:
     def _apply(
         self, key: str, detectors: Iterable[Detector], event: Event, alerts: list[Alert]
     ) -> None:
+        """Apply one event to one subject. If a step raises, nothing of it stays: its alerts
+        are dropped and the failure recorded; the caller then `rebuild`s the subject."""
+        if self.poisoned and (key, event.event_id) in self.poisoned:
+            return  # failed before: a rebuild replays around it
         state = self.subjects.get(key) or self._state(key)
         ts_ms = event.ts_ms
         if ts_ms < state.hwm_ts_ms or (ts_ms == state.hwm_ts_ms and event.event_id <= state.hwm_id):
@@ -146,22 +206,60 @@ class Engine:
         owner = state.subject
         det_states = state.detector_states
         changed = False
-        for detector in detectors:
-            det_state = det_states.get(detector.name)
-            if det_state is None:
-                det_state = det_states[detector.name] = detector.new_state()
-            outcome = detector.step(det_state, owner, event)
-            changed = changed or outcome.changed
-            finding = outcome.finding
-            if finding is not None:
-                self.stats.findings += 1
-                alert = self._case_update(state, finding.subject or owner, detector, finding, event)
-                if alert is not None:
-                    alerts.append(alert)
+        published = len(alerts)
+        detector: Detector | None = None
+        try:
+            for detector in detectors:
+                det_state = det_states.get(detector.name)
+                if det_state is None:
+                    det_state = det_states[detector.name] = detector.new_state()
+                outcome = detector.step(det_state, owner, event)
+                changed = changed or outcome.changed
+                finding = outcome.finding
+                if finding is not None:
+                    self.stats.findings += 1
+                    subject = finding.subject or owner
+                    alert = self._case_update(state, subject, detector, finding, event)
+                    if alert is not None:
+                        alerts.append(alert)
+        except Exception as exc:  # a bug for this one event: never the worker's end
+            del alerts[published:]
+            self.stats.applied -= 1
+            self._failed(key, event, detector.name if detector else "?", exc)
+            return
         if changed:
             # The high-water mark is persisted with material changes only: an event that
             # changed nothing is harmless to re-apply after a restart.
             self.dirty.add(key)
+
+    def _failed(self, key: str, event: Event, detector: str, exc: Exception) -> None:
+        self.stats.failed += 1
+        self.poisoned.add((key, event.event_id))
+        self.failures.append(StepFailure(key, event, detector, type(exc).__name__, _where(exc)))
+
+    def take_failures(self) -> list[StepFailure]:
+        """Failures since the last call, oldest first."""
+        failures, self.failures = self.failures, []
+        return failures
+
+    def rebuild(self, key: str, events: Iterable[Event]) -> None:
+        """Rebuild a subject a step failed on: its stored state (the loader's; none in a
+        backtest), then `events` re-applied: the subject's events since that state was stored
+        (older ones are skipped by its high-water mark), the failed ones left out. Their alerts
+        were already published, so they are dropped, and the counters stay as they were."""
+        self.subjects.pop(key, None)
+        self.dirty.discard(key)
+        stats, failures = replace(self.stats), len(self.failures)
+        replayed: list[Alert] = []
+        for event in events:
+            try:
+                wanting = self.routes(event).get(key)
+            except Exception:  # failed routing: it never reached the subject the first time
+                continue
+            if wanting:
+                self._apply(key, wanting, event, replayed)
+        del self.failures[failures:]  # a replay fails only where it failed before
+        self.stats = stats
 
     def _case_update(
         self,
@@ -252,9 +350,14 @@ class Engine:
         return len(gone)
 
     def take_dirty(self) -> dict[str, bytes | None]:
-        """Serialised state of every subject changed since the last call (None = forgotten)."""
+        """Serialised state of every subject changed since the last call (None = forgotten).
+
+        Once saved, state is rebuilt from the store, which holds no failed event: the
+        poisoned pairs are no longer needed (a redelivered one fails, and is reported, again).
+        """
         out = {key: self.dump(key) for key in self.dirty}
         self.dirty.clear()
+        self.poisoned.clear()
         return out
 
     def dump(self, key: str) -> bytes | None:
@@ -306,6 +409,35 @@ def _routes(detectors: Iterable[Detector], event: Event) -> dict[str, list[Detec
             else:
                 wanting.append(detector)
     return out
+
+
+def _before(events: Iterable[Event], failed: Event) -> Iterator[Event]:
+    """`events` (in (ts, event_id) order) up to, not including, `failed`."""
+    for event in events:
+        if event is failed or (event.ts_ms, event.event_id) >= (failed.ts_ms, failed.event_id):
+            return
+        yield event
+
+
+def routing_failure(detectors: Iterable[Detector], event: Event, exc: Exception) -> StepFailure:
+    """`exc` from routing `event`, blamed on the first detector whose `subject_keys` raises."""
+    culprit = "?"
+    for detector in detectors:
+        try:
+            list(detector.subject_keys(event))
+        except Exception:
+            culprit = detector.name
+            break
+    return StepFailure("", event, culprit, type(exc).__name__, _where(exc))
+
+
+def _where(exc: BaseException) -> str:
+    """Where an exception was raised, as `file:line in function` (no values, so no ids)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "?"
+    last = frames[-1]
+    return f"{Path(last.filename).name}:{last.lineno} in {last.name}"
 
 
 def _with_severity(finding: Finding, severity: Severity) -> Finding:

@@ -63,6 +63,13 @@ class WorkerMetrics:
             ["reason"],
             registry=reg,
         )
+        self.processing_errors = Counter(
+            f"{PREFIX}_processing_errors",
+            "Events a detector raised on (a bug), by detector and stage: each one was "
+            "dead-lettered with reason processing_error and left that subject's state as it was.",
+            ["detector", "stage"],
+            registry=reg,
+        )
         self.skipped = Counter(
             f"{PREFIX}_skipped_events",
             "Routed (event, subject) pairs not applied because the subject's state was already "
@@ -159,6 +166,8 @@ class WorkerMetrics:
                     family.labels(name, severity.value)
             self.state_keys.labels(name)
             self.state_bytes.labels(name)
+            for stage in STAGES:
+                self.processing_errors.labels(name, stage)
         for stage in STAGES:
             self.batch_records.labels(stage)
             self.batch_seconds.labels(stage)
@@ -172,6 +181,12 @@ class WorkerMetrics:
         for code in rejected:
             self.rejected.labels(code).inc()
         self.record_batch("route", records, seconds)
+
+    def record_failures(self, stage: str, detectors: Iterable[str]) -> None:
+        """Events dead-lettered because a detector raised (one name per failed event)."""
+        for name in detectors:
+            self.processing_errors.labels(name, stage).inc()
+            self.rejected.labels("processing_error").inc()
 
     def record_batch(self, stage: str, records: int, seconds: float) -> None:
         self.batch_records.labels(stage).observe(records)

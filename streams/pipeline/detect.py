@@ -22,6 +22,11 @@ partition is already quiet could still deliver late).
 
 A packet is acknowledged when all its events are applied; a crash before that redelivers it,
 and the engine's per-subject high-water mark makes the redelivery harmless.
+
+A step that raises (a detector bug) leaves the event unapplied to that subject: the engine
+rebuilds the subject from the store and this release's earlier events for it (the store holds
+everything applied before this release), and the failure goes out with its packet's token
+(`failures`) to be dead-lettered. The backtest skips the same (subject, event) the same way.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from typing import Generic, TypeVar
 
 from streams.config import GuardlineConfig, Mode
 from streams.detectors.contract import Detector
+from streams.engine.core import StepFailure
 from streams.engine.reorder import IDLE, ReorderBuffer, release_bound
 from streams.model import Alert, Event
 from streams.pipeline.envelope import Packet
@@ -48,6 +54,7 @@ class DetectOutput(Generic[Token]):
     state_writes: dict[str, bytes | None] = field(default_factory=dict)
     acks: list[Token] = field(default_factory=list)
     applied: int = 0
+    failures: list[tuple[StepFailure, Token]] = field(default_factory=list)  # and its packet
 
 
 class _Pending(Generic[Token]):
@@ -120,6 +127,7 @@ class PartitionRuntime(Generic[Token]):
         engine = self.engine
         last_ts: int | None = None
         routes_of: dict[int, dict[str, list[Detector]]] = {}  # an event's subjects share it
+        released: list[tuple[str, Event]] = []  # since the store's state: rebuilds replay it
         for key, event, pending in self.buffer.release_until(watermark):
             routes = routes_of.get(id(event))
             if routes is None:
@@ -128,6 +136,10 @@ class PartitionRuntime(Generic[Token]):
             for alert in engine.apply(key, detectors, event):
                 out.alerts.append((alert, self._modes[alert.detector]))
                 out.alert_tokens.append(pending.token)
+            if engine.failures:
+                engine.rebuild(key, (e for k, e in released if k == key))
+                out.failures += [(f, pending.token) for f in engine.take_failures()]
+            released.append((key, event))
             out.applied += 1
             last_ts = event.ts_ms
             pending.remaining -= 1

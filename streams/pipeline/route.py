@@ -22,7 +22,7 @@ from typing import Generic, TypeVar
 
 from streams.codec import SchemaResolver, decode_event
 from streams.detectors.contract import Detector
-from streams.engine.core import routes
+from streams.engine.core import StepFailure, routes, routing_failure
 from streams.model import Event
 from streams.pipeline.envelope import IDLE, Packet
 from streams.pipeline.ports import AckToken, Record
@@ -58,6 +58,7 @@ class Rejected:
     key: bytes | None
     value: bytes
     error: InvalidEvent
+    failure: StepFailure | None = None  # a valid event a detector failed to route (a bug)
 
 
 @dataclass(slots=True)
@@ -103,10 +104,17 @@ class Router(Generic[Token]):
             except InvalidEvent as err:
                 out.rejected.append(Rejected(source, offset, key, value, err))
                 continue
+            try:
+                subjects = routes(self.detectors, event)
+            except Exception as exc:  # a detector bug: this event only, never the worker
+                failure = routing_failure(self.detectors, event, exc)
+                error = InvalidEvent("processing_error", None, failure.reason)
+                out.rejected.append(Rejected(source, offset, key, value, error, failure))
+                continue
             out.valid += 1
             by_type[event.type] = by_type.get(event.type, 0) + 1
             max_ts = max(max_ts, event.ts_ms)
-            for subject in routes(self.detectors, event):
+            for subject in subjects:
                 by_dest[partition_for(subject, self.partitions)].append((subject, event))
         was_idle = source in self.idle_announced
         if records:

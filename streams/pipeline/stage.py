@@ -20,6 +20,7 @@ again from the committed offset, with the state saved so far.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,13 +29,21 @@ from typing import Generic
 from streams import topics
 from streams.codec import SchemaResolver
 from streams.config import GuardlineConfig
+from streams.engine.core import StepFailure
 from streams.pipeline.detect import DetectOutput, PartitionRuntime
 from streams.pipeline.envelope import unpack
-from streams.pipeline.outputs import alert_records, dead_letter_record, routed_records
+from streams.pipeline.outputs import (
+    alert_records,
+    dead_letter_record,
+    failure_dead_letter,
+    routed_records,
+)
 from streams.pipeline.ports import Headers, Outgoing, Port, Record, T
-from streams.pipeline.route import IDLE_AFTER_S, Router, RouterOutput
+from streams.pipeline.route import IDLE_AFTER_S, Rejected, Router, RouterOutput
 
 Loader = Callable[[str], bytes | None]
+
+log = logging.getLogger("guardline.pipeline")
 
 
 @dataclass(slots=True)
@@ -141,6 +150,9 @@ class Pipeline(Generic[T]):
         if out.rejected:
             failed_at_ms = int(self.clock_s() * 1000)
             outgoing += [dead_letter_record(r, self.headers, failed_at_ms) for r in out.rejected]
+            for rejected in out.rejected:
+                if rejected.failure is not None:
+                    _log_failure(topics.EVENTS.name, rejected.partition, rejected.offset, rejected)
         return RouteStep(outgoing, out, count)
 
     # --- stage 2: detect ---------------------------------------------------------------------
@@ -166,6 +178,14 @@ class Pipeline(Generic[T]):
         outgoing: list[Outgoing] = []
         for alert, mode in out.alerts:
             outgoing += alert_records(alert, mode, self.headers)
+        if out.failures:
+            failed_at_ms = int(self.clock_s() * 1000)
+            for failure, token in out.failures:
+                _log_failure(topics.ROUTED.name, partition, token.offset, failure)
+                offset = token.offset
+                outgoing.append(
+                    failure_dead_letter(failure, partition, offset, self.headers, failed_at_ms)
+                )
         return DetectStep(
             partition,
             runtime,
@@ -213,4 +233,16 @@ async def settle_detect(pipeline: Pipeline[T], step: DetectStep[T], port: Port[T
         pipeline.totals["applied"] += out.applied
         pipeline.clock["last_applied_s"] = pipeline.clock_s()
     pipeline.totals["alerts"] += len(out.alerts)
+    pipeline.totals["dead_letters"] += len(out.failures)
     return True
+
+
+def _log_failure(topic: str, partition: int, offset: int, what: Rejected | StepFailure) -> None:
+    """One line per poison event: where it was read and what failed, never an id."""
+    failure = what.failure if isinstance(what, Rejected) else what
+    assert failure is not None
+    log.error(
+        "%s[%d] offset %d: %s; the event went to the dead-letter topic (processing_error) "
+        "and the worker goes on",
+        topic, partition, offset, failure.reason,
+    )  # fmt: skip

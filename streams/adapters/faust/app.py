@@ -311,10 +311,12 @@ class GuardlineWorker:
                 out = step.output
                 self.metrics.record_route(
                     out.by_type,
-                    [rej.error.code for rej in out.rejected],
+                    [rej.error.code for rej in out.rejected if rej.failure is None],
                     step.records,
                     time.perf_counter() - started,
                 )
+                failed = [rej.failure.detector for rej in out.rejected if rej.failure]
+                self.metrics.record_failures("route", failed)
             for partition, records in inbox[topics.ROUTED.name].items():
                 await self._detect(partition, records, revocations)
             for partition in set(self.runtimes) - set(inbox[topics.ROUTED.name]):
@@ -333,6 +335,7 @@ class GuardlineWorker:
 
     def _record_alerts(self, step: DetectStep[Message]) -> None:
         self.metrics.skipped.inc(step.skipped)
+        self.metrics.record_failures("detect", (f.detector for f, _ in step.output.failures))
         produced_s = time.time()
         for (alert, mode), token in zip(step.output.alerts, step.output.alert_tokens, strict=True):
             self.metrics.record_alert(
