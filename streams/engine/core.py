@@ -79,7 +79,7 @@ class StepFailure:
     @property
     def reason(self) -> str:
         """The dead letter's reason: names only (no ids, not the exception's message)."""
-        doing = "routing" if not self.key else f"applying to a {self.subject_kind} subject"
+        doing = "routing it" if not self.key else f"applying it to its {self.subject_kind} subject"
         return f"detector {self.detector} raised {self.error} at {self.where} while {doing}"
 
     @property

@@ -144,4 +144,4 @@ def test_a_detector_failing_to_route_dead_letters_the_input_record() -> None:
         ("processing_error", topics.EVENTS.name)
     ]
     assert letters[0].original_value == encode_event(events[2])
-    assert "while routing" in letters[0].reason and "u-attacker" not in letters[0].reason
+    assert "while routing it" in letters[0].reason and "u-attacker" not in letters[0].reason
