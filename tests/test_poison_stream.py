@@ -22,7 +22,7 @@ from streams.model import Event
 from streams.ops.launcher import free_port, start_worker, stop_worker, wait_ready
 from streams.ops.metrics import scrape
 from streams.produce import make_producer, send_events
-from streams.simulate import SimulationConfig, simulate
+from streams.simulate import simulate
 from tests.poison import POISON_ENV, failing_step
 from tests.streaming import read_dead_letters, wait_for
 from tests.test_resilience import SMALL, assert_same_alerts, wait_complete
