@@ -25,6 +25,17 @@ DEFAULT_PARTITIONS: Final = 4
 """Partitions of every topic unless `ensure_topics(partitions=...)` changes the input's."""
 
 
+class UnknownTopic(LookupError):
+    """A topic asked for by name does not exist on the cluster; the message says what does."""
+
+    def __init__(self, topic: str, bootstrap: str) -> None:
+        alerts = ", ".join(spec.name for spec in (ALERTS, PRIORITY, SHADOW))
+        super().__init__(
+            f"topic {topic!r} does not exist on {bootstrap} (alert topics: {alerts}; "
+            "`guardline topics` creates them)"
+        )
+
+
 @dataclass(frozen=True)
 class TopicSpec:
     """A topic as Guardline expects it: name, size, retention and what its key means."""
