@@ -284,6 +284,7 @@ def encode_alert(a: Alert, header: bytes | None = None) -> bytes:
             "emitted_at": a.emitted_at_ms,
             "revision": a.revision,
             "detectors_on_subject": a.detectors_on_subject,
+            "counterpart_roles": a.counterpart_roles,
         },
         header,
     )
@@ -311,6 +312,7 @@ def decode_alert(data: bytes | None, resolver: SchemaResolver | None = None) -> 
         emitted_at_ms=r["emitted_at"],
         revision=r["revision"],
         detectors_on_subject=tuple(r["detectors_on_subject"]),
+        counterpart_roles=r["counterpart_roles"],
     )
 
 

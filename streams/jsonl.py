@@ -66,6 +66,7 @@ _ALERT_FIELDS: Final = (
     "emitted_at",
     "revision",
     "detectors_on_subject",
+    "counterpart_roles",
 )
 _SUBJECT_FIELDS: Final = ("kind", "id")
 _MEMBERS: Final[dict[type[StrEnum], Mapping[str, StrEnum]]] = {
@@ -252,11 +253,13 @@ def alert_to_json(a: Alert) -> dict[str, object]:
         "emitted_at": a.emitted_at_ms,
         "revision": a.revision,
         "detectors_on_subject": list(a.detectors_on_subject),
+        "counterpart_roles": dict(a.counterpart_roles),
     }
 
 
 def alert_from_json(obj: object) -> Alert:
-    """Read back an exported alert; `revision` and `detectors_on_subject` may be absent (0.1.0)."""
+    """Read back an exported alert; `revision` and `detectors_on_subject` may be absent (0.1.0),
+    and `counterpart_roles` (before 0.2.0)."""
     d = _object(obj, None, _ALERT_FIELDS)
 
     def req(key: str) -> object:
@@ -268,6 +271,9 @@ def alert_from_json(obj: object) -> Alert:
         _bad_type("features", "an object of numbers", features)
     revision = d.get("revision")
     on_subject = d.get("detectors_on_subject")
+    roles = d.get("counterpart_roles", {})
+    if not isinstance(roles, dict):
+        _bad_type("counterpart_roles", "an object of strings", roles)
     return Alert(
         alert_id=_str(req("alert_id"), "alert_id"),
         detector=_str(req("detector"), "detector"),
@@ -291,6 +297,7 @@ def alert_from_json(obj: object) -> Alert:
         detectors_on_subject=(
             () if on_subject is None else _str_list(on_subject, "detectors_on_subject")
         ),
+        counterpart_roles={k: _str(v, f"counterpart_roles.{k}") for k, v in roles.items()},
     )
 
 

@@ -138,3 +138,5 @@ class Alert:
     emitted_at_ms: int = 0
     revision: int = 1
     detectors_on_subject: tuple[str, ...] = field(default=())
+    # Counterpart -> its role in the case (`Detector.counterpart_role`, `Finding.roles`).
+    counterpart_roles: dict[str, str] = field(default_factory=dict)

@@ -3,6 +3,7 @@ answers any byte string with an Event or an InvalidEvent carrying a known reason
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from io import BytesIO
 from pathlib import Path
@@ -102,6 +103,7 @@ alerts = st.builds(
     emitted_at_ms=timestamps,
     revision=st.integers(1, 1000),
     detectors_on_subject=st.lists(ids, max_size=3).map(tuple),
+    counterpart_roles=st.dictionaries(ids, st.sampled_from(["minor_contacted", "deleted_account"])),
 )
 
 EXAMPLE = event_from_json(
@@ -299,3 +301,21 @@ def test_old_writer_is_resolved_to_the_current_schema(
     record = codec._read(loaded, old.getvalue())
     assert record["platform"] == "web"
     assert record["event_id"] == EXAMPLE.event_id
+
+
+def test_an_alert_written_with_the_released_schema_reads_with_no_roles() -> None:
+    """Alerts on the topics from before `counterpart_roles` (0.1.0) still decode: empty roles."""
+    released = json.loads((SCHEMA_DIR / "released/0.1.0/alert.avsc").read_text())
+    assert "counterpart_roles" not in {f["name"] for f in released["fields"]}
+    roles = {"m-1": "minor_contacted"}
+    written = alert_from_json({**_ALERT_JSON, "counterparts": ["m-1"], "counterpart_roles": roles})
+    alert = decode_alert(encode_alert(written))
+    assert alert == written and alert.counterpart_roles == roles
+    record = {**alert_to_json(written)}
+    record.pop("counterpart_roles")
+    old = BytesIO()
+    old.write(MAGIC + codec.schema_fingerprint(released))
+    schemaless_writer(old, parse_schema(released), record)
+    read = decode_alert(old.getvalue())
+    assert read.counterpart_roles == {}
+    assert dataclasses.replace(read, counterpart_roles=roles) == alert

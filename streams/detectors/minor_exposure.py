@@ -172,6 +172,7 @@ class _Row:
 class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
     name: ClassVar[str] = "minor_exposure"
     version: ClassVar[str] = "1.0.0"
+    counterpart_role: ClassVar[str] = "minor_contacted"
     event_types: ClassVar[frozenset[EventType]] = frozenset({MSG, CADD, GROUP_ADD, *_PUSH})
 
     def __init__(self, config: MinorExposureConfig | None = None) -> None:

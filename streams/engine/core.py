@@ -328,6 +328,9 @@ class Engine:
             emitted_at_ms=self._clock_ms(),
             revision=case.revision,
             detectors_on_subject=tuple(others),
+            counterpart_roles={
+                c: finding.roles.get(c, detector.counterpart_role) for c in finding.counterparts
+            },
         )
 
     def expire(self, now_ms: int) -> int:
