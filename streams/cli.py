@@ -24,6 +24,7 @@ from streams.ops.endpoints import (
     default_host,
     default_port,
 )
+from streams.ops.logs import LOG_FORMAT_ENV, LOG_FORMATS
 from streams.pipeline.route import IDLE_AFTER_S
 from streams.randbench.generate import DEFAULT_ACCOUNTS, DEFAULT_INSTANCES
 from streams.reach import CONNECT_TIMEOUT_ENV, Unreachable, connect_timeout, require_cluster
@@ -163,7 +164,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     )
     worker = GuardlineWorker(settings)
     require_cluster(bootstrap, connect_timeout(args.connect_timeout))
-    worker.run(loglevel=args.loglevel)
+    worker.run(loglevel=args.loglevel, log_format=args.log_format)
     return 0
 
 
@@ -394,7 +395,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ready-file", type=Path, help="file to write once partitions are assigned")
     p.add_argument("--stats-file", type=Path, help="file to rewrite with totals (for bench)")
     with_registry(p, "register schemas, write the Confluent wire format, read both")
-    p.add_argument("--loglevel", default="warning")
+    p.add_argument(
+        "--loglevel",
+        default="info",
+        choices=("debug", "info", "warning", "error"),
+        help="Guardline's own lines from this level (default info: assignments, metrics "
+        "address, poison events); Faust's and Kafka's from warning, all of them at debug",
+    )
+    p.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default=os.environ.get(LOG_FORMAT_ENV) or "text",
+        help=f"text, or json: one object per line (default ${LOG_FORMAT_ENV} or text)",
+    )
     p.add_argument(
         "--metrics-host",
         default=default_host(),

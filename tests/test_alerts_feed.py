@@ -93,3 +93,31 @@ def test_tail_reads_the_priority_topic_once_per_revision_as_json(
     shown = [alert_from_json(json.loads(line)) for line in out.read_text().splitlines()]
     assert [(a.alert_id, a.revision) for a in shown] == [("p", 1), ("p", 2), ("q", 1)]
     assert shown[0] == rev("p", 1)  # every field, the counterparts' roles included
+
+
+def test_the_readme_consumer_reads_single_object_alerts_of_every_schema_version() -> None:
+    """The sample consumer (README, "Operate it on Kafka") picks the writer schema by
+    fingerprint, so alerts written before `counterpart_roles` decode too, as `{}`."""
+    import io
+
+    from fastavro import parse_schema, schemaless_writer
+
+    from streams.codec import MAGIC, SCHEMA_DIR, schema_fingerprint
+    from streams.jsonl import alert_to_json
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme[readme.index("## Operate it on Kafka") :]
+    code = section[section.index("```python\n") + 10 :]
+    namespace: dict[str, object] = {"__name__": "readme_sample"}
+    exec(code[: code.index("```")], namespace)
+    decode = namespace["decode"]
+    assert callable(decode)
+    assert decode(encode_alert(BASE))["counterpart_roles"] == {"m-1": "minor_contacted"}
+    released = json.loads((SCHEMA_DIR / "released/0.1.0/alert.avsc").read_text())
+    record = alert_to_json(BASE)
+    del record["counterpart_roles"]
+    old = io.BytesIO()
+    old.write(MAGIC + schema_fingerprint(released))
+    schemaless_writer(old, parse_schema(released), record)
+    read = decode(old.getvalue())
+    assert read["counterpart_roles"] == {} and read["alert_id"] == BASE.alert_id

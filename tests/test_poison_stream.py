@@ -4,6 +4,7 @@ skips the same (subject, event) pairs the same way."""
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from operator import attrgetter
@@ -66,7 +67,7 @@ def test_a_failing_detector_dead_letters_its_events_and_the_rest_equals_the_back
 
     port = free_port()
     proc, ready, log = start_worker(
-        broker, tmp_path, app_id="poison", metrics_port=port,
+        broker, tmp_path, app_id="poison", metrics_port=port, extra=("--log-format", "json"),
         module="tests.poison", env={POISON_ENV: f"{FAILING}={','.join(ids)}"},
     )  # fmt: skip
     try:
@@ -87,8 +88,16 @@ def test_a_failing_detector_dead_letters_its_events_and_the_rest_equals_the_back
     assert all(FAILING in d.reason and "PlantedFailure" in d.reason for d in letters)
     assert sums["guardline_processing_errors_total"] == len(failures)
     text = log.read_text()
-    lines = [line for line in text.splitlines() if "processing_error" in line]
-    assert len(lines) == len(failures) and all("offset" in line for line in lines)
+    records = [json.loads(line) for line in text.splitlines()]  # --log-format json: every line
+    poison = [r for r in records if "processing_error" in r["message"]]
+    assert len(poison) == len(failures)
+    assert all(r["level"] == "ERROR" and r["logger"] == "guardline.pipeline" for r in poison)
+    assert all(
+        f"{topics.ROUTED.name}[" in r["message"] and " offset " in r["message"] for r in poison
+    )
+    assert any(r["message"].startswith("assigned input partitions") for r in records)
+    # The noise a normal run used to print (issue 17): gone, not filtered.
+    assert not [r for r in records if "buffer full" in r["message"] or "_tick" in r["message"]]
     by_id = {e.event_id: e for e in events}
     for eid in ids:  # neither the event nor its accounts are named anywhere in the log
         event = by_id[eid]
