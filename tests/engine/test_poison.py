@@ -145,3 +145,27 @@ def test_a_detector_failing_to_route_dead_letters_the_input_record() -> None:
     ]
     assert letters[0].original_value == encode_event(events[2])
     assert "while routing it" in letters[0].reason and "u-attacker" not in letters[0].reason
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    ids=st.sets(st.sampled_from([f"p-{i:02d}" for i in range(30)]), max_size=8),
+    batch=st.integers(1, 40),
+)
+def test_the_in_memory_stream_equals_the_backtest_whatever_fails_and_however_batched(
+    ids: set[str], batch: int
+) -> None:
+    """Rebuilds from the store plus the batch's earlier events (stream) and from the events
+    before (backtest) give the same alerts, for any poisoned set and batch size."""
+    events = burst()
+    log = MemoryLog()
+    for event in events:
+        log.append(topics.EVENTS.name, event.actor.id.encode(), encode_event(event))
+    config = load_config()
+    with failing_step(NewContactBurstDetector.name, ids):
+        expected = run_backtest(events, config)
+        MemoryAdapter(config, log, batch_size=batch).run()
+    assert unstamped([decode_alert(v) for _k, v in log.records(topics.ALERTS.name)]) == unstamped(
+        expected
+    )
+    assert len(log.records(topics.DEAD_LETTER.name)) == len(ids)
