@@ -77,6 +77,14 @@ def burst() -> list[Event]:
     return [message(attacker, minor(f"m-{i}"), T0 + i * MIN, eid=f"p-{i:02d}") for i in range(30)]
 
 
+def logged(events: list[Event]) -> MemoryLog:
+    """The events on an in-memory input topic, keyed as a producer would."""
+    log = MemoryLog()
+    for event in events:
+        log.append(topics.EVENTS.name, event.actor.id.encode(), encode_event(event))
+    return log
+
+
 POISONED = ("p-03", "p-04", "p-10", "p-11", "p-12", "p-20")  # two in a row, three in a row
 
 
@@ -95,9 +103,7 @@ def test_the_other_detectors_on_the_subject_lose_the_event_too() -> None:
 
 def test_the_in_memory_stream_dead_letters_each_failure_and_matches_the_backtest() -> None:
     events = burst()
-    log = MemoryLog()
-    for event in events:
-        log.append(topics.EVENTS.name, event.actor.id.encode(), encode_event(event))
+    log = logged(events)
     config = load_config()
     with failing_step(NewContactBurstDetector.name, POISONED):
         expected = run_backtest(events, config)
@@ -118,9 +124,7 @@ def test_the_in_memory_stream_dead_letters_each_failure_and_matches_the_backtest
 
 def test_a_detector_failing_to_route_dead_letters_the_input_record() -> None:
     events = burst()[:5]
-    log = MemoryLog()
-    for event in events:
-        log.append(topics.EVENTS.name, event.actor.id.encode(), encode_event(event))
+    log = logged(events)
     original = NewContactBurstDetector.subject_keys
 
     def subject_keys(self: NewContactBurstDetector, event: Event) -> Iterable[str]:
@@ -158,9 +162,7 @@ def test_the_in_memory_stream_equals_the_backtest_whatever_fails_and_however_bat
     """Rebuilds from the store plus the batch's earlier events (stream) and from the events
     before (backtest) give the same alerts, for any poisoned set and batch size."""
     events = burst()
-    log = MemoryLog()
-    for event in events:
-        log.append(topics.EVENTS.name, event.actor.id.encode(), encode_event(event))
+    log = logged(events)
     config = load_config()
     with failing_step(NewContactBurstDetector.name, ids):
         expected = run_backtest(events, config)
@@ -169,3 +171,18 @@ def test_the_in_memory_stream_equals_the_backtest_whatever_fails_and_however_bat
         expected
     )
     assert len(log.records(topics.DEAD_LETTER.name)) == len(ids)
+
+
+def test_a_one_shot_input_rebuilds_from_its_history() -> None:
+    """A streaming backtest hands `process_all` an iterator and a way to read it again."""
+    events = burst()
+    with failing_step(NewContactBurstDetector.name, POISONED):
+        from_list = load_config().new_engine().process_all(events)
+        reads = []
+
+        def history() -> Iterable[Event]:
+            reads.append(1)
+            return iter(events)
+
+        from_iterator = load_config().new_engine().process_all(iter(events), history)
+    assert from_iterator == from_list and len(reads) == len(POISONED)
