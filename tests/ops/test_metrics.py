@@ -68,6 +68,25 @@ def test_known_label_values_start_at_zero() -> None:
             assert got[("guardline_shadow_alerts_total", labels)] == 0
 
 
+def test_poison_events_count_by_detector_and_stage_and_as_dead_letters() -> None:
+    metrics = WorkerMetrics(DETECTORS, process=False)
+    labels = {"detector": "minor_mass_add", "stage": "detect"}
+    assert value(metrics, "guardline_processing_errors_total", **labels) == 0
+    metrics.record_failures("detect", ["minor_mass_add", "minor_mass_add"])
+    metrics.record_failures("route", ["new_contact_burst"])
+    assert value(metrics, "guardline_processing_errors_total", **labels) == 2
+    assert (
+        value(
+            metrics,
+            "guardline_processing_errors_total",
+            detector="new_contact_burst",
+            stage="route",
+        )
+        == 1
+    )
+    assert value(metrics, "guardline_rejected_events_total", reason="processing_error") == 3
+
+
 def test_route_batch_counts_types_reasons_and_the_batch() -> None:
     metrics = WorkerMetrics(DETECTORS, process=False)
     metrics.record_route({"MESSAGE_SENT": 5, "BLOCKED": 1}, ["bad_avro", "bad_avro"], 8, 0.02)
