@@ -317,8 +317,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         return p
 
-    def with_bootstrap(p: argparse.ArgumentParser) -> None:
+    def with_bootstrap(p: argparse.ArgumentParser, *, checked: bool = True) -> None:
         p.add_argument("--bootstrap", help=f"Kafka bootstrap servers (default: ${BOOTSTRAP_ENV})")
+        if not checked:
+            return
         p.add_argument(
             "--connect-timeout",
             type=_positive_seconds,
@@ -494,7 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = add("bench", cmd_bench, "Measure Guardline's speed next to its baselines, in one run.")
-    with_bootstrap(p)
+    with_bootstrap(p, checked=False)  # starts its own broker unless given one
     p.add_argument("--events", type=int, default=100_000, help="simulated events (100000)")
     p.add_argument("--partitions", type=int, default=topics.DEFAULT_PARTITIONS)
     p.add_argument("--workers", type=int, default=1, help="also measure W workers together")
