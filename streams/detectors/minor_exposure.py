@@ -384,7 +384,7 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             evidence += bool(flags & RETURNS)
             if flags & REPLIED:
                 answered += 1
-            elif now - first_ts >= cfg.peer_reply_grace_ms:
+            elif now - first_ts >= cfg.peer_reply_grace_ms and flags & _silent_channels(flags):
                 unanswered += 1
         if evidence >= cfg.peer_evidence_min:
             return True
@@ -435,9 +435,7 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             weight *= replied
             if networked:  # answered from the account's own network or its other minors'
                 weight *= cfg.network_factor
-        elif age_ms >= grace and flags & (DM if flags & (PEER | NEAR) else PRIVATE):
-            # Between teens an add left without an add-back says little; a message left
-            # unanswered says more. From an adult, both count.
+        elif age_ms >= grace and flags & _silent_channels(flags):
             weight *= unanswered
         elif age_ms < grace or flags & (PEER | NEAR):
             weight *= pending
@@ -595,6 +593,13 @@ def _claim_bits(actor: AgeBand, target: AgeBand) -> int:
     if actor is AgeBand.AGE_18_20 and target is AgeBand.AGE_16_17:
         return NEAR
     return UNDER_13 if target is AgeBand.UNDER_13 else 0
+
+
+def _silent_channels(flags: int) -> int:
+    """The channels whose silence counts as "never answered": between teens by claim an add
+    left without an add-back says little, a message left unanswered says more; from an
+    adult, both count."""
+    return DM if flags & (PEER | NEAR) else PRIVATE
 
 
 def _channels_used(rows: list[_Row], at_least: int) -> int:
