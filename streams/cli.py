@@ -382,6 +382,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--idle", type=float, default=3.0, help="stop after this many idle seconds")
     with_registry(p, "resolves the schema ids of Confluent-framed alerts")
 
+    from streams.cases.commands import register as register_cases
+
+    register_cases(sub)
+
     p = add("backtest", cmd_backtest, "Run the detectors over an events file in event-time order.")
     p.add_argument("events", type=Path)
     p.add_argument("-o", "--output", type=Path, required=True, help="alerts JSON Lines file")

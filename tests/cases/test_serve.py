@@ -1,0 +1,68 @@
+"""`guardline cases serve` against a real broker: fills the store, restarts without duplicates,
+and refuses to listen beyond this machine without credentials."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from streams import topics
+from streams.broker import EmbeddedBroker
+from tests.cases.builders import attack_alerts
+from tests.cases.serving import count, publish, serving, start_serve
+from tests.streaming import wait_for
+
+ALERTS = attack_alerts() + attack_alerts("u-other", children=8)
+
+
+@pytest.fixture(scope="module")
+def broker() -> Iterator[str]:
+    with EmbeddedBroker() as b:
+        topics.ensure_topics(b.bootstrap)
+        yield b.bootstrap
+
+
+@pytest.mark.broker
+@pytest.mark.slow
+def test_store_fills_and_a_restart_or_replay_adds_nothing(broker: str, tmp_path: Path) -> None:
+    db, log = tmp_path / "cases.db", tmp_path / "serve.log"
+    revisions = {(a.alert_id, a.revision) for a in ALERTS}  # the oracle: how they were built
+    cases = {a.alert_id for a in ALERTS}
+    publish(broker, ALERTS + ALERTS[:5])  # five redelivered, as after a worker crash
+    proc, _url = start_serve(broker, db, log)
+    wait_for(lambda: count(db, "alert_revisions") == len(revisions), 60, "every revision stored")
+    proc.kill()  # no clean shutdown: the store's offsets are what it committed
+    proc.wait()
+    publish(broker, ALERTS)  # a full replay of the topics
+    with serving(broker, db, log):
+        wait_for(lambda: _fed_to_end(broker, db), 60, "the feed reaching the topics' ends")
+    assert count(db, "alert_revisions") == len(revisions)
+    assert count(db, "cases") == len(cases)
+
+
+def _fed_to_end(bootstrap: str, db: Path) -> bool:
+    import sqlite3
+
+    ends = {t["name"]: t["end_offsets"] for t in topics.describe_topics(bootstrap)}
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        rows = conn.execute("SELECT topic, SUM(next_offset) FROM feed_offsets GROUP BY topic")
+        stored = dict(rows.fetchall())
+    return all(stored.get(t, 0) == ends[t] for t in (topics.ALERTS.name, topics.PRIORITY.name))
+
+
+def test_a_non_local_bind_without_credentials_is_refused(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "GUARDLINE_CASES_TOKEN"}
+    done = subprocess.run(
+        [sys.executable, "-m", "streams", "cases", "serve", "--host", "0.0.0.0",
+         "--db", str(tmp_path / "c.db"), "--bootstrap", "127.0.0.1:1"],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: refusing to serve cases on 0.0.0.0")
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "c.db").exists()  # refused before touching anything
