@@ -167,8 +167,10 @@ def cmd_alerts_export(args: argparse.Namespace) -> int:
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     from streams.backtest import backtest_file
+    from streams.jsonl import read_decisions
 
-    report = backtest_file(args.events, args.output, load_config(args.config))
+    decisions = read_decisions(args.decisions) if args.decisions else []
+    report = backtest_file(args.events, args.output, load_config(args.config), decisions)
     for line in report.errors[:50]:
         print(line, file=sys.stderr)
     print(
@@ -389,6 +391,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("backtest", cmd_backtest, "Run the detectors over an events file in event-time order.")
     p.add_argument("events", type=Path)
     p.add_argument("-o", "--output", type=Path, required=True, help="alerts JSON Lines file")
+    p.add_argument(
+        "--decisions",
+        type=Path,
+        help="moderator decisions (JSON Lines, `guardline cases decisions -o`), applied as the "
+        "stream applies them",
+    )
     with_config(p)
 
     p = add("eval", cmd_eval, "Score alerts (from backtest) against a simulation's truth file.")

@@ -33,9 +33,10 @@ from typing import Generic, TypeVar
 
 from streams.config import GuardlineConfig, Mode
 from streams.detectors.contract import Detector
+from streams.engine.decisions import order_key
 from streams.engine.reorder import IDLE, ReorderBuffer, release_bound
-from streams.model import Alert, Event
-from streams.pipeline.envelope import Packet
+from streams.model import Alert, Decision, Event
+from streams.pipeline.envelope import DECISIONS_SOURCE, Packet
 from streams.pipeline.ports import AckToken
 
 Token = TypeVar("Token", bound=AckToken)
@@ -48,6 +49,7 @@ class DetectOutput(Generic[Token]):
     state_writes: dict[str, bytes | None] = field(default_factory=dict)
     acks: list[Token] = field(default_factory=list)
     applied: int = 0
+    decisions: int = 0  # moderator decisions applied
 
 
 class _Pending(Generic[Token]):
@@ -79,7 +81,8 @@ class PartitionRuntime(Generic[Token]):
         self.engine = config.new_engine(clock_ms=clock_ms, loader=loader)
         self._lateness_ms = config.engine.allowed_lateness_ms
         # Ordering is by (ts, event_id); watermarks below decide release, not the buffer's own.
-        self.buffer: ReorderBuffer[tuple[str, Event, _Pending[Token]]] = ReorderBuffer()
+        # Decisions wait there too, ordered after every event at or before their effective time.
+        self.buffer: ReorderBuffer[tuple[str, Event | Decision, _Pending[Token]]] = ReorderBuffer()
         # Highest event time announced per input partition (monotonic: a new owner re-reading
         # from the last commit announces lower ones), and which of them are idle now.
         self.source_watermarks: dict[int, int] = {}
@@ -89,6 +92,13 @@ class PartitionRuntime(Generic[Token]):
 
     def accept(self, packet: Packet, token: Token, out: DetectOutput[Token]) -> None:
         source, watermark = packet.source_partition, packet.watermark_ms
+        if source == DECISIONS_SOURCE:
+            pending = _Pending(token, len(packet.decisions))
+            for key, decision in packet.decisions:
+                self.buffer.push(*order_key(decision), (key, decision, pending))
+            if not packet.decisions:
+                out.acks.append(token)
+            return
         previous = self.source_watermarks.get(source, -1)
         if watermark == IDLE:
             self.idle_sources.add(source)
@@ -121,6 +131,14 @@ class PartitionRuntime(Generic[Token]):
         last_ts: int | None = None
         routes_of: dict[int, dict[str, list[Detector]]] = {}  # an event's subjects share it
         for key, event, pending in self.buffer.release_until(watermark):
+            if isinstance(event, Decision):
+                engine.decide(key, event)
+                out.decisions += 1
+                last_ts = event.effective_ts_ms
+                pending.remaining -= 1
+                if pending.remaining == 0:
+                    out.acks.append(pending.token)
+                continue
             routes = routes_of.get(id(event))
             if routes is None:
                 routes = routes_of[id(event)] = engine.routes(event)

@@ -140,6 +140,7 @@ class GuardlineWorker:
         }
         self.events_topic = self.app.topic(topics.EVENTS.name, **raw)
         self.routed_topic = self.app.topic(topics.ROUTED.name, **raw)
+        self.decisions_topic = self.app.topic(topics.DECISIONS.name, **raw)
         self.table = self.app.Table(
             STATE_TABLE,
             default=None,
@@ -168,6 +169,7 @@ class GuardlineWorker:
         self.inbox: dict[str, dict[int, list[Record[Message]]]] = {
             topics.EVENTS.name: defaultdict(list),
             topics.ROUTED.name: defaultdict(list),
+            topics.DECISIONS.name: defaultdict(list),
         }
         self.inbox_count = 0
         self._context: dict[int, Any] = {}  # a routed stream event per partition (table writes)
@@ -179,6 +181,7 @@ class GuardlineWorker:
         self._stalls = StallWatch(settings.lost_grace_s)
         self.app.agent(self.events_topic, name="guardline-route")(self._agent)
         self.app.agent(self.routed_topic, name="guardline-detect")(self._agent)
+        self.app.agent(self.decisions_topic, name="guardline-decisions")(self._agent)
         self.app.timer(interval=settings.flush_every_s)(self._tick)
         if self.intake is not None:
             self.app.task(self._intake_loop)
@@ -286,7 +289,7 @@ class GuardlineWorker:
         self.inbox_count = sum(len(r) for box in self.inbox.values() for r in box.values())
         for tp in revoked:
             self._done.pop((tp.topic, tp.partition), None)
-            stage = "route" if tp.topic == topics.EVENTS.name else "detect"
+            stage = {topics.EVENTS.name: "route", topics.ROUTED.name: "detect"}.get(tp.topic)
             self.metrics.forget_partitions(tp.topic, stage, [tp.partition])
         self._count_assigned()
 
@@ -315,6 +318,12 @@ class GuardlineWorker:
                     step.records,
                     time.perf_counter() - started,
                 )
+            if inbox[topics.DECISIONS.name]:
+                decided = self.pipeline.route_decisions(inbox[topics.DECISIONS.name])
+                await settle_route(self.pipeline, decided, self)
+                self.metrics.record_decisions(decided.output.decisions)
+                for rejected in decided.output.rejected:
+                    self.metrics.rejected.labels(rejected.error.code).inc()
             for partition, records in inbox[topics.ROUTED.name].items():
                 await self._detect(partition, records, revocations)
             for partition in set(self.runtimes) - set(inbox[topics.ROUTED.name]):
@@ -333,6 +342,7 @@ class GuardlineWorker:
 
     def _record_alerts(self, step: DetectStep[Message]) -> None:
         self.metrics.skipped.inc(step.skipped)
+        self.metrics.record_suppressed(step.suppressed)
         produced_s = time.time()
         for (alert, mode), token in zip(step.output.alerts, step.output.alert_tokens, strict=True):
             self.metrics.record_alert(
