@@ -75,6 +75,7 @@ _MEMBERS: Final[dict[type[StrEnum], Mapping[str, StrEnum]]] = {
     AgeBand: AGE_BANDS,
     Severity: SEVERITIES,
     SubjectKind: SUBJECT_KINDS,
+    Action: {m.value: m for m in Action},
 }
 
 

@@ -21,9 +21,11 @@ from streams.codec import (
     DeadLetter,
     decode_alert,
     decode_dead_letter,
+    decode_decision,
     decode_event,
     encode_alert,
     encode_dead_letter,
+    encode_decision,
     encode_event,
 )
 from streams.jsonl import alert_from_json, alert_to_json, event_from_json, event_to_json
@@ -31,8 +33,10 @@ from streams.model import (
     GROUP_REQUIRED,
     TARGET_FORBIDDEN,
     Account,
+    Action,
     AgeBand,
     Alert,
+    Decision,
     Event,
     EventType,
     Severity,
@@ -299,3 +303,17 @@ def test_old_writer_is_resolved_to_the_current_schema(
     record = codec._read(loaded, old.getvalue())
     assert record["platform"] == "web"
     assert record["event_id"] == EXAMPLE.event_id
+
+
+def test_decision_round_trip_and_a_second_avro_implementation_reads_it() -> None:
+    import avro.io
+
+    decision = Decision(
+        "d-1", "c-1", "minor_exposure", Subject(SubjectKind.DEVICE, "d-9"), Action.ESCALATE,
+        1_795_000_000_000, 1_795_000_100_000, "mod-7", "",
+    )  # fmt: skip
+    data = encode_decision(decision)
+    assert decode_decision(data) == decision
+    schema = avro.schema.parse((SCHEMA_DIR / "decision.avsc").read_text())
+    record = avro.io.DatumReader(schema).read(avro.io.BinaryDecoder(BytesIO(data[10:])))
+    assert (record["action"], record["subject"]["id"]) == ("ESCALATE", "d-9")

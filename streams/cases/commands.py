@@ -130,6 +130,31 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_decisions(args: argparse.Namespace) -> int:
+    """The decisions topic as a decisions file, for `guardline backtest --decisions`."""
+    from kafka import KafkaConsumer
+
+    from streams.codec import decode_decision
+    from streams.jsonl import decision_to_json, write_jsonl
+
+    consumer = KafkaConsumer(
+        topics.DECISIONS.name,
+        bootstrap_servers=_bootstrap(args),
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=int(args.idle * 1000),
+    )
+    try:
+        decisions = [decode_decision(r.value) for r in consumer]
+    finally:
+        consumer.close()
+    unique = {d.decision_id: d for d in decisions}
+    n = write_jsonl(args.output, (decision_to_json(d) for d in unique.values()))
+    print(f"{n} decisions -> {args.output}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cases = sub.add_parser("cases", help="Case store, web view, decisions, evidence bundles.")
     cases_sub = cases.add_subparsers(dest="cases_command", required=True, metavar="ACTION")
@@ -160,6 +185,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=int,
         help="event time (epoch ms) it applies from (default: the case's latest event time)",
     )
+
+    p = cases_sub.add_parser(
+        "decisions", help="Write the decisions topic as a decisions file (backtest --decisions)."
+    )
+    p.set_defaults(handler=cmd_decisions)
+    p.add_argument("--bootstrap", help=f"Kafka bootstrap servers (default: ${BOOTSTRAP_ENV})")
+    p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument("--idle", type=float, default=3.0, help="stop after this many idle seconds")
 
     p = cases_sub.add_parser("export", help="Write a case's evidence bundle to a directory.")
     p.set_defaults(handler=cmd_export)

@@ -3,6 +3,7 @@ that subject: the stream then publishes exactly what a backtest given the same d
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +13,9 @@ from streams import topics
 from streams.backtest import run_backtest
 from streams.broker import EmbeddedBroker
 from streams.cases.commands import decision_sender
+from streams.cli import main
 from streams.config import load_config
+from streams.jsonl import alert_from_json, event_to_json, read_decisions, write_jsonl
 from streams.model import Action, Decision
 from streams.produce import make_producer, send_events
 from tests.cases.builders import attack
@@ -69,6 +72,23 @@ def test_a_clear_reaches_the_worker_and_the_stream_equals_the_backtest(
             120, "the backtest's alerts on the topic",
         )  # fmt: skip
     assert published == want
+    # The same through the files and commands an operator uses.
+    events_file, decisions_file, alerts_file = (tmp_path / n for n in ("ev", "dec", "al"))
+    write_jsonl(events_file, (event_to_json(e) for e in FIRST + LATER))
+    assert main(["cases", "decisions", "--bootstrap", broker, "-o", str(decisions_file)]) == 0
+    assert read_decisions(decisions_file) == [clear]
+    args = [
+        "backtest",
+        str(events_file),
+        "--decisions",
+        str(decisions_file),
+        "-o",
+        str(alerts_file),
+    ]
+    assert main(args) == 0
+    with alerts_file.open() as fh:
+        from_file = {(a.alert_id, a.revision) for a in map(alert_from_json, map(json.loads, fh))}
+    assert from_file == published
     after = [a for a in expected if a.trigger_ts_ms > clear.effective_ts_ms]
     silenced = [a for a in after if a.detector == "minor_exposure"]
     assert silenced and all(a.features["cleared_by_moderator"] == 1.0 for a in silenced)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.pipeline.envelope import IDLE, Packet, pack, unpack
+from streams.model import Action, Decision, Subject, SubjectKind
+from streams.pipeline.envelope import DECISIONS_SOURCE, IDLE, Packet, pack, unpack
 from streams.simulate import SimulationConfig, simulate
 
 EVENTS = simulate(SimulationConfig(seed=5, events_target=10_000)).events
@@ -71,3 +74,17 @@ def test_non_ascii_ids_travel_as_utf8() -> None:
     data = pack(Packet(3, 7, [("ACCOUNT:ü-☃", event)]))
     assert "ü-☃".encode() in data  # raw UTF-8, not \u escapes
     assert list(unpack(data).items) == [("ACCOUNT:ü-☃", event)]
+
+
+def test_a_decision_packet_round_trips_and_event_packets_are_unchanged() -> None:
+    decision = Decision(
+        "d-1", "c-1", "minor_exposure", Subject(SubjectKind.ACCOUNT, "u-ü"), Action.CLEAR,
+        1_795_000_000_000, 1_795_000_100_000, "mod-7", "note",
+    )  # fmt: skip
+    back = unpack(pack(Packet(DECISIONS_SOURCE, -1, [], [("ACCOUNT:u-ü", decision)])))
+    assert back.source_partition == DECISIONS_SOURCE
+    assert list(back.decisions) == [("ACCOUNT:u-ü", decision)] and not back.items
+    event = EVENTS[0]
+    # A packet without decisions is the four-element document it always was.
+    doc = json.loads(pack(Packet(0, 1, [("ACCOUNT:a", event)]))[4:])
+    assert len(doc) == 4
