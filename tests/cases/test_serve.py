@@ -3,6 +3,8 @@ and refuses to listen beyond this machine without credentials."""
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 import subprocess
 import sys
@@ -12,8 +14,14 @@ from pathlib import Path
 import pytest
 
 from streams import topics
+from streams.backtest import run_backtest
 from streams.broker import EmbeddedBroker
-from tests.cases.builders import attack_alerts
+from streams.cases.bundle import verify_manifest
+from streams.cases.store import CaseStore
+from streams.cli import main
+from streams.config import load_config
+from streams.produce import make_producer, send_events
+from tests.cases.builders import attack, attack_alerts
 from tests.cases.serving import count, publish, serving, start_serve
 from tests.streaming import wait_for
 
@@ -66,3 +74,38 @@ def test_a_non_local_bind_without_credentials_is_refused(tmp_path: Path) -> None
     assert done.stderr.startswith("error: refusing to serve cases on 0.0.0.0")
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "c.db").exists()  # refused before touching anything
+
+
+@pytest.mark.broker
+def test_an_exported_bundle_verifies_and_holds_the_evidence_events(
+    broker: str, tmp_path: Path
+) -> None:
+    events = attack("u-bundle", 12)
+    send_events(make_producer(broker), events)
+    db = tmp_path / "cases.db"
+    store = CaseStore.open(db)
+    alerts = run_backtest(events, load_config())
+    for a in alerts:
+        store.add_alert(a)
+    store.close()
+    case_id = alerts[-1].alert_id
+    evidence = {e for a in alerts if a.alert_id == case_id for e in a.evidence_event_ids}
+    out = tmp_path / "bundle"
+    args = ["cases", "export", case_id, "-o", str(out), "--db", str(db), "--bootstrap", broker]
+    assert main(args) == 0
+    # An independent check of the manifest: coreutils' sha256sum.
+    check = subprocess.run(["sha256sum", "-c", "MANIFEST.sha256"], cwd=out, capture_output=True)
+    assert check.returncode == 0, check.stdout
+    assert verify_manifest(out) == []
+    lines = (out / "events.jsonl").read_text().splitlines()
+    assert {json.loads(line)["event_id"] for line in lines} == evidence
+    summary = json.loads((out / "case.json").read_text())
+    assert summary["case"]["alert_id"] == case_id and len(summary["config_sha256"]) == 64
+    timeline = list(csv.DictReader((out / "timeline.csv").open()))
+    revisions = sorted(a.revision for a in alerts if a.alert_id == case_id)
+    assert [int(r["revision"]) for r in timeline] == revisions
+    graph = json.loads((out / "graph.json").read_text())
+    assert f"ACCOUNT:{alerts[-1].subject.id}" in {n["id"] for n in graph["nodes"]}
+    with (out / "timeline.json").open("a") as fh:
+        fh.write(" ")
+    assert verify_manifest(out) == ["timeline.json"]

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import base64
+import io
 import re
 import urllib.error
 import urllib.parse
 import urllib.request
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from streams.cases.bundle import bundle_zip, verify_manifest
 from streams.cases.store import CaseStore
 from streams.cases.web import BindRefused, CaseServer, check_bind
 from streams.model import Action, Decision
@@ -84,3 +87,22 @@ def test_binding_beyond_localhost_needs_credentials() -> None:
         check_bind("0.0.0.0", None)
     check_bind("0.0.0.0", "token")
     check_bind("127.0.0.1", None)
+
+
+def test_the_bundle_button_serves_a_zip_whose_manifest_matches(tmp_path: Path) -> None:
+    store = CaseStore.open(tmp_path / "cases.db")
+    for a in ALERTS:
+        store.add_alert(a)
+    server = CaseServer(
+        "127.0.0.1", 0, store, decide=lambda d: None, bundle=lambda c: bundle_zip(store, c, None)
+    )
+    server.start()
+    case_id = ALERTS[0].alert_id
+    try:
+        with urllib.request.urlopen(f"{server.url}case/{case_id}/bundle", timeout=10) as resp:
+            data = resp.read()
+    finally:
+        server.shutdown()
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        zf.extractall(tmp_path / "unzipped")
+    assert verify_manifest(tmp_path / "unzipped" / f"case-{case_id}") == []
