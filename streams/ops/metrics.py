@@ -160,6 +160,13 @@ class WorkerMetrics:
             ["detector"],
             registry=reg,
         )
+        self.open_cases = Gauge(
+            f"{PREFIX}_open_cases",
+            "Cases inside their cooldown (not cleared), by detector and severity, in the "
+            "partitions this worker owns (sampled with the state size).",
+            ["detector", "severity"],
+            registry=reg,
+        )
         self._detectors = frozenset(detectors_list := list(detectors))
         # Every known label value starts at 0, so rates and alert rules have a series to
         # read before the first event of a kind (and "no input" is a zero, not an absence).
@@ -171,6 +178,8 @@ class WorkerMetrics:
             for action in Action:
                 self.decisions.labels(name, action.value)
             self.suppressed.labels(name)
+            for severity in Severity:
+                self.open_cases.labels(name, severity.value)
             for severity in Severity:
                 for family in (self.alerts, self.case_updates, self.shadow_alerts):
                     family.labels(name, severity.value)
@@ -232,6 +241,14 @@ class WorkerMetrics:
         for name, (keys, size) in sizes.items():
             self.state_keys.labels(name).set(keys)
             self.state_bytes.labels(name).set(size)
+
+    def set_open_cases(self, counts: Mapping[tuple[str, str], int]) -> None:
+        """Every known (detector, severity) is set, to 0 when absent from `counts`."""
+        for detector in self._detectors:
+            for severity in Severity:
+                self.open_cases.labels(detector, severity.value).set(
+                    counts.get((detector, severity.value), 0)
+                )
 
     def set_assigned(self, topic: str, partitions: Iterable[int]) -> None:
         self.assigned.labels(topic).set(len(set(partitions)))

@@ -36,7 +36,7 @@ from streams.adapters.faust.faust_names import check_faust_names
 from streams.adapters.faust.intake import Intake
 from streams.codec import SchemaResolver
 from streams.config import GuardlineConfig, Mode
-from streams.engine.footprint import state_footprint
+from streams.engine.footprint import open_cases, state_footprint
 from streams.engine.reorder import IDLE
 from streams.ops.endpoints import DEFAULT_HOST, DEFAULT_PORT, BrokerProbe, Endpoints, readiness
 from streams.ops.metrics import WorkerMetrics
@@ -524,7 +524,9 @@ class GuardlineWorker:
             "detect", {p: ts for p, ts in detect.items() if ts is not None and ts != IDLE}
         )
         if state:
-            self.metrics.set_state(state_footprint(rt.engine for rt in self.runtimes.values()))
+            engines = [rt.engine for rt in self.runtimes.values()]
+            self.metrics.set_state(state_footprint(engines))
+            self.metrics.set_open_cases(open_cases(engines))
 
     def start_endpoints(self) -> Endpoints | None:
         """/metrics, /healthz, /readyz on the configured address (Faust's web stays off)."""
