@@ -227,8 +227,13 @@ def _eval_randomised(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from streams.demo import run_demo
 
+    cases = sys.stdin.isatty() if args.cases is None else args.cases
     return run_demo(
-        duration_s=args.duration, seed=args.seed, prometheus=args.prometheus, config=args.config
+        duration_s=args.duration,
+        seed=args.seed,
+        prometheus=args.prometheus,
+        config=args.config,
+        cases=cases,
     )
 
 
@@ -440,6 +445,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--config",
         type=Path,
         help="detector config TOML for the worker (default: streams/defaults/demo.toml)",
+    )
+    p.add_argument(
+        "--cases",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="at the end, serve the case view on the demo's cases until Ctrl-C (default: when "
+        "run in a terminal)",
     )
 
     p = add("bench", cmd_bench, "Measure Guardline's speed next to its baselines, in one run.")

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kafka import KafkaConsumer, TopicPartition
 
 from streams import topics
 from streams.cases.store import CaseStore, FeedItem
-from streams.codec import SchemaResolver, decode_alert, decode_decision
-from streams.model import Alert, Decision
+from streams.codec import SchemaResolver, decode_alert, decode_decision, decode_event
+from streams.model import Alert, Decision, Event
 from streams.validation import InvalidEvent
 
 log = logging.getLogger(__name__)
@@ -25,12 +25,18 @@ log = logging.getLogger(__name__)
 FEED_TOPICS = (topics.ALERTS.name, topics.PRIORITY.name, topics.DECISIONS.name)
 """Shadow alerts are for evaluating candidates, never for people: not fed."""
 
+EVENT_MEMORY_MS = 15 * 24 * 3_600_000
+"""Input events are kept this long (event time, behind the newest) for the link graph and the
+bundles: past the longest detector window (14 days) and the input topic's retention (7)."""
+PRUNE_EVERY = 20_000  # events read between two prunes
+
 
 @dataclass(slots=True)
 class FeedStats:
     read: int = 0
     new: int = 0
     unreadable: int = 0  # counted and logged with their offsets, never stored
+    events: int = 0
     batches: int = 0
     partitions: dict[str, int] = field(default_factory=dict)
 
@@ -41,15 +47,17 @@ class CaseFeed:
         store: CaseStore,
         bootstrap: str,
         *,
-        topic_names: Sequence[str] = FEED_TOPICS,
+        with_events: bool = True,
         resolver: SchemaResolver | None = None,
     ) -> None:
         self.store = store
         self.bootstrap = bootstrap
-        self.topic_names = tuple(topic_names)
+        self.topic_names = FEED_TOPICS + ((topics.EVENTS.name,) if with_events else ())
         self.resolver = resolver
         self.stats = FeedStats()
         self._consumer: KafkaConsumer | None = None
+        self._newest_event_ms = -1
+        self._since_prune = 0
 
     def _connect(self) -> KafkaConsumer:
         consumer = KafkaConsumer(
@@ -90,17 +98,33 @@ class CaseFeed:
             self.stats.new += self.store.ingest(items)
             self.stats.read += len(items)
             self.stats.batches += 1
+            self._prune([it.item for it in items if isinstance(it.item, Event)])
         return len(items)
+
+    def _prune(self, events: list[Event]) -> None:
+        if not events:
+            return
+        self.stats.events += len(events)
+        self._newest_event_ms = max(self._newest_event_ms, max(e.ts_ms for e in events))
+        self._since_prune += len(events)
+        if self._since_prune >= PRUNE_EVERY:
+            self._since_prune = 0
+            self.store.forget_events_before(self._newest_event_ms - EVENT_MEMORY_MS)
 
     def _decode(
         self, topic: str, partition: int, offset: int, value: bytes
-    ) -> Alert | Decision | None:
+    ) -> Alert | Decision | Event | None:
+        """None for a record that cannot be read (input ones are on the dead-letter topic)."""
         try:
+            if topic == topics.EVENTS.name:
+                return decode_event(value, self.resolver)
             if topic == topics.DECISIONS.name:
                 return decode_decision(value, self.resolver)
             return decode_alert(value, self.resolver)
         except InvalidEvent as err:
             self.stats.unreadable += 1
+            if topic == topics.EVENTS.name:
+                return None  # the worker dead-letters and counts it
             log.warning("unreadable record %s[%d]@%d: %s", topic, partition, offset, err.code)
             return None
 

@@ -104,11 +104,25 @@ def _from_event(graph: Graph, event: dict[str, Any], touched: set[str]) -> None:
             touched.add(node)
 
 
+# What a picture keeps first when there are too many nodes: links to other cases, devices, IPs
+# and groups are rarer and say more than one more account.
+DRAW_FIRST = ("CASE", "DEVICE", "IP", "GROUP", "MINOR", "ACCOUNT")
+LABELS_UP_TO = 28  # more nodes on a ring than this: names only on hover
+
+
+def drawn(graph: Graph) -> list[str]:
+    """The nodes a picture shows besides the centre, at most MAX_NODES - 1."""
+    rank = {kind: i for i, kind in enumerate(DRAW_FIRST)}
+    others = [n for n in graph.nodes if n != graph.centre]
+    others.sort(key=lambda n: (rank.get(graph.nodes[n]["kind"], len(rank)), n))
+    return sorted(others[: MAX_NODES - 1])
+
+
 def layout(graph: Graph, size: int = 640) -> dict[str, tuple[float, float]]:
-    """Centre, an inner ring (what the subject touched) and an outer ring (the rest)."""
+    """Centre, an inner ring (what the subject touched) and an outer ring (other cases)."""
     mid = size / 2
     pos = {graph.centre: (mid, mid)}
-    others = sorted(n for n in graph.nodes if n != graph.centre)[: MAX_NODES - 1]
+    others = drawn(graph)
     inner = [n for n in others if not n.startswith("CASE:")]
     outer = [n for n in others if n.startswith("CASE:")]
     for ring, radius in ((inner, size * 0.3), (outer, size * 0.45)):
@@ -133,16 +147,18 @@ def to_svg(graph: Graph, size: int = 640) -> str:
                 f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" '
                 f'stroke="#999" stroke-width="1.2"><title>{escape(label)}</title></line>'
             )
+    crowded = len(pos) > LABELS_UP_TO
     for node, (x, y) in sorted(pos.items()):
         info = graph.nodes[node]
         r = 14 if node == graph.centre else 9
+        label = "" if crowded and node != graph.centre else info["label"][:18]
         colour = KIND_COLOURS.get(info["kind"], "#777")
         title = escape(f"{node} ({info['role']})" if info["role"] else node)
         parts.append(
             f'<g class="node" data-node="{escape(node)}"><circle cx="{x:.1f}" cy="{y:.1f}" '
             f'r="{r}" fill="{colour}"><title>{title}</title></circle>'
             f'<text x="{x:.1f}" y="{y + r + 11:.1f}" font-size="10" text-anchor="middle" '
-            f'font-family="sans-serif">{escape(info["label"][:18])}</text></g>'
+            f'font-family="sans-serif">{escape(label)}</text></g>'
         )
     legend_y = 16
     for kind, colour in KIND_COLOURS.items():
@@ -151,5 +167,11 @@ def to_svg(graph: Graph, size: int = 640) -> str:
             f'y="{legend_y + 4}" font-size="11" font-family="sans-serif">{kind.lower()}</text>'
         )
         legend_y += 16
+    hidden = len(graph.nodes) - len(pos)
+    if hidden > 0:
+        parts.append(
+            f'<text x="{size - 8}" y="{size - 8}" font-size="11" text-anchor="end" '
+            f'font-family="sans-serif">+{hidden} more nodes in graph.json</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)

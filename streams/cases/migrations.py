@@ -63,12 +63,23 @@ MIGRATIONS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
     ),
     (
         2,
-        "metadata events behind the evidence, kept once fetched for a bundle",
+        "metadata events behind the evidence, and the devices, IPs and groups they name",
         (
             """CREATE TABLE evidence_events (
                 event_id TEXT PRIMARY KEY,
                 ts_ms BIGINT NOT NULL,
                 payload TEXT NOT NULL)""",
+            "CREATE INDEX evidence_events_ts ON evidence_events (ts_ms)",
+            """CREATE TABLE event_nodes (
+                event_id TEXT NOT NULL,
+                node TEXT NOT NULL,
+                PRIMARY KEY (event_id, node))""",
+            "CREATE INDEX event_nodes_node ON event_nodes (node)",
+            """CREATE TABLE case_evidence (
+                alert_id TEXT NOT NULL,
+                event_id TEXT NOT NULL,
+                PRIMARY KEY (alert_id, event_id))""",
+            "CREATE INDEX case_evidence_event ON case_evidence (event_id)",
         ),
     ),
 )

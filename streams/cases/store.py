@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from streams.cases.migrations import MIGRATIONS, VERSION_TABLE
-from streams.jsonl import alert_to_json
-from streams.model import Action, Alert, Decision
+from streams.jsonl import alert_to_json, event_to_json
+from streams.model import Action, Alert, Decision, Event
 
 STATUS_OF: dict[Action, str] = {
     Action.CONFIRM: "confirmed",
@@ -45,6 +45,12 @@ class Connection(Protocol):
 
 def node_of(kind: str, ident: str) -> str:
     return f"{kind}:{ident}"
+
+
+def event_nodes(doc: dict[str, Any]) -> list[str]:
+    """The device, IP and group an event (contract JSON) names, as graph nodes."""
+    pairs = (("DEVICE", "device_hash"), ("IP", "ip_hash"), ("GROUP", "group_id"))
+    return [node_of(kind, str(doc[key])) for kind, key in pairs if doc.get(key)]
 
 
 def counterpart_roles(alert: Alert) -> list[tuple[str, str]]:
@@ -76,7 +82,7 @@ class FeedItem:
     topic: str
     partition: int
     offset: int
-    item: Alert | Decision | None
+    item: Alert | Decision | Event | None
 
 
 class CaseStore:
@@ -157,7 +163,7 @@ class CaseStore:
 
     def ingest(self, items: Iterable[FeedItem]) -> int:
         """Store what the feed read and move its offsets, in one transaction; returns how many
-        revisions and decisions were new."""
+        revisions and decisions were new (events are not counted)."""
         new = 0
         with self._tx() as cur:
             for it in items:
@@ -165,6 +171,9 @@ class CaseStore:
                     new += self._add_alert(cur, it.item)
                 elif isinstance(it.item, Decision):
                     new += self._add_decision(cur, it.item)
+                elif isinstance(it.item, Event):
+                    doc = event_to_json(it.item)
+                    self._add_events(cur, [(it.item.event_id, it.item.ts_ms, doc)])
                 cur.execute(
                     self._sql(
                         "INSERT INTO feed_offsets VALUES (?, ?, ?) ON CONFLICT (topic, "
@@ -229,6 +238,11 @@ class CaseStore:
                         a.trigger_ts_ms, a.revision, a.minors_exposed, a.reason, a.alert_id,
                     ),
                 )  # fmt: skip
+        for event_id in a.evidence_event_ids:
+            cur.execute(
+                self._sql("INSERT INTO case_evidence VALUES (?, ?) ON CONFLICT DO NOTHING"),
+                (a.alert_id, event_id),
+            )
         nodes = [(node_of(a.subject.kind.value, a.subject.id), "subject")]
         nodes += [(node_of("ACCOUNT", cid), role) for cid, role in counterpart_roles(a)]
         for node, role in nodes:
@@ -262,17 +276,41 @@ class CaseStore:
         )
         return 1
 
-    def add_events(self, events: Iterable[tuple[str, int, dict[str, object]]]) -> None:
-        """Metadata events behind a case's evidence, (event_id, ts_ms, JSON), kept once."""
+    def add_events(self, events: Iterable[tuple[str, int, dict[str, Any]]]) -> int:
+        """Metadata events, (event_id, ts_ms, contract JSON), kept once, with the devices, IPs
+        and groups they name (the link graph's); returns how many were new."""
         with self._tx() as cur:
-            for event_id, ts_ms, doc in events:
+            return self._add_events(cur, events)
+
+    def _add_events(self, cur: Any, events: Iterable[tuple[str, int, dict[str, Any]]]) -> int:
+        new = 0
+        for event_id, ts_ms, doc in events:
+            cur.execute(
+                self._sql("INSERT INTO evidence_events VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
+                (event_id, ts_ms, json.dumps(doc, sort_keys=True)),
+            )
+            if cur.rowcount != 1:
+                continue
+            new += 1
+            for node in event_nodes(doc):
                 cur.execute(
-                    self._sql(
-                        "INSERT INTO evidence_events VALUES (?, ?, ?) "
-                        "ON CONFLICT (event_id) DO NOTHING"
-                    ),
-                    (event_id, ts_ms, json.dumps(doc, sort_keys=True)),
+                    self._sql("INSERT INTO event_nodes VALUES (?, ?) ON CONFLICT DO NOTHING"),
+                    (event_id, node),
                 )
+        return new
+
+    def forget_events_before(self, ts_ms: int) -> int:
+        """Events older than `ts_ms` (event time) leave the store, with their node index."""
+        with self._tx() as cur:
+            cur.execute(
+                self._sql(
+                    "DELETE FROM event_nodes WHERE event_id IN "
+                    "(SELECT event_id FROM evidence_events WHERE ts_ms < ?)"
+                ),
+                (ts_ms,),
+            )
+            cur.execute(self._sql("DELETE FROM evidence_events WHERE ts_ms < ?"), (ts_ms,))
+            return int(cur.rowcount)
 
     # --- reads ---------------------------------------------------------------------------------
 
@@ -283,7 +321,10 @@ class CaseStore:
         return {int(p): int(o) for p, o in rows}
 
     def counts(self) -> dict[str, int]:
-        tables = ("alert_revisions", "cases", "decisions", "case_nodes", "evidence_events")
+        tables = (
+            "alert_revisions", "cases", "decisions", "case_nodes", "evidence_events",
+            "event_nodes", "case_evidence",
+        )  # fmt: skip
         return {t: int(self._rows(f"SELECT COUNT(*) FROM {t}")[0][0]) for t in tables}
 
     def list_cases(self, f: CaseFilter = CaseFilter()) -> list[dict[str, Any]]:
@@ -341,17 +382,25 @@ class CaseStore:
         )
         return [(str(n), str(r)) for n, r in rows]
 
-    def sharing(self, nodes: Iterable[str], exclude: str) -> list[tuple[str, str, str]]:
-        """(other case, shared node, its subject node) for cases touching any of `nodes`."""
+    def sharing(
+        self, nodes: Iterable[str], exclude: str, limit: int = 500
+    ) -> list[tuple[str, str, str]]:
+        """(other case, shared node, its subject node) for cases touching any of `nodes`: as
+        subject or counterpart, or through a device, IP or group in their evidence events."""
         wanted = sorted(set(nodes))
         if not wanted:
             return []
         marks = ", ".join("?" for _ in wanted)
         rows = self._rows(
-            "SELECT n.alert_id, n.node, c.subject_kind, c.subject_id FROM case_nodes n "
+            "SELECT alert_id, node, subject_kind, subject_id FROM ("
+            "SELECT n.alert_id AS alert_id, n.node AS node, c.subject_kind AS subject_kind, "
+            "c.subject_id AS subject_id FROM case_nodes n "
             f"JOIN cases c ON c.alert_id = n.alert_id WHERE n.node IN ({marks}) "
-            "AND n.alert_id <> ? ORDER BY n.alert_id, n.node",
-            [*wanted, exclude],
+            "UNION SELECT e.alert_id, en.node, c.subject_kind, c.subject_id FROM event_nodes en "
+            "JOIN case_evidence e ON e.event_id = en.event_id "
+            f"JOIN cases c ON c.alert_id = e.alert_id WHERE en.node IN ({marks})"
+            f") shared WHERE alert_id <> ? ORDER BY alert_id, node LIMIT {int(limit)}",
+            [*wanted, *wanted, exclude],
         )
         return [(str(a), str(n), node_of(str(k), str(i))) for a, n, k, i in rows]
 

@@ -125,3 +125,21 @@ def test_cases_sharing_a_node(tmp_path: Path) -> None:
     one = mine[0].alert_id
     shared = store.sharing(["ACCOUNT:u-attacker"], exclude=one)
     assert {s[0] for s in shared} == case_ids - {one}
+
+
+def test_events_are_kept_once_indexed_by_device_ip_and_group_and_forgotten_by_age(
+    tmp_path: Path,
+) -> None:
+    store = CaseStore.open(tmp_path / "cases.db")
+    docs = [
+        ("e-1", 1_000, {"event_id": "e-1", "device_hash": "d-1", "ip_hash": "ip-1"}),
+        ("e-2", 2_000, {"event_id": "e-2", "group_id": "g-1"}),
+        ("e-3", 3_000, {"event_id": "e-3"}),
+    ]
+    assert store.add_events(docs) == 3
+    assert store.add_events(docs) == 0
+    assert store.counts()["event_nodes"] == 3  # DEVICE:d-1, IP:ip-1, GROUP:g-1
+    assert [e["event_id"] for e in store.events(["e-3", "e-1", "e-9"])] == ["e-1", "e-3"]
+    assert store.forget_events_before(2_500) == 2
+    assert store.counts()["event_nodes"] == 0
+    assert [e["event_id"] for e in store.events(["e-1", "e-2", "e-3"])] == ["e-3"]
