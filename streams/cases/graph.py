@@ -25,6 +25,7 @@ KIND_COLOURS = {
     "CASE": "#c44e52",
 }
 MAX_NODES = 60  # a picture with more is unreadable; the JSON graph keeps them all
+OTHER_SUBJECT = "other case's subject"
 
 
 @dataclass(slots=True)
@@ -76,7 +77,7 @@ def case_graph(store: CaseStore, alert_id: str) -> Graph:
         graph.add(case_node, "CASE", "other case")
         graph.link(case_node, shared, "shares")
         if subject not in graph.nodes:
-            graph.add(subject, subject.partition(":")[0], "other case's subject")
+            graph.add(subject, subject.partition(":")[0], OTHER_SUBJECT)
             graph.link(case_node, subject, "subject")
     return graph
 
@@ -104,18 +105,37 @@ def _from_event(graph: Graph, event: dict[str, Any], touched: set[str]) -> None:
             touched.add(node)
 
 
-# What a picture keeps first when there are too many nodes: links to other cases, devices, IPs
-# and groups are rarer and say more than one more account.
-DRAW_FIRST = ("CASE", "DEVICE", "IP", "GROUP", "MINOR", "ACCOUNT")
+# What a picture keeps first when there are too many nodes: devices, IPs and groups are rarer
+# and say more than one more account; other cases sharing an account or a device say more than
+# cases sharing an IP (schools, carrier NAT).
+DRAW_FIRST = ("DEVICE", "IP", "GROUP", "MINOR", "ACCOUNT")
+SHARED_FIRST = ("ACCOUNT", "MINOR", "DEVICE", "GROUP", "IP")
+INNER_MAX = 36
 LABELS_UP_TO = 28  # more nodes on a ring than this: names only on hover
 
 
 def drawn(graph: Graph) -> list[str]:
-    """The nodes a picture shows besides the centre, at most MAX_NODES - 1."""
+    """The nodes a picture shows besides the centre, at most MAX_NODES - 1: what the subject
+    touched first, then the other cases linked to one of those."""
+    kinds = {n: info["kind"] for n, info in graph.nodes.items()}
     rank = {kind: i for i, kind in enumerate(DRAW_FIRST)}
-    others = [n for n in graph.nodes if n != graph.centre]
-    others.sort(key=lambda n: (rank.get(graph.nodes[n]["kind"], len(rank)), n))
-    return sorted(others[: MAX_NODES - 1])
+    inner = [
+        n for n in graph.nodes
+        if n != graph.centre and kinds[n] != "CASE"
+        and graph.nodes[n]["role"] != OTHER_SUBJECT
+    ]  # fmt: skip
+    inner.sort(key=lambda n: (rank.get(kinds[n], len(rank)), n))
+    inner = inner[:INNER_MAX]
+    shown = {graph.centre, *inner}
+    shared_rank = {kind: i for i, kind in enumerate(SHARED_FIRST)}
+    best: dict[str, int] = {}
+    for a, b, _ in graph.edges:
+        for case, other in ((a, b), (b, a)):
+            if kinds.get(case) == "CASE" and other in shown:
+                r = shared_rank.get(kinds[other], len(shared_rank))
+                best[case] = min(best.get(case, r), r)
+    outer = sorted(best, key=lambda n: (best[n], n))[: MAX_NODES - 1 - len(inner)]
+    return sorted(inner + outer)
 
 
 def layout(graph: Graph, size: int = 640) -> dict[str, tuple[float, float]]:
