@@ -137,24 +137,29 @@ class CaseStore:
     # --- schema --------------------------------------------------------------------------------
 
     def migrate(self) -> list[int]:
-        """Apply the migrations not applied yet, each in its own transaction; returns them."""
+        """Apply the migrations not applied yet, all in one transaction under a lock, so two
+        processes starting on one database never apply one twice; returns those applied."""
+        applied = []
         with self._tx() as cur:
+            self._lock_migrations(cur)
             cur.execute(VERSION_TABLE)
             cur.execute("SELECT version FROM schema_migrations")
             done = {int(r[0]) for r in cur.fetchall()}
-        applied = []
-        for version, description, statements in MIGRATIONS:
-            if version in done:
-                continue
-            with self._tx() as cur:
+            for version, description, statements in MIGRATIONS:
+                if version in done:
+                    continue
                 for statement in statements:
                     cur.execute(statement)
                 cur.execute(
                     self._sql("INSERT INTO schema_migrations VALUES (?, ?, ?)"),
                     (version, description, int(time.time() * 1000)),
                 )
-            applied.append(version)
+                applied.append(version)
         return applied
+
+    def _lock_migrations(self, cur: Any) -> None:
+        """PostgreSQL: a transaction-scoped advisory lock (SQLite's BEGIN IMMEDIATE is one)."""
+        cur.execute("SELECT pg_advisory_xact_lock(72010)")
 
     def schema_version(self) -> int:
         return int(self._rows("SELECT MAX(version) FROM schema_migrations")[0][0] or 0)
@@ -423,6 +428,9 @@ class _SqliteStore(CaseStore):
 
     def _begin(self, cur: Any) -> None:
         cur.execute("BEGIN IMMEDIATE")
+
+    def _lock_migrations(self, cur: Any) -> None:
+        """BEGIN IMMEDIATE already holds the database's write lock."""
 
 
 _CASE_COLUMNS = (

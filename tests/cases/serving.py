@@ -41,7 +41,7 @@ def start_serve(
 
 
 @contextmanager
-def serving(bootstrap: str, db: Path, log: Path, *extra: str) -> Iterator[str]:
+def serving(bootstrap: str, db: Path | str, log: Path, *extra: str) -> Iterator[str]:
     proc, url = start_serve(bootstrap, db, log, *extra)
     try:
         yield url
@@ -54,12 +54,26 @@ def serving(bootstrap: str, db: Path, log: Path, *extra: str) -> Iterator[str]:
             proc.wait()
 
 
-def count(db: Path, table: str) -> int:
+def query(db: Path | str, sql: str) -> list[tuple[object, ...]]:
+    """Rows from a store, read from outside the server ([] before its migrations)."""
+    if str(db).startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(str(db)) as conn:
+            try:
+                return list(conn.execute(sql).fetchall())
+            except psycopg.errors.UndefinedTable:
+                return []
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         try:
-            return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+            return list(conn.execute(sql).fetchall())
         except sqlite3.OperationalError:  # not migrated yet
-            return 0
+            return []
+
+
+def count(db: Path | str, table: str) -> int:
+    rows = query(db, f"SELECT COUNT(*) FROM {table}")
+    return int(str(rows[0][0])) if rows else 0
 
 
 def publish(bootstrap: str, alerts: list[Alert]) -> None:

@@ -22,7 +22,8 @@ from streams.cli import main
 from streams.config import load_config
 from streams.produce import make_producer, send_events
 from tests.cases.builders import attack, attack_alerts
-from tests.cases.serving import count, publish, serving, start_serve
+from tests.cases.postgres import new_database
+from tests.cases.serving import count, publish, query, serving, start_serve
 from tests.streaming import wait_for
 
 ALERTS = attack_alerts() + attack_alerts("u-other", children=8)
@@ -37,8 +38,14 @@ def broker() -> Iterator[str]:
 
 @pytest.mark.broker
 @pytest.mark.slow
-def test_store_fills_and_a_restart_or_replay_adds_nothing(broker: str, tmp_path: Path) -> None:
-    db, log = tmp_path / "cases.db", tmp_path / "serve.log"
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_store_fills_and_a_restart_or_replay_adds_nothing(
+    broker: str, tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    log = tmp_path / "serve.log"
+    db: Path | str = tmp_path / "cases.db"
+    if backend == "postgresql":
+        db = new_database(request.getfixturevalue("cluster"))
     revisions = {(a.alert_id, a.revision) for a in ALERTS}  # the oracle: how they were built
     cases = {a.alert_id for a in ALERTS}
     publish(broker, ALERTS + ALERTS[:5])  # five redelivered, as after a worker crash
@@ -53,13 +60,10 @@ def test_store_fills_and_a_restart_or_replay_adds_nothing(broker: str, tmp_path:
     assert count(db, "cases") == len(cases)
 
 
-def _fed_to_end(bootstrap: str, db: Path) -> bool:
-    import sqlite3
-
+def _fed_to_end(bootstrap: str, db: Path | str) -> bool:
     ends = {t["name"]: t["end_offsets"] for t in topics.describe_topics(bootstrap)}
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        rows = conn.execute("SELECT topic, SUM(next_offset) FROM feed_offsets GROUP BY topic")
-        stored = dict(rows.fetchall())
+    rows = query(db, "SELECT topic, SUM(next_offset) FROM feed_offsets GROUP BY topic")
+    stored = {str(t): int(str(n)) for t, n in rows}
     return all(stored.get(t, 0) == ends[t] for t in (topics.ALERTS.name, topics.PRIORITY.name))
 
 

@@ -1,10 +1,14 @@
-"""The case store: migrations once, every revision kept once, a case at its highest revision."""
+"""The case store: migrations once, every revision kept once, a case at its highest revision.
+
+Each test runs on SQLite and on PostgreSQL (Debian's, a cluster of the test's own)."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -12,8 +16,22 @@ from streams.cases.migrations import LATEST
 from streams.cases.store import CaseFilter, CaseStore, FeedItem
 from streams.model import Action, Alert, Decision, Severity
 from tests.cases.builders import attack_alerts
+from tests.cases.postgres import new_database
 
 ALERTS = attack_alerts() + attack_alerts("u-other", children=6)
+
+
+Target = Callable[[], str]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Target:
+    """Makes a new, empty store location of the backend under test."""
+    if request.param == "sqlite":
+        names = iter(range(1000))
+        return lambda: str(tmp_path / f"cases-{next(names)}.db")
+    prefix: str = request.getfixturevalue("cluster")
+    return lambda: new_database(prefix)
 
 
 def _decision(alert: Alert, action: Action, n: int = 1) -> Decision:
@@ -22,8 +40,8 @@ def _decision(alert: Alert, action: Action, n: int = 1) -> Decision:
     )
 
 
-def test_migrations_apply_once_and_survive_reopening(tmp_path: Path) -> None:
-    db = tmp_path / "cases.db"
+def test_migrations_apply_once_and_survive_reopening(target: Target) -> None:
+    db = target()
     store = CaseStore.open(db)
     assert store.schema_version() == LATEST
     assert store.migrate() == []  # nothing left to apply
@@ -34,8 +52,8 @@ def test_migrations_apply_once_and_survive_reopening(tmp_path: Path) -> None:
     assert again.counts()["alert_revisions"] == 1
 
 
-def test_every_revision_once_and_the_case_at_its_highest(tmp_path: Path) -> None:
-    store = CaseStore.open(tmp_path / "cases.db")
+def test_every_revision_once_and_the_case_at_its_highest(target: Target) -> None:
+    store = CaseStore.open(target())
     assert sum(store.add_alert(a) for a in ALERTS + ALERTS) == len(ALERTS)
     # The oracle: how the alerts were built, one (alert_id, revision) each.
     highest: dict[str, Alert] = {}
@@ -71,8 +89,8 @@ def test_any_order_and_any_replay_give_the_same_store(rnd: random.Random, replay
         assert other.counts() == reference.counts()
 
 
-def test_ranking_and_filters(tmp_path: Path) -> None:
-    store = CaseStore.open(tmp_path / "cases.db")
+def test_ranking_and_filters(target: Target) -> None:
+    store = CaseStore.open(target())
     for a in ALERTS:
         store.add_alert(a)
     ranked = store.list_cases()
@@ -91,8 +109,8 @@ def _rank(severity: str) -> int:
     return Severity(severity).rank
 
 
-def test_decisions_set_the_status_once_whatever_arrives_first(tmp_path: Path) -> None:
-    store = CaseStore.open(tmp_path / "cases.db")
+def test_decisions_set_the_status_once_whatever_arrives_first(target: Target) -> None:
+    store = CaseStore.open(target())
     first = ALERTS[0]
     assert store.add_decision(_decision(first, Action.CLEAR))  # before its case
     assert not store.add_decision(_decision(first, Action.CLEAR))
@@ -106,16 +124,16 @@ def test_decisions_set_the_status_once_whatever_arrives_first(tmp_path: Path) ->
     assert [d["action"] for d in store.decisions(first.alert_id)] == ["CLEAR", "ESCALATE"]
 
 
-def test_ingest_moves_offsets_with_the_rows(tmp_path: Path) -> None:
-    store = CaseStore.open(tmp_path / "cases.db")
+def test_ingest_moves_offsets_with_the_rows(target: Target) -> None:
+    store = CaseStore.open(target())
     items = [FeedItem("t", 0, i, a) for i, a in enumerate(ALERTS[:3])] + [FeedItem("t", 1, 7, None)]
     assert store.ingest(items) == 3
     assert store.offsets("t") == {0: 3, 1: 8}
     assert store.ingest(items) == 0
 
 
-def test_cases_sharing_a_node(tmp_path: Path) -> None:
-    store = CaseStore.open(tmp_path / "cases.db")
+def test_cases_sharing_a_node(target: Target) -> None:
+    store = CaseStore.open(target())
     for a in ALERTS:
         store.add_alert(a)
     # Two detectors on the same attacker share its subject node.
@@ -128,9 +146,9 @@ def test_cases_sharing_a_node(tmp_path: Path) -> None:
 
 
 def test_events_are_kept_once_indexed_by_device_ip_and_group_and_forgotten_by_age(
-    tmp_path: Path,
+    target: Target,
 ) -> None:
-    store = CaseStore.open(tmp_path / "cases.db")
+    store = CaseStore.open(target())
     docs = [
         ("e-1", 1_000, {"event_id": "e-1", "device_hash": "d-1", "ip_hash": "ip-1"}),
         ("e-2", 2_000, {"event_id": "e-2", "group_id": "g-1"}),
