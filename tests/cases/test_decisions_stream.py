@@ -4,14 +4,12 @@ that subject: the stream then publishes exactly what a backtest given the same d
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from streams import topics
 from streams.backtest import run_backtest
-from streams.broker import EmbeddedBroker
 from streams.cases.commands import decision_sender
 from streams.cli import main
 from streams.config import load_config
@@ -30,13 +28,6 @@ LATER = (
     attack("u-a", 40, T0 + 3 * HOUR)[20:]
     + attack("u-a", 60, T0 + CONFIG.engine.clear_suppression_ms + 12 * HOUR)[40:]
 )
-
-
-@pytest.fixture
-def broker() -> Iterator[str]:
-    with EmbeddedBroker() as b:
-        topics.ensure_topics(b.bootstrap)
-        yield b.bootstrap
 
 
 def _published(bootstrap: str) -> set[tuple[str, int]]:

@@ -8,14 +8,12 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from streams import topics
 from streams.backtest import run_backtest
-from streams.broker import EmbeddedBroker
 from streams.cases.bundle import verify_manifest
 from streams.cases.store import CaseStore
 from streams.cli import main
@@ -27,13 +25,6 @@ from tests.cases.serving import count, publish, query, serving, start_serve
 from tests.streaming import wait_for
 
 ALERTS = attack_alerts() + attack_alerts("u-other", children=8)
-
-
-@pytest.fixture(scope="module")
-def broker() -> Iterator[str]:
-    with EmbeddedBroker() as b:
-        topics.ensure_topics(b.bootstrap)
-        yield b.bootstrap
 
 
 @pytest.mark.broker

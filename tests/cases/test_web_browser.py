@@ -6,14 +6,12 @@ Set GUARDLINE_SCREENSHOT=docs/img/case-page.png to regenerate the screenshot in 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from kafka import KafkaConsumer
 
 from streams import topics
-from streams.broker import EmbeddedBroker
 from streams.codec import decode_decision
 from streams.model import Action, Alert, Decision
 from tests.cases.browser import headless_chromium
@@ -24,13 +22,6 @@ from tests.streaming import wait_for
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 ALERTS = attack_alerts() + attack_alerts("u-other", children=8)
-
-
-@pytest.fixture(scope="module")
-def broker() -> Iterator[str]:
-    with EmbeddedBroker() as b:
-        topics.ensure_topics(b.bootstrap)
-        yield b.bootstrap
 
 
 def _final(alerts: list[Alert]) -> dict[str, Alert]:
