@@ -39,16 +39,20 @@ def _store(args: argparse.Namespace) -> CaseStore:
 
 
 def decision_sender(bootstrap: str) -> Callable[[Decision], None]:
-    """Send a decision to the decisions topic and wait for the broker's ack."""
+    """Send a decision to the decisions topic and wait for the broker's ack (a KafkaError
+    when it cannot). The producer connects on first use."""
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", retries=5)
+    producers: list[KafkaProducer] = []
     lock = threading.Lock()
 
     def send(decision: Decision) -> None:
         key = f"{decision.subject.kind.value}:{decision.subject.id}".encode()
         with lock:
-            producer.send(topics.DECISIONS.name, key=key, value=encode_decision(decision)).get(30)
+            if not producers:
+                producers.append(KafkaProducer(bootstrap_servers=bootstrap, acks="all", retries=5))
+            value = encode_decision(decision)
+            producers[0].send(topics.DECISIONS.name, key=key, value=value).get(30)
 
     return send
 
@@ -89,6 +93,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     server.shutdown()
     feeder.join(timeout=10)
     store.close()
+    stats = feed.stats
+    print(f"cases: read {stats.read} records, {stats.new} new, {stats.unreadable} unreadable")
     return 0
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
 
 from streams import topics
 from streams.cases.store import CaseStore, FeedItem
@@ -36,9 +36,6 @@ class FeedStats:
     read: int = 0
     new: int = 0
     unreadable: int = 0  # counted and logged with their offsets, never stored
-    events: int = 0
-    batches: int = 0
-    partitions: dict[str, int] = field(default_factory=dict)
 
 
 class CaseFeed:
@@ -69,7 +66,6 @@ class CaseFeed:
         assigned: list[TopicPartition] = []
         for name in self.topic_names:
             parts = consumer.partitions_for_topic(name) or set()
-            self.stats.partitions[name] = len(parts)
             assigned += [TopicPartition(name, p) for p in sorted(parts)]
         consumer.assign(assigned)
         for name in self.topic_names:
@@ -97,14 +93,12 @@ class CaseFeed:
         if items:
             self.stats.new += self.store.ingest(items)
             self.stats.read += len(items)
-            self.stats.batches += 1
             self._prune([it.item for it in items if isinstance(it.item, Event)])
         return len(items)
 
     def _prune(self, events: list[Event]) -> None:
         if not events:
             return
-        self.stats.events += len(events)
         self._newest_event_ms = max(self._newest_event_ms, max(e.ts_ms for e in events))
         self._since_prune += len(events)
         if self._since_prune >= PRUNE_EVERY:
@@ -128,11 +122,17 @@ class CaseFeed:
             log.warning("unreadable record %s[%d]@%d: %s", topic, partition, offset, err.code)
             return None
 
-    def run(self, stop: Callable[[], bool] | threading.Event) -> None:
-        is_stopped = stop.is_set if isinstance(stop, threading.Event) else stop
+    def run(self, stop: threading.Event, retry_s: float = 5.0) -> None:
+        """Feed until `stop` is set; an unreachable broker is logged in one line and retried
+        (the web view goes on serving what the store holds)."""
         try:
-            while not is_stopped():
-                self.poll_once()
+            while not stop.is_set():
+                try:
+                    self.poll_once()
+                except KafkaError as err:
+                    log.warning("cases feed: Kafka unavailable (%s); retrying", type(err).__name__)
+                    self.close()
+                    stop.wait(retry_s)
         finally:
             self.close()
 

@@ -213,7 +213,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.BAD_REQUEST, "action must be CONFIRM, CLEAR or ESCALATE")
             return
         decision = decision_for(case, action, self.server.moderator, form.get("note", "")[:500])
-        self.server.decide(decision)
+        try:
+            self.server.decide(decision)
+        except Exception as err:  # Kafka down: say so, record nothing
+            log.warning("decision not sent: %s", type(err).__name__)
+            self._error(HTTPStatus.SERVICE_UNAVAILABLE, "the decisions topic is unreachable; retry")
+            return
         store.add_decision(decision)
         self._send(HTTPStatus.SEE_OTHER, b"", "text/plain", {"Location": f"/case/{parts[1]}"})
 

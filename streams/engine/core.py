@@ -68,7 +68,6 @@ class EngineStats:
     findings: int = 0
     alerts: int = 0
     evicted: int = 0
-    decisions: int = 0
     suppressed: dict[str, int] = field(default_factory=dict)  # findings held back, by detector
 
 
@@ -253,7 +252,6 @@ class Engine:
     def decide(self, key: str, decision: Decision) -> bool:
         """Apply a moderator's decision to the state at `key` (its subject's); True if it
         changed anything. Applying the same decision again changes nothing more."""
-        self.stats.decisions += 1
         if decision.action is not Action.CLEAR:
             return False
         state = self.subjects.get(key) or self._state(key)

@@ -49,7 +49,6 @@ class DetectOutput(Generic[Token]):
     state_writes: dict[str, bytes | None] = field(default_factory=dict)
     acks: list[Token] = field(default_factory=list)
     applied: int = 0
-    decisions: int = 0  # moderator decisions applied
 
 
 class _Pending(Generic[Token]):
@@ -133,8 +132,6 @@ class PartitionRuntime(Generic[Token]):
         for key, event, pending in self.buffer.release_until(watermark):
             if isinstance(event, Decision):
                 engine.decide(key, event)
-                out.decisions += 1
-                last_ts = event.effective_ts_ms
                 pending.remaining -= 1
                 if pending.remaining == 0:
                     out.acks.append(pending.token)
