@@ -19,6 +19,7 @@ from typing import Any
 from streams import topics
 from streams.cases.graph import case_graph, to_svg
 from streams.cases.store import CaseStore
+from streams.codec import SchemaResolver
 from streams.config import load_config
 from streams.jsonl import event_to_json
 
@@ -29,7 +30,12 @@ TIMELINE_COLUMNS = (
 )  # fmt: skip
 
 
-def bundle_files(store: CaseStore, alert_id: str, bootstrap: str | None) -> dict[str, bytes]:
+def bundle_files(
+    store: CaseStore,
+    alert_id: str,
+    bootstrap: str | None,
+    resolver: SchemaResolver | None = None,
+) -> dict[str, bytes]:
     """Every file of the bundle by name, the manifest last."""
     case = store.case(alert_id)
     if case is None:
@@ -38,7 +44,8 @@ def bundle_files(store: CaseStore, alert_id: str, bootstrap: str | None) -> dict
     evidence = sorted({e for r in revisions for e in r["evidence_event_ids"]})
     events = store.events(evidence)
     if len(events) < len(evidence) and bootstrap:
-        found = fetch_events(bootstrap, set(evidence) - {e["event_id"] for e in events})
+        missing = set(evidence) - {e["event_id"] for e in events}
+        found = fetch_events(bootstrap, missing, resolver)
         store.add_events((e["event_id"], int(e["ts"]), e) for e in found)
         events = store.events(evidence)
     config = load_config()
@@ -71,19 +78,30 @@ def bundle_files(store: CaseStore, alert_id: str, bootstrap: str | None) -> dict
     return files
 
 
-def write_bundle(store: CaseStore, alert_id: str, out: Path, bootstrap: str | None) -> list[Path]:
+def write_bundle(
+    store: CaseStore,
+    alert_id: str,
+    out: Path,
+    bootstrap: str | None,
+    resolver: SchemaResolver | None = None,
+) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, data in bundle_files(store, alert_id, bootstrap).items():
+    for name, data in bundle_files(store, alert_id, bootstrap, resolver).items():
         (out / name).write_bytes(data)
         written.append(out / name)
     return written
 
 
-def bundle_zip(store: CaseStore, alert_id: str, bootstrap: str | None) -> bytes:
+def bundle_zip(
+    store: CaseStore,
+    alert_id: str,
+    bootstrap: str | None,
+    resolver: SchemaResolver | None = None,
+) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in bundle_files(store, alert_id, bootstrap).items():
+        for name, data in bundle_files(store, alert_id, bootstrap, resolver).items():
             zf.writestr(f"case-{alert_id}/{name}", data)
     return buf.getvalue()
 
@@ -102,7 +120,9 @@ def verify_manifest(directory: Path) -> list[str]:
     return bad + sorted(extra)
 
 
-def fetch_events(bootstrap: str, wanted: set[str]) -> list[dict[str, Any]]:
+def fetch_events(
+    bootstrap: str, wanted: set[str], resolver: SchemaResolver | None = None
+) -> list[dict[str, Any]]:
     """The input topic's events with these ids, read from the start to its current end."""
     from kafka import KafkaConsumer, TopicPartition
 
@@ -123,7 +143,7 @@ def fetch_events(bootstrap: str, wanted: set[str]) -> list[dict[str, Any]]:
             for records in consumer.poll(timeout_ms=500, max_records=5000).values():
                 for r in records:
                     try:
-                        event = decode_event(r.value)
+                        event = decode_event(r.value, resolver)
                     except InvalidEvent:
                         continue  # on the dead-letter topic already
                     if event.event_id in wanted:

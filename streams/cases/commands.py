@@ -13,8 +13,9 @@ from pathlib import Path
 from streams import topics
 from streams.broker import BOOTSTRAP_ENV, external_bootstrap
 from streams.cases.store import CaseStore
-from streams.codec import encode_decision
+from streams.codec import SchemaResolver, encode_decision
 from streams.model import Action, Decision
+from streams.registry import REGISTRY_ENV
 
 DEFAULT_DB = Path("guardline-cases.db")
 DB_ENV = "GUARDLINE_CASES_DB"
@@ -28,6 +29,15 @@ def _bootstrap(args: argparse.Namespace) -> str:
             f"error: no Kafka cluster given. Pass --bootstrap HOST:PORT or set {BOOTSTRAP_ENV}."
         )
     return value
+
+
+def _resolver(args: argparse.Namespace) -> SchemaResolver | None:
+    """The schema registry, for alerts and events a registry-configured worker framed the
+    Confluent way (a bad or unreachable URL: RegistryError, one line from `main`)."""
+    from streams.registry import connect, registry_url
+
+    url = registry_url(args.schema_registry)
+    return None if url is None else connect(url)
 
 
 def _store(args: argparse.Namespace) -> CaseStore:
@@ -68,18 +78,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     bootstrap = _bootstrap(args)
+    resolver = _resolver(args)
     store = _store(args)
     server = CaseServer(
         args.host,
         args.port,
         store,
         decide=decision_sender(bootstrap),
-        bundle=_bundle_maker(store, bootstrap),
+        bundle=_bundle_maker(store, bootstrap, resolver),
         token=token,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    feed = CaseFeed(store, bootstrap)
+    feed = CaseFeed(store, bootstrap, resolver=resolver)
     feeder = threading.Thread(target=feed.run, args=(stop,), name="cases-feed", daemon=True)
     feeder.start()
     server.start()
@@ -98,10 +109,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bundle_maker(store: CaseStore, bootstrap: str) -> Callable[[str], bytes]:
+def _bundle_maker(
+    store: CaseStore, bootstrap: str, resolver: SchemaResolver | None
+) -> Callable[[str], bytes]:
     from streams.cases.bundle import bundle_zip
 
-    return lambda alert_id: bundle_zip(store, alert_id, bootstrap)
+    return lambda alert_id: bundle_zip(store, alert_id, bootstrap, resolver)
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
@@ -131,7 +144,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(f"error: no case {args.case} in the store", file=sys.stderr)
         return 2
     bootstrap = args.bootstrap or external_bootstrap()
-    files = write_bundle(store, args.case, args.output, bootstrap)
+    files = write_bundle(store, args.case, args.output, bootstrap, _resolver(args))
     print(f"wrote {len(files)} files to {args.output} (manifest: MANIFEST.sha256)")
     return 0
 
@@ -171,9 +184,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         )
         p.add_argument("--bootstrap", help=f"Kafka bootstrap servers (default: ${BOOTSTRAP_ENV})")
 
+    def with_registry(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--schema-registry",
+            metavar="URL",
+            help=f"schema registry for Confluent-framed alerts and events (default: "
+            f"${REGISTRY_ENV}; unset: single-object encoding only)",
+        )
+
     p = cases_sub.add_parser("serve", help="Feed the store from the alert topics; serve the view.")
     p.set_defaults(handler=cmd_serve)
     common(p)
+    with_registry(p)
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     p.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"0 = any (default {DEFAULT_PORT})"
@@ -203,5 +225,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = cases_sub.add_parser("export", help="Write a case's evidence bundle to a directory.")
     p.set_defaults(handler=cmd_export)
     common(p)
+    with_registry(p)
     p.add_argument("case")
     p.add_argument("-o", "--output", type=Path, required=True)

@@ -11,17 +11,23 @@ import sys
 from pathlib import Path
 
 import pytest
+from kafka import KafkaProducer
 
 from streams import topics
 from streams.backtest import run_backtest
 from streams.cases.bundle import verify_manifest
+from streams.cases.feed import CaseFeed
 from streams.cases.store import CaseStore
 from streams.cli import main
+from streams.codec import SCHEMA_DIR, encode_alert
 from streams.config import load_config
 from streams.produce import make_producer, send_events
+from streams.registry import connect, value_subject
+from streams.wire import confluent_header
 from tests.cases.builders import attack, attack_alerts
 from tests.cases.postgres import new_database
 from tests.cases.serving import count, publish, query, serving, start_serve
+from tests.fake_registry import fake_registry
 from tests.streaming import wait_for
 
 ALERTS = attack_alerts() + attack_alerts("u-other", children=8)
@@ -104,3 +110,30 @@ def test_an_exported_bundle_verifies_and_holds_the_evidence_events(
     with (out / "timeline.json").open("a") as fh:
         fh.write(" ")
     assert verify_manifest(out) == ["timeline.json"]
+
+
+@pytest.mark.broker
+def test_the_feed_reads_confluent_framed_alerts_with_the_registry(
+    broker: str, tmp_path: Path
+) -> None:
+    alerts = attack_alerts("u-registry", children=8)
+    with fake_registry() as registry:
+        schema_id = registry.register(
+            value_subject(topics.ALERTS.name), (SCHEMA_DIR / "alert.avsc").read_text()
+        )
+        producer = KafkaProducer(bootstrap_servers=broker, acks="all")
+        for a in alerts:  # as a registry-configured worker writes them
+            value = encode_alert(a, confluent_header(schema_id))
+            producer.send(topics.ALERTS.name, key=b"ACCOUNT:u-registry", value=value)
+        producer.flush()
+        producer.close()
+        without = CaseFeed(CaseStore.open(tmp_path / "a.db"), broker)
+        without.catch_up()
+        assert without.stats.unreadable >= len(alerts)  # counted, not stored, not fatal
+        store = CaseStore.open(tmp_path / "b.db")
+        feed = CaseFeed(store, broker, resolver=connect(registry.url))
+        feed.catch_up()
+        feed.close()
+    assert feed.stats.unreadable == 0
+    stored = {(r["alert_id"], r["revision"]) for a in alerts for r in store.revisions(a.alert_id)}
+    assert stored == {(a.alert_id, a.revision) for a in alerts}
