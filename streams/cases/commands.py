@@ -90,7 +90,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    feed = CaseFeed(store, bootstrap, resolver=resolver)
+    feed = CaseFeed(store, bootstrap, with_events=args.events, resolver=resolver)
     feeder = threading.Thread(target=feed.run, args=(stop,), name="cases-feed", daemon=True)
     feeder.start()
     server.start()
@@ -199,6 +199,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     p.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"0 = any (default {DEFAULT_PORT})"
+    )
+    p.add_argument(
+        "--events",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also keep the input events (15 days, for the link graph's devices, IPs and groups "
+        "and for bundles); --no-events reads them from the input topic per bundle instead",
     )
 
     p = cases_sub.add_parser("decide", help="Confirm, clear or escalate a case.")
