@@ -58,6 +58,16 @@ def test_list_open_graph_and_clear_in_a_real_browser(broker: str, tmp_path: Path
         rows = browser.find_all("tr.case")
         assert len(rows) == len(final)
         assert browser.attribute(rows[0], "data-case") == top.alert_id
+        browser.get(f"{url}?detector=minor_exposure&severity=HIGH")
+        wanted = {
+            a.alert_id for a in final.values()
+            if a.detector == "minor_exposure" and a.severity.value == "HIGH"
+        }  # fmt: skip
+        assert (
+            wanted
+            and {browser.attribute(r, "data-case") for r in browser.find_all("tr.case")} == wanted
+        )
+        browser.get(url)
         browser.click(f'tr.case[data-case="{top.alert_id}"] a')
         assert browser.text("#case-id") == top.alert_id
         assert browser.text("#reason") == top.reason
