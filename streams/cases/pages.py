@@ -133,7 +133,8 @@ def case_page(
         f'status <b id="status">{escape(case["status"])}</b></p>'
         f'<p id="reason">{escape(case["reason"])}</p>{actions}'
         f"<section><h2>Link graph</h2>{svg}</section>"
-        f"<section><h2>Features</h2><table><tr><th>feature</th><th>value</th></tr>"
+        f"<section><h2>Features</h2><p class='muted'>Of the case's latest revision; features "
+        f"at 0 are left out.</p><table><tr><th>feature</th><th>value</th></tr>"
         f"{feature_rows}</table><h3>Thresholds</h3><table><tr><th>threshold</th>"
         f"<th>value</th></tr>{threshold_rows}</table></section>"
         f'<section><h2>Timeline</h2><ol class="timeline">{timeline}</ol></section>'
