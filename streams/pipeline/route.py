@@ -25,8 +25,8 @@ from streams.codec import SchemaResolver, decode_decision, decode_event
 from streams.detectors.contract import Detector
 from streams.engine.core import routes
 from streams.engine.decisions import decision_key
-from streams.model import Decision, Event
-from streams.pipeline.envelope import DECISIONS_SOURCE, IDLE, Packet
+from streams.model import Decision
+from streams.pipeline.envelope import DECISIONS_SOURCE, IDLE, Item, Packet
 from streams.pipeline.ports import AckToken, Record
 from streams.validation import InvalidEvent
 
@@ -96,7 +96,7 @@ class Router(Generic[Token]):
         out: RouterOutput[Token],
     ) -> None:
         """One batch of one input partition."""
-        by_dest: dict[int, list[tuple[str, Event]]] = defaultdict(list)
+        by_dest: dict[int, list[Item]] = defaultdict(list)
         previous = max_ts = self.max_ts.get(source, -1)
         by_type = out.by_type
         resolver = self.resolver
@@ -110,8 +110,9 @@ class Router(Generic[Token]):
             out.valid += 1
             by_type[event.type] = by_type.get(event.type, 0) + 1
             max_ts = max(max_ts, event.ts_ms)
-            for subject in routes(self.detectors, event):
-                by_dest[partition_for(subject, self.partitions)].append((subject, event))
+            for subject, wanting in routes(self.detectors, event).items():
+                names = tuple(d.name for d in wanting)
+                by_dest[partition_for(subject, self.partitions)].append((subject, event, names))
         was_idle = source in self.idle_announced
         if records:
             self.last_arrival[source] = time.monotonic()
