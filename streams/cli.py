@@ -198,8 +198,12 @@ def cmd_alerts_export(args: argparse.Namespace) -> int:
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     from streams.backtest import backtest_file
+    from streams.jsonl import read_decisions
 
-    report = backtest_file(_input_file(args.events), args.output, load_config(args.config))
+    decisions = read_decisions(_input_file(args.decisions)) if args.decisions else []
+    report = backtest_file(
+        _input_file(args.events), args.output, load_config(args.config), decisions
+    )
     for line in report.errors[:50]:
         print(line, file=sys.stderr)
     print(
@@ -258,8 +262,13 @@ def _eval_randomised(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from streams.demo import run_demo
 
+    cases = sys.stdin.isatty() if args.cases is None else args.cases
     return run_demo(
-        duration_s=args.duration, seed=args.seed, prometheus=args.prometheus, config=args.config
+        duration_s=args.duration,
+        seed=args.seed,
+        prometheus=args.prometheus,
+        config=args.config,
+        cases=cases,
     )
 
 
@@ -447,9 +456,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--idle", type=float, default=3.0, help="stop after this many idle seconds")
     with_registry(p, "resolves the schema ids of Confluent-framed alerts")
 
+    from streams.cases.commands import register as register_cases
+
+    register_cases(sub)
+
     p = add("backtest", cmd_backtest, "Run the detectors over an events file in event-time order.")
     p.add_argument("events", type=Path)
     p.add_argument("-o", "--output", type=Path, required=True, help="alerts JSON Lines file")
+    p.add_argument(
+        "--decisions",
+        type=Path,
+        help="moderator decisions (JSON Lines, `guardline cases decisions -o`), applied as the "
+        "stream applies them",
+    )
     with_config(p)
 
     p = add("eval", cmd_eval, "Score alerts (from backtest) against a simulation's truth file.")
@@ -493,6 +512,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--config",
         type=Path,
         help="detector config TOML for the worker (default: streams/defaults/demo.toml)",
+    )
+    p.add_argument(
+        "--cases",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="at the end, serve the case view on the demo's cases until Ctrl-C (default: when "
+        "run in a terminal)",
     )
 
     p = add("bench", cmd_bench, "Measure Guardline's speed next to its baselines, in one run.")

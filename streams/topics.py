@@ -91,6 +91,13 @@ DEAD_LETTER: Final = TopicSpec(
     purpose="input messages that could not be decoded or processed, with the reason",
 )
 
+DECISIONS: Final = TopicSpec(
+    name="guardline.decisions.v1",
+    retention_ms=-1,
+    key='the case\'s subject "KIND:id"',
+    purpose="moderator decisions (confirm, clear, escalate): fed back to workers and the store",
+)
+
 ROUTED: Final = TopicSpec(
     name="guardline.internal.routed.v1",
     retention_ms=_DAY_MS,
@@ -98,7 +105,7 @@ ROUTED: Final = TopicSpec(
     purpose="internal: validated events re-keyed by subject (account, device, IP), packed",
 )
 
-ALL_TOPICS: Final = (EVENTS, ALERTS, PRIORITY, SHADOW, DEAD_LETTER, ROUTED)
+ALL_TOPICS: Final = (EVENTS, ALERTS, PRIORITY, SHADOW, DEAD_LETTER, DECISIONS, ROUTED)
 
 
 def topic_specs(partitions: int | None = None) -> tuple[TopicSpec, ...]:

@@ -16,7 +16,8 @@ from streams.cli import build_parser, main
 COMMANDS = [
     ["broker"], ["topics"], ["produce"], ["simulate"], ["worker"], ["alerts"],
     ["alerts", "tail"], ["alerts", "export"], ["backtest"], ["eval"], ["demo"], ["dashboard"],
-    ["bench"],
+    ["bench"], ["cases"], ["cases", "serve"], ["cases", "decide"], ["cases", "export"],
+    ["cases", "decisions"],
 ]  # fmt: skip
 
 

@@ -22,9 +22,11 @@ from streams.codec import (
     DeadLetter,
     decode_alert,
     decode_dead_letter,
+    decode_decision,
     decode_event,
     encode_alert,
     encode_dead_letter,
+    encode_decision,
     encode_event,
 )
 from streams.jsonl import alert_from_json, alert_to_json, event_from_json, event_to_json
@@ -32,8 +34,10 @@ from streams.model import (
     GROUP_REQUIRED,
     TARGET_FORBIDDEN,
     Account,
+    Action,
     AgeBand,
     Alert,
+    Decision,
     Event,
     EventType,
     Severity,
@@ -319,3 +323,17 @@ def test_an_alert_written_with_the_released_schema_reads_with_no_roles() -> None
     read = decode_alert(old.getvalue())
     assert read.counterpart_roles == {}
     assert dataclasses.replace(read, counterpart_roles=roles) == alert
+
+
+def test_decision_round_trip_and_a_second_avro_implementation_reads_it() -> None:
+    import avro.io
+
+    decision = Decision(
+        "d-1", "c-1", "minor_exposure", Subject(SubjectKind.DEVICE, "d-9"), Action.ESCALATE,
+        1_795_000_000_000, 1_795_000_100_000, "mod-7", "",
+    )  # fmt: skip
+    data = encode_decision(decision)
+    assert decode_decision(data) == decision
+    schema = avro.schema.parse((SCHEMA_DIR / "decision.avsc").read_text())
+    record = avro.io.DatumReader(schema).read(avro.io.BinaryDecoder(BytesIO(data[10:])))
+    assert (record["action"], record["subject"]["id"]) == ("ESCALATE", "d-9")

@@ -20,17 +20,20 @@ from __future__ import annotations
 import json
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from streams.detectors.contract import Detector, Finding
 from streams.detectors.subjects import subject_key
 from streams.engine.cases import Case, advance_case
+from streams.engine.decisions import Suppression, decision_key, order_key
 from streams.model import (
     MINOR_BANDS,
     SUBJECT_KINDS,
+    Action,
     Alert,
+    Decision,
     Event,
     EventType,
     Severity,
@@ -47,12 +50,14 @@ class EngineConfig:
     update_growth: float = 0.5
     # Findings at or above this severity from two detectors on one subject make it CRITICAL.
     escalate_from: Severity = Severity.HIGH
+    # A moderator's clear keeps that detector quiet on that subject this long (event time).
+    clear_suppression_ms: int = 7 * 24 * HOUR_MS
 
 
 class SubjectState:
     """Everything Guardline remembers about one subject, across detectors."""
 
-    __slots__ = ("cases", "detector_states", "hwm_id", "hwm_ts_ms", "subject")
+    __slots__ = ("cases", "detector_states", "hwm_id", "hwm_ts_ms", "subject", "suppressions")
 
     def __init__(self, subject: Subject) -> None:
         self.subject = subject  # parsed once from its key, not on every event
@@ -60,6 +65,7 @@ class SubjectState:
         self.hwm_id = ""
         self.detector_states: dict[str, Any] = {}
         self.cases: dict[str, Case] = {}
+        self.suppressions: dict[str, Suppression] = {}  # "detector|KIND:id" -> a clear
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +101,7 @@ class EngineStats:
     alerts: int = 0
     evicted: int = 0
     failed: int = 0  # (subject, event) pairs not applied because a step raised
+    suppressed: dict[str, int] = field(default_factory=dict)  # findings held back, by detector
 
 
 class Engine:
@@ -159,7 +166,9 @@ class Engine:
         return self.process_all((event,))
 
     def process_all(
-        self, events: Iterable[Event], history: Callable[[], Iterable[Event]] | None = None
+        self,
+        events: Iterable[Event],
+        history: Callable[[], Iterable[Event | Decision]] | None = None,
     ) -> list[Alert]:
         """`process` over many events in (ts, event_id) order (the backtest path), in one go.
 
@@ -253,16 +262,21 @@ class Engine:
         failures, self.failures = self.failures, []
         return failures
 
-    def rebuild(self, key: str, events: Iterable[Event]) -> None:
+    def rebuild(self, key: str, events: Iterable[Event | Decision]) -> None:
         """Rebuild a subject a step failed on: its stored state (the loader's; none in a
-        backtest), then `events` re-applied: the subject's events since that state was stored
-        (older ones are skipped by its high-water mark), the failed ones left out. Their alerts
-        were already published, so they are dropped, and the counters stay as they were."""
+        backtest), then `events` re-applied: the subject's events (and moderator decisions)
+        since that state was stored (older events are skipped by its high-water mark), the
+        failed ones left out. Their alerts were already published, so they are dropped, and
+        the counters stay as they were."""
         self.subjects.pop(key, None)
         self.dirty.discard(key)
         stats, failures = replace(self.stats), len(self.failures)
         replayed: list[Alert] = []
         for event in events:
+            if isinstance(event, Decision):
+                if decision_key(event) == key:
+                    self.decide(key, event)
+                continue
             try:
                 wanting = self.routes(event).get(key)
             except Exception:  # failed routing: it never reached the subject the first time
@@ -285,6 +299,12 @@ class Engine:
         key = subject_key(subject.kind, subject.id)
         # Cases live in the state that found them, one per (detector, subject).
         case_key = f"{detector.name}|{key}"
+        cleared = state.suppressions.get(case_key) if state.suppressions else None
+        if cleared is not None and cleared.covers(now):
+            cleared.suppressed += 1
+            self.stats.suppressed[detector.name] = self.stats.suppressed.get(detector.name, 0) + 1
+            self.dirty.add(subject_key(state.subject.kind, state.subject.id))
+            return None
         ignored = {detector.name} if detector.name in self.shadow else {detector.name, *self.shadow}
         others = sorted(
             {
@@ -318,6 +338,10 @@ class Engine:
         features = dict(finding.features)
         if others:
             features["other_detectors_open"] = float(len(others))
+        if cleared is not None and now <= cleared.until_ms + cfg.cooldown_ms:
+            # Shown for a cooldown after the suppression ends, whenever `expire` runs.
+            features["cleared_by_moderator"] = 1.0
+            features["findings_suppressed_after_clear"] = float(cleared.suppressed)
         reason = finding.reason
         if severity is Severity.CRITICAL and others:
             reason += f" Escalated: also flagged by {', '.join(others)}."
@@ -344,6 +368,29 @@ class Engine:
             },
         )
 
+    def decide(self, key: str, decision: Decision) -> bool:
+        """Apply a moderator's decision to the state at `key` (its subject's); True if it
+        changed anything. Applying the same decision again changes nothing more."""
+        if decision.action is not Action.CLEAR:
+            return False
+        state = self.subjects.get(key) or self._state(key)
+        case_key = f"{decision.detector}|{key}"
+        start = decision.effective_ts_ms
+        until = start + self.config.clear_suppression_ms
+        current = state.suppressions.get(case_key)
+        if current is None:
+            state.suppressions[case_key] = Suppression(start, until)
+        else:
+            current.from_ms, current.until_ms = (
+                min(current.from_ms, start),
+                max(current.until_ms, until),
+            )
+        case = state.cases.get(case_key)
+        if case is not None and case.case_id == decision.alert_id:
+            del state.cases[case_key]  # the next finding after the suppression opens a new case
+        self.dirty.add(key)
+        return True
+
     def expire(self, now_ms: int) -> int:
         """Forget what fell out of every window before `now_ms` (event time); returns evictions."""
         cooldown = self.config.cooldown_ms
@@ -355,7 +402,12 @@ class Engine:
                     empty = False
             if any(not c.is_open(now_ms, cooldown) for c in state.cases.values()):
                 state.cases = {n: c for n, c in state.cases.items() if c.is_open(now_ms, cooldown)}
-            if empty and not state.cases:
+            if state.suppressions:
+                keep = now_ms - cooldown  # shown on alerts for a cooldown after it ends
+                state.suppressions = {
+                    n: s for n, s in state.suppressions.items() if s.until_ms >= keep
+                }
+            if empty and not state.cases and not state.suppressions:
                 gone.append(key)
         for key in gone:
             del self.subjects[key]
@@ -383,6 +435,8 @@ class Engine:
             "d": {n: self._by_name[n].dump(s) for n, s in state.detector_states.items()},
             "c": {n: c.dump() for n, c in state.cases.items()},
         }
+        if state.suppressions:
+            doc["s"] = {n: s.dump() for n, s in state.suppressions.items()}
         return json.dumps(doc, separators=(",", ":")).encode()
 
     def _state(self, key: str) -> SubjectState:
@@ -399,6 +453,7 @@ class Engine:
                 n: self._by_name[n].load(s) for n, s in doc["d"].items() if n in self._by_name
             }
             state.cases = {n: Case.load(c) for n, c in doc["c"].items()}
+            state.suppressions = {n: Suppression.load(v) for n, v in doc.get("s", {}).items()}
         self.subjects[key] = state
         return state
 
@@ -425,10 +480,14 @@ def _routes(detectors: Iterable[Detector], event: Event) -> dict[str, list[Detec
     return out
 
 
-def _before(events: Iterable[Event], failed: Event) -> Iterator[Event]:
-    """`events` (in (ts, event_id) order) up to, not including, `failed`."""
+def _before(events: Iterable[Event | Decision], failed: Event) -> Iterator[Event | Decision]:
+    """`events` (in (ts, event_id) order, decisions at `order_key`) up to, not including,
+    `failed`."""
     for event in events:
-        if event is failed or (event.ts_ms, event.event_id) >= (failed.ts_ms, failed.event_id):
+        if event is failed:
+            return
+        at = order_key(event) if isinstance(event, Decision) else (event.ts_ms, event.event_id)
+        if at >= (failed.ts_ms, failed.event_id):
             return
         yield event
 

@@ -38,9 +38,10 @@ from typing import Generic, TypeVar
 
 from streams.config import GuardlineConfig, Mode
 from streams.engine.core import StepFailure
+from streams.engine.decisions import order_key
 from streams.engine.reorder import IDLE, ReorderBuffer, release_bound
-from streams.model import Alert, Event
-from streams.pipeline.envelope import Packet
+from streams.model import Alert, Decision, Event
+from streams.pipeline.envelope import DECISIONS_SOURCE, Packet
 from streams.pipeline.ports import AckToken
 
 Token = TypeVar("Token", bound=AckToken)
@@ -85,9 +86,10 @@ class PartitionRuntime(Generic[Token]):
         self.engine = config.new_engine(clock_ms=clock_ms, loader=loader)
         self._lateness_ms = config.engine.allowed_lateness_ms
         # Ordering is by (ts, event_id); watermarks below decide release, not the buffer's own.
-        self.buffer: ReorderBuffer[tuple[str, Event, tuple[str, ...], _Pending[Token]]] = (
-            ReorderBuffer()
-        )
+        # Decisions wait there too, ordered after every event at or before their effective time.
+        self.buffer: ReorderBuffer[
+            tuple[str, Event | Decision, tuple[str, ...], _Pending[Token]]
+        ] = ReorderBuffer()
         # Highest event time announced per input partition (monotonic: a new owner re-reading
         # from the last commit announces lower ones), and which of them are idle now.
         self.source_watermarks: dict[int, int] = {}
@@ -97,6 +99,13 @@ class PartitionRuntime(Generic[Token]):
 
     def accept(self, packet: Packet, token: Token, out: DetectOutput[Token]) -> None:
         source, watermark = packet.source_partition, packet.watermark_ms
+        if source == DECISIONS_SOURCE:
+            pending = _Pending(token, len(packet.decisions))
+            for key, decision in packet.decisions:
+                self.buffer.push(*order_key(decision), (key, decision, (), pending))
+            if not packet.decisions:
+                out.acks.append(token)
+            return
         previous = self.source_watermarks.get(source, -1)
         if watermark == IDLE:
             self.idle_sources.add(source)
@@ -127,8 +136,16 @@ class PartitionRuntime(Generic[Token]):
             return
         engine = self.engine
         last_ts: int | None = None
-        released: list[tuple[str, Event]] = []  # since the store's state: rebuilds replay it
+        # Since the store's state: a rebuild replays it (events and decisions, in order).
+        released: list[tuple[str, Event | Decision]] = []
         for key, event, names, pending in self.buffer.release_until(watermark):
+            if isinstance(event, Decision):
+                engine.decide(key, event)
+                released.append((key, event))
+                pending.remaining -= 1
+                if pending.remaining == 0:
+                    out.acks.append(pending.token)
+                continue
             for alert in engine.apply(key, engine.detectors_named(names), event):
                 out.alerts.append((alert, self._modes[alert.detector]))
                 out.alert_tokens.append(pending.token)

@@ -21,9 +21,21 @@ from typing import Any, Final
 import msgspec
 
 from streams.engine.reorder import IDLE
-from streams.model import AGE_BANDS, EVENT_TYPES, Account, Event
+from streams.model import (
+    AGE_BANDS,
+    EVENT_TYPES,
+    SUBJECT_KINDS,
+    Account,
+    Action,
+    Decision,
+    Event,
+    Subject,
+)
 
-__all__ = ["IDLE", "MAGIC", "Item", "Packet", "pack", "unpack"]
+__all__ = ["DECISIONS_SOURCE", "IDLE", "MAGIC", "Item", "Packet", "pack", "unpack"]
+
+DECISIONS_SOURCE: Final = -1
+"""The source of a packet of moderator decisions: not an input partition, so no watermark."""
 
 MAGIC: Final = b"GLR3"
 # MessagePack through msgspec (C): the JSON encoder and decoder of the standard library were
@@ -37,6 +49,7 @@ class Packet:
     source_partition: int
     watermark_ms: int  # highest event time seen on the source partition, or IDLE
     items: Sequence[Item]
+    decisions: Sequence[tuple[str, Decision]] = ()  # (subject key, decision)
 
 
 Item = tuple[str, Event, tuple[str, ...]]  # (subject key, event, detectors that want it there)
@@ -53,18 +66,38 @@ def pack(packet: Packet) -> bytes:
             row = index[id(event)] = len(rows)
             rows.append(_event_row(event))
         items.append((key, row, wanted.setdefault(names, len(wanted))))
-    doc = [packet.source_partition, packet.watermark_ms, rows, items, list(wanted)]
+    doc: list[Any] = [packet.source_partition, packet.watermark_ms, rows, items, list(wanted)]
+    if packet.decisions:  # absent otherwise
+        doc.append([[key, *_decision_row(d)] for key, d in packet.decisions])
     return MAGIC + _ENCODER.encode(doc)
 
 
 def unpack(data: bytes) -> Packet:
     if data[:4] != MAGIC:
         raise ValueError("not a Guardline routed packet")
-    source, watermark, rows, items, wanted = _DECODER.decode(data[4:])
+    source, watermark, rows, items, wanted, *rest = _DECODER.decode(data[4:])
     accounts: dict[tuple[Any, ...], Account] = {}  # one Account per distinct row (see _event)
     events = [_event(row, accounts) for row in rows]
     names = [tuple(n) for n in wanted]
-    return Packet(source, watermark, [(key, events[row], names[n]) for key, row, n in items])
+    decisions = [(row[0], _decision(row[1:])) for row in rest[0]] if rest else []
+    return Packet(
+        source, watermark, [(key, events[row], names[n]) for key, row, n in items], decisions
+    )
+
+
+def _decision_row(d: Decision) -> list[Any]:
+    return [
+        d.decision_id, d.alert_id, d.detector, d.subject.kind.value, d.subject.id,
+        d.action.value, d.effective_ts_ms, d.decided_at_ms, d.moderator, d.note,
+    ]  # fmt: skip
+
+
+def _decision(row: list[Any]) -> Decision:
+    did, alert_id, detector, kind, sid, action, effective, decided, moderator, note = row
+    return Decision(
+        did, alert_id, detector, Subject(SUBJECT_KINDS[kind], sid), Action(action),
+        effective, decided, moderator, note,
+    )  # fmt: skip
 
 
 def _account_row(a: Account) -> list[Any]:

@@ -50,7 +50,7 @@ def dead_letter_record(rejected: Rejected, headers: Headers, failed_at_ms: int) 
         reason_code=error.code,
         reason=str(error),
         field=error.field,
-        source_topic=topics.EVENTS.name,
+        source_topic=rejected.topic,
         source_partition=rejected.partition,
         source_offset=rejected.offset,
         original_key=rejected.key,

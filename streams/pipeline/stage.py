@@ -51,6 +51,7 @@ class RouteStep(Generic[T]):
     outgoing: list[Outgoing]  # routed packets, then dead letters
     output: RouterOutput[T]  # acks, counts per type, refused records
     records: int  # input records routed (0: only watermarks and heartbeats)
+    topic: str = topics.EVENTS.name  # whose records `output.acks` acknowledges
 
 
 @dataclass(slots=True)
@@ -61,6 +62,7 @@ class DetectStep(Generic[T]):
     outgoing: list[Outgoing] = field(default_factory=list)  # the alerts' records
     records: int = 0
     skipped: int = 0  # events not applied: redelivered, or later than the lateness
+    suppressed: dict[str, int] = field(default_factory=dict)  # findings a clear held back
 
 
 class Pipeline(Generic[T]):
@@ -155,6 +157,17 @@ class Pipeline(Generic[T]):
                     _log_failure(topics.EVENTS.name, rejected.partition, rejected.offset, rejected)
         return RouteStep(outgoing, out, count)
 
+    def route_decisions(self, batches: Mapping[int, Sequence[Record[T]]]) -> RouteStep[T]:
+        """Route moderator decisions (per decisions-topic partition) to their subjects."""
+        out: RouterOutput[T] = RouterOutput()
+        self.router.route_decisions(batches, out)
+        outgoing = routed_records(out.packets, {})
+        if out.rejected:
+            failed_at_ms = int(self.clock_s() * 1000)
+            outgoing += [dead_letter_record(r, self.headers, failed_at_ms) for r in out.rejected]
+        count = sum(len(records) for records in batches.values())
+        return RouteStep(outgoing, out, count, topics.DECISIONS.name)
+
     # --- stage 2: detect ---------------------------------------------------------------------
 
     def detect(
@@ -171,7 +184,8 @@ class Pipeline(Generic[T]):
             return None
         runtime = self.runtime(partition)
         out: DetectOutput[T] = DetectOutput()
-        skipped = runtime.engine.stats.skipped_replays
+        stats = runtime.engine.stats
+        skipped, held = stats.skipped_replays, dict(stats.suppressed)
         for _offset, _key, value, token in records:
             runtime.accept(unpack(value), token, out)
         runtime.release(out)
@@ -192,7 +206,10 @@ class Pipeline(Generic[T]):
             out,
             outgoing,
             records=len(records),
-            skipped=runtime.engine.stats.skipped_replays - skipped,
+            skipped=stats.skipped_replays - skipped,
+            suppressed={
+                d: n - held.get(d, 0) for d, n in stats.suppressed.items() if n != held.get(d, 0)
+            },
         )
 
     def runtime(self, partition: int) -> PartitionRuntime[T]:
@@ -213,7 +230,7 @@ class Pipeline(Generic[T]):
 
 async def settle_route(pipeline: Pipeline[T], step: RouteStep[T], port: Port[T]) -> None:
     await port.deliver(step.outgoing)
-    port.ack(topics.EVENTS.name, step.output.acks)
+    port.ack(step.topic, step.output.acks)
     pipeline.totals["routed"] += step.output.valid
     pipeline.totals["dead_letters"] += len(step.output.rejected)
 

@@ -173,3 +173,22 @@ def test_family_sums_adds_label_sets_and_skips_comments() -> None:
 
 def test_every_checked_family_is_exported() -> None:
     assert set(CHECKED_FAMILIES) <= exported_series()
+
+
+def test_decisions_and_suppressed_findings_are_counted_per_detector() -> None:
+    from streams.model import Action, Decision
+
+    metrics = WorkerMetrics(DETECTORS, process=False)
+    subject = Subject(SubjectKind.ACCOUNT, "u-1")
+    decisions = [
+        Decision("d-1", "c", "new_contact_burst", subject, Action.CLEAR, T0, T0),
+        Decision("d-2", "c", "new_contact_burst", subject, Action.CONFIRM, T0, T0),
+        Decision("d-3", "c", "not_running_here", subject, Action.CONFIRM, T0, T0),
+    ]
+    metrics.record_decisions(decisions)
+    metrics.record_suppressed({"minor_mass_add": 3})
+    text = metrics.exposition().decode()
+    assert 'guardline_decisions_total{action="CLEAR",detector="new_contact_burst"} 1.0' in text
+    assert 'guardline_decisions_total{action="CONFIRM",detector="other"} 1.0' in text
+    assert 'guardline_decisions_total{action="ESCALATE",detector="minor_mass_add"} 0.0' in text
+    assert 'guardline_suppressed_findings_total{detector="minor_mass_add"} 3.0' in text

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from streams.config import load_config
 from streams.engine.core import routes
-from streams.model import Event
+from streams.model import Action, Decision, Event, Subject, SubjectKind
 from streams.pipeline.detect import DetectOutput, PartitionRuntime
-from streams.pipeline.envelope import IDLE, Packet, pack, unpack
+from streams.pipeline.envelope import DECISIONS_SOURCE, IDLE, Packet, pack, unpack
 from streams.simulate import SimulationConfig, simulate
 from tests.factories import T0, adult, message, minor
 
@@ -80,6 +81,22 @@ def test_non_ascii_ids_travel_as_utf8() -> None:
     data = pack(Packet(3, 7, [("ACCOUNT:ü-☃", event, ("minor_exposure",))]))
     assert "ü-☃".encode() in data  # raw UTF-8, not \u escapes
     assert list(unpack(data).items) == [("ACCOUNT:ü-☃", event, ("minor_exposure",))]
+
+
+def test_a_decision_packet_round_trips_and_event_packets_are_unchanged() -> None:
+    decision = Decision(
+        "d-1", "c-1", "minor_exposure", Subject(SubjectKind.ACCOUNT, "u-ü"), Action.CLEAR,
+        1_795_000_000_000, 1_795_000_100_000, "mod-7", "note",
+    )  # fmt: skip
+    back = unpack(pack(Packet(DECISIONS_SOURCE, -1, [], [("ACCOUNT:u-ü", decision)])))
+    assert back.source_partition == DECISIONS_SOURCE
+    assert list(back.decisions) == [("ACCOUNT:u-ü", decision)] and not back.items
+    event = EVENTS[0]
+    # A packet without decisions is the five-element document of an event packet.
+    doc = msgspec.msgpack.decode(
+        pack(Packet(0, 1, [("ACCOUNT:a", event, ("minor_exposure",))]))[4:]
+    )
+    assert len(doc) == 5
 
 
 def test_the_detect_stage_applies_the_detectors_the_router_named_and_only_those() -> None:

@@ -37,7 +37,7 @@ from streams.adapters.faust.faust_names import check_faust_names
 from streams.adapters.faust.intake import Intake
 from streams.codec import SchemaResolver
 from streams.config import GuardlineConfig, Mode
-from streams.engine.footprint import state_footprint
+from streams.engine.footprint import open_cases, state_footprint
 from streams.engine.reorder import IDLE
 from streams.ops.endpoints import DEFAULT_HOST, DEFAULT_PORT, BrokerProbe, Endpoints, readiness
 from streams.ops.logs import logging_config
@@ -148,6 +148,7 @@ class GuardlineWorker:
         }
         self.events_topic = self.app.topic(topics.EVENTS.name, **raw)
         self.routed_topic = self.app.topic(topics.ROUTED.name, **raw)
+        self.decisions_topic = self.app.topic(topics.DECISIONS.name, **raw)
         self.table = self.app.Table(
             STATE_TABLE,
             default=None,
@@ -176,6 +177,7 @@ class GuardlineWorker:
         self.inbox: dict[str, dict[int, list[Record[Message]]]] = {
             topics.EVENTS.name: defaultdict(list),
             topics.ROUTED.name: defaultdict(list),
+            topics.DECISIONS.name: defaultdict(list),
         }
         self.inbox_count = 0
         self._context: dict[int, Any] = {}  # a routed stream event per partition (table writes)
@@ -188,6 +190,7 @@ class GuardlineWorker:
         self._stalls = StallWatch(settings.lost_grace_s)
         self.app.agent(self.events_topic, name="guardline-route")(self._agent)
         self.app.agent(self.routed_topic, name="guardline-detect")(self._agent)
+        self.app.agent(self.decisions_topic, name="guardline-decisions")(self._agent)
         self.app.timer(interval=settings.flush_every_s)(self._tick)
         self.app.timer(interval=settings.gauges_every_s)(self._gauges_tick)
         if self.intake is not None:
@@ -308,7 +311,7 @@ class GuardlineWorker:
         self.inbox_count = sum(len(r) for box in self.inbox.values() for r in box.values())
         for tp in revoked:
             self._done.pop((tp.topic, tp.partition), None)
-            stage = "route" if tp.topic == topics.EVENTS.name else "detect"
+            stage = {topics.EVENTS.name: "route", topics.ROUTED.name: "detect"}.get(tp.topic)
             self.metrics.forget_partitions(tp.topic, stage, [tp.partition])
         self._count_assigned()
 
@@ -353,6 +356,12 @@ class GuardlineWorker:
             )
             failed = [rej.failure.detector for rej in out.rejected if rej.failure]
             self.metrics.record_failures("route", failed)
+        if inbox[topics.DECISIONS.name]:
+            decided = self.pipeline.route_decisions(inbox[topics.DECISIONS.name])
+            await settle_route(self.pipeline, decided, self)
+            self.metrics.record_decisions(decided.output.decisions)
+            for rejected in decided.output.rejected:
+                self.metrics.rejected.labels(rejected.error.code).inc()
         for partition, records in inbox[topics.ROUTED.name].items():
             await self._detect(partition, records, revocations)
         for partition in set(self.runtimes) - set(inbox[topics.ROUTED.name]):
@@ -372,6 +381,7 @@ class GuardlineWorker:
     def _record_alerts(self, step: DetectStep[Message]) -> None:
         self.metrics.skipped.inc(step.skipped)
         self.metrics.record_failures("detect", (f.detector for f, _ in step.output.failures))
+        self.metrics.record_suppressed(step.suppressed)
         produced_s = time.time()
         for (alert, mode), token in zip(step.output.alerts, step.output.alert_tokens, strict=True):
             self.metrics.record_alert(
@@ -557,7 +567,9 @@ class GuardlineWorker:
             "detect", {p: ts for p, ts in detect.items() if ts is not None and ts != IDLE}
         )
         if state:
-            self.metrics.set_state(state_footprint(rt.engine for rt in self.runtimes.values()))
+            engines = [rt.engine for rt in self.runtimes.values()]
+            self.metrics.set_state(state_footprint(engines))
+            self.metrics.set_open_cases(open_cases(engines))
 
     def start_endpoints(self) -> Endpoints | None:
         """/metrics, /healthz, /readyz on the configured address (Faust's web stays off)."""
