@@ -7,11 +7,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.backtest import run_backtest
-from streams.config import load_config
+from streams.config import Mode, load_config
 from streams.engine.decisions import decision_key, run_with_decisions
 from streams.model import Action, Alert, Decision, Event
 from tests.cases.builders import attack
+from tests.engine.test_poison import SkippingEngine, unstamped
 from tests.factories import HOUR, T0
+from tests.poison import failing_step
 
 DAY = 24 * HOUR
 CONFIG = load_config()
@@ -101,3 +103,24 @@ def _covers(head: list[Event], d: Decision) -> bool:
 def test_a_decision_goes_to_its_subjects_state() -> None:
     clear = _clear(run_backtest(FIRST, CONFIG))
     assert decision_key(clear) == f"ACCOUNT:{clear.subject.id}"
+
+
+def test_a_subject_rebuilt_after_a_poison_event_keeps_its_moderators_clear() -> None:
+    """A detector raising on an event inside the suppression rebuilds the subject from its
+    history: the clear among that history must be applied again, or the rebuilt subject would
+    alert where the moderator cleared it. Oracle: the same run where the poisoned event never
+    reaches that detector's subject (tests/engine/test_poison.py's SkippingEngine)."""
+    clear = _clear(run_backtest(FIRST, CONFIG))
+    poisoned = {SECOND[5].event_id}
+    shadow = {d.detector.name for d in CONFIG.detectors if d.mode is Mode.SHADOW}
+    oracle = SkippingEngine(CONFIG.active(), DETECTOR, poisoned, CONFIG.engine, shadow)
+    expected = run_with_decisions(oracle, sorted(EVENTS, key=_order), [clear])
+    with failing_step(DETECTOR, poisoned):
+        got = run_backtest(EVENTS, CONFIG, [clear])
+    assert oracle.skips == 1
+    assert unstamped(got) == unstamped(expected)
+    assert _of(got, DETECTOR, SECOND[0].ts_ms, THIRD[0].ts_ms) == []
+
+
+def _order(event: Event) -> tuple[int, str]:
+    return event.ts_ms, event.event_id

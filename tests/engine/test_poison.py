@@ -17,7 +17,7 @@ from streams.codec import decode_alert, decode_dead_letter, decode_event, encode
 from streams.config import load_config
 from streams.detectors.contract import Detector
 from streams.detectors.new_contact_burst import NewContactBurstDetector
-from streams.engine.core import Engine
+from streams.engine.core import Engine, EngineConfig
 from streams.model import Alert, Event
 from tests.detectors.properties import CASES, PropertyCase
 from tests.factories import MIN, T0, adult, message, minor
@@ -28,8 +28,15 @@ class SkippingEngine(Engine):
     """The oracle: a poisoned event never reaches a subject its failing detector is routed to
     (no step runs there at all); everything else as usual."""
 
-    def __init__(self, detectors: Sequence[Detector], failing: str, ids: Iterable[str]) -> None:
-        super().__init__(detectors)
+    def __init__(
+        self,
+        detectors: Sequence[Detector],
+        failing: str,
+        ids: Iterable[str],
+        config: EngineConfig | None = None,
+        shadow: Iterable[str] = (),
+    ) -> None:
+        super().__init__(detectors, config, shadow=shadow)
         self.failing, self.ids, self.skips = failing, frozenset(ids), 0
 
     def _apply(
