@@ -1,8 +1,15 @@
-"""Read alert topics: a live, human-readable tail and a JSON Lines export."""
+"""Read alert topics: a live tail (for people or, with JSON, for a script) and an export.
+
+The tail is what a moderation queue sees: the priority topic by default, each case once per
+revision (`Dedupe`: a redelivered copy of an `(alert_id, revision)` is shown once), with its
+id and revision so a ticket can be found and updated.
+"""
 
 from __future__ import annotations
 
+import json
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +37,6 @@ def iter_alerts(
 
     Reads both framings; Confluent-framed alerts need `resolver` (the schema registry)."""
     consumer = KafkaConsumer(
-        topic,
         bootstrap_servers=bootstrap,
         group_id=None,
         auto_offset_reset="earliest" if from_beginning else "latest",
@@ -38,6 +44,9 @@ def iter_alerts(
     )
     last = time.monotonic()
     try:
+        if topic not in consumer.topics():  # subscribing would wait for it silently, forever
+            raise topics.UnknownTopic(topic, bootstrap)
+        consumer.subscribe([topic])
         while not stop():
             batch = consumer.poll(timeout_ms=200)
             for records in batch.values():
@@ -50,15 +59,40 @@ def iter_alerts(
         consumer.close()
 
 
+class Dedupe:
+    """Each `(alert_id, revision)` once, as the README asks of every consumer: a worker that
+    crashed between publishing an alert and committing its input publishes it again. Keeps
+    the highest revision seen per case, for the most recent `max_cases` cases."""
+
+    def __init__(self, max_cases: int = 100_000) -> None:
+        self.max_cases = max_cases
+        self._revision: OrderedDict[str, int] = OrderedDict()
+
+    def fresh(self, alert: Alert) -> bool:
+        seen = self._revision.get(alert.alert_id, 0)
+        if alert.revision <= seen:
+            return False
+        self._revision[alert.alert_id] = alert.revision
+        self._revision.move_to_end(alert.alert_id)
+        if len(self._revision) > self.max_cases:
+            self._revision.popitem(last=False)
+        return True
+
+
 def format_alert(alert: Alert) -> str:
     when = datetime.fromtimestamp(alert.trigger_ts_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
-    rev = f" rev {alert.revision}" if alert.revision > 1 else ""
     return (
         f"{when}Z {alert.severity.value:<8} {SEVERITY_MARK[alert.severity.value]:<3} "
-        f"{alert.detector:<20} {alert.subject.kind.value}:{alert.subject.id}{rev} "
-        f"minors={alert.minors_exposed} score={alert.score:.2f}\n"
+        f"{alert.detector:<20} {alert.subject.kind.value}:{alert.subject.id} "
+        f"minors={alert.minors_exposed} score={alert.score:.2f} "
+        f"case {alert.alert_id} rev {alert.revision}\n"
         f"    {alert.reason}"
     )
+
+
+def format_json(alert: Alert) -> str:
+    """One line of JSON, the fields of `alerts export` and `backtest -o`."""
+    return json.dumps(alert_to_json(alert), separators=(",", ":"))
 
 
 def export_alerts(

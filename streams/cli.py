@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kafka.errors import KafkaError
+
 from streams import topics
 from streams.broker import BOOTSTRAP_ENV, external_bootstrap
 from streams.config import CONFIG_ENV, ConfigError, load_config
@@ -22,8 +24,10 @@ from streams.ops.endpoints import (
     default_host,
     default_port,
 )
+from streams.ops.logs import LOG_FORMAT_ENV, LOG_FORMATS
 from streams.pipeline.route import IDLE_AFTER_S
 from streams.randbench.generate import DEFAULT_ACCOUNTS, DEFAULT_INSTANCES
+from streams.reach import CONNECT_TIMEOUT_ENV, Unreachable, connect_timeout, require_cluster
 from streams.registry import REGISTRY_ENV, RegistryError, registry_url
 from streams.validation import InvalidEvent
 
@@ -31,6 +35,19 @@ if TYPE_CHECKING:
     from streams.registry import SchemaRegistry
 
 Handler = Callable[[argparse.Namespace], int]
+
+EXIT_CODES = """exit codes:
+  0  done
+  1  done, but some input was refused (bad lines in produce or backtest, an undecodable alert)
+  2  usage or set-up error: bad arguments, invalid or unreadable config, a missing or
+     unreadable file, an unknown topic, an unreachable schema registry
+  3  the Kafka cluster cannot be reached (checked within --connect-timeout seconds)
+  130, 143  interrupted (Ctrl-C, SIGTERM)"""
+EXIT_UNREACHABLE = 3
+
+
+class OperatorError(Exception):
+    """A mistake the operator can fix: printed as one line, exit code 2 (`EXIT_CODES`)."""
 
 
 def _positive_seconds(text: str) -> float:
@@ -43,14 +60,27 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
-def _bootstrap(args: argparse.Namespace) -> str:
+def _bootstrap(args: argparse.Namespace, *, probe: bool = True) -> str:
+    """The cluster's address; with `probe`, only once a bootstrap server answers (`reach.py`)."""
     value: str | None = getattr(args, "bootstrap", None) or external_bootstrap()
     if not value:
-        raise SystemExit(
-            f"error: no Kafka cluster given. Pass --bootstrap HOST:PORT or set {BOOTSTRAP_ENV} "
+        raise OperatorError(
+            f"no Kafka cluster given. Pass --bootstrap HOST:PORT or set {BOOTSTRAP_ENV} "
             "(run `guardline broker` in another terminal for a local one)."
         )
+    if probe:
+        require_cluster(value, connect_timeout(getattr(args, "connect_timeout", None)))
     return value
+
+
+def _input_file(path: Path) -> Path:
+    """An input file that can be read, or one line saying why not."""
+    if not path.is_file():
+        why = "is a directory" if path.is_dir() else "does not exist"
+        raise OperatorError(f"{path} {why} (expected a file to read)")
+    if not os.access(path, os.R_OK):
+        raise OperatorError(f"{path} cannot be read (permission denied)")
+    return path
 
 
 def cmd_broker(args: argparse.Namespace) -> int:
@@ -73,7 +103,7 @@ def cmd_topics(args: argparse.Namespace) -> int:
 def cmd_produce(args: argparse.Namespace) -> int:
     from streams.produce import produce_file
 
-    report = produce_file(args.file, _bootstrap(args))
+    report = produce_file(_input_file(args.file), _bootstrap(args))
     for line in report.errors[:50]:
         print(line, file=sys.stderr)
     if len(report.errors) > 50:
@@ -116,8 +146,9 @@ def _resolver(args: argparse.Namespace) -> SchemaRegistry | None:
 def cmd_worker(args: argparse.Namespace) -> int:
     from streams.adapters.faust.app import GuardlineWorker, WorkerSettings
 
+    bootstrap = _bootstrap(args, probe=False)  # config and registry first: they fail faster
     settings = WorkerSettings(
-        bootstrap=_bootstrap(args),
+        bootstrap=bootstrap,
         config=load_config(args.config),
         app_id=args.app_id,
         partitions=args.partitions,
@@ -131,21 +162,24 @@ def cmd_worker(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port,
         schema_registry_url=registry_url(args.schema_registry),
     )
-    GuardlineWorker(settings).run(loglevel=args.loglevel)
+    worker = GuardlineWorker(settings)
+    require_cluster(bootstrap, connect_timeout(args.connect_timeout))
+    worker.run(loglevel=args.loglevel, log_format=args.log_format)
     return 0
 
 
 def cmd_alerts_tail(args: argparse.Namespace) -> int:
-    from streams.alerts_feed import format_alert, iter_alerts
+    from streams.alerts_feed import Dedupe, format_alert, format_json, iter_alerts
 
+    show = format_json if args.json else format_alert
+    dedupe = Dedupe()
+    resolver = _resolver(args)  # a bad registry setting fails before the cluster is asked
     try:
         for alert in iter_alerts(
-            _bootstrap(args),
-            args.topic,
-            from_beginning=args.from_beginning,
-            resolver=_resolver(args),
+            _bootstrap(args), args.topic, from_beginning=args.from_beginning, resolver=resolver
         ):
-            print(format_alert(alert), flush=True)
+            if dedupe.fresh(alert):
+                print(show(alert), flush=True)
     except KeyboardInterrupt:
         pass
     return 0
@@ -154,12 +188,9 @@ def cmd_alerts_tail(args: argparse.Namespace) -> int:
 def cmd_alerts_export(args: argparse.Namespace) -> int:
     from streams.alerts_feed import export_alerts
 
+    resolver = _resolver(args)  # a bad registry setting fails before the cluster is asked
     n = export_alerts(
-        _bootstrap(args),
-        args.output,
-        args.topic,
-        idle_timeout_s=args.idle,
-        resolver=_resolver(args),
+        _bootstrap(args), args.output, args.topic, idle_timeout_s=args.idle, resolver=resolver
     )
     print(f"exported {n} alerts from {args.topic} to {args.output}")
     return 0
@@ -167,8 +198,12 @@ def cmd_alerts_export(args: argparse.Namespace) -> int:
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     from streams.backtest import backtest_file
+    from streams.jsonl import read_decisions
 
-    report = backtest_file(args.events, args.output, load_config(args.config))
+    decisions = read_decisions(_input_file(args.decisions)) if args.decisions else []
+    report = backtest_file(
+        _input_file(args.events), args.output, load_config(args.config), decisions
+    )
     for line in report.errors[:50]:
         print(line, file=sys.stderr)
     print(
@@ -189,6 +224,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.alerts is None or args.truth is None:
         print("error: eval needs ALERTS and --truth (or --randomised)", file=sys.stderr)
         return 2
+    for path in (args.alerts, args.truth, *([args.events] if args.events else [])):
+        _input_file(path)
     with args.alerts.open() as fh:
         alerts = [alert_from_json(json.loads(line)) for line in fh if line.strip()]
     if is_instance_truth(args.truth):
@@ -225,8 +262,13 @@ def _eval_randomised(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from streams.demo import run_demo
 
+    cases = sys.stdin.isatty() if args.cases is None else args.cases
     return run_demo(
-        duration_s=args.duration, seed=args.seed, prometheus=args.prometheus, config=args.config
+        duration_s=args.duration,
+        seed=args.seed,
+        prometheus=args.prometheus,
+        config=args.config,
+        cases=cases,
     )
 
 
@@ -291,6 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="guardline",
         description="Streaming safety signals from chat metadata (never message content).",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -299,8 +343,17 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         return p
 
-    def with_bootstrap(p: argparse.ArgumentParser) -> None:
+    def with_bootstrap(p: argparse.ArgumentParser, *, checked: bool = True) -> None:
         p.add_argument("--bootstrap", help=f"Kafka bootstrap servers (default: ${BOOTSTRAP_ENV})")
+        if not checked:
+            return
+        p.add_argument(
+            "--connect-timeout",
+            type=_positive_seconds,
+            metavar="SECONDS",
+            help="give up, in one line with exit code 3, when no bootstrap server answers "
+            f"within this long (default: ${CONNECT_TIMEOUT_ENV} or 5)",
+        )
 
     def with_config(p: argparse.ArgumentParser) -> None:
         p.add_argument("--config", type=Path, help="detector config TOML (default: built-in)")
@@ -370,7 +423,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ready-file", type=Path, help="file to write once partitions are assigned")
     p.add_argument("--stats-file", type=Path, help="file to rewrite with totals (for bench)")
     with_registry(p, "register schemas, write the Confluent wire format, read both")
-    p.add_argument("--loglevel", default="warning")
+    p.add_argument(
+        "--loglevel",
+        default="info",
+        choices=("debug", "info", "warning", "error"),
+        help="Guardline's own lines from this level (default info: assignments, metrics "
+        "address, poison events); Faust's and Kafka's from warning, all of them at debug",
+    )
+    p.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default=os.environ.get(LOG_FORMAT_ENV) or "text",
+        help=f"text, or json: one object per line (default ${LOG_FORMAT_ENV} or text)",
+    )
     p.add_argument(
         "--metrics-host",
         default=default_host(),
@@ -385,11 +450,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     alerts = sub.add_parser("alerts", help="Read the alert topics.", description="Read alerts.")
     alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True, metavar="ACTION")
-    p = alerts_sub.add_parser("tail", help="Print alerts live, human-readable.")
+    p = alerts_sub.add_parser(
+        "tail",
+        help="Print alerts live, as the moderation queue sees them (each case revision once).",
+    )
     p.set_defaults(handler=cmd_alerts_tail)
     with_bootstrap(p)
-    p.add_argument("--topic", default=topics.ALERTS.name)
+    p.add_argument(
+        "--topic",
+        default=topics.PRIORITY.name,
+        help=f"default: {topics.PRIORITY.name} (HIGH and CRITICAL, what the queue reads); "
+        f"{topics.ALERTS.name} has every alert",
+    )
     p.add_argument("--from-beginning", action="store_true")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
     with_registry(p, "resolves the schema ids of Confluent-framed alerts")
     p = alerts_sub.add_parser("export", help="Write every alert on a topic as JSON Lines.")
     p.set_defaults(handler=cmd_alerts_export)
@@ -399,9 +473,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--idle", type=float, default=3.0, help="stop after this many idle seconds")
     with_registry(p, "resolves the schema ids of Confluent-framed alerts")
 
+    from streams.cases.commands import register as register_cases
+
+    register_cases(sub)
+
     p = add("backtest", cmd_backtest, "Run the detectors over an events file in event-time order.")
     p.add_argument("events", type=Path)
     p.add_argument("-o", "--output", type=Path, required=True, help="alerts JSON Lines file")
+    p.add_argument(
+        "--decisions",
+        type=Path,
+        help="moderator decisions (JSON Lines, `guardline cases decisions -o`), applied as the "
+        "stream applies them",
+    )
     with_config(p)
 
     p = add("eval", cmd_eval, "Score alerts (from backtest) against a simulation's truth file.")
@@ -446,9 +530,16 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="detector config TOML for the worker (default: streams/defaults/demo.toml)",
     )
+    p.add_argument(
+        "--cases",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="at the end, serve the case view on the demo's cases until Ctrl-C (default: when "
+        "run in a terminal)",
+    )
 
     p = add("bench", cmd_bench, "Measure Guardline's speed next to its baselines, in one run.")
-    with_bootstrap(p)
+    with_bootstrap(p, checked=False)  # starts its own broker unless given one
     p.add_argument("--events", type=int, default=100_000, help="simulated events (100000)")
     p.add_argument("--partitions", type=int, default=topics.DEFAULT_PARTITIONS)
     p.add_argument("--workers", type=int, default=1, help="also measure W workers together")
@@ -489,12 +580,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         code: int = args.handler(args)
-    except (ConfigError, RegistryError) as err:
+    except (ConfigError, RegistryError, OperatorError, topics.UnknownTopic) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except Unreachable as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except KafkaError as err:  # reached, yet the client gave up: not Kafka, or refused us
+        where = getattr(args, "bootstrap", None) or external_bootstrap()
+        print(
+            f"error: the Kafka cluster at {where} did not answer as Kafka "
+            f"({type(err).__name__}): check the address and the port",
+            file=sys.stderr,
+        )
+        return EXIT_UNREACHABLE
     except InvalidEvent as err:  # a reader met a message it cannot decode
         print(f"error: undecodable message ({err.code}): {err}", file=sys.stderr)
         return 1
+    except OSError as err:
+        if err.filename is None:  # not about a file: a genuine bug or outage, keep its trace
+            raise
+        print(f"error: {err.filename}: {(err.strerror or str(err)).lower()}", file=sys.stderr)
+        return 2
     return code
 
 

@@ -33,7 +33,9 @@ from streams.model import (
     SEVERITIES,
     SUBJECT_KINDS,
     Account,
+    Action,
     Alert,
+    Decision,
     Event,
     Subject,
 )
@@ -115,6 +117,7 @@ def _load(file_name: str) -> _Codec:
 _EVENT: Final = _load("metadata_event.avsc")
 _ALERT: Final = _load("alert.avsc")
 _DEAD_LETTER: Final = _load("dead_letter.avsc")
+_DECISION: Final = _load("decision.avsc")
 _ACCOUNT_NAME: Final = "org.guardline.Account"
 # The fast event reader follows one schema; any other current schema falls back to fastavro.
 _FAST_HEADER: Final = _EVENT.header if _EVENT.header == MAGIC + FINGERPRINT else None
@@ -303,6 +306,7 @@ def encode_alert(a: Alert, header: bytes | None = None) -> bytes:
             "emitted_at": a.emitted_at_ms,
             "revision": a.revision,
             "detectors_on_subject": a.detectors_on_subject,
+            "counterpart_roles": a.counterpart_roles,
         },
         header,
     )
@@ -330,6 +334,7 @@ def decode_alert(data: bytes | None, resolver: SchemaResolver | None = None) -> 
         emitted_at_ms=r["emitted_at"],
         revision=r["revision"],
         detectors_on_subject=tuple(r["detectors_on_subject"]),
+        counterpart_roles=r["counterpart_roles"],
     )
 
 
@@ -391,4 +396,38 @@ def decode_dead_letter(data: bytes | None, resolver: SchemaResolver | None = Non
         r["original_key"],
         r["original_value"],
         r["failed_at"],
+    )
+
+
+def encode_decision(d: Decision) -> bytes:
+    return _write(
+        _DECISION,
+        {
+            "decision_id": d.decision_id,
+            "alert_id": d.alert_id,
+            "detector": d.detector,
+            "subject": {"kind": d.subject.kind, "id": d.subject.id},
+            "action": d.action,
+            "effective_ts": d.effective_ts_ms,
+            "decided_at": d.decided_at_ms,
+            "moderator": d.moderator,
+            "note": d.note,
+        },
+    )
+
+
+def decode_decision(data: bytes | None, resolver: SchemaResolver | None = None) -> Decision:
+    """Decode one decision message; malformed bytes raise InvalidEvent."""
+    r = _read(_DECISION, data, resolver)
+    subject = r["subject"]
+    return Decision(
+        decision_id=r["decision_id"],
+        alert_id=r["alert_id"],
+        detector=r["detector"],
+        subject=Subject(SUBJECT_KINDS[subject["kind"]], subject["id"]),
+        action=Action(r["action"]),
+        effective_ts_ms=r["effective_ts"],
+        decided_at_ms=r["decided_at"],
+        moderator=r["moderator"],
+        note=r["note"],
     )

@@ -18,6 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from streams.config_checks import cross_check
 from streams.detectors import REGISTRY
 from streams.detectors.contract import Detector
 from streams.engine.core import Engine, EngineConfig
@@ -39,8 +40,11 @@ _CANDIDATE_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 class ConfigError(ValueError):
     def __init__(self, problems: list[str], source: str) -> None:
         self.problems = problems
+        if len(problems) == 1:  # one problem, one line
+            super().__init__(f"invalid Guardline config ({source}): {problems[0]}")
+            return
         lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"invalid Guardline config ({source}):\n{lines}")
+        super().__init__(f"invalid Guardline config ({source}), {len(problems)} problems:\n{lines}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +83,13 @@ def load_config(path: str | Path | None = None) -> GuardlineConfig:
         source = str(chosen)
         try:
             _merge(raw, _read(Path(chosen)))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError([f"cannot read {chosen}: {exc}"], source) from exc
+        except OSError as exc:
+            raise ConfigError([f"cannot read {chosen}: {exc.strerror or exc}"], source) from exc
+        except UnicodeDecodeError as exc:
+            problem = f"cannot read {chosen}: not UTF-8 text (byte {exc.start}); TOML is UTF-8"
+            raise ConfigError([problem], source) from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError([f"cannot read {chosen}: not valid TOML ({exc})"], source) from exc
     return parse_config(raw, source)
 
 
@@ -192,7 +201,9 @@ def _build(cls: Any, section: Any, where: str, problems: list[str]) -> Any:
         values[key] = Severity(value) if isinstance(default, Severity) else value
     if len(problems) > before:
         return None
-    return cls(**values)
+    settings = cls(**values)
+    problems += cross_check(settings, where)  # values valid alone that clash together
+    return settings
 
 
 def _check_value(value: Any, default: Any) -> str | None:

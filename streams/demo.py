@@ -41,7 +41,9 @@ def run_demo(
     *,
     prometheus: bool = False,
     config: Path | None = None,
+    cases: bool = False,
 ) -> int:
+    """With `cases`, the case view serves the demo's cases at the end, until Ctrl-C."""
     started = time.monotonic()
     if prometheus:
         try:
@@ -88,13 +90,50 @@ def run_demo(
                 alerts = _stream_and_watch(bootstrap, app_id, sim.events, duration_s, started)
                 watch.stop()
                 _metrics_check(metrics_url, watch.peak)
+                _summary(alerts, attackers, time.monotonic() - started)
+                if cases:
+                    _serve_cases(bootstrap, work / "cases.db")
+                else:
+                    say("the case view: run `./dev demo` in a terminal (or pass --cases) to browse")
+                    say(
+                        "these cases afterwards, or `guardline cases serve` next to your own worker"
+                    )
             finally:
                 if prom is not None:
                     prom.stop()
                     say("Prometheus stopped")
                 stop_worker(proc)
-            _summary(alerts, attackers, time.monotonic() - started)
     return 0
+
+
+def _serve_cases(bootstrap: str, db: Path) -> None:
+    """The case view over the demo's alerts, fed live (decisions reach the running worker)."""
+    from streams.cases.bundle import bundle_zip
+    from streams.cases.commands import DEFAULT_PORT, decision_sender
+    from streams.cases.feed import CaseFeed
+    from streams.cases.store import CaseStore
+    from streams.cases.web import CaseServer
+
+    store = CaseStore.open(db)
+    feed = CaseFeed(store, bootstrap)
+    feed.catch_up()
+    send = decision_sender(bootstrap)
+    try:
+        server = CaseServer("127.0.0.1", DEFAULT_PORT, store, decide=send)
+    except OSError:  # the default port is taken: any free one
+        server = CaseServer("127.0.0.1", 0, store, decide=send)
+    server.bundle = lambda alert_id: bundle_zip(store, alert_id, bootstrap)
+    server.start()
+    say(f"case view: {server.url} ({len(store.list_cases())} open cases); Ctrl-C to stop")
+    try:
+        while True:
+            feed.poll_once()
+    except KeyboardInterrupt:
+        say("stopping the case view")
+    finally:
+        server.shutdown()
+        feed.close()
+        store.close()
 
 
 class _LagWatch(threading.Thread):

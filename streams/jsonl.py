@@ -21,8 +21,10 @@ from streams.model import (
     SEVERITIES,
     SUBJECT_KINDS,
     Account,
+    Action,
     AgeBand,
     Alert,
+    Decision,
     Event,
     EventType,
     Severity,
@@ -66,6 +68,7 @@ _ALERT_FIELDS: Final = (
     "emitted_at",
     "revision",
     "detectors_on_subject",
+    "counterpart_roles",
 )
 _SUBJECT_FIELDS: Final = ("kind", "id")
 _MEMBERS: Final[dict[type[StrEnum], Mapping[str, StrEnum]]] = {
@@ -73,6 +76,7 @@ _MEMBERS: Final[dict[type[StrEnum], Mapping[str, StrEnum]]] = {
     AgeBand: AGE_BANDS,
     Severity: SEVERITIES,
     SubjectKind: SUBJECT_KINDS,
+    Action: {m.value: m for m in Action},
 }
 
 
@@ -252,11 +256,13 @@ def alert_to_json(a: Alert) -> dict[str, object]:
         "emitted_at": a.emitted_at_ms,
         "revision": a.revision,
         "detectors_on_subject": list(a.detectors_on_subject),
+        "counterpart_roles": dict(a.counterpart_roles),
     }
 
 
 def alert_from_json(obj: object) -> Alert:
-    """Read back an exported alert; `revision` and `detectors_on_subject` may be absent (0.1.0)."""
+    """Read back an exported alert; `revision` and `detectors_on_subject` may be absent (0.1.0),
+    and `counterpart_roles` (before 0.2.0)."""
     d = _object(obj, None, _ALERT_FIELDS)
 
     def req(key: str) -> object:
@@ -268,6 +274,9 @@ def alert_from_json(obj: object) -> Alert:
         _bad_type("features", "an object of numbers", features)
     revision = d.get("revision")
     on_subject = d.get("detectors_on_subject")
+    roles = d.get("counterpart_roles", {})
+    if not isinstance(roles, dict):
+        _bad_type("counterpart_roles", "an object of strings", roles)
     return Alert(
         alert_id=_str(req("alert_id"), "alert_id"),
         detector=_str(req("detector"), "detector"),
@@ -291,6 +300,7 @@ def alert_from_json(obj: object) -> Alert:
         detectors_on_subject=(
             () if on_subject is None else _str_list(on_subject, "detectors_on_subject")
         ),
+        counterpart_roles={k: _str(v, f"counterpart_roles.{k}") for k, v in roles.items()},
     )
 
 
@@ -336,3 +346,64 @@ def write_jsonl(path: str | Path, records: Iterable[Mapping[str, object]]) -> in
             out.write("\n")
             count += 1
     return count
+
+
+def decision_to_json(d: Decision) -> dict[str, object]:
+    """A decision as JSON, with the Avro schema's field names (a decisions file's lines)."""
+    return {
+        "decision_id": d.decision_id,
+        "alert_id": d.alert_id,
+        "detector": d.detector,
+        "subject": {"kind": d.subject.kind.value, "id": d.subject.id},
+        "action": d.action.value,
+        "effective_ts": d.effective_ts_ms,
+        "decided_at": d.decided_at_ms,
+        "moderator": d.moderator,
+        "note": d.note,
+    }
+
+
+def read_decisions(path: str | Path) -> list[Decision]:
+    """A decisions file (JSON Lines, `decision_to_json`); a bad line raises InvalidEvent
+    naming its line number."""
+    out: list[Decision] = []
+    with Path(path).open(encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                d = _object(json.loads(line), None, _DECISION_FIELDS)
+                subject = _object(_required(d, "subject", "subject"), "subject", _SUBJECT_FIELDS)
+                out.append(
+                    Decision(
+                        decision_id=_str(_required(d, "decision_id", "decision_id"), "decision_id"),
+                        alert_id=_str(_required(d, "alert_id", "alert_id"), "alert_id"),
+                        detector=_str(_required(d, "detector", "detector"), "detector"),
+                        subject=Subject(
+                            _enum(
+                                _required(subject, "kind", "subject.kind"),
+                                SubjectKind,
+                                "subject.kind",
+                            ),
+                            _str(_required(subject, "id", "subject.id"), "subject.id"),
+                        ),
+                        action=_enum(_required(d, "action", "action"), Action, "action"),
+                        effective_ts_ms=_int(
+                            _required(d, "effective_ts", "effective_ts"), "effective_ts"
+                        ),
+                        decided_at_ms=_int(_required(d, "decided_at", "decided_at"), "decided_at"),
+                        moderator=_str(d.get("moderator", ""), "moderator"),
+                        note=_str(d.get("note", ""), "note"),
+                    )
+                )
+            except json.JSONDecodeError as exc:
+                raise InvalidEvent("bad_json", None, f"{path}:{line_no}: {exc}") from exc
+            except InvalidEvent as exc:
+                raise InvalidEvent(exc.code, exc.field, f"{path}:{line_no}: {exc}") from exc
+    return out
+
+
+_DECISION_FIELDS = (
+    "decision_id", "alert_id", "detector", "subject", "action", "effective_ts", "decided_at",
+    "moderator", "note",
+)  # fmt: skip

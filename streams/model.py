@@ -138,3 +138,27 @@ class Alert:
     emitted_at_ms: int = 0
     revision: int = 1
     detectors_on_subject: tuple[str, ...] = field(default=())
+    # Counterpart -> its role in the case (`Detector.counterpart_role`, `Finding.roles`).
+    counterpart_roles: dict[str, str] = field(default_factory=dict)
+
+
+class Action(StrEnum):
+    CONFIRM = "CONFIRM"
+    CLEAR = "CLEAR"
+    ESCALATE = "ESCALATE"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A moderator's decision on a case (`schemas/decision.avsc`); a CLEAR suppresses the
+    case's detector on its subject from `effective_ts_ms` (event time) for a configured time."""
+
+    decision_id: str
+    alert_id: str
+    detector: str
+    subject: Subject
+    action: Action
+    effective_ts_ms: int
+    decided_at_ms: int
+    moderator: str = ""
+    note: str = ""

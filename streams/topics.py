@@ -25,6 +25,17 @@ DEFAULT_PARTITIONS: Final = 4
 """Partitions of every topic unless `ensure_topics(partitions=...)` changes the input's."""
 
 
+class UnknownTopic(LookupError):
+    """A topic asked for by name does not exist on the cluster; the message says what does."""
+
+    def __init__(self, topic: str, bootstrap: str) -> None:
+        alerts = ", ".join(spec.name for spec in (ALERTS, PRIORITY, SHADOW))
+        super().__init__(
+            f"topic {topic!r} does not exist on {bootstrap} (alert topics: {alerts}; "
+            "`guardline topics` creates them)"
+        )
+
+
 @dataclass(frozen=True)
 class TopicSpec:
     """A topic as Guardline expects it: name, size, retention and what its key means."""
@@ -80,6 +91,13 @@ DEAD_LETTER: Final = TopicSpec(
     purpose="input messages that could not be decoded or processed, with the reason",
 )
 
+DECISIONS: Final = TopicSpec(
+    name="guardline.decisions.v1",
+    retention_ms=-1,
+    key='the case\'s subject "KIND:id"',
+    purpose="moderator decisions (confirm, clear, escalate): fed back to workers and the store",
+)
+
 ROUTED: Final = TopicSpec(
     name="guardline.internal.routed.v1",
     retention_ms=_DAY_MS,
@@ -87,7 +105,7 @@ ROUTED: Final = TopicSpec(
     purpose="internal: validated events re-keyed by subject (account, device, IP), packed",
 )
 
-ALL_TOPICS: Final = (EVENTS, ALERTS, PRIORITY, SHADOW, DEAD_LETTER, ROUTED)
+ALL_TOPICS: Final = (EVENTS, ALERTS, PRIORITY, SHADOW, DEAD_LETTER, DECISIONS, ROUTED)
 
 
 def topic_specs(partitions: int | None = None) -> tuple[TopicSpec, ...]:

@@ -3,6 +3,7 @@ answers any byte string with an Event or an InvalidEvent carrying a known reason
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from io import BytesIO
 from pathlib import Path
@@ -21,9 +22,11 @@ from streams.codec import (
     DeadLetter,
     decode_alert,
     decode_dead_letter,
+    decode_decision,
     decode_event,
     encode_alert,
     encode_dead_letter,
+    encode_decision,
     encode_event,
 )
 from streams.jsonl import alert_from_json, alert_to_json, event_from_json, event_to_json
@@ -31,8 +34,10 @@ from streams.model import (
     GROUP_REQUIRED,
     TARGET_FORBIDDEN,
     Account,
+    Action,
     AgeBand,
     Alert,
+    Decision,
     Event,
     EventType,
     Severity,
@@ -102,6 +107,7 @@ alerts = st.builds(
     emitted_at_ms=timestamps,
     revision=st.integers(1, 1000),
     detectors_on_subject=st.lists(ids, max_size=3).map(tuple),
+    counterpart_roles=st.dictionaries(ids, st.sampled_from(["minor_contacted", "deleted_account"])),
 )
 
 EXAMPLE = event_from_json(
@@ -299,3 +305,35 @@ def test_old_writer_is_resolved_to_the_current_schema(
     record = codec._read(loaded, old.getvalue())
     assert record["platform"] == "web"
     assert record["event_id"] == EXAMPLE.event_id
+
+
+def test_an_alert_written_with_the_released_schema_reads_with_no_roles() -> None:
+    """Alerts on the topics from before `counterpart_roles` (0.1.0) still decode: empty roles."""
+    released = json.loads((SCHEMA_DIR / "released/0.1.0/alert.avsc").read_text())
+    assert "counterpart_roles" not in {f["name"] for f in released["fields"]}
+    roles = {"m-1": "minor_contacted"}
+    written = alert_from_json({**_ALERT_JSON, "counterparts": ["m-1"], "counterpart_roles": roles})
+    alert = decode_alert(encode_alert(written))
+    assert alert == written and alert.counterpart_roles == roles
+    record = {**alert_to_json(written)}
+    record.pop("counterpart_roles")
+    old = BytesIO()
+    old.write(MAGIC + codec.schema_fingerprint(released))
+    schemaless_writer(old, parse_schema(released), record)
+    read = decode_alert(old.getvalue())
+    assert read.counterpart_roles == {}
+    assert dataclasses.replace(read, counterpart_roles=roles) == alert
+
+
+def test_decision_round_trip_and_a_second_avro_implementation_reads_it() -> None:
+    import avro.io
+
+    decision = Decision(
+        "d-1", "c-1", "minor_exposure", Subject(SubjectKind.DEVICE, "d-9"), Action.ESCALATE,
+        1_795_000_000_000, 1_795_000_100_000, "mod-7", "",
+    )  # fmt: skip
+    data = encode_decision(decision)
+    assert decode_decision(data) == decision
+    schema = avro.schema.parse((SCHEMA_DIR / "decision.avsc").read_text())
+    record = avro.io.DatumReader(schema).read(avro.io.BinaryDecoder(BytesIO(data[10:])))
+    assert (record["action"], record["subject"]["id"]) == ("ESCALATE", "d-9")

@@ -9,7 +9,9 @@ from hypothesis import strategies as st
 
 from streams.config import load_config
 from streams.engine.core import Engine
-from streams.engine.footprint import state_footprint
+from streams.engine.footprint import open_cases, state_footprint
+from streams.model import Action, Decision
+from tests.cases.builders import attack
 from tests.factories import MIN, T0, adult, message, minor
 
 
@@ -63,3 +65,26 @@ def test_a_small_sample_still_counts_every_key_and_estimates_bytes() -> None:
     assert keys == 200
     exact = exact_bytes([engine], "new_contact_burst")
     assert 0.5 * exact <= size <= 2 * exact
+
+
+def test_open_cases_by_detector_and_severity_and_a_clear_closes_one() -> None:
+    config = load_config()
+    engine = config.new_engine()
+    alerts = engine.process_all(attack("u-open", 20))
+    final = {a.alert_id: a for a in alerts}  # emission order: the last revision wins
+    # All within a cooldown of the last event: every case is open, at its last severity.
+    expected: dict[tuple[str, str], int] = {}
+    for a in final.values():
+        expected[(a.detector, a.severity.value)] = (
+            expected.get((a.detector, a.severity.value), 0) + 1
+        )
+    assert open_cases([engine]) == expected
+    case = alerts[-1]
+    engine.decide(
+        f"ACCOUNT:{case.subject.id}",
+        Decision(
+            "d", case.alert_id, case.detector, case.subject, Action.CLEAR, case.trigger_ts_ms, 0
+        ),
+    )
+    expected[(case.detector, final[case.alert_id].severity.value)] -= 1
+    assert open_cases([engine]) == {k: v for k, v in expected.items() if v}

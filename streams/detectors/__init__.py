@@ -26,6 +26,8 @@ def register(detector_cls: Any) -> None:
         raise ValueError(f"detector name {name!r} registered twice")
     if not detector_cls.version:
         raise ValueError(f"detector {name!r} has no version")
+    if not getattr(detector_cls, "counterpart_role", ""):
+        raise ValueError(f"detector {name!r} does not say what its counterparts are")
     REGISTRY[name] = (detector_cls, detector_cls._config_type)
 
 

@@ -130,6 +130,7 @@ class ChurnState:
 class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
     name: ClassVar[str] = "anonymous_churn"
     version: ClassVar[str] = "2.0.0"
+    counterpart_role: ClassVar[str] = "deleted_account"
     event_types: ClassVar[frozenset[EventType]] = CONTACT_TYPES | LIFECYCLE_TYPES
     minor_targets_only: ClassVar[frozenset[EventType]] = CONTACT_TYPES
 
@@ -340,6 +341,7 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
             evidence_event_ids=capped(contacts, cfg.evidence_cap),
             reason=reason,
             magnitude=float(len(ring)),
+            roles={aid: "ring_account" for aid, _ in ring},
         )
 
     def expire(self, state: ChurnState, now_ms: int) -> bool:

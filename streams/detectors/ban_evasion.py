@@ -114,6 +114,7 @@ class EvasionState:
 class BanEvasionDetector(DetectorBase[BanEvasionConfig, EvasionState]):
     name: ClassVar[str] = "ban_evasion"
     version: ClassVar[str] = "1.1.0"
+    counterpart_role: ClassVar[str] = "minor_contacted"
     event_types: ClassVar[frozenset[EventType]] = CONTACT_TYPES | LIFECYCLE_TYPES
     minor_targets_only: ClassVar[frozenset[EventType]] = CONTACT_TYPES
 
@@ -255,6 +256,7 @@ class BanEvasionDetector(DetectorBase[BanEvasionConfig, EvasionState]):
             reason=reason,
             magnitude=float(count),
             subject=Subject(SubjectKind.ACCOUNT, actor.id),
+            roles={aid: "deleted_account" for aid, _ in sources},
         )
 
     def expire(self, state: EvasionState, now_ms: int) -> bool:

@@ -10,7 +10,7 @@ in `guardline backtest` and in unit tests.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar, get_args, get_origin
 
 from streams.model import Event, EventType, Severity, Subject
@@ -30,6 +30,8 @@ class Finding:
     `magnitude` is what "bigger numbers" means for case updates (usually distinct minors).
     `subject` names what the alert is about when it is not the subject whose state produced
     it (e.g. a device's state catching one new account on it); the case follows that subject.
+    `roles` gives a counterpart's role where it is not the detector's `counterpart_role`
+    (a finding that lists minors and deleted accounts together).
     """
 
     severity: Severity
@@ -43,6 +45,7 @@ class Finding:
     reason: str
     magnitude: float
     subject: Subject | None = None
+    roles: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,8 @@ class Detector(Protocol):
     # Of those, the types routed only when the target is a declared minor (`MINOR_BANDS`):
     # the engine does not ask about the rest of them (most chats are between adults).
     minor_targets_only: ClassVar[frozenset[EventType]]
+    # What its alerts' counterparts are (e.g. "minor_contacted"), unless a finding says.
+    counterpart_role: ClassVar[str]
 
     def subject_keys(self, event: Event) -> Iterable[str]:
         """State keys (`subject_key`) of the subjects this event updates (routing). Only asked
@@ -115,6 +120,7 @@ class DetectorBase(Generic[ConfigT, StateT]):
     version: ClassVar[str]
     event_types: ClassVar[frozenset[EventType]]  # every type `subject_keys` can route
     minor_targets_only: ClassVar[frozenset[EventType]] = frozenset()  # see `Detector`
+    counterpart_role: ClassVar[str]  # see `Detector`
     _config_type: ClassVar[type[Any]]
     _state_type: ClassVar[type[Stored]]
 

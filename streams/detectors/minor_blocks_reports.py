@@ -70,6 +70,7 @@ _FLAG = {EventType.BLOCKED: BLOCK, EventType.REPORTED: REPORT}
 class MinorBlocksReportsDetector(DetectorBase[MinorBlocksReportsConfig, BlocksState]):
     name: ClassVar[str] = "minor_blocks_reports"
     version: ClassVar[str] = "1.1.0"
+    counterpart_role: ClassVar[str] = "minor_who_blocked_or_reported"
     event_types: ClassVar[frozenset[EventType]] = frozenset(_FLAG)
 
     def subject_keys(self, event: Event) -> Iterable[str]:

@@ -88,6 +88,7 @@ class MassAddState(DictState):
 class MinorMassAddDetector(DetectorBase[MinorMassAddConfig, MassAddState]):
     name: ClassVar[str] = "minor_mass_add"
     version: ClassVar[str] = "2.0.0"
+    counterpart_role: ClassVar[str] = "minor_added"
     event_types: ClassVar[frozenset[EventType]] = _ADDS
     minor_targets_only: ClassVar[frozenset[EventType]] = frozenset({EventType.CONTACT_ADDED})
 

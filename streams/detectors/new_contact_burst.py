@@ -70,6 +70,7 @@ _CONTACTS = frozenset({EventType.MESSAGE_SENT, EventType.CONTACT_ADDED})
 class NewContactBurstDetector(DetectorBase[NewContactBurstConfig, BurstState]):
     name: ClassVar[str] = "new_contact_burst"
     version: ClassVar[str] = "1.0.0"
+    counterpart_role: ClassVar[str] = "minor_contacted"
     event_types: ClassVar[frozenset[EventType]] = _CONTACTS
     minor_targets_only: ClassVar[frozenset[EventType]] = _CONTACTS
 

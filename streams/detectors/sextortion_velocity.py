@@ -137,6 +137,7 @@ _MESSAGES = frozenset({EventType.MESSAGE_SENT})
 class SextortionVelocityDetector(DetectorBase[SextortionVelocityConfig, VelocityState]):
     name: ClassVar[str] = "sextortion_velocity"
     version: ClassVar[str] = "1.0.0"
+    counterpart_role: ClassVar[str] = "minor_messaged"
     event_types: ClassVar[frozenset[EventType]] = _MESSAGES
     minor_targets_only: ClassVar[frozenset[EventType]] = _MESSAGES
 

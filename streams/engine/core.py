@@ -8,22 +8,32 @@ one place and moves with its partition.
 Redelivery and replays never double count: each subject remembers the highest
 (event time, event id) it applied, and anything at or below it is skipped. Because events
 reach a subject in (ts, event_id) order (see `reorder.py`), that single mark is exact.
+
+A detector that raises on an event (a bug, "poison event") does not stop the engine: that
+event is not applied to that subject at all (`StepFailure`, in `failures`), and the subject's
+state is rebuilt as it was before the event (`rebuild`), so the stream and the backtest skip
+the same (subject, event) the same way.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from streams.detectors.contract import Detector, Finding
 from streams.detectors.subjects import subject_key
 from streams.engine.cases import Case, advance_case
+from streams.engine.decisions import Suppression, decision_key, order_key
 from streams.model import (
     MINOR_BANDS,
     SUBJECT_KINDS,
+    Action,
     Alert,
+    Decision,
     Event,
     EventType,
     Severity,
@@ -40,12 +50,14 @@ class EngineConfig:
     update_growth: float = 0.5
     # Findings at or above this severity from two detectors on one subject make it CRITICAL.
     escalate_from: Severity = Severity.HIGH
+    # A moderator's clear keeps that detector quiet on that subject this long (event time).
+    clear_suppression_ms: int = 7 * 24 * HOUR_MS
 
 
 class SubjectState:
     """Everything Guardline remembers about one subject, across detectors."""
 
-    __slots__ = ("cases", "detector_states", "hwm_id", "hwm_ts_ms", "subject")
+    __slots__ = ("cases", "detector_states", "hwm_id", "hwm_ts_ms", "subject", "suppressions")
 
     def __init__(self, subject: Subject) -> None:
         self.subject = subject  # parsed once from its key, not on every event
@@ -53,6 +65,32 @@ class SubjectState:
         self.hwm_id = ""
         self.detector_states: dict[str, Any] = {}
         self.cases: dict[str, Case] = {}
+        self.suppressions: dict[str, Suppression] = {}  # "detector|KIND:id" -> a clear
+
+
+@dataclass(frozen=True, slots=True)
+class StepFailure:
+    """An exception a detector (or the case logic) raised on one event for one subject.
+
+    Carries names only, never the exception's message or arguments (they may hold ids):
+    the detector, the exception type and where it was raised (file:line in function).
+    """
+
+    key: str  # "" when routing failed (the event reached no subject)
+    event: Event
+    detector: str
+    error: str
+    where: str
+
+    @property
+    def reason(self) -> str:
+        """The dead letter's reason: names only (no ids, not the exception's message)."""
+        doing = "routing it" if not self.key else f"applying it to its {self.subject_kind} subject"
+        return f"detector {self.detector} raised {self.error} at {self.where} while {doing}"
+
+    @property
+    def subject_kind(self) -> str:
+        return self.key.partition(":")[0]
 
 
 @dataclass(slots=True)
@@ -62,6 +100,8 @@ class EngineStats:
     findings: int = 0
     alerts: int = 0
     evicted: int = 0
+    failed: int = 0  # (subject, event) pairs not applied because a step raised
+    suppressed: dict[str, int] = field(default_factory=dict)  # findings held back, by detector
 
 
 class Engine:
@@ -80,6 +120,7 @@ class Engine:
         self._clock_ms = clock_ms
         self._loader = loader
         self._by_name = {d.name: d for d in self.detectors}
+        self._named: dict[tuple[str, ...], tuple[Detector, ...]] = {}
         # Which detectors may route an event, by its type and whether its target is a declared
         # minor: most never see most events (an adult-to-adult chat asks none).
         self._to_minor = {t: self._wanting(t, to_minor=True) for t in EventType}
@@ -87,6 +128,10 @@ class Engine:
         self.subjects: dict[str, SubjectState] = {}
         self.dirty: set[str] = set()
         self.stats = EngineStats()
+        # Steps that raised, oldest first, for the caller to report (`take_failures`), and the
+        # (subject key, event id) pairs never to apply again (a rebuild replays around them).
+        self.failures: list[StepFailure] = []
+        self.poisoned: set[tuple[str, str]] = set()
 
     def _wanting(self, event_type: EventType, *, to_minor: bool) -> tuple[Detector, ...]:
         return tuple(
@@ -94,6 +139,16 @@ class Engine:
             for d in self.detectors
             if event_type in d.event_types and (to_minor or event_type not in d.minor_targets_only)
         )
+
+    def detectors_named(self, names: tuple[str, ...]) -> tuple[Detector, ...]:
+        """This engine's detectors among `names`, in that order (the router's, from the same
+        config), each tuple looked up once; a name this engine does not run is left out."""
+        found = self._named.get(names)
+        if found is None:
+            found = self._named[names] = tuple(
+                self._by_name[n] for n in names if n in self._by_name
+            )
+        return found
 
     def candidates(self, event: Event) -> tuple[Detector, ...]:
         """The detectors that may route `event` (the others' `subject_keys` would be empty)."""
@@ -110,11 +165,23 @@ class Engine:
         """Apply an event to every subject it touches."""
         return self.process_all((event,))
 
-    def process_all(self, events: Iterable[Event]) -> list[Alert]:
-        """`process` over many events in (ts, event_id) order (the backtest path), in one go."""
+    def process_all(
+        self,
+        events: Iterable[Event],
+        history: Callable[[], Iterable[Event | Decision]] | None = None,
+    ) -> list[Alert]:
+        """`process` over many events in (ts, event_id) order (the backtest path), in one go.
+
+        `history` reads the same events again from the start: a subject a step failed on is
+        rebuilt from it (the events before the failing one). Without it, `events` is read
+        again, so it must then be a collection, not a one-shot iterator.
+        """
+        if history is None and iter(events) is events:  # one-shot: keep it to rebuild from
+            events = list(events)
         alerts: list[Alert] = []
         to_minor, not_to_minor = self._to_minor, self._not_to_minor
         apply = self._apply
+        failures = self.failures
         for event in events:
             target = event.target  # `candidates`, inline: this loop is the backtest's hot path
             if target is not None and target.age_band in MINOR_BANDS:
@@ -122,8 +189,17 @@ class Engine:
             else:
                 detectors = not_to_minor[event.type]
             if detectors:
-                for key, wanting in _routes(detectors, event).items():
+                try:
+                    routed = _routes(detectors, event)
+                except Exception as exc:  # a detector's subject_keys: the event reaches no one
+                    self.stats.failed += 1
+                    self.failures.append(routing_failure(detectors, event, exc))
+                    continue
+                for key, wanting in routed.items():
+                    before = len(failures)
                     apply(key, wanting, event, alerts)
+                    if len(failures) > before:
+                        self.rebuild(key, _before(history() if history else events, event))
         return alerts
 
     def apply(self, key: str, detectors: Iterable[Detector], event: Event) -> list[Alert]:
@@ -135,6 +211,10 @@ class Engine:
     def _apply(
         self, key: str, detectors: Iterable[Detector], event: Event, alerts: list[Alert]
     ) -> None:
+        """Apply one event to one subject. If a step raises, nothing of it stays: its alerts
+        are dropped and the failure recorded; the caller then `rebuild`s the subject."""
+        if self.poisoned and (key, event.event_id) in self.poisoned:
+            return  # failed before: a rebuild replays around it
         state = self.subjects.get(key) or self._state(key)
         ts_ms = event.ts_ms
         if ts_ms < state.hwm_ts_ms or (ts_ms == state.hwm_ts_ms and event.event_id <= state.hwm_id):
@@ -146,22 +226,65 @@ class Engine:
         owner = state.subject
         det_states = state.detector_states
         changed = False
-        for detector in detectors:
-            det_state = det_states.get(detector.name)
-            if det_state is None:
-                det_state = det_states[detector.name] = detector.new_state()
-            outcome = detector.step(det_state, owner, event)
-            changed = changed or outcome.changed
-            finding = outcome.finding
-            if finding is not None:
-                self.stats.findings += 1
-                alert = self._case_update(state, finding.subject or owner, detector, finding, event)
-                if alert is not None:
-                    alerts.append(alert)
+        published = len(alerts)
+        detector: Detector | None = None
+        try:
+            for detector in detectors:
+                det_state = det_states.get(detector.name)
+                if det_state is None:
+                    det_state = det_states[detector.name] = detector.new_state()
+                outcome = detector.step(det_state, owner, event)
+                changed = changed or outcome.changed
+                finding = outcome.finding
+                if finding is not None:
+                    self.stats.findings += 1
+                    subject = finding.subject or owner
+                    alert = self._case_update(state, subject, detector, finding, event)
+                    if alert is not None:
+                        alerts.append(alert)
+        except Exception as exc:  # a bug for this one event: never the worker's end
+            del alerts[published:]
+            self.stats.applied -= 1
+            self._failed(key, event, detector.name if detector else "?", exc)
+            return
         if changed:
             # The high-water mark is persisted with material changes only: an event that
             # changed nothing is harmless to re-apply after a restart.
             self.dirty.add(key)
+
+    def _failed(self, key: str, event: Event, detector: str, exc: Exception) -> None:
+        self.stats.failed += 1
+        self.poisoned.add((key, event.event_id))
+        self.failures.append(StepFailure(key, event, detector, type(exc).__name__, _where(exc)))
+
+    def take_failures(self) -> list[StepFailure]:
+        """Failures since the last call, oldest first."""
+        failures, self.failures = self.failures, []
+        return failures
+
+    def rebuild(self, key: str, events: Iterable[Event | Decision]) -> None:
+        """Rebuild a subject a step failed on: its stored state (the loader's; none in a
+        backtest), then `events` re-applied: the subject's events (and moderator decisions)
+        since that state was stored (older events are skipped by its high-water mark), the
+        failed ones left out. Their alerts were already published, so they are dropped, and
+        the counters stay as they were."""
+        self.subjects.pop(key, None)
+        self.dirty.discard(key)
+        stats, failures = replace(self.stats), len(self.failures)
+        replayed: list[Alert] = []
+        for event in events:
+            if isinstance(event, Decision):
+                if decision_key(event) == key:
+                    self.decide(key, event)
+                continue
+            try:
+                wanting = self.routes(event).get(key)
+            except Exception:  # failed routing: it never reached the subject the first time
+                continue
+            if wanting:
+                self._apply(key, wanting, event, replayed)
+        del self.failures[failures:]  # a replay fails only where it failed before
+        self.stats = stats
 
     def _case_update(
         self,
@@ -176,6 +299,12 @@ class Engine:
         key = subject_key(subject.kind, subject.id)
         # Cases live in the state that found them, one per (detector, subject).
         case_key = f"{detector.name}|{key}"
+        cleared = state.suppressions.get(case_key) if state.suppressions else None
+        if cleared is not None and cleared.covers(now):
+            cleared.suppressed += 1
+            self.stats.suppressed[detector.name] = self.stats.suppressed.get(detector.name, 0) + 1
+            self.dirty.add(subject_key(state.subject.kind, state.subject.id))
+            return None
         ignored = {detector.name} if detector.name in self.shadow else {detector.name, *self.shadow}
         others = sorted(
             {
@@ -209,6 +338,10 @@ class Engine:
         features = dict(finding.features)
         if others:
             features["other_detectors_open"] = float(len(others))
+        if cleared is not None and now <= cleared.until_ms + cfg.cooldown_ms:
+            # Shown for a cooldown after the suppression ends, whenever `expire` runs.
+            features["cleared_by_moderator"] = 1.0
+            features["findings_suppressed_after_clear"] = float(cleared.suppressed)
         reason = finding.reason
         if severity is Severity.CRITICAL and others:
             reason += f" Escalated: also flagged by {', '.join(others)}."
@@ -230,7 +363,33 @@ class Engine:
             emitted_at_ms=self._clock_ms(),
             revision=case.revision,
             detectors_on_subject=tuple(others),
+            counterpart_roles={
+                c: finding.roles.get(c, detector.counterpart_role) for c in finding.counterparts
+            },
         )
+
+    def decide(self, key: str, decision: Decision) -> bool:
+        """Apply a moderator's decision to the state at `key` (its subject's); True if it
+        changed anything. Applying the same decision again changes nothing more."""
+        if decision.action is not Action.CLEAR:
+            return False
+        state = self.subjects.get(key) or self._state(key)
+        case_key = f"{decision.detector}|{key}"
+        start = decision.effective_ts_ms
+        until = start + self.config.clear_suppression_ms
+        current = state.suppressions.get(case_key)
+        if current is None:
+            state.suppressions[case_key] = Suppression(start, until)
+        else:
+            current.from_ms, current.until_ms = (
+                min(current.from_ms, start),
+                max(current.until_ms, until),
+            )
+        case = state.cases.get(case_key)
+        if case is not None and case.case_id == decision.alert_id:
+            del state.cases[case_key]  # the next finding after the suppression opens a new case
+        self.dirty.add(key)
+        return True
 
     def expire(self, now_ms: int) -> int:
         """Forget what fell out of every window before `now_ms` (event time); returns evictions."""
@@ -243,7 +402,12 @@ class Engine:
                     empty = False
             if any(not c.is_open(now_ms, cooldown) for c in state.cases.values()):
                 state.cases = {n: c for n, c in state.cases.items() if c.is_open(now_ms, cooldown)}
-            if empty and not state.cases:
+            if state.suppressions:
+                keep = now_ms - cooldown  # shown on alerts for a cooldown after it ends
+                state.suppressions = {
+                    n: s for n, s in state.suppressions.items() if s.until_ms >= keep
+                }
+            if empty and not state.cases and not state.suppressions:
                 gone.append(key)
         for key in gone:
             del self.subjects[key]
@@ -252,9 +416,14 @@ class Engine:
         return len(gone)
 
     def take_dirty(self) -> dict[str, bytes | None]:
-        """Serialised state of every subject changed since the last call (None = forgotten)."""
+        """Serialised state of every subject changed since the last call (None = forgotten).
+
+        Once saved, state is rebuilt from the store, which holds no failed event: the
+        poisoned pairs are no longer needed (a redelivered one fails, and is reported, again).
+        """
         out = {key: self.dump(key) for key in self.dirty}
         self.dirty.clear()
+        self.poisoned.clear()
         return out
 
     def dump(self, key: str) -> bytes | None:
@@ -266,6 +435,8 @@ class Engine:
             "d": {n: self._by_name[n].dump(s) for n, s in state.detector_states.items()},
             "c": {n: c.dump() for n, c in state.cases.items()},
         }
+        if state.suppressions:
+            doc["s"] = {n: s.dump() for n, s in state.suppressions.items()}
         return json.dumps(doc, separators=(",", ":")).encode()
 
     def _state(self, key: str) -> SubjectState:
@@ -282,6 +453,7 @@ class Engine:
                 n: self._by_name[n].load(s) for n, s in doc["d"].items() if n in self._by_name
             }
             state.cases = {n: Case.load(c) for n, c in doc["c"].items()}
+            state.suppressions = {n: Suppression.load(v) for n, v in doc.get("s", {}).items()}
         self.subjects[key] = state
         return state
 
@@ -306,6 +478,39 @@ def _routes(detectors: Iterable[Detector], event: Event) -> dict[str, list[Detec
             else:
                 wanting.append(detector)
     return out
+
+
+def _before(events: Iterable[Event | Decision], failed: Event) -> Iterator[Event | Decision]:
+    """`events` (in (ts, event_id) order, decisions at `order_key`) up to, not including,
+    `failed`."""
+    for event in events:
+        if event is failed:
+            return
+        at = order_key(event) if isinstance(event, Decision) else (event.ts_ms, event.event_id)
+        if at >= (failed.ts_ms, failed.event_id):
+            return
+        yield event
+
+
+def routing_failure(detectors: Iterable[Detector], event: Event, exc: Exception) -> StepFailure:
+    """`exc` from routing `event`, blamed on the first detector whose `subject_keys` raises."""
+    culprit = "?"
+    for detector in detectors:
+        try:
+            list(detector.subject_keys(event))
+        except Exception:
+            culprit = detector.name
+            break
+    return StepFailure("", event, culprit, type(exc).__name__, _where(exc))
+
+
+def _where(exc: BaseException) -> str:
+    """Where an exception was raised, as `file:line in function` (no values, so no ids)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "?"
+    last = frames[-1]
+    return f"{Path(last.filename).name}:{last.lineno} in {last.name}"
 
 
 def _with_severity(finding: Finding, severity: Severity) -> Finding:

@@ -45,3 +45,24 @@ def state_footprint(engines: Iterable[Engine], sample: int = 64) -> dict[str, tu
         size = sum(len(json.dumps(detector.dump(s), separators=(",", ":"))) for s in picks[name])
         out[name] = (count, round(size / len(picks[name]) * count))
     return out
+
+
+def open_cases(engines: Iterable[Engine]) -> dict[tuple[str, str], int]:
+    """Cases still open (inside their cooldown), by (detector, severity), at the latest event
+    time any of them saw: what the queue has in front of it (cleared ones are closed)."""
+    engines = list(engines)
+    cases = [
+        (name.partition("|")[0], case, engine.config.cooldown_ms)
+        for engine in engines
+        for state in engine.subjects.values()
+        for name, case in state.cases.items()
+    ]
+    if not cases:
+        return {}
+    now = max(case.last_ts_ms for _, case, _ in cases)
+    out: dict[tuple[str, str], int] = {}
+    for detector, case, cooldown in cases:
+        if case.is_open(now, cooldown):
+            key = (detector, case.severity.value)
+            out[key] = out.get(key, 0) + 1
+    return out

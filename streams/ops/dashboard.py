@@ -33,6 +33,7 @@ class Panel:
     unit: str
     queries: tuple[Query, ...]
     stack: bool = False
+    table: bool = False  # the latest values as a table instead of a time series
 
 
 def _quantiles(metric: str, by: str = "") -> tuple[Query, ...]:
@@ -158,6 +159,27 @@ PANELS: tuple[Panel, ...] = (
         _quantiles("guardline_batch_processing_seconds", "stage"),
     ),
     Panel(
+        "Precision from moderator decisions, by detector",
+        "Confirmed / (confirmed + cleared) decisions on each detector's cases, since the "
+        "workers started; detectors without decisions are absent.",
+        "percentunit",
+        (
+            Query(
+                'sum by (detector) (guardline_decisions_total{action="CONFIRM"}) / (sum by '
+                '(detector) (guardline_decisions_total{action=~"CONFIRM|CLEAR"}) > 0)',
+                "{{detector}}",
+            ),
+        ),
+    ),
+    Panel(
+        "Open cases by severity",
+        "Cases inside their cooldown and not cleared, by severity and detector (the worker's "
+        "state; the case view lists them).",
+        "short",
+        (Query("sum by (severity, detector) (guardline_open_cases) > 0", "{{severity}}"),),
+        table=True,
+    ),
+    Panel(
         "Workers up",
         "Workers Prometheus can scrape, and the input partitions they hold.",
         "short",
@@ -175,6 +197,8 @@ PANELS: tuple[Panel, ...] = (
 def _panel_json(index: int, panel: Panel) -> dict[str, Any]:
     width, height = 12, 8
     datasource = {"type": "prometheus", "uid": DATASOURCE_UID}
+    if panel.table:
+        return _table_json(index, panel, datasource, height, width)
     return {
         "id": index + 1,
         "type": "timeseries",
@@ -204,6 +228,36 @@ def _panel_json(index: int, panel: Panel) -> dict[str, Any]:
                 "expr": query.expr,
                 "legendFormat": query.legend,
                 "range": True,
+            }
+            for i, query in enumerate(panel.queries)
+        ],
+    }
+
+
+def _table_json(
+    index: int, panel: Panel, datasource: dict[str, str], height: int, width: int
+) -> dict[str, Any]:
+    return {
+        "id": index + 1,
+        "type": "table",
+        "title": panel.title,
+        "description": panel.description,
+        "datasource": datasource,
+        "gridPos": {"h": height, "w": width, "x": (index % 2) * width, "y": (index // 2) * height},
+        "fieldConfig": {"defaults": {"unit": panel.unit}, "overrides": []},
+        "options": {"showHeader": True, "sortBy": [{"displayName": "severity", "desc": True}]},
+        "transformations": [
+            {"id": "organize", "options": {"excludeByName": {"Time": True}}},
+        ],
+        "targets": [
+            {
+                "refId": chr(ord("A") + i),
+                "datasource": datasource,
+                "expr": query.expr,
+                "legendFormat": query.legend,
+                "format": "table",
+                "instant": True,
+                "range": False,
             }
             for i, query in enumerate(panel.queries)
         ],

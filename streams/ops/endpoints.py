@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from streams.reach import parse_bootstrap
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9310
 HOST_ENV = "GUARDLINE_METRICS_HOST"
@@ -102,7 +104,7 @@ class BrokerProbe:
     but /readyz may be polled often."""
 
     def __init__(self, bootstrap: str, timeout_s: float = 1.0, cache_s: float = 2.0) -> None:
-        self.servers = _parse_bootstrap(bootstrap)
+        self.servers = parse_bootstrap(bootstrap)
         self.timeout_s = timeout_s
         self.cache_s = cache_s
         self._checked_at = -1e9
@@ -123,17 +125,6 @@ class BrokerProbe:
                 return True
         except OSError:
             return False
-
-
-def _parse_bootstrap(bootstrap: str) -> Sequence[tuple[str, int]]:
-    servers = []
-    for item in bootstrap.split(","):
-        item = item.strip().removeprefix("kafka://")
-        host, sep, port = item.rpartition(":")
-        if not sep:
-            host, port = item, "9092"
-        servers.append((host.strip("[]") or "localhost", int(port)))
-    return servers
 
 
 def readiness(owned: Callable[[], Sequence[int]], broker_up: Callable[[], bool]) -> Readiness:

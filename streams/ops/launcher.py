@@ -24,24 +24,27 @@ def start_worker(
     name: str = "worker-1",
     extra: tuple[str, ...] = (),
     metrics_port: int = 0,
+    module: str = "streams",
+    env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], Path, Path]:
     """Start `guardline worker` as its own process; returns (process, ready file, log file).
 
     `metrics_port` 0 lets the OS pick the port of /metrics, so workers never collide; pass
-    `free_port()` to know where to scrape.
+    `free_port()` to know where to scrape. `module` runs the CLI through another module (a
+    test's wrapper), `env` adds environment variables.
     """
     ready = work_dir / f"{name}.ready"
     log_path = work_dir / f"{name}.log"
     ready.unlink(missing_ok=True)
     cmd = [
-        sys.executable, "-m", "streams", "worker",
+        sys.executable, "-m", module, "worker",
         "--app-id", app_id,
         "--data-dir", str(work_dir / name),
         "--ready-file", str(ready),
         "--metrics-port", str(metrics_port),
         *extra,
     ]  # fmt: skip
-    env = {**os.environ, BOOTSTRAP_ENV: bootstrap}
+    env = {**os.environ, **(env or {}), BOOTSTRAP_ENV: bootstrap}
     with log_path.open("ab") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     return proc, ready, log_path

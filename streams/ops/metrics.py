@@ -23,7 +23,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from streams.model import Alert, EventType, Severity
+from streams.model import Action, Alert, Decision, EventType, Severity
 from streams.validation import REASON_CODES
 
 PREFIX = "guardline"
@@ -61,6 +61,13 @@ class WorkerMetrics:
             f"{PREFIX}_rejected_events",
             "Input records sent to the dead-letter topic, by reason code (as in the record).",
             ["reason"],
+            registry=reg,
+        )
+        self.processing_errors = Counter(
+            f"{PREFIX}_processing_errors",
+            "Events a detector raised on (a bug), by detector and stage: each one was "
+            "dead-lettered with reason processing_error and left that subject's state as it was.",
+            ["detector", "stage"],
             registry=reg,
         )
         self.skipped = Counter(
@@ -147,18 +154,46 @@ class WorkerMetrics:
             ["topic"],
             registry=reg,
         )
+        self.decisions = Counter(
+            f"{PREFIX}_decisions",
+            "Moderator decisions read from the decisions topic, by the case's detector and "
+            "action (CONFIRM, CLEAR, ESCALATE): precision from decisions on the dashboard.",
+            ["detector", "action"],
+            registry=reg,
+        )
+        self.suppressed = Counter(
+            f"{PREFIX}_suppressed_findings",
+            "Findings not published because a moderator cleared that detector on that subject.",
+            ["detector"],
+            registry=reg,
+        )
+        self.open_cases = Gauge(
+            f"{PREFIX}_open_cases",
+            "Cases inside their cooldown (not cleared), by detector and severity, in the "
+            "partitions this worker owns (sampled with the state size).",
+            ["detector", "severity"],
+            registry=reg,
+        )
+        self._detectors = frozenset(detectors_list := list(detectors))
         # Every known label value starts at 0, so rates and alert rules have a series to
         # read before the first event of a kind (and "no input" is a zero, not an absence).
         for kind in EventType:
             self.events_in.labels(kind.value)
         for code in REASON_CODES:
             self.rejected.labels(code)
-        for name in detectors:
+        for name in detectors_list:
+            for action in Action:
+                self.decisions.labels(name, action.value)
+            self.suppressed.labels(name)
+            for severity in Severity:
+                self.open_cases.labels(name, severity.value)
             for severity in Severity:
                 for family in (self.alerts, self.case_updates, self.shadow_alerts):
                     family.labels(name, severity.value)
             self.state_keys.labels(name)
             self.state_bytes.labels(name)
+            for stage in STAGES:
+                self.processing_errors.labels(name, stage)
         for stage in STAGES:
             self.batch_records.labels(stage)
             self.batch_seconds.labels(stage)
@@ -172,6 +207,22 @@ class WorkerMetrics:
         for code in rejected:
             self.rejected.labels(code).inc()
         self.record_batch("route", records, seconds)
+
+    def record_failures(self, stage: str, detectors: Iterable[str]) -> None:
+        """Events dead-lettered because a detector raised (one name per failed event)."""
+        for name in detectors:
+            self.processing_errors.labels(name, stage).inc()
+            self.rejected.labels("processing_error").inc()
+
+    def record_decisions(self, decisions: Iterable[Decision]) -> None:
+        """Decisions read; a detector this worker does not run counts as `other` (closed set)."""
+        for d in decisions:
+            name = d.detector if d.detector in self._detectors else "other"
+            self.decisions.labels(name, d.action.value).inc()
+
+    def record_suppressed(self, by_detector: Mapping[str, int]) -> None:
+        for name, n in by_detector.items():
+            self.suppressed.labels(name).inc(n)
 
     def record_batch(self, stage: str, records: int, seconds: float) -> None:
         self.batch_records.labels(stage).observe(records)
@@ -206,15 +257,25 @@ class WorkerMetrics:
             self.state_keys.labels(name).set(keys)
             self.state_bytes.labels(name).set(size)
 
+    def set_open_cases(self, counts: Mapping[tuple[str, str], int]) -> None:
+        """Every known (detector, severity) is set, to 0 when absent from `counts`."""
+        for detector in self._detectors:
+            for severity in Severity:
+                self.open_cases.labels(detector, severity.value).set(
+                    counts.get((detector, severity.value), 0)
+                )
+
     def set_assigned(self, topic: str, partitions: Iterable[int]) -> None:
         self.assigned.labels(topic).set(len(set(partitions)))
 
-    def forget_partitions(self, topic: str, stage: str, partitions: Iterable[int]) -> None:
-        """A revoked partition's series would freeze at their last value: drop them."""
+    def forget_partitions(self, topic: str, stage: str | None, partitions: Iterable[int]) -> None:
+        """A revoked partition's series would freeze at their last value: drop them (a topic
+        without a stage, the decisions topic, has no watermark)."""
         for partition in partitions:
             for gauge, first in ((self.lag, topic), (self.watermark, stage)):
-                with contextlib.suppress(KeyError):
-                    gauge.remove(first, str(partition))
+                if first is not None:
+                    with contextlib.suppress(KeyError):
+                        gauge.remove(first, str(partition))
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

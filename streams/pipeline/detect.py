@@ -22,6 +22,11 @@ partition is already quiet could still deliver late).
 
 A packet is acknowledged when all its events are applied; a crash before that redelivers it,
 and the engine's per-subject high-water mark makes the redelivery harmless.
+
+A step that raises (a detector bug) leaves the event unapplied to that subject: the engine
+rebuilds the subject from the store and this release's earlier events for it (the store holds
+everything applied before this release), and the failure goes out with its packet's token
+(`failures`) to be dead-lettered. The backtest skips the same (subject, event) the same way.
 """
 
 from __future__ import annotations
@@ -32,10 +37,11 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from streams.config import GuardlineConfig, Mode
-from streams.detectors.contract import Detector
+from streams.engine.core import StepFailure
+from streams.engine.decisions import order_key
 from streams.engine.reorder import IDLE, ReorderBuffer, release_bound
-from streams.model import Alert, Event
-from streams.pipeline.envelope import Packet
+from streams.model import Alert, Decision, Event
+from streams.pipeline.envelope import DECISIONS_SOURCE, Packet
 from streams.pipeline.ports import AckToken
 
 Token = TypeVar("Token", bound=AckToken)
@@ -48,6 +54,7 @@ class DetectOutput(Generic[Token]):
     state_writes: dict[str, bytes | None] = field(default_factory=dict)
     acks: list[Token] = field(default_factory=list)
     applied: int = 0
+    failures: list[tuple[StepFailure, Token]] = field(default_factory=list)  # and its packet
 
 
 class _Pending(Generic[Token]):
@@ -79,7 +86,10 @@ class PartitionRuntime(Generic[Token]):
         self.engine = config.new_engine(clock_ms=clock_ms, loader=loader)
         self._lateness_ms = config.engine.allowed_lateness_ms
         # Ordering is by (ts, event_id); watermarks below decide release, not the buffer's own.
-        self.buffer: ReorderBuffer[tuple[str, Event, _Pending[Token]]] = ReorderBuffer()
+        # Decisions wait there too, ordered after every event at or before their effective time.
+        self.buffer: ReorderBuffer[
+            tuple[str, Event | Decision, tuple[str, ...], _Pending[Token]]
+        ] = ReorderBuffer()
         # Highest event time announced per input partition (monotonic: a new owner re-reading
         # from the last commit announces lower ones), and which of them are idle now.
         self.source_watermarks: dict[int, int] = {}
@@ -89,6 +99,13 @@ class PartitionRuntime(Generic[Token]):
 
     def accept(self, packet: Packet, token: Token, out: DetectOutput[Token]) -> None:
         source, watermark = packet.source_partition, packet.watermark_ms
+        if source == DECISIONS_SOURCE:
+            pending = _Pending(token, len(packet.decisions))
+            for key, decision in packet.decisions:
+                self.buffer.push(*order_key(decision), (key, decision, (), pending))
+            if not packet.decisions:
+                out.acks.append(token)
+            return
         previous = self.source_watermarks.get(source, -1)
         if watermark == IDLE:
             self.idle_sources.add(source)
@@ -102,8 +119,8 @@ class PartitionRuntime(Generic[Token]):
             out.acks.append(token)
             return
         pending = _Pending(token, len(packet.items))
-        for key, event in packet.items:
-            self.buffer.push(event.ts_ms, event.event_id, (key, event, pending))
+        for key, event, names in packet.items:
+            self.buffer.push(event.ts_ms, event.event_id, (key, event, names, pending))
 
     @property
     def watermark_ms(self) -> int | None:
@@ -119,15 +136,23 @@ class PartitionRuntime(Generic[Token]):
             return
         engine = self.engine
         last_ts: int | None = None
-        routes_of: dict[int, dict[str, list[Detector]]] = {}  # an event's subjects share it
-        for key, event, pending in self.buffer.release_until(watermark):
-            routes = routes_of.get(id(event))
-            if routes is None:
-                routes = routes_of[id(event)] = engine.routes(event)
-            detectors = routes.get(key, ())
-            for alert in engine.apply(key, detectors, event):
+        # Since the store's state: a rebuild replays it (events and decisions, in order).
+        released: list[tuple[str, Event | Decision]] = []
+        for key, event, names, pending in self.buffer.release_until(watermark):
+            if isinstance(event, Decision):
+                engine.decide(key, event)
+                released.append((key, event))
+                pending.remaining -= 1
+                if pending.remaining == 0:
+                    out.acks.append(pending.token)
+                continue
+            for alert in engine.apply(key, engine.detectors_named(names), event):
                 out.alerts.append((alert, self._modes[alert.detector]))
                 out.alert_tokens.append(pending.token)
+            if engine.failures:
+                engine.rebuild(key, (e for k, e in released if k == key))
+                out.failures += [(f, pending.token) for f in engine.take_failures()]
+            released.append((key, event))
             out.applied += 1
             last_ts = event.ts_ms
             pending.remaining -= 1

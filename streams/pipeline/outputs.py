@@ -4,7 +4,9 @@
   topic (what the moderation queue reads); a shadow detector's alerts go to the shadow topic
   only. Keyed `KIND:id` of the subject, so a subject's alerts and case updates stay in order.
 - A refused input record goes to the dead-letter topic under its original key, with its reason
-  code, reason, field, source position and original bytes.
+  code, reason, field, source position and original bytes. An event a detector failed on in
+  the detect stage goes there too (`processing_error`), keyed and encoded as on the input
+  topic, so it can be sent again once the bug is fixed; its source is the routed record.
 - A routed packet goes to its internal partition with the input record's Kafka timestamp
   (ingest-to-alert latency).
 """
@@ -14,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from streams import topics
-from streams.codec import encode_alert, encode_dead_letter
+from streams.codec import encode_alert, encode_dead_letter, encode_event
 from streams.config import Mode
+from streams.engine.core import StepFailure
 from streams.model import Alert, Severity
 from streams.pipeline.envelope import Packet, pack
 from streams.pipeline.ports import Headers, Outgoing
@@ -47,7 +50,7 @@ def dead_letter_record(rejected: Rejected, headers: Headers, failed_at_ms: int) 
         reason_code=error.code,
         reason=str(error),
         field=error.field,
-        source_topic=topics.EVENTS.name,
+        source_topic=rejected.topic,
         source_partition=rejected.partition,
         source_offset=rejected.offset,
         original_key=rejected.key,
@@ -56,6 +59,26 @@ def dead_letter_record(rejected: Rejected, headers: Headers, failed_at_ms: int) 
         header=headers[topics.DEAD_LETTER.name],
     )
     return Outgoing(topics.DEAD_LETTER.name, rejected.key, value)
+
+
+def failure_dead_letter(
+    failure: StepFailure, partition: int, offset: int, headers: Headers, failed_at_ms: int
+) -> Outgoing:
+    """A detect-stage failure: the event, as the input topic carries it, with the reason."""
+    key = failure.event.actor.id.encode()
+    value = encode_dead_letter(
+        reason_code="processing_error",
+        reason=failure.reason,
+        field=None,
+        source_topic=topics.ROUTED.name,
+        source_partition=partition,
+        source_offset=offset,
+        original_key=key,
+        original_value=encode_event(failure.event),
+        failed_at_ms=failed_at_ms,
+        header=headers[topics.DEAD_LETTER.name],
+    )
+    return Outgoing(topics.DEAD_LETTER.name, key, value)
 
 
 def routed_records(

@@ -16,15 +16,17 @@ from __future__ import annotations
 import time
 import zlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from streams.codec import SchemaResolver, decode_event
+from streams import topics
+from streams.codec import SchemaResolver, decode_decision, decode_event
 from streams.detectors.contract import Detector
-from streams.engine.core import routes
-from streams.model import Event
-from streams.pipeline.envelope import IDLE, Packet
+from streams.engine.core import StepFailure, routes, routing_failure
+from streams.engine.decisions import decision_key
+from streams.model import Decision
+from streams.pipeline.envelope import DECISIONS_SOURCE, IDLE, Item, Packet
 from streams.pipeline.ports import AckToken, Record
 from streams.validation import InvalidEvent
 
@@ -58,6 +60,8 @@ class Rejected:
     key: bytes | None
     value: bytes
     error: InvalidEvent
+    failure: StepFailure | None = None  # a valid event a detector failed to route (a bug)
+    topic: str = topics.EVENTS.name
 
 
 @dataclass(slots=True)
@@ -67,6 +71,7 @@ class RouterOutput(Generic[Token]):
     acks: list[Token] = field(default_factory=list)
     valid: int = 0
     by_type: dict[str, int] = field(default_factory=dict)  # valid events per type (metrics)
+    decisions: list[Decision] = field(default_factory=list)  # routed decisions (metrics)
 
 
 class Router(Generic[Token]):
@@ -92,7 +97,7 @@ class Router(Generic[Token]):
         out: RouterOutput[Token],
     ) -> None:
         """One batch of one input partition."""
-        by_dest: dict[int, list[tuple[str, Event]]] = defaultdict(list)
+        by_dest: dict[int, list[Item]] = defaultdict(list)
         previous = max_ts = self.max_ts.get(source, -1)
         by_type = out.by_type
         resolver = self.resolver
@@ -103,11 +108,19 @@ class Router(Generic[Token]):
             except InvalidEvent as err:
                 out.rejected.append(Rejected(source, offset, key, value, err))
                 continue
+            try:
+                subjects = routes(self.detectors, event)
+            except Exception as exc:  # a detector bug: this event only, never the worker
+                failure = routing_failure(self.detectors, event, exc)
+                error = InvalidEvent("processing_error", None, failure.reason)
+                out.rejected.append(Rejected(source, offset, key, value, error, failure))
+                continue
             out.valid += 1
             by_type[event.type] = by_type.get(event.type, 0) + 1
             max_ts = max(max_ts, event.ts_ms)
-            for subject in routes(self.detectors, event):
-                by_dest[partition_for(subject, self.partitions)].append((subject, event))
+            for subject, wanting in subjects.items():
+                names = tuple(d.name for d in wanting)
+                by_dest[partition_for(subject, self.partitions)].append((subject, event, names))
         was_idle = source in self.idle_announced
         if records:
             self.last_arrival[source] = time.monotonic()
@@ -131,6 +144,27 @@ class Router(Generic[Token]):
                 out.packets.append((dest, Packet(source, previous, chunk)))
             out.packets.append((dest, Packet(source, max_ts, chunks[-1])))
             sent[(source, dest)] = max_ts
+
+    def route_decisions(
+        self, batches: Mapping[int, Sequence[Record[Token]]], out: RouterOutput[Token]
+    ) -> None:
+        """Moderator decisions, each to the internal partition of its subject, like events,
+        but carrying no watermark (they come from no input partition)."""
+        by_dest: dict[int, list[tuple[str, Decision]]] = defaultdict(list)
+        for partition, records in batches.items():
+            for offset, key, value, token in records:
+                out.acks.append(token)
+                try:
+                    decision = decode_decision(value, self.resolver)
+                except InvalidEvent as err:
+                    topic = topics.DECISIONS.name
+                    out.rejected.append(Rejected(partition, offset, key, value, err, topic=topic))
+                    continue
+                out.decisions.append(decision)
+                subject = decision_key(decision)
+                by_dest[partition_for(subject, self.partitions)].append((subject, decision))
+        for dest, decisions in sorted(by_dest.items()):
+            out.packets.append((dest, Packet(DECISIONS_SOURCE, -1, [], decisions)))
 
     def watermarks(self, owned: Sequence[int], out: RouterOutput[Token]) -> None:
         """Watermark-only packets to internal partitions whose view of a source is behind.

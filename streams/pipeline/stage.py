@@ -20,6 +20,7 @@ again from the committed offset, with the state saved so far.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,13 +29,21 @@ from typing import Generic
 from streams import topics
 from streams.codec import SchemaResolver
 from streams.config import GuardlineConfig
+from streams.engine.core import StepFailure
 from streams.pipeline.detect import DetectOutput, PartitionRuntime
 from streams.pipeline.envelope import unpack
-from streams.pipeline.outputs import alert_records, dead_letter_record, routed_records
+from streams.pipeline.outputs import (
+    alert_records,
+    dead_letter_record,
+    failure_dead_letter,
+    routed_records,
+)
 from streams.pipeline.ports import Headers, Outgoing, Port, Record, T
-from streams.pipeline.route import IDLE_AFTER_S, Router, RouterOutput
+from streams.pipeline.route import IDLE_AFTER_S, Rejected, Router, RouterOutput
 
 Loader = Callable[[str], bytes | None]
+
+log = logging.getLogger("guardline.pipeline")
 
 
 @dataclass(slots=True)
@@ -42,6 +51,7 @@ class RouteStep(Generic[T]):
     outgoing: list[Outgoing]  # routed packets, then dead letters
     output: RouterOutput[T]  # acks, counts per type, refused records
     records: int  # input records routed (0: only watermarks and heartbeats)
+    topic: str = topics.EVENTS.name  # whose records `output.acks` acknowledges
 
 
 @dataclass(slots=True)
@@ -52,6 +62,7 @@ class DetectStep(Generic[T]):
     outgoing: list[Outgoing] = field(default_factory=list)  # the alerts' records
     records: int = 0
     skipped: int = 0  # events not applied: redelivered, or later than the lateness
+    suppressed: dict[str, int] = field(default_factory=dict)  # findings a clear held back
 
 
 class Pipeline(Generic[T]):
@@ -141,7 +152,21 @@ class Pipeline(Generic[T]):
         if out.rejected:
             failed_at_ms = int(self.clock_s() * 1000)
             outgoing += [dead_letter_record(r, self.headers, failed_at_ms) for r in out.rejected]
+            for rejected in out.rejected:
+                if rejected.failure is not None:
+                    _log_failure(topics.EVENTS.name, rejected.partition, rejected.offset, rejected)
         return RouteStep(outgoing, out, count)
+
+    def route_decisions(self, batches: Mapping[int, Sequence[Record[T]]]) -> RouteStep[T]:
+        """Route moderator decisions (per decisions-topic partition) to their subjects."""
+        out: RouterOutput[T] = RouterOutput()
+        self.router.route_decisions(batches, out)
+        outgoing = routed_records(out.packets, {})
+        if out.rejected:
+            failed_at_ms = int(self.clock_s() * 1000)
+            outgoing += [dead_letter_record(r, self.headers, failed_at_ms) for r in out.rejected]
+        count = sum(len(records) for records in batches.values())
+        return RouteStep(outgoing, out, count, topics.DECISIONS.name)
 
     # --- stage 2: detect ---------------------------------------------------------------------
 
@@ -159,20 +184,32 @@ class Pipeline(Generic[T]):
             return None
         runtime = self.runtime(partition)
         out: DetectOutput[T] = DetectOutput()
-        skipped = runtime.engine.stats.skipped_replays
+        stats = runtime.engine.stats
+        skipped, held = stats.skipped_replays, dict(stats.suppressed)
         for _offset, _key, value, token in records:
             runtime.accept(unpack(value), token, out)
         runtime.release(out)
         outgoing: list[Outgoing] = []
         for alert, mode in out.alerts:
             outgoing += alert_records(alert, mode, self.headers)
+        if out.failures:
+            failed_at_ms = int(self.clock_s() * 1000)
+            for failure, token in out.failures:
+                _log_failure(topics.ROUTED.name, partition, token.offset, failure)
+                offset = token.offset
+                outgoing.append(
+                    failure_dead_letter(failure, partition, offset, self.headers, failed_at_ms)
+                )
         return DetectStep(
             partition,
             runtime,
             out,
             outgoing,
             records=len(records),
-            skipped=runtime.engine.stats.skipped_replays - skipped,
+            skipped=stats.skipped_replays - skipped,
+            suppressed={
+                d: n - held.get(d, 0) for d, n in stats.suppressed.items() if n != held.get(d, 0)
+            },
         )
 
     def runtime(self, partition: int) -> PartitionRuntime[T]:
@@ -193,7 +230,7 @@ class Pipeline(Generic[T]):
 
 async def settle_route(pipeline: Pipeline[T], step: RouteStep[T], port: Port[T]) -> None:
     await port.deliver(step.outgoing)
-    port.ack(topics.EVENTS.name, step.output.acks)
+    port.ack(step.topic, step.output.acks)
     pipeline.totals["routed"] += step.output.valid
     pipeline.totals["dead_letters"] += len(step.output.rejected)
 
@@ -213,4 +250,16 @@ async def settle_detect(pipeline: Pipeline[T], step: DetectStep[T], port: Port[T
         pipeline.totals["applied"] += out.applied
         pipeline.clock["last_applied_s"] = pipeline.clock_s()
     pipeline.totals["alerts"] += len(out.alerts)
+    pipeline.totals["dead_letters"] += len(out.failures)
     return True
+
+
+def _log_failure(topic: str, partition: int, offset: int, what: Rejected | StepFailure) -> None:
+    """One line per poison event: where it was read and what failed, never an id."""
+    failure = what.failure if isinstance(what, Rejected) else what
+    assert failure is not None
+    log.error(
+        "%s[%d] offset %d: %s; the event went to the dead-letter topic (processing_error) "
+        "and the worker goes on",
+        topic, partition, offset, failure.reason,
+    )  # fmt: skip

@@ -88,6 +88,9 @@ def test_new_account_back_to_the_same_minors_alerts(
     assert (last.subject.kind, last.subject.id) == (SubjectKind.ACCOUNT, "u-new")
     shared = int(last.features["shared_minors"])
     assert last.counterparts == (*(f"m-{i}" for i in range(shared)), "u-old")
+    # Minors and the deleted account share the list; each says which it is.
+    roles = {f"m-{i}": "minor_contacted" for i in range(shared)} | {"u-old": "deleted_account"}
+    assert last.counterpart_roles == roles
     assert last.minors_exposed == last.features["minors_contacted_by_new_account"]
     assert f"contacted {shared} of the same minors as account u-old, deleted" in last.reason
     assert "high at 3" in last.reason

@@ -47,6 +47,16 @@ def test_panels_cover_what_safety_engineers_watch() -> None:
     assert "histogram_quantile(0.5," in exprs and "histogram_quantile(0.99," in exprs
 
 
+def test_the_safety_panels_from_decisions_and_open_cases() -> None:
+    doc = json.loads(COMMITTED.read_text())
+    by_title = {p["title"]: p for p in doc["panels"]}
+    precision = by_title["Precision from moderator decisions, by detector"]
+    assert 'action="CONFIRM"' in precision["targets"][0]["expr"]
+    table = by_title["Open cases by severity"]
+    assert table["type"] == "table" and table["targets"][0]["format"] == "table"
+    assert "guardline_open_cases" in table["targets"][0]["expr"]
+
+
 def test_structure_is_what_grafana_loads() -> None:
     doc = json.loads(COMMITTED.read_text())
     assert doc["uid"] == "guardline" and doc["schemaVersion"] >= 36 and "id" not in doc
@@ -55,7 +65,7 @@ def test_structure_is_what_grafana_loads() -> None:
     assert len({p["id"] for p in panels}) == len(panels)
     cells: set[tuple[int, int]] = set()
     for panel in panels:
-        assert panel["type"] == "timeseries" and panel["title"] and panel["description"]
+        assert panel["type"] in ("timeseries", "table") and panel["title"] and panel["description"]
         assert panel["datasource"] == {"type": "prometheus", "uid": DATASOURCE_UID}
         pos = panel["gridPos"]
         assert pos["x"] >= 0 and pos["x"] + pos["w"] <= 24 and pos["h"] > 0

@@ -16,9 +16,9 @@ from streams.ops.endpoints import (
     DEFAULT_PORT,
     BrokerProbe,
     Endpoints,
-    _parse_bootstrap,
     readiness,
 )
+from streams.reach import parse_bootstrap
 
 
 @contextmanager
@@ -104,6 +104,6 @@ def test_broker_probe_sees_a_listening_port_and_a_closed_one() -> None:
 
 
 def test_bootstrap_parsing() -> None:
-    assert _parse_bootstrap("kafka://a:1, b:2,c,[::1]:3") == [
+    assert parse_bootstrap("kafka://a:1, b:2,c,[::1]:3") == [
         ("a", 1), ("b", 2), ("c", 9092), ("::1", 3),
     ]  # fmt: skip

@@ -68,6 +68,25 @@ def test_known_label_values_start_at_zero() -> None:
             assert got[("guardline_shadow_alerts_total", labels)] == 0
 
 
+def test_poison_events_count_by_detector_and_stage_and_as_dead_letters() -> None:
+    metrics = WorkerMetrics(DETECTORS, process=False)
+    labels = {"detector": "minor_mass_add", "stage": "detect"}
+    assert value(metrics, "guardline_processing_errors_total", **labels) == 0
+    metrics.record_failures("detect", ["minor_mass_add", "minor_mass_add"])
+    metrics.record_failures("route", ["new_contact_burst"])
+    assert value(metrics, "guardline_processing_errors_total", **labels) == 2
+    assert (
+        value(
+            metrics,
+            "guardline_processing_errors_total",
+            detector="new_contact_burst",
+            stage="route",
+        )
+        == 1
+    )
+    assert value(metrics, "guardline_rejected_events_total", reason="processing_error") == 3
+
+
 def test_route_batch_counts_types_reasons_and_the_batch() -> None:
     metrics = WorkerMetrics(DETECTORS, process=False)
     metrics.record_route({"MESSAGE_SENT": 5, "BLOCKED": 1}, ["bad_avro", "bad_avro"], 8, 0.02)
@@ -154,3 +173,22 @@ def test_family_sums_adds_label_sets_and_skips_comments() -> None:
 
 def test_every_checked_family_is_exported() -> None:
     assert set(CHECKED_FAMILIES) <= exported_series()
+
+
+def test_decisions_and_suppressed_findings_are_counted_per_detector() -> None:
+    from streams.model import Action, Decision
+
+    metrics = WorkerMetrics(DETECTORS, process=False)
+    subject = Subject(SubjectKind.ACCOUNT, "u-1")
+    decisions = [
+        Decision("d-1", "c", "new_contact_burst", subject, Action.CLEAR, T0, T0),
+        Decision("d-2", "c", "new_contact_burst", subject, Action.CONFIRM, T0, T0),
+        Decision("d-3", "c", "not_running_here", subject, Action.CONFIRM, T0, T0),
+    ]
+    metrics.record_decisions(decisions)
+    metrics.record_suppressed({"minor_mass_add": 3})
+    text = metrics.exposition().decode()
+    assert 'guardline_decisions_total{action="CLEAR",detector="new_contact_burst"} 1.0' in text
+    assert 'guardline_decisions_total{action="CONFIRM",detector="other"} 1.0' in text
+    assert 'guardline_decisions_total{action="ESCALATE",detector="minor_mass_add"} 0.0' in text
+    assert 'guardline_suppressed_findings_total{detector="minor_mass_add"} 3.0' in text

@@ -23,15 +23,16 @@ from kafka import KafkaProducer
 
 from streams import topics
 from streams.broker import EmbeddedBroker
+from streams.cases.commands import decision_sender
 from streams.codec import encode_event
-from streams.model import Event
+from streams.model import Action, Decision, Event
 from streams.ops.dashboard import all_queries
 from streams.ops.launcher import free_port, start_worker, stop_worker, wait_ready
 from streams.ops.metrics import CHECKED_FAMILIES, scrape
 from streams.ops.prometheus_local import LocalPrometheus
 from streams.produce import make_producer, send_events
 from streams.simulate import SimulationConfig, simulate
-from tests.streaming import wait_for
+from tests.streaming import read_alerts, wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -87,12 +88,26 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
                     lambda: _caught_up(url, len(sim.events), len(bad)), 120,
                     "the worker to process every event, and one scrape after that",
                 )  # fmt: skip
+                # Two moderators' decisions on one case: the precision panel's input.
+                _decide_twice(bootstrap)
+                wait_for(
+                    lambda: scrape(url).get("guardline_decisions_total", 0) == 2, 60,
+                    "the worker counting both decisions",
+                )  # fmt: skip
                 time.sleep(3)  # a few scrapes of the final state
                 yield Run(url, proc.pid, port, prom, started, sim.events, bad)
             finally:
                 prom.stop()
         finally:
             stop_worker(proc)
+
+
+def _decide_twice(bootstrap: str) -> None:
+    case = next(a for a in read_alerts(bootstrap) if a.detector != SHADOW)
+    send = decision_sender(bootstrap)
+    for n, action in enumerate((Action.CONFIRM, Action.CLEAR)):
+        send(Decision(f"d-{n}", case.alert_id, case.detector, case.subject, action,
+                      case.trigger_ts_ms, 0))  # fmt: skip
 
 
 def _caught_up(url: str, events: int, bad: int) -> bool:
@@ -140,6 +155,11 @@ def test_every_metric_family_is_non_zero_after_a_run(run: Run) -> None:
     assert {s["metric"]["detector"] for s in shadow} == {SHADOW}
     live = run.prometheus.query("sum by (detector) (guardline_alerts_total) > 0")
     assert SHADOW not in {s["metric"]["detector"] for s in live}
+    precision = run.prometheus.query(
+        'sum by (detector) (guardline_decisions_total{action="CONFIRM"}) / '
+        'sum by (detector) (guardline_decisions_total{action=~"CONFIRM|CLEAR"})'
+    )
+    assert [float(s["value"][1]) for s in precision if s["value"][1] != "NaN"] == [0.5]
 
 
 def test_prometheus_evaluates_the_repository_rules(run: Run) -> None:

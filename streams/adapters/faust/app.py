@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
+from faust.exceptions import NotReady
 from faust.sensors.monitor import Monitor
 from faust.streams import _current_event
 from faust.types import TP as TopicPartition
@@ -36,9 +37,10 @@ from streams.adapters.faust.faust_names import check_faust_names
 from streams.adapters.faust.intake import Intake
 from streams.codec import SchemaResolver
 from streams.config import GuardlineConfig, Mode
-from streams.engine.footprint import state_footprint
+from streams.engine.footprint import open_cases, state_footprint
 from streams.engine.reorder import IDLE
 from streams.ops.endpoints import DEFAULT_HOST, DEFAULT_PORT, BrokerProbe, Endpoints, readiness
+from streams.ops.logs import logging_config
 from streams.ops.metrics import WorkerMetrics
 from streams.ops.totals import write_stats
 from streams.pipeline.detect import PartitionRuntime
@@ -49,6 +51,7 @@ from streams.pipeline.stage import DetectStep, Pipeline, settle_detect, settle_r
 log = logging.getLogger("guardline.worker")
 
 STATE_TABLE = "guardline-state"
+PRODUCER_BUFFER_MESSAGES = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +133,11 @@ class GuardlineWorker:
             **app_kwargs,
         )
         install_consumer(self.app)  # commits never pass a record still held (consumer.py)
+        # Table writes queue in Faust's producer buffer, a batch's worth at once, and `save`
+        # drains it after every batch. Faust's own threshold (100 messages) only had its
+        # per-message path warn "producer buffer full" and flush beside that drain, in every
+        # busy second; the drain bounds the buffer to one batch's state writes instead.
+        self.app.producer.buffer.max_messages = PRODUCER_BUFFER_MESSAGES
         if self.intake is not None:
             self.intake.app = self.app
         raw: dict[str, Any] = {
@@ -140,6 +148,7 @@ class GuardlineWorker:
         }
         self.events_topic = self.app.topic(topics.EVENTS.name, **raw)
         self.routed_topic = self.app.topic(topics.ROUTED.name, **raw)
+        self.decisions_topic = self.app.topic(topics.DECISIONS.name, **raw)
         self.table = self.app.Table(
             STATE_TABLE,
             default=None,
@@ -168,18 +177,22 @@ class GuardlineWorker:
         self.inbox: dict[str, dict[int, list[Record[Message]]]] = {
             topics.EVENTS.name: defaultdict(list),
             topics.ROUTED.name: defaultdict(list),
+            topics.DECISIONS.name: defaultdict(list),
         }
         self.inbox_count = 0
         self._context: dict[int, Any] = {}  # a routed stream event per partition (table writes)
         self._lock = asyncio.Lock()
         self._arrived = asyncio.Event()  # records wait in the inbox or the intake
+        self._heartbeat_due = False  # the tick asked for a flush with heartbeats
         self.metrics = WorkerMetrics(d.name for d in settings.config.active())
         self._done: dict[tuple[str, int], int] = {}  # past the highest acked offset (lag)
-        self._gauges_at = self._state_at = self._stats_at = 0.0
+        self._state_at = self._stats_at = 0.0
         self._stalls = StallWatch(settings.lost_grace_s)
         self.app.agent(self.events_topic, name="guardline-route")(self._agent)
         self.app.agent(self.routed_topic, name="guardline-detect")(self._agent)
+        self.app.agent(self.decisions_topic, name="guardline-decisions")(self._agent)
         self.app.timer(interval=settings.flush_every_s)(self._tick)
+        self.app.timer(interval=settings.gauges_every_s)(self._gauges_tick)
         if self.intake is not None:
             self.app.task(self._intake_loop)
             self.intake.on_arrival = self._arrived.set
@@ -240,32 +253,44 @@ class GuardlineWorker:
             await self._flush()
 
     async def _gather_loop(self) -> None:
-        """Flush shortly after records arrive: a caught-up stage need not wait for the tick."""
+        """Flush shortly after records arrive: a caught-up stage need not wait for the tick.
+        Also the tick's flush (heartbeats), at once."""
         while True:
             await self._arrived.wait()
-            await asyncio.sleep(self.settings.gather_s)
+            if not self._heartbeat_due:
+                await asyncio.sleep(self.settings.gather_s)
             self._arrived.clear()
             await self._flush()
 
     async def _tick(self) -> None:
-        await self._flush(heartbeats=True)
+        if self.settings.gather_s > 0:
+            # The gather loop (or any flush before it) runs the heartbeats: a tick never waits
+            # behind a batch in progress for the lock, which made Faust's timer warn "Timer
+            # _tick is overlapping" many times a minute under load.
+            self._heartbeat_due = True
+            self._arrived.set()
+        else:
+            await self._flush(heartbeats=True)
         now = time.monotonic()
         if self.settings.stats_file is not None and now - self._stats_at >= 0.2:
             self._stats_at = now
             write_stats(self.settings.stats_file, {**self.totals, **self.pipeline.clock})
-        if now - self._gauges_at >= self.settings.gauges_every_s:
-            self._gauges_at = now
-            state = now - self._state_at >= 5 * self.settings.gauges_every_s
-            if state:
-                self._state_at = now
-            self._update_gauges(state=state)
-            await self._reread_lost()
+
+    async def _gauges_tick(self) -> None:
+        """Lag, watermarks, state size (every 5th time) and lost offsets, on a timer of its own:
+        a state size pass over every subject outlasts the 0.1 s tick on a busy worker."""
+        now = time.monotonic()
+        state = now - self._state_at >= 5 * self.settings.gauges_every_s
+        if state:
+            self._state_at = now
+        self._update_gauges(state=state)
+        await self._reread_lost()
 
     async def _on_assigned(self, app: Any, assigned: Any, **_: Any) -> None:
         self.pipeline.assigned(assigned)
         mine = sorted(tp.partition for tp in assigned if tp.topic == topics.EVENTS.name)
         self._count_assigned()
-        log.warning("assigned input partitions %s", mine)
+        log.info("assigned input partitions %s", mine)
         if self.settings.ready_file is not None:
             # Whole or not at all: a reader polling for the file must never see it empty.
             part = self.settings.ready_file.with_name(self.settings.ready_file.name + ".part")
@@ -286,39 +311,61 @@ class GuardlineWorker:
         self.inbox_count = sum(len(r) for box in self.inbox.values() for r in box.values())
         for tp in revoked:
             self._done.pop((tp.topic, tp.partition), None)
-            stage = "route" if tp.topic == topics.EVENTS.name else "detect"
+            stage = {topics.EVENTS.name: "route", topics.ROUTED.name: "detect"}.get(tp.topic)
             self.metrics.forget_partitions(tp.topic, stage, [tp.partition])
         self._count_assigned()
 
     async def _flush(self, *, heartbeats: bool = False) -> None:
         async with self._lock:
-            inbox = self.inbox
-            self.inbox = {name: defaultdict(list) for name in inbox}
-            self.inbox_count = 0
-            revocations = self.revocations
-            if self.intake is not None:
-                inbox[topics.EVENTS.name].update(await self.intake.take())
-                await self.app.producer.buffer.wait_until_ebb()  # as Faust's delivery does
-            started = time.perf_counter()
-            fetching = getattr(self.app.consumer, "flow_active", True) and not self.app.rebalancing
-            step = self.pipeline.route(
-                inbox[topics.EVENTS.name],
-                heartbeats=heartbeats,
-                caught_up=self._caught_up if fetching else None,
+            if self.app.should_stop:
+                return  # the producer may be gone: unacked records go to the next owner
+            try:
+                await self._flush_batches(heartbeats or self._heartbeat_due)
+            except NotReady:
+                if not self.app.should_stop:
+                    raise
+                # The worker began stopping during this batch and the producer stopped first
+                # (this crashed the shutdown before): nothing of the batch was acked, so the
+                # next owner reads it again.
+
+    async def _flush_batches(self, heartbeats: bool) -> None:
+        """Route and detect what the inbox and the intake hold (under the flush lock)."""
+        self._heartbeat_due = False
+        inbox = self.inbox
+        self.inbox = {name: defaultdict(list) for name in inbox}
+        self.inbox_count = 0
+        revocations = self.revocations
+        if self.intake is not None:
+            inbox[topics.EVENTS.name].update(await self.intake.take())
+            await self.app.producer.buffer.wait_until_ebb()  # as Faust's delivery does
+        started = time.perf_counter()
+        fetching = getattr(self.app.consumer, "flow_active", True) and not self.app.rebalancing
+        step = self.pipeline.route(
+            inbox[topics.EVENTS.name],
+            heartbeats=heartbeats,
+            caught_up=self._caught_up if fetching else None,
+        )
+        await settle_route(self.pipeline, step, self)
+        if step.records:
+            out = step.output
+            self.metrics.record_route(
+                out.by_type,
+                [rej.error.code for rej in out.rejected if rej.failure is None],
+                step.records,
+                time.perf_counter() - started,
             )
-            await settle_route(self.pipeline, step, self)
-            if step.records:
-                out = step.output
-                self.metrics.record_route(
-                    out.by_type,
-                    [rej.error.code for rej in out.rejected],
-                    step.records,
-                    time.perf_counter() - started,
-                )
-            for partition, records in inbox[topics.ROUTED.name].items():
-                await self._detect(partition, records, revocations)
-            for partition in set(self.runtimes) - set(inbox[topics.ROUTED.name]):
-                await self._detect(partition, [], revocations)  # watermarks moved: release
+            failed = [rej.failure.detector for rej in out.rejected if rej.failure]
+            self.metrics.record_failures("route", failed)
+        if inbox[topics.DECISIONS.name]:
+            decided = self.pipeline.route_decisions(inbox[topics.DECISIONS.name])
+            await settle_route(self.pipeline, decided, self)
+            self.metrics.record_decisions(decided.output.decisions)
+            for rejected in decided.output.rejected:
+                self.metrics.rejected.labels(rejected.error.code).inc()
+        for partition, records in inbox[topics.ROUTED.name].items():
+            await self._detect(partition, records, revocations)
+        for partition in set(self.runtimes) - set(inbox[topics.ROUTED.name]):
+            await self._detect(partition, [], revocations)  # watermarks moved: release
 
     async def _detect(
         self, partition: int, records: Sequence[Record[Message]], revocations: int
@@ -333,6 +380,8 @@ class GuardlineWorker:
 
     def _record_alerts(self, step: DetectStep[Message]) -> None:
         self.metrics.skipped.inc(step.skipped)
+        self.metrics.record_failures("detect", (f.detector for f, _ in step.output.failures))
+        self.metrics.record_suppressed(step.suppressed)
         produced_s = time.time()
         for (alert, mode), token in zip(step.output.alerts, step.output.alert_tokens, strict=True):
             self.metrics.record_alert(
@@ -417,8 +466,12 @@ class GuardlineWorker:
         """Write one batch of state to the table, then hand its changelog writes to the client.
 
         Every write comes from an applied event, so a record of this partition was collected
-        (the table's write context, `_write_state`).
+        (the table's write context, `_write_state`). Not once the worker is stopping: the
+        producer may stop before the changelog writes are sent (Faust's buffer then crashed
+        the shutdown with "Producer service not yet started"); the records stay unacked.
         """
+        if self.app.should_stop:
+            return False
         self._write_state(writes, self._context[partition])
         return await self._drain_changelog()
 
@@ -514,7 +567,9 @@ class GuardlineWorker:
             "detect", {p: ts for p, ts in detect.items() if ts is not None and ts != IDLE}
         )
         if state:
-            self.metrics.set_state(state_footprint(rt.engine for rt in self.runtimes.values()))
+            engines = [rt.engine for rt in self.runtimes.values()]
+            self.metrics.set_state(state_footprint(engines))
+            self.metrics.set_open_cases(open_cases(engines))
 
     def start_endpoints(self) -> Endpoints | None:
         """/metrics, /healthz, /readyz on the configured address (Faust's web stays off)."""
@@ -533,15 +588,19 @@ class GuardlineWorker:
                 f"error: cannot serve metrics on {host}:{port} ({err.strerror}); choose another "
                 "address with --metrics-host/--metrics-port (0 = any free port)"
             ) from err
-        log.warning("metrics on %s/metrics (also /healthz, /readyz)", endpoints.url)
+        log.info("metrics on %s/metrics (also /healthz, /readyz)", endpoints.url)
         return endpoints
 
-    def run(self, loglevel: str = "warning") -> None:
+    def run(self, loglevel: str = "info", log_format: str = "text") -> None:
         from faust.worker import Worker
+        from mode.utils.logging import setup_logging
 
         check_faust_names(self.app)  # refuse to start if a Faust release renamed one
+        config = logging_config(loglevel, log_format)
+        # Set up before the worker does (it does the same again): the endpoints log first.
+        setup_logging(loglevel=loglevel, logging_config=dict(config))
         endpoints = self.start_endpoints()
-        worker = Worker(self.app, loglevel=loglevel, quiet=True)
+        worker = Worker(self.app, loglevel=loglevel, quiet=True, logging_config=config)
         # Faust's terminal spinner sets the root logger to DEBUG, so every aiokafka debug call
         # builds a log record: ~10% of the worker's CPU when profiled. No spinner, no cost.
         worker.spinner = None
