@@ -30,7 +30,7 @@ from guardline_bench import scaling
 from guardline_bench.cpu import CpuMeter, CpuUse
 from guardline_bench.report import QUIX_INSTALL, BenchResult, Rate, percentile
 from guardline_bench.state import measure_state, state_bytes
-from streams import topics
+from streams import kafka_settings, topics
 from streams.backtest import run_backtest
 from streams.broker import BOOTSTRAP_ENV, broker_session, external_bootstrap
 from streams.codec import decode_alert, decode_event, encode_event
@@ -210,7 +210,10 @@ async def _ceiling(bootstrap: str, n: int, timeout_s: float) -> tuple[Rate, int]
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **kafka_settings.current().aiokafka(),
     )
     await consumer.start()
     progress = Progress("[bench] ceiling", n)
@@ -391,6 +394,7 @@ def _latency(
     consumer = KafkaConsumer(
         topics.ALERTS.name, bootstrap_servers=bootstrap, auto_offset_reset="latest",
         group_id=None, enable_auto_commit=False, fetch_max_wait_ms=20,
+        **kafka_settings.current().kafka_python(),
     )  # fmt: skip
     consumer.poll(timeout_ms=500)  # join and position at the end before anything is sent
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from kafka import KafkaConsumer
 
-from streams import topics
+from streams import kafka_settings, topics
 from streams.codec import SchemaResolver, decode_alert
 from streams.jsonl import alert_to_json, write_jsonl
 from streams.model import Alert
@@ -35,6 +35,7 @@ def iter_alerts(
         group_id=None,
         auto_offset_reset="earliest" if from_beginning else "latest",
         enable_auto_commit=False,
+        **kafka_settings.current().kafka_python(),
     )
     last = time.monotonic()
     try:

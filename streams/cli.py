@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from streams import topics
+from streams import kafka_settings, topics
 from streams.broker import BOOTSTRAP_ENV, external_bootstrap
 from streams.config import CONFIG_ENV, ConfigError, load_config
 from streams.ops.endpoints import (
@@ -62,6 +62,12 @@ def cmd_broker(args: argparse.Namespace) -> int:
 
 def cmd_topics(args: argparse.Namespace) -> int:
     bootstrap = _bootstrap(args)
+    if args.check:
+        problems = topics.check_topics(bootstrap, args.partitions, args.app_id)
+        for line in problems:
+            print(line)
+        print(f"{len(problems)} difference(s) from the settings" if problems else "topics match")
+        return 1 if problems else 0
     if not args.list:
         created = topics.ensure_topics(bootstrap, partitions=args.partitions)
         print(f"created: {', '.join(created) or 'nothing (all topics exist)'}")
@@ -284,6 +290,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     def with_bootstrap(p: argparse.ArgumentParser) -> None:
         p.add_argument("--bootstrap", help=f"Kafka bootstrap servers (default: ${BOOTSTRAP_ENV})")
+        p.add_argument(
+            "--kafka-config",
+            type=Path,
+            metavar="FILE",
+            help="Kafka client properties: TLS, SASL, replication (default: "
+            f"${kafka_settings.CONFIG_FILE_ENV}; README 'Run it on your cluster')",
+        )
 
     def with_config(p: argparse.ArgumentParser) -> None:
         p.add_argument("--config", type=Path, help="detector config TOML (default: built-in)")
@@ -316,6 +329,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("topics", cmd_topics, "Create Guardline's topics (idempotent) and list them.")
     with_bootstrap(p)
     p.add_argument("--list", action="store_true", help="only list, create nothing")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="create nothing; report topics whose partitions, replication or configs differ "
+        "from the settings (exit 1 if any)",
+    )
+    p.add_argument("--app-id", default="guardline", help="--check: the workers' app id")
     p.add_argument("--partitions", type=int, default=None, help="input topic partitions")
 
     p = add("produce", cmd_produce, "Validate a JSON Lines file of events and send it.")
@@ -458,11 +478,16 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "kafka_config", None) is not None:  # workers and tools started inherit it
+        os.environ[kafka_settings.CONFIG_FILE_ENV] = str(args.kafka_config.resolve())
+        kafka_settings.current.cache_clear()
     if args.handler is not cmd_worker:  # Faust handles the worker's signals itself
         # SIGTERM (`timeout`, a supervisor) unwinds like Ctrl-C: `finally` blocks stop the
         # embedded broker and workers `demo` and `bench` started, instead of orphaning them.
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
+        if hasattr(args, "bootstrap"):
+            kafka_settings.current()  # bad Kafka settings: every problem, before any work
         code: int = args.handler(args)
     except (ConfigError, RegistryError) as err:
         print(f"error: {err}", file=sys.stderr)

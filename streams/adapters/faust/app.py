@@ -30,6 +30,7 @@ from faust.types import TP as TopicPartition
 from faust.types import Message  # the ack token: offset, partition, timestamp
 
 from streams import topics
+from streams.adapters.faust.cluster import app_settings
 from streams.adapters.faust.commits import StallWatch, held_offsets, lost_offsets
 from streams.adapters.faust.consumer import install as install_consumer
 from streams.adapters.faust.faust_names import check_faust_names
@@ -38,6 +39,7 @@ from streams.codec import SchemaResolver
 from streams.config import GuardlineConfig, Mode
 from streams.engine.footprint import state_footprint
 from streams.engine.reorder import IDLE
+from streams.kafka_settings import KafkaSettings, current
 from streams.ops.endpoints import DEFAULT_HOST, DEFAULT_PORT, BrokerProbe, Endpoints, readiness
 from streams.ops.metrics import WorkerMetrics
 from streams.ops.totals import write_stats
@@ -76,6 +78,7 @@ class WorkerSettings:
     lost_grace_s: float = 10.0  # offsets neither acked nor held this long are read again
     schema_registry_url: str | None = None  # set: write the Confluent wire format (registry.py)
     intake: bool = True  # input in batches past Faust's per-message path (intake.py)
+    kafka: KafkaSettings | None = None  # TLS, SASL, replication; None = kafka_settings.current()
 
 
 class _PerBatchMonitor(Monitor):
@@ -101,7 +104,8 @@ class GuardlineWorker:
 
     def __init__(self, settings: WorkerSettings) -> None:
         self.settings = settings
-        app_kwargs: dict[str, Any] = {}
+        self.kafka = settings.kafka or current()
+        app_kwargs: dict[str, Any] = app_settings(self.kafka)
         if settings.instance_id:
             app_kwargs["consumer_group_instance_id"] = settings.instance_id
         # Input records skip Faust's per-message delivery (intake.py); Faust still owns the rest.
@@ -146,6 +150,7 @@ class GuardlineWorker:
             partitions=settings.partitions,
             key_type=bytes,  # bytes => Faust's "raw" codec: state is already serialised
             value_type=bytes,
+            extra_topic_configs=self.kafka.topic_configs(),  # min.insync.replicas
         )
         # Output framing per topic: None = single-object; else a Confluent header (00 + id).
         outputs = (topics.ALERTS, topics.PRIORITY, topics.SHADOW, topics.DEAD_LETTER)
@@ -534,6 +539,7 @@ class GuardlineWorker:
                 "address with --metrics-host/--metrics-port (0 = any free port)"
             ) from err
         log.warning("metrics on %s/metrics (also /healthz, /readyz)", endpoints.url)
+        log.info("kafka: %s", self.kafka.describe())
         return endpoints
 
     def run(self, loglevel: str = "warning") -> None:
