@@ -39,3 +39,13 @@ def unique_suffix() -> str:
 
 
 # --- End of broker fixtures ---------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def fresh_kafka_settings() -> Iterator[None]:
+    """Kafka settings are read once per process: each test reads its own environment."""
+    from streams import kafka_settings
+
+    kafka_settings.current.cache_clear()
+    yield
+    kafka_settings.current.cache_clear()
