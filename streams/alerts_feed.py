@@ -11,6 +11,7 @@ from kafka import KafkaConsumer
 
 from streams import kafka_settings, topics
 from streams.codec import SchemaResolver, decode_alert
+from streams.fetch_pacing import FetchPacer
 from streams.jsonl import alert_to_json, write_jsonl
 from streams.model import Alert
 
@@ -37,16 +38,22 @@ def iter_alerts(
         enable_auto_commit=False,
         **kafka_settings.current().kafka_python(),
     )
+    # kafka-python's poll fetches again as soon as a fetch is answered, for its whole timeout:
+    # on a broker that answers empty fetches at once (noida-db) an idle tail spun a core. So
+    # each poll only collects what has arrived, and an empty one waits as `FetchPacer` says
+    # (at most 0.1 s, on any broker: what a live tail can wait).
+    pacer = FetchPacer(max_wait_s=float("inf"))
     last = time.monotonic()
     try:
         while not stop():
-            batch = consumer.poll(timeout_ms=200)
+            batch = consumer.poll(timeout_ms=0)
             for records in batch.values():
                 for record in records:
                     last = time.monotonic()
                     yield decode_alert(record.value, resolver)
             if idle_timeout_s is not None and time.monotonic() - last > idle_timeout_s:
                 return
+            time.sleep(pacer.after_fetch(0.0, bool(batch)))
     finally:
         consumer.close()
 

@@ -265,6 +265,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         state_only=args.state_only,
         latency_s=args.latency_seconds,
         latency_rate=args.latency_rate,
+        idle_s=args.idle_seconds,
     )
     if args.config is not None:  # the workers the bench starts read the same file
         os.environ[CONFIG_ENV] = str(args.config.resolve())
@@ -461,6 +462,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state-days", type=float, default=24.0, help="simulated days they span (24)")
     p.add_argument("--state-only", action="store_true", help="only the state figure, no broker")
     p.add_argument("--latency-seconds", type=float, default=20.0, help="half-rate run length")
+    p.add_argument(
+        "--idle-seconds",
+        type=_positive_seconds,
+        default=5.0,
+        help="how long the idle worker and alerts tail are measured (5)",
+    )
     p.add_argument(
         "--latency-rate",
         type=float,

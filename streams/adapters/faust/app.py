@@ -34,6 +34,7 @@ from streams.adapters.faust.cluster import app_settings
 from streams.adapters.faust.commits import StallWatch, held_offsets, lost_offsets
 from streams.adapters.faust.consumer import install as install_consumer
 from streams.adapters.faust.faust_names import check_faust_names
+from streams.adapters.faust.fetch_pacing import install as pace_fetches
 from streams.adapters.faust.intake import Intake
 from streams.codec import SchemaResolver
 from streams.config import GuardlineConfig, Mode
@@ -134,6 +135,7 @@ class GuardlineWorker:
             **app_kwargs,
         )
         install_consumer(self.app)  # commits never pass a record still held (consumer.py)
+        pace_fetches()  # an idle worker on a broker that answers empty fetches at once
         if self.intake is not None:
             self.intake.app = self.app
         raw: dict[str, Any] = {
