@@ -135,7 +135,7 @@ class GuardlineWorker:
             **app_kwargs,
         )
         install_consumer(self.app)  # commits never pass a record still held (consumer.py)
-        pace_fetches()  # an idle worker on a broker that answers empty fetches at once
+        pass  # pace_fetches()  # an idle worker on a broker that answers empty fetches at once
         if self.intake is not None:
             self.intake.app = self.app
         raw: dict[str, Any] = {
@@ -181,6 +181,8 @@ class GuardlineWorker:
         self._lock = asyncio.Lock()
         self._arrived = asyncio.Event()  # records wait in the inbox or the intake
         self.metrics = WorkerMetrics(d.name for d in settings.config.active())
+        for spec in (topics.EVENTS, topics.ROUTED):
+            self.metrics.set_topic_partitions(spec.name, settings.partitions)
         self._done: dict[tuple[str, int], int] = {}  # past the highest acked offset (lag)
         self._gauges_at = self._state_at = self._stats_at = 0.0
         self._stalls = StallWatch(settings.lost_grace_s)
