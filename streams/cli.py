@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -127,7 +128,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         config=load_config(args.config),
         app_id=args.app_id,
         partitions=args.partitions,
-        data_dir=args.data_dir,
+        # `{hostname}`: one store per container when replicas share a volume (compose).
+        data_dir=Path(str(args.data_dir).replace("{hostname}", socket.gethostname())),
         store=args.store,
         instance_id=args.instance_id,
         idle_after_s=args.idle_after,
@@ -361,7 +363,12 @@ def build_parser() -> argparse.ArgumentParser:
     with_config(p)
     p.add_argument("--app-id", default="guardline", help="Faust app id = consumer group id")
     p.add_argument("--partitions", type=int, default=topics.DEFAULT_PARTITIONS)
-    p.add_argument("--data-dir", type=Path, default=Path(".guardline/worker"))
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(".guardline/worker"),
+        help="state stores; {hostname} is replaced by this host's name",
+    )
     p.add_argument("--store", default="rocksdb://", help="table store: rocksdb:// or memory://")
     p.add_argument("--instance-id", help="static group membership id (stable across restarts)")
     p.add_argument(
