@@ -135,7 +135,7 @@ class GuardlineWorker:
             **app_kwargs,
         )
         install_consumer(self.app)  # commits never pass a record still held (consumer.py)
-        pass  # pace_fetches()  # an idle worker on a broker that answers empty fetches at once
+        pace_fetches()  # an idle worker on a broker that answers empty fetches at once
         if self.intake is not None:
             self.intake.app = self.app
         raw: dict[str, Any] = {
