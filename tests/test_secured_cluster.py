@@ -16,6 +16,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -131,12 +132,20 @@ def test_worker_produce_and_tail_work_through_tls_and_sasl_only(
             return done.returncode == 0 and got == expected
 
         wait_for(exported, 90, "the backtest's alerts, read through TLS")
+        # Idle now: the worker and the tail fetch at most ~10 times a second each (paced,
+        # streams/fetch_pacing.py: 19/s measured); unpaced, the worker alone fetched ~1,100
+        # times a second here.
+        time.sleep(1.0)
+        before, started = proxy.stats.fetches, time.monotonic()
+        time.sleep(3.0)
+        idle_fetch_rate = (proxy.stats.fetches - before) / (time.monotonic() - started)
     finally:
         stop_worker(proc)
         tail.terminate()
         tail_out, _ = tail.communicate(timeout=30)
     outputs += [tail_out, log.read_text()]
     assert attacker.id in tail_out  # the live tail read them too
+    assert idle_fetch_rate < 40, idle_fetch_rate  # load-robust: a busy machine only lowers it
 
     assert proxy.stats.rejected == []
     # Every connection (CLI admin, producer, consumers; the worker's consumer, producer and

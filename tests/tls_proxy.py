@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 BROKER_ANSWERS = {3, 10, 60}  # Metadata, FindCoordinator, DescribeCluster: they name brokers
-SASL_HANDSHAKE, SASL_AUTHENTICATE, API_VERSIONS = 17, 36, 18
+SASL_HANDSHAKE, SASL_AUTHENTICATE, API_VERSIONS, FETCH = 17, 36, 18, 1
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,7 @@ class ProxyStats:
     tls_sessions: int = 0  # connections that completed a TLS handshake with a client cert
     authenticated: int = 0  # sessions that authenticated as the expected user
     rejected: list[str] = field(default_factory=list)  # why a session was closed
+    fetches: int = 0  # Fetch requests forwarded (how busy idle consumers keep the broker)
 
 
 class TlsProxy:
@@ -190,6 +191,7 @@ class TlsProxy:
                 continue
             api, version, correlation = struct.unpack(">hhi", frame[:8])
             apis[correlation] = api
+            self.stats.fetches += api == FETCH
             if api == SASL_HANDSHAKE:
                 raw_token_next = version == 0
             elif api == SASL_AUTHENTICATE:
