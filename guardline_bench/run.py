@@ -216,7 +216,7 @@ async def _ceiling(bootstrap: str, n: int, timeout_s: float) -> tuple[Rate, int]
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        **kafka_settings.current().aiokafka(),
+        **kafka_settings.current().kafka_python(),
     )
     await consumer.start()
     progress = Progress("[bench] ceiling", n)

@@ -196,7 +196,7 @@ async def _send_batches(bootstrap: str, values: list[tuple[bytes, bytes]]) -> No
         bootstrap_servers=bootstrap,
         acks="all",
         linger_ms=20,
-        **kafka_settings.current().aiokafka(),
+        **kafka_settings.current().kafka_python(),
     )
     await producer.start()
     try:

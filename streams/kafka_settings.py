@@ -5,9 +5,10 @@ $GUARDLINE_KAFKA_CONFIG: `key=value` lines, the file Kafka's own tools take as
 `--command-config`) and from environment variables named after the same keys
 (`sasl.password` -> `GUARDLINE_SASL_PASSWORD`), which win over the file. Every problem is
 reported at once. Translated here, once, for each client library Guardline uses: kafka-python
-and aiokafka (keyword dicts), librdkafka (the Quix peer); the Faust worker's translation sits in
-`streams/adapters/faust/cluster.py`, the only place allowed to import Faust. All of them get the
-same `ssl.SSLContext`, built here. Secrets never appear in a repr, a log line or an error.
+and aiokafka (the same keyword names), librdkafka (the Quix peer); the Faust worker's
+translation sits in `streams/adapters/faust/cluster.py`, the only place allowed to import
+Faust. All of them get the same `ssl.SSLContext`, built here. Secrets never appear in a repr,
+a log line or an error.
 """
 
 from __future__ import annotations
@@ -26,29 +27,25 @@ from streams.config import ConfigError
 CONFIG_FILE_ENV: Final = "GUARDLINE_KAFKA_CONFIG"
 PROTOCOLS: Final = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 MECHANISMS: Final = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
-SECRETS: Final = frozenset(
-    {"sasl.password", "ssl.key.password", "schema.registry.basic.auth.user.info"}
+# Kafka's client settings (ssl.* as kafka-python spells them), so an existing
+# client.properties mostly works as it is; the README's table says what each takes.
+KEYS: Final = (
+    "security.protocol",
+    "sasl.mechanism",
+    "sasl.username",
+    "sasl.password",
+    "ssl.cafile",
+    "ssl.certfile",
+    "ssl.keyfile",
+    "ssl.key.password",
+    "ssl.endpoint.identification.algorithm",
+    "replication.factor",
+    "min.insync.replicas",
+    "schema.registry.basic.auth.user.info",
+    "schema.registry.ssl.cafile",
+    "schema.registry.ssl.certfile",
+    "schema.registry.ssl.keyfile",
 )
-# Key -> what it takes. The names are Kafka's client settings (ssl.* as kafka-python and
-# the brief spell them), so an existing client.properties mostly works as it is.
-KEYS: Final = {
-    "security.protocol": " | ".join(PROTOCOLS),
-    "sasl.mechanism": " | ".join(MECHANISMS),
-    "sasl.username": "the SASL user",
-    "sasl.password": "the SASL password (prefer $GUARDLINE_SASL_PASSWORD to a file)",
-    "ssl.cafile": "PEM file of the CA that signed the brokers' certificates (default: system)",
-    "ssl.certfile": "PEM client certificate (mutual TLS)",
-    "ssl.keyfile": "PEM private key of ssl.certfile (if not inside it)",
-    "ssl.key.password": "password of ssl.keyfile",
-    "ssl.endpoint.identification.algorithm": "https (default: check the broker's host name) "
-    "or none",
-    "replication.factor": "replicas of every topic Guardline or Faust creates (default 1)",
-    "min.insync.replicas": "min.insync.replicas of those topics (default: the broker's)",
-    "schema.registry.basic.auth.user.info": "USER:PASSWORD for the schema registry",
-    "schema.registry.ssl.cafile": "PEM CA file for an https schema registry",
-    "schema.registry.ssl.certfile": "PEM client certificate for the schema registry",
-    "schema.registry.ssl.keyfile": "PEM private key of schema.registry.ssl.certfile",
-}
 # librdkafka's names for the same settings, accepted in a file as aliases.
 ALIASES: Final = {
     "sasl.mechanisms": "sasl.mechanism",
@@ -119,14 +116,7 @@ class KafkaSettings:
         )  # fmt: skip
 
     def kafka_python(self) -> dict[str, Any]:
-        """Keyword arguments for kafka-python's KafkaProducer, KafkaConsumer, KafkaAdminClient."""
-        return self._python_clients()
-
-    def aiokafka(self) -> dict[str, Any]:
-        """Keyword arguments for aiokafka's clients (same names as kafka-python's)."""
-        return self._python_clients()
-
-    def _python_clients(self) -> dict[str, Any]:
+        """Keyword arguments for kafka-python's and aiokafka's clients (the same names)."""
         out: dict[str, Any] = {"security_protocol": self.security_protocol}
         if self.sasl:
             out["sasl_mechanism"] = self.sasl_mechanism
