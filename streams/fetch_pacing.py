@@ -26,10 +26,10 @@ class FetchPacer:
         if not 0 < self.first_s <= self.cap_s:
             raise ValueError(f"need 0 < first_s <= cap_s, got {self.first_s}, {self.cap_s}")
 
-    def after_fetch(self, took_s: float, busy: bool) -> float:
+    def after_fetch(self, took_s: float, records: bool) -> float:
         """Seconds to wait before the next fetch, given how long the last one took and whether
-        the consumer is busy (records came back, or partitions were left out)."""
-        if busy or took_s >= self.max_wait_s / 2:
+        it brought records."""
+        if records or took_s >= self.max_wait_s / 2:
             self.delay_s = 0.0
         else:
             self.delay_s = min(self.cap_s, max(self.first_s, self.delay_s * 2))

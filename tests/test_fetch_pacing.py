@@ -13,17 +13,17 @@ MAX_WAIT_S = 0.5
 
 def test_quick_empty_fetches_back_off_doubling_to_the_cap() -> None:
     pacer = FetchPacer(MAX_WAIT_S, cap_s=0.1, first_s=0.005)
-    delays = [pacer.after_fetch(0.001, busy=False) for _ in range(8)]
+    delays = [pacer.after_fetch(0.001, records=False) for _ in range(8)]
     assert delays == [0.005, 0.01, 0.02, 0.04, 0.08, 0.1, 0.1, 0.1]
 
 
 def test_records_or_a_broker_that_waited_reset_it() -> None:
     pacer = FetchPacer(MAX_WAIT_S)
     for _ in range(5):
-        pacer.after_fetch(0.0, busy=False)
-    assert pacer.after_fetch(0.001, busy=True) == 0.0
-    pacer.after_fetch(0.0, busy=False)
-    assert pacer.after_fetch(MAX_WAIT_S, busy=False) == 0.0  # Kafka held it: no pacing
+        pacer.after_fetch(0.0, records=False)
+    assert pacer.after_fetch(0.001, records=True) == 0.0
+    pacer.after_fetch(0.0, records=False)
+    assert pacer.after_fetch(MAX_WAIT_S, records=False) == 0.0  # Kafka held it: no pacing
 
 
 def test_first_wait_must_fit_under_the_cap() -> None:
@@ -35,10 +35,10 @@ def test_first_wait_must_fit_under_the_cap() -> None:
 def test_never_waits_past_the_cap_nor_after_records(fetches: list[tuple[float, bool]]) -> None:
     pacer = FetchPacer(MAX_WAIT_S, cap_s=0.1)
     previous = 0.0
-    for took, busy in fetches:
-        delay = pacer.after_fetch(took, busy)
+    for took, records in fetches:
+        delay = pacer.after_fetch(took, records)
         assert 0.0 <= delay <= 0.1
-        if busy or took >= MAX_WAIT_S / 2:
+        if records or took >= MAX_WAIT_S / 2:
             assert delay == 0.0
         else:
             assert delay == min(0.1, max(0.005, previous * 2))
