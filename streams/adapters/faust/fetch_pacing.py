@@ -30,9 +30,15 @@ async def _paced(self: Any, assignment: Any, node_id: int, request: Any) -> bool
         pacer = pacers[node_id] = FetchPacer(getattr(self, "_fetch_max_wait_ms", 500) / 1000)
     started = time.monotonic()
     records: bool = await _ORIGINAL(self, assignment, node_id, request)
-    delay = pacer.after_fetch(time.monotonic() - started, records)
-    if delay:  # cancelled with the fetch on a rebalance or a seek
-        await _wait_unless_fetchable(self, assignment, delay)
+    now = time.monotonic()
+    delay = pacer.after_fetch(now - started, records, now)
+    if delay:
+        try:
+            await _wait_unless_fetchable(self, assignment, delay)
+        except asyncio.CancelledError:
+            # Closed, or the assignment changed: aiokafka's own fetch returns False then, and
+            # `Fetcher.close()` awaits these tasks expecting no error.
+            return False
     return records
 
 
