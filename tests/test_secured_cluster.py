@@ -132,9 +132,9 @@ def test_worker_produce_and_tail_work_through_tls_and_sasl_only(
             return done.returncode == 0 and got == expected
 
         wait_for(exported, 90, "the backtest's alerts, read through TLS")
-        # Idle now: the worker and the tail fetch at most ~10 times a second each (paced,
-        # streams/fetch_pacing.py: 19/s measured); unpaced, the worker alone fetched ~1,100
-        # times a second here.
+        # Idle now: the worker and the tail each fetch at most 20 times a second (paced at
+        # 50 ms, streams/fetch_pacing.py); unpaced, the worker alone fetched ~1,100 times a
+        # second here.
         time.sleep(1.0)
         before, started = proxy.stats.fetches, time.monotonic()
         time.sleep(3.0)
@@ -145,7 +145,7 @@ def test_worker_produce_and_tail_work_through_tls_and_sasl_only(
         tail_out, _ = tail.communicate(timeout=30)
     outputs += [tail_out, log.read_text()]
     assert attacker.id in tail_out  # the live tail read them too
-    assert idle_fetch_rate < 40, idle_fetch_rate  # load-robust: a busy machine only lowers it
+    assert idle_fetch_rate < 150, idle_fetch_rate  # load-robust: a busy machine only lowers it
 
     assert proxy.stats.rejected == []
     # Every connection (CLI admin, producer, consumers; the worker's consumer, producer and
