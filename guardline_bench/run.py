@@ -359,7 +359,8 @@ def _await_workers(
     return rate, {k: int(v) for k, v in final.items() if k in ("in", "applied", "dead_letters")}
 
 
-IDLE_SETTLE_S = 3.0  # the tail joins; the worker's last batch, commit and gauges are done
+IDLE_SETTLE_S = 5.0  # the tail starts (imports, joins: seconds on a busy machine); the
+# worker's last batch, commit and gauges are done
 
 
 def _idle_cost(bootstrap: str, worker_pids: list[int], settings: BenchSettings) -> CpuUse:
