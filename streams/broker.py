@@ -405,13 +405,26 @@ def broker_session(
 ) -> Iterator[str]:
     """Yield a bootstrap string: `GUARDLINE_BOOTSTRAP_SERVERS` if set, else an embedded broker.
 
-    The other arguments only apply to the embedded broker.
+    The other arguments only apply to the embedded broker, which speaks PLAINTEXT only: with
+    TLS or SASL settings (`streams/kafka_settings.py`) it refuses, since no client could reach it.
     """
     external = external_bootstrap()
     if external is not None:
         log.info("using the external Kafka cluster %s from %s", external, BOOTSTRAP_ENV)
         yield external
         return
+    from streams.kafka_settings import KafkaSettingsError, current
+
+    protocol = current().security_protocol
+    if protocol != "PLAINTEXT":
+        raise KafkaSettingsError(
+            [
+                f"security.protocol is {protocol}, but the embedded broker (noida-db) speaks "
+                f"PLAINTEXT only: set {BOOTSTRAP_ENV} to your cluster, or unset the TLS and "
+                "SASL settings"
+            ],
+            "Kafka settings",
+        )
     with EmbeddedBroker(port, data_dir, keep_data=keep_data, start_timeout_s=start_timeout_s) as b:
         yield b.bootstrap
 

@@ -153,3 +153,15 @@ def test_faust_worker_consumer_producer_and_topics(
     assert len(seen) == 2
     for kwargs in seen:
         assert_scram(kwargs)
+
+
+def test_the_embedded_broker_refuses_tls_or_sasl_settings(
+    scram: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It speaks PLAINTEXT only: one clear error instead of clients failing to connect."""
+    from streams.broker import BOOTSTRAP_ENV, broker_session
+
+    monkeypatch.delenv(BOOTSTRAP_ENV, raising=False)
+    session = broker_session()
+    with pytest.raises(kafka_settings.KafkaSettingsError, match="PLAINTEXT only"):
+        session.__enter__()
