@@ -48,9 +48,7 @@ def scram(
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    kafka_settings.current.cache_clear()
-    yield kafka_settings.current()
-    kafka_settings.current.cache_clear()
+    yield kafka_settings.current()  # read now, from this environment (conftest clears it)
 
 
 def recorder(seen: list[dict[str, Any]]) -> Callable[..., Any]:

@@ -179,7 +179,6 @@ def test_https_registry_with_basic_auth_from_the_kafka_settings(
     with fake_registry(user_info=f"guardline:{secret}", tls=server) as registry:
         monkeypatch.setenv("GUARDLINE_SCHEMA_REGISTRY_SSL_CAFILE", str(certs.ca))
         monkeypatch.setenv("GUARDLINE_SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO", f"guardline:{secret}")
-        kafka_settings.current.cache_clear()
         headers = register_outputs(connect(registry.url))
         assert set(headers) == set(OUTPUT_SCHEMAS)
         # The same credentials in the URL work too, and are never shown.
@@ -196,4 +195,3 @@ def test_https_registry_with_basic_auth_from_the_kafka_settings(
         kafka_settings.current.cache_clear()
         with pytest.raises(RegistryError, match="CERTIFICATE_VERIFY_FAILED"):
             connect(with_creds)
-    kafka_settings.current.cache_clear()

@@ -55,13 +55,11 @@ def secured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[s
     monkeypatch.setenv(kafka_settings.CONFIG_FILE_ENV, str(properties))
     monkeypatch.setenv("GUARDLINE_SASL_USERNAME", USER)
     monkeypatch.setenv("GUARDLINE_SASL_PASSWORD", password)
-    kafka_settings.current.cache_clear()
     with (
         EmbeddedBroker(port, host="127.0.0.2") as broker,
         TlsProxy("127.0.0.1", broker.host, port, certs, USER, password) as proxy,
     ):
         yield f"127.0.0.1:{port}", proxy, password
-    kafka_settings.current.cache_clear()
 
 
 def _port_free_on_both(*hosts: str) -> int:
