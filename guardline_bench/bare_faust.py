@@ -16,8 +16,10 @@ import faust
 
 from guardline_bench.stats import Counter
 from streams import topics
+from streams.adapters.faust.cluster import app_settings
 from streams.broker import BOOTSTRAP_ENV
 from streams.codec import decode_event
+from streams.kafka_settings import current
 from streams.validation import InvalidEvent
 
 
@@ -29,6 +31,7 @@ def main(stats_path: str, app_id: str) -> None:
         processing_guarantee="at_least_once",
         web_enabled=False,
         datadir=str(Path(stats_path).parent / app_id),
+        **app_settings(current()),
     )
     topic = app.topic(
         topics.EVENTS.name,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from quixstreams import Application
+from quixstreams.kafka.configuration import ConnectionConfig
 from quixstreams.models.serializers import Deserializer
 
 from guardline_bench.stats import Counter
@@ -22,6 +23,7 @@ from streams import topics
 from streams.broker import BOOTSTRAP_ENV
 from streams.codec import decode_event
 from streams.detectors.contacts import adult_reaches_minor
+from streams.kafka_settings import current
 from streams.model import Event, EventType
 from streams.validation import InvalidEvent
 
@@ -52,8 +54,9 @@ def add_distinct(seen: list[str], target: str) -> list[str]:
 
 def main(stats_path: str, group: str, expected: int) -> None:
     counter = Counter(Path(stats_path))
+    connection = {"bootstrap.servers": os.environ[BOOTSTRAP_ENV], **current().librdkafka()}
     app = Application(
-        broker_address=os.environ[BOOTSTRAP_ENV],
+        broker_address=ConnectionConfig.from_librdkafka_dict(connection),
         consumer_group=group,
         auto_offset_reset="earliest",
         state_dir=str(Path(stats_path).parent / group),

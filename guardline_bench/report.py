@@ -14,6 +14,7 @@ QUIX_INSTALL = "pip install -e '.[bench]'"
 # Flat: the state after the whole run is at most this much bigger than the state of an engine
 # fed only the last longest-memory's worth of the same events (nothing older survives).
 FLAT_RATIO = 1.05
+IDLE_CORES = 0.05  # issue 17: an idle worker and an idle alerts tail, each
 
 
 @dataclass(slots=True)
@@ -106,6 +107,7 @@ class BenchResult:
             return None if value is None else value >= floor
 
         p99 = self.latency_ms.get("p99")
+        idle = self.cpu.get("idle")
         return [
             ("full suite >= 1.0x Quix peer", at_least(r["worker/quix (3/6)"], 1.0)),
             ("full suite >= 1.0x bare Faust", at_least(r["worker/bare_faust (3/2)"], 1.0)),
@@ -121,6 +123,12 @@ class BenchResult:
             (
                 f"state flat (<= {FLAT_RATIO}x the last memory's own)",
                 None if self.state_recent_ratio is None else self.state_recent_ratio <= FLAT_RATIO,
+            ),
+            (
+                f"idle worker and alerts tail <= {IDLE_CORES} core each",
+                None
+                if idle is None
+                else max(idle.total("worker"), idle.total("alerts tail")) <= IDLE_CORES,
             ),
             (
                 f"{self.workers} workers >= 1.6x one",
@@ -183,6 +191,16 @@ def format_table(result: BenchResult) -> str:
         )
     else:
         rows.append(("3 event-to-alert latency", "-", "no alerts measured"))
+    idle = r.cpu.get("idle")
+    if idle is not None:
+        rows.append(
+            (
+                "3 idle: worker / alerts tail",
+                f"{idle.total('worker'):.3f} / {idle.total('alerts tail'):.3f} cores",
+                f"CPU-seconds per wall-second over {idle.seconds:.1f} s, lag 0, no input; "
+                + idle.describe(),
+            )
+        )
     backtest = _rate_row("4 backtest engine (events from a file)", r.backtest)
     if r.backtest is not None and r.backtest_cpu_s > 0:
         cpu_rate = r.backtest.events / r.backtest_cpu_s

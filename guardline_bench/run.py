@@ -30,7 +30,7 @@ from guardline_bench import scaling
 from guardline_bench.cpu import CpuMeter, CpuUse
 from guardline_bench.report import QUIX_INSTALL, BenchResult, Rate, percentile
 from guardline_bench.state import measure_state, state_bytes
-from streams import topics
+from streams import kafka_settings, topics
 from streams.backtest import run_backtest
 from streams.broker import BOOTSTRAP_ENV, broker_session, external_bootstrap
 from streams.codec import decode_alert, decode_event, encode_event
@@ -55,6 +55,7 @@ class BenchSettings:
     state_only: bool = False  # figure 5 alone: no broker
     latency_s: float = 20.0  # how long the half-rate latency run lasts
     latency_rate: float | None = None  # events/s instead of half the saturated rate
+    idle_s: float = 5.0  # how long the idle worker and alerts tail are measured
     seed: int = 7
     timeout_s: float = 900.0  # per consuming phase
 
@@ -152,6 +153,8 @@ def _stream_phases(
         result.counts["worker events in"] = totals["in"]
         result.counts["worker pairs applied"] = totals["applied"]
         result.counts["worker dead letters"] = totals["dead_letters"]
+        say(f"3/6 idle cost: the worker and an alerts tail, lag 0, no input, {settings.idle_s} s")
+        result.cpu["idle"] = _idle_cost(bootstrap, [proc.pid for proc, _ in procs], settings)
         say("3/6 latency at half the saturated rate (fresh traffic, later event times)")
         applied = totals["applied"]
         _latency(bootstrap, settings, result, sim_config, lambda: _applied(procs) - applied)
@@ -210,7 +213,10 @@ async def _ceiling(bootstrap: str, n: int, timeout_s: float) -> tuple[Rate, int]
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        **kafka_settings.current().kafka_python(),
     )
     await consumer.start()
     progress = Progress("[bench] ceiling", n)
@@ -353,6 +359,35 @@ def _await_workers(
     return rate, {k: int(v) for k, v in final.items() if k in ("in", "applied", "dead_letters")}
 
 
+IDLE_SETTLE_S = 5.0  # the tail starts (imports, joins: seconds on a busy machine); the
+# worker's last batch, commit and gauges are done
+
+
+def _idle_cost(bootstrap: str, worker_pids: list[int], settings: BenchSettings) -> CpuUse:
+    """Cores an idle worker (lag 0) and an idle `guardline alerts tail` use.
+
+    Issue 17's bound is 0.05 core each. Right after, the latency run sends fresh traffic: its
+    percentiles include the resume from idle.
+    """
+    cmd = [sys.executable, "-m", "streams", "alerts", "tail", "--topic", topics.ALERTS.name]
+    tail = subprocess.Popen(
+        [*cmd, "--bootstrap", bootstrap],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=_env(),
+    )
+    try:
+        time.sleep(IDLE_SETTLE_S)
+        roles = {**scaling.roles(worker_pids, bench="bench"), "alerts tail": [tail.pid]}
+        with CpuMeter(lambda: roles, every_s=0.5) as meter:
+            start = time.time()
+            time.sleep(settings.idle_s)
+            end = time.time()
+        return meter.use(start, end)
+    finally:
+        stop_worker(tail)
+
+
 def _window(procs: Workers) -> tuple[float, float]:
     return scaling.stats_window([stats for _proc, stats in procs])
 
@@ -391,6 +426,7 @@ def _latency(
     consumer = KafkaConsumer(
         topics.ALERTS.name, bootstrap_servers=bootstrap, auto_offset_reset="latest",
         group_id=None, enable_auto_commit=False, fetch_max_wait_ms=20,
+        **kafka_settings.current().kafka_python(),
     )  # fmt: skip
     consumer.poll(timeout_ms=500)  # join and position at the end before anything is sent
 

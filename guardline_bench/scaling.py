@@ -30,7 +30,7 @@ from kafka.structs import OffsetAndMetadata
 
 from guardline_bench.cpu import CpuMeter, CpuUse, Roles, descendants
 from guardline_bench.report import Rate
-from streams import topics
+from streams import kafka_settings, topics
 from streams.codec import encode_event
 from streams.model import Event
 from streams.ops.launcher import start_worker, stop_worker, wait_ready
@@ -59,7 +59,12 @@ class GroupRun:
 
 def commit_at_end(bootstrap: str, group: str, partitions: int) -> None:
     """Commit `group`'s offsets at the end of the input and routed topics before it exists."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        **kafka_settings.current().kafka_python(),
+    )
     try:
         tps = [
             TopicPartition(topic.name, p)
@@ -187,7 +192,12 @@ async def _send_batches(bootstrap: str, values: list[tuple[bytes, bytes]]) -> No
     from aiokafka import AIOKafkaProducer
     from aiokafka.partitioner import DefaultPartitioner
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        linger_ms=20,
+        **kafka_settings.current().kafka_python(),
+    )
     await producer.start()
     try:
         partitions = sorted(await producer.partitions_for(topics.EVENTS.name))

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from kafka import KafkaConsumer
 
-from streams import topics
+from streams import kafka_settings, topics
 from streams.codec import SchemaResolver, decode_alert
+from streams.fetch_pacing import FetchPacer
 from streams.jsonl import alert_to_json, write_jsonl
 from streams.model import Alert
 
@@ -41,20 +42,28 @@ def iter_alerts(
         group_id=None,
         auto_offset_reset="earliest" if from_beginning else "latest",
         enable_auto_commit=False,
+        **kafka_settings.current().kafka_python(),
     )
+    # kafka-python's poll fetches again as soon as a fetch is answered, for its whole timeout:
+    # on a broker that answers empty fetches at once (noida-db) an idle tail spun a core. So
+    # each poll only collects what has arrived, and once polls have come back empty for a
+    # while, the next waits as `FetchPacer` says (at most 0.1 s, on any broker: a person
+    # reading a tail does not see it; a poll costs the tail more than a fetch the worker).
+    pacer = FetchPacer(max_wait_s=float("inf"), cap_s=0.1)
     last = time.monotonic()
     try:
         if topic not in consumer.topics():  # subscribing would wait for it silently, forever
             raise topics.UnknownTopic(topic, bootstrap)
         consumer.subscribe([topic])
         while not stop():
-            batch = consumer.poll(timeout_ms=200)
+            batch = consumer.poll(timeout_ms=0)
             for records in batch.values():
                 for record in records:
                     last = time.monotonic()
                     yield decode_alert(record.value, resolver)
             if idle_timeout_s is not None and time.monotonic() - last > idle_timeout_s:
                 return
+            time.sleep(pacer.after_fetch(0.0, bool(batch), time.monotonic()))
     finally:
         consumer.close()
 

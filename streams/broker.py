@@ -201,7 +201,9 @@ class EmbeddedBroker:
         *,
         keep_data: bool = False,
         start_timeout_s: float = DEFAULT_START_TIMEOUT_S,
+        host: str = HOST,  # noida-db advertises exactly this address to clients
     ) -> None:
+        self.host = host
         self._port = port
         self._port_fixed = port is not None
         self._data_dir = Path(data_dir).resolve() if data_dir is not None else None
@@ -225,7 +227,7 @@ class EmbeddedBroker:
 
     @property
     def bootstrap(self) -> str:
-        return f"{HOST}:{self.port}"
+        return f"{self.host}:{self.port}"
 
     @property
     def data_dir(self) -> Path:
@@ -269,7 +271,7 @@ class EmbeddedBroker:
         while True:
             attempts += 1
             if self._port is None:
-                self._port = free_port()
+                self._port = free_port(self.host)
             try:
                 self._spawn_and_wait()
             except BrokerError as exc:
@@ -285,6 +287,7 @@ class EmbeddedBroker:
     def _spawn_and_wait(self) -> None:
         assert self._exe is not None
         cmd = [self._exe, "start", "--only", "kafka", "--kafka-port", str(self.port)]
+        cmd += ["--host", self.host]
         cmd += ["--data-dir", str(self.data_dir)]
         with self.log_path.open("ab") as out:
             out.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S')} {' '.join(cmd)}\n".encode())
@@ -402,13 +405,26 @@ def broker_session(
 ) -> Iterator[str]:
     """Yield a bootstrap string: `GUARDLINE_BOOTSTRAP_SERVERS` if set, else an embedded broker.
 
-    The other arguments only apply to the embedded broker.
+    The other arguments only apply to the embedded broker, which speaks PLAINTEXT only: with
+    TLS or SASL settings (`streams/kafka_settings.py`) it refuses, since no client could reach it.
     """
     external = external_bootstrap()
     if external is not None:
         log.info("using the external Kafka cluster %s from %s", external, BOOTSTRAP_ENV)
         yield external
         return
+    from streams.kafka_settings import KafkaSettingsError, current
+
+    protocol = current().security_protocol
+    if protocol != "PLAINTEXT":
+        raise KafkaSettingsError(
+            [
+                f"security.protocol is {protocol}, but the embedded broker (noida-db) speaks "
+                f"PLAINTEXT only: set {BOOTSTRAP_ENV} to your cluster, or unset the TLS and "
+                "SASL settings"
+            ],
+            "Kafka settings",
+        )
     with EmbeddedBroker(port, data_dir, keep_data=keep_data, start_timeout_s=start_timeout_s) as b:
         yield b.bootstrap
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from kafka.errors import KafkaError
 
-from streams import topics
+from streams import kafka_settings, topics
 from streams.broker import BOOTSTRAP_ENV, external_bootstrap
 from streams.config import CONFIG_ENV, ConfigError, load_config
 from streams.ops.endpoints import (
@@ -92,6 +93,12 @@ def cmd_broker(args: argparse.Namespace) -> int:
 
 def cmd_topics(args: argparse.Namespace) -> int:
     bootstrap = _bootstrap(args)
+    if args.check:
+        problems = topics.check_topics(bootstrap, args.partitions, args.app_id)
+        for line in problems:
+            print(line)
+        print(f"{len(problems)} difference(s) from the settings" if problems else "topics match")
+        return 1 if problems else 0
     if not args.list:
         created = topics.ensure_topics(bootstrap, partitions=args.partitions)
         print(f"created: {', '.join(created) or 'nothing (all topics exist)'}")
@@ -152,7 +159,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         config=load_config(args.config),
         app_id=args.app_id,
         partitions=args.partitions,
-        data_dir=args.data_dir,
+        # `{hostname}`: one store per container when replicas share a volume (compose).
+        data_dir=Path(str(args.data_dir).replace("{hostname}", socket.gethostname())),
         store=args.store,
         instance_id=args.instance_id,
         idle_after_s=args.idle_after,
@@ -303,6 +311,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         state_only=args.state_only,
         latency_s=args.latency_seconds,
         latency_rate=args.latency_rate,
+        idle_s=args.idle_seconds,
     )
     if args.config is not None:  # the workers the bench starts read the same file
         os.environ[CONFIG_ENV] = str(args.config.resolve())
@@ -345,6 +354,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     def with_bootstrap(p: argparse.ArgumentParser, *, checked: bool = True) -> None:
         p.add_argument("--bootstrap", help=f"Kafka bootstrap servers (default: ${BOOTSTRAP_ENV})")
+        p.add_argument(
+            "--kafka-config",
+            type=Path,
+            metavar="FILE",
+            help="Kafka client properties: TLS, SASL, replication (default: "
+            f"${kafka_settings.CONFIG_FILE_ENV}; README 'Run it on your cluster')",
+        )
         if not checked:
             return
         p.add_argument(
@@ -386,6 +402,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("topics", cmd_topics, "Create Guardline's topics (idempotent) and list them.")
     with_bootstrap(p)
     p.add_argument("--list", action="store_true", help="only list, create nothing")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="create nothing; report topics whose partitions, replication or configs differ "
+        "from the settings (exit 1 if any)",
+    )
+    p.add_argument("--app-id", default="guardline", help="--check: the workers' app id")
     p.add_argument("--partitions", type=int, default=None, help="input topic partitions")
 
     p = add("produce", cmd_produce, "Validate a JSON Lines file of events and send it.")
@@ -410,7 +433,12 @@ def build_parser() -> argparse.ArgumentParser:
     with_config(p)
     p.add_argument("--app-id", default="guardline", help="Faust app id = consumer group id")
     p.add_argument("--partitions", type=int, default=topics.DEFAULT_PARTITIONS)
-    p.add_argument("--data-dir", type=Path, default=Path(".guardline/worker"))
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(".guardline/worker"),
+        help="state stores; {hostname} is replaced by this host's name",
+    )
     p.add_argument("--store", default="rocksdb://", help="table store: rocksdb:// or memory://")
     p.add_argument("--instance-id", help="static group membership id (stable across restarts)")
     p.add_argument(
@@ -550,6 +578,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state-only", action="store_true", help="only the state figure, no broker")
     p.add_argument("--latency-seconds", type=float, default=20.0, help="half-rate run length")
     p.add_argument(
+        "--idle-seconds",
+        type=_positive_seconds,
+        default=5.0,
+        help="how long the idle worker and alerts tail are measured (5)",
+    )
+    p.add_argument(
         "--latency-rate",
         type=float,
         default=None,
@@ -574,11 +608,16 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "kafka_config", None) is not None:  # workers and tools started inherit it
+        os.environ[kafka_settings.CONFIG_FILE_ENV] = str(args.kafka_config.resolve())
+        kafka_settings.current.cache_clear()
     if args.handler is not cmd_worker:  # Faust handles the worker's signals itself
         # SIGTERM (`timeout`, a supervisor) unwinds like Ctrl-C: `finally` blocks stop the
         # embedded broker and workers `demo` and `bench` started, instead of orphaning them.
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
+        if hasattr(args, "bootstrap"):
+            kafka_settings.current()  # bad Kafka settings: every problem, before any work
         code: int = args.handler(args)
     except (ConfigError, RegistryError, OperatorError, topics.UnknownTopic) as err:
         print(f"error: {err}", file=sys.stderr)

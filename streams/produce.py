@@ -9,7 +9,7 @@ from pathlib import Path
 
 from kafka import KafkaProducer
 
-from streams import topics
+from streams import kafka_settings, topics
 from streams.codec import encode_event
 from streams.jsonl import read_events
 from streams.model import Event
@@ -35,6 +35,7 @@ def make_producer(bootstrap: str, *, linger_ms: int = 20) -> KafkaProducer:
         batch_size=256 * 1024,
         max_in_flight_requests_per_connection=1,  # keep per-partition order on retries
         delivery_timeout_ms=120_000,
+        **kafka_settings.current().kafka_python(),
     )
 
 

@@ -4,19 +4,25 @@ Only the part of the registry API Guardline needs: register a schema under a sub
 (`POST /subjects/{subject}/versions`) and fetch a schema by id (`GET /schemas/ids/{id}`), the
 latter cached for the process, since ids never change meaning. Works with Confluent's registry
 and with those that speak its API (Apicurio's ccompat endpoint, Redpanda, Karapace).
+
+Basic auth (`schema.registry.basic.auth.user.info`, or `https://USER:PASSWORD@host` in the URL)
+and the https CA and client certificate come from the Kafka settings (`kafka_settings.py`).
+Credentials never appear in a message: URLs are shown without them.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterable
 from typing import Any, Final
 
-from streams import topics
+from streams import kafka_settings, topics
 from streams.codec import SCHEMA_DIR, RegistryUnavailable
 from streams.wire import confluent_header, value_subject
 
@@ -50,32 +56,57 @@ def registry_url(cli_value: str | None, *, key: str = "--schema-registry") -> st
     parsed = urllib.parse.urlsplit(value)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise RegistryError(
-            f"{source}: {value!r} is not a schema registry URL (expected http(s)://host:port)"
+            f"{source}: {redact(value)!r} is not a schema registry URL (expected "
+            "http(s)://host:port)"
         )
     try:
         parsed.port  # noqa: B018 - raises on a non-numeric or out-of-range port
     except ValueError as exc:
-        raise RegistryError(f"{source}: {value!r} has a bad port ({exc})") from exc
+        raise RegistryError(f"{source}: {redact(value)!r} has a bad port") from exc
     return value.rstrip("/")
+
+
+def redact(url: str) -> str:
+    """`url` without the user and password it may carry."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit(parts._replace(netloc=host))
 
 
 class SchemaRegistry:
     """Registers and resolves schemas; `schema_text(id)` is what `streams.codec` calls."""
 
-    def __init__(self, url: str, *, timeout_s: float = 10.0) -> None:
-        self.url = url.rstrip("/")
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_s: float = 10.0,
+        user_info: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        parts = urllib.parse.urlsplit(url.rstrip("/"))
+        if user_info is None and parts.username is not None:
+            user_info = urllib.parse.unquote(parts.username) + ":"
+            user_info += urllib.parse.unquote(parts.password or "")
+        self.url = redact(url.rstrip("/"))  # the only form that is ever shown
         self.timeout_s = timeout_s
+        self.ssl_context = ssl_context
+        self._headers = {"Accept": _CONTENT_TYPE, "Content-Type": _CONTENT_TYPE}
+        if user_info is not None:
+            token = base64.b64encode(user_info.encode()).decode()
+            self._headers["Authorization"] = f"Basic {token}"
         self._by_id: dict[int, str] = {}
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(
-            self.url + path,
-            data=data,
-            method=method,
-            headers={"Accept": _CONTENT_TYPE, "Content-Type": _CONTENT_TYPE},
+            self.url + path, data=data, method=method, headers=self._headers
         )
-        with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+        with urllib.request.urlopen(
+            request, timeout=self.timeout_s, context=self.ssl_context
+        ) as response:
             return json.loads(response.read())
 
     def check(self) -> None:
@@ -140,7 +171,11 @@ def register_outputs(
 
 
 def connect(url: str) -> SchemaRegistry:
-    """A registry client that has answered once (RegistryError otherwise)."""
-    registry = SchemaRegistry(url)
+    """A registry client that has answered once (RegistryError otherwise), with the basic auth
+    and TLS files of the Kafka settings."""
+    cluster = kafka_settings.current()
+    registry = SchemaRegistry(
+        url, user_info=cluster.registry_user_info, ssl_context=cluster.registry_ssl_context()
+    )
     registry.check()
     return registry

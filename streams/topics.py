@@ -15,8 +15,10 @@ from typing import Any, Final, TypedDict
 
 from kafka import KafkaAdminClient, TopicPartition
 from kafka import errors as kafka_errors
-from kafka.admin import OffsetSpec
+from kafka.admin import ConfigResource, ConfigResourceType, OffsetSpec
 from kafka.errors import InvalidConfigurationError, TopicAlreadyExistsError
+
+from streams import kafka_settings
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +131,11 @@ class TopicInfo(TypedDict):
 
 @contextmanager
 def _admin(bootstrap: str) -> Iterator[Any]:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="guardline-topics")
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap,
+        client_id="guardline-topics",
+        **kafka_settings.current().kafka_python(),
+    )
     try:
         yield admin
     finally:
@@ -146,9 +152,13 @@ def _partition_counts(admin: Any, names: list[str] | None = None) -> dict[str, i
 
 
 def _creatable(spec: TopicSpec, *, with_configs: bool) -> dict[str, Any]:
-    topic: dict[str, Any] = {"num_partitions": spec.partitions, "replication_factor": 1}
+    cluster = kafka_settings.current()
+    topic: dict[str, Any] = {
+        "num_partitions": spec.partitions,
+        "replication_factor": cluster.replication_factor,
+    }
     if with_configs:
-        topic["configs"] = spec.configs
+        topic["configs"] = spec.configs | cluster.topic_configs()
     return topic
 
 
@@ -166,8 +176,9 @@ def ensure_specs(bootstrap: str, specs: Iterable[TopicSpec]) -> list[str]:
     An existing topic with fewer partitions than specified is grown (keys then map to other
     partitions, so per-key order only holds from then on), with a warning; none is shrunk.
     If the broker refuses a topic's configs, it is created with the broker's defaults and a
-    warning says so. Replication factor 1: for the embedded broker; on a real cluster, ops
-    owns the topics and this only finds them present.
+    warning says so. Replication factor and `min.insync.replicas` come from the Kafka settings
+    (`streams/kafka_settings.py`; default 1 and the broker's, fit for the embedded broker);
+    `check_topics` reports an existing topic that differs.
     """
     specs = list(specs)
     with _admin(bootstrap) as admin:
@@ -283,3 +294,71 @@ def consumer_lag(bootstrap: str, group_id: str, topic: str) -> dict[int, int]:
         position = done.offset if done is not None and done.offset >= 0 else starts[tp]
         lag[tp.partition] = max(0, ends[tp] - max(position, starts[tp]))
     return lag
+
+
+def faust_topics(app_id: str, partitions: int) -> dict[str, int]:
+    """The worker's Faust-made topics and their partition counts: the state table's changelog
+    (co-partitioned with the routed topic) and the assignor's leader topic."""
+    return {f"{app_id}-guardline-state-changelog": partitions, f"{app_id}-__assignor-__leader": 1}
+
+
+def check_topics(
+    bootstrap: str, partitions: int | None = None, app_id: str = "guardline"
+) -> list[str]:
+    """What differs between the cluster's topics and what Guardline's settings ask for.
+
+    Checks partitions, replication factor and configs (retention, cleanup policy,
+    `min.insync.replicas`) of Guardline's topics, and the replication factor and
+    `min.insync.replicas` of the worker's Faust topics once they exist. Empty: all match.
+    """
+    cluster = kafka_settings.current()
+    specs = topic_specs(partitions)
+    scaled = partitions or DEFAULT_PARTITIONS
+    wanted: dict[str, tuple[int | None, dict[str, str]]] = {
+        s.name: (s.partitions, s.configs | cluster.topic_configs()) for s in specs
+    }
+    internal = faust_topics(app_id, scaled)
+    changelog = next(iter(internal))
+    with _admin(bootstrap) as admin:
+        described = {t["name"]: t for t in admin.describe_topics() if t["error_code"] == 0}
+        for name, size in internal.items():
+            if name in described:
+                configs = cluster.topic_configs() if name == changelog else {}
+                wanted[name] = (size, configs)
+        present = [name for name in wanted if name in described]
+        actual = _topic_configs(admin, present)
+    problems: list[str] = []
+    for name, (count, configs) in wanted.items():
+        topic = described.get(name)
+        if topic is None:
+            problems.append(f"{name}: missing (`guardline topics` creates it)")
+            continue
+        have = len(topic["partitions"])
+        if count is not None and have != count:
+            problems.append(f"{name}: {have} partitions, the settings ask for {count}")
+        replicas = {len(p["replica_nodes"]) for p in topic["partitions"]}
+        if replicas != {cluster.replication_factor}:
+            found = "/".join(str(r) for r in sorted(replicas))
+            problems.append(
+                f"{name}: replication factor {found}, the settings ask for "
+                f"{cluster.replication_factor} (replication.factor)"
+            )
+        for key, value in configs.items():
+            got = actual.get(name, {}).get(key)
+            if got != value:
+                problems.append(
+                    f"{name}: {key}={got or '(broker default)'}, the settings ask for {value}"
+                )
+    return problems
+
+
+def _topic_configs(admin: Any, names: list[str]) -> dict[str, dict[str, str]]:
+    """Config values per topic, as the broker reports them (unset ones may be left out)."""
+    if not names:
+        return {}
+    answer = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, n) for n in names])
+    topics_answer = answer.get("topic", {}) if isinstance(answer, dict) else {}
+    return {
+        name: {key: str(entry["value"]) for key, entry in configs.items()}
+        for name, configs in topics_answer.items()
+    }

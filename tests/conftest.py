@@ -51,3 +51,13 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             f"environment failures (noida-db group stuck after its recovery): {len(broker)}: "
             + ", ".join(broker)
         )
+
+
+@pytest.fixture(autouse=True)
+def fresh_kafka_settings() -> Iterator[None]:
+    """Kafka settings are read once per process: each test reads its own environment."""
+    from streams import kafka_settings
+
+    kafka_settings.current.cache_clear()
+    yield
+    kafka_settings.current.cache_clear()

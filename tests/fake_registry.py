@@ -7,7 +7,9 @@ subject, unknown ids answer 404 with error code 40403. Runs an http.server in a 
 
 from __future__ import annotations
 
+import base64
 import json
+import ssl
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -26,6 +28,7 @@ class FakeRegistry:
         self.requests: list[tuple[str, str]] = []
         self.lock = threading.Lock()
         self.url = ""
+        self.user_info: str | None = None  # set: every request needs this basic auth
 
     def register(self, subject: str, schema: str) -> int:
         key = json.dumps(json.loads(schema), sort_keys=True)
@@ -53,8 +56,19 @@ def _handler(registry: FakeRegistry) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
+        def _refused(self) -> bool:
+            if registry.user_info is None:
+                return False
+            token = base64.b64encode(registry.user_info.encode()).decode()
+            if self.headers.get("Authorization") == f"Basic {token}":
+                return False
+            self._answer(401, {"error_code": 401, "message": "Unauthorized"})
+            return True
+
         def do_GET(self) -> None:
             registry.requests.append(("GET", self.path))
+            if self._refused():
+                return
             parts = urllib.parse.urlsplit(self.path).path.strip("/").split("/")
             if parts == ["subjects"]:
                 self._answer(200, sorted(registry.subjects))
@@ -69,6 +83,8 @@ def _handler(registry: FakeRegistry) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             registry.requests.append(("POST", self.path))
+            if self._refused():
+                return
             parts = urllib.parse.urlsplit(self.path).path.strip("/").split("/")
             if len(parts) != 3 or parts[0] != "subjects" or parts[2] != "versions":
                 self._answer(404, {"error_code": 404, "message": "HTTP 404 Not Found"})
@@ -88,11 +104,19 @@ def _handler(registry: FakeRegistry) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def fake_registry() -> Iterator[FakeRegistry]:
-    """A running fake registry on 127.0.0.1 (a free port); `.url` is its base URL."""
+def fake_registry(
+    user_info: str | None = None, tls: ssl.SSLContext | None = None
+) -> Iterator[FakeRegistry]:
+    """A running fake registry on 127.0.0.1 (a free port); `.url` is its base URL. With
+    `user_info` it wants that basic auth; with `tls` (a server context) it speaks https."""
     registry = FakeRegistry()
+    registry.user_info = user_info
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(registry))
-    registry.url = f"http://127.0.0.1:{server.server_address[1]}"
+    scheme = "http"
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+    registry.url = f"{scheme}://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -135,6 +135,7 @@ def test_tiny_bench_run_prints_every_figure_and_counts_add_up(
         "5 state per active account",
         "6 peer: Quix Streams",
         "ratio worker/bare_faust",
+        "3 idle: worker / alerts tail",
     ):
         assert label in table, label  # fmt: skip
     doc = json.loads(out.read_text())
@@ -154,6 +155,9 @@ def test_tiny_bench_run_prints_every_figure_and_counts_add_up(
     for name in ("ceiling", "bare_faust", "worker", "backtest"):
         assert doc[name]["events"] == produced and doc[name]["per_s"] > 0
     assert doc["latency_events"] > 0
+    idle = doc["cpu"]["idle"]["cores"]  # measured (no bound asserted: the machine is shared)
+    assert {"worker", "alerts tail", "broker"} <= set(idle) and idle["worker"] > 0
+    assert "idle worker and alerts tail <= 0.05 core each" in doc["targets"]
     for phase, consumer in (("worker", "worker"), ("bare_faust", "bare-faust")):
         assert doc["cpu"][phase]["cores"][consumer] > 0, phase  # CPU seconds were counted
         assert {"broker", "bench"} <= set(doc["cpu"][phase]["cores"])

@@ -75,6 +75,20 @@ def flag(command: list[str], name: str) -> str:
     return with_default(str(command[command.index(name) + 1]))
 
 
+def published(name: str) -> dict[int, tuple[str, int]]:
+    """Container port -> (host address, host port) of each published port, defaults resolved."""
+    out: dict[int, tuple[str, int]] = {}
+    for spec in service(name).get("ports", []):
+        host, host_port, container = with_default_all(str(spec)).rsplit(":", 2)
+        out[int(container)] = (host, int(host_port))
+    return out
+
+
+def with_default_all(value: str) -> str:
+    """Every `${VAR:-default}` in `value` resolved as an empty environment would."""
+    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
+
+
 def test_every_service_is_there_and_kafka_runs_kraft_from_the_official_image() -> None:
     assert set(compose()["services"]) >= SERVICES
     assert not any("zookeeper" in s for s in compose()["services"])
@@ -109,7 +123,7 @@ def test_containers_and_the_host_reach_kafka_on_listeners_it_advertises() -> Non
         assert flag(service(name)["command"], "--bootstrap") == internal
     assert env("registry")["SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS"].endswith(internal)
     host = [(h, p) for h, p in advertised.values() if h == "localhost"]
-    assert host and f"{host[0][1]}:{host[0][1]}" in service("kafka")["ports"]
+    assert host and published("kafka")[host[0][1]] == ("127.0.0.1", host[0][1])
 
 
 def test_workers_scale_and_are_wired_to_topics_registry_and_metrics() -> None:
@@ -127,7 +141,7 @@ def test_workers_scale_and_are_wired_to_topics_registry_and_metrics() -> None:
     assert (registry.hostname, registry.port) == ("registry", listener.port)
     port = int(env("worker")["GUARDLINE_METRICS_PORT"])
     assert env("worker")["GUARDLINE_METRICS_HOST"] == "0.0.0.0"
-    assert f"127.0.0.1:{port}/healthz" in " ".join(worker["healthcheck"]["test"])
+    assert f"127.0.0.1:{port}/readyz" in " ".join(worker["healthcheck"]["test"])
     assert worker["build"] == "." and (ROOT / "Dockerfile").is_file()
 
 
@@ -158,11 +172,11 @@ def test_prometheus_mounts_its_config_and_scrapes_every_worker_replica() -> None
         for name in sd["names"]
     ]
     assert ("worker", port) in targets  # DNS returns every replica of the worker service
-    assert "9090:9090" in service("prometheus")["ports"]
+    assert published("prometheus") == {9090: ("127.0.0.1", 9090)}
 
 
 def test_grafana_gets_the_dashboard_and_the_datasource_provisioned() -> None:
-    assert "3000:3000" in service("grafana")["ports"]
+    assert published("grafana") == {3000: ("127.0.0.1", 3000)}
     provisioning = host_file("grafana", "/etc/grafana/provisioning")
     assert provisioning == ROOT / "deploy/grafana/provisioning"
     sources = [
@@ -254,7 +268,7 @@ def _config(cli: list[str], path: Path, **env_vars: str) -> subprocess.Completed
         capture_output=True,
         text=True,
         cwd=path.parent,
-        env={**os.environ, **env_vars},
+        env={**os.environ, "GRAFANA_ADMIN_PASSWORD": "not-a-default", **env_vars},
         timeout=60,
     )
 
@@ -262,6 +276,7 @@ def _config(cli: list[str], path: Path, **env_vars: str) -> subprocess.Completed
 def test_compose_cli_accepts_the_file_and_resolves_it(cli: list[str]) -> None:
     result = _config(cli, COMPOSE, GUARDLINE_PARTITIONS="8")
     assert result.returncode == 0, result.stderr
+    assert "not-a-default" in result.stdout  # Grafana's password, from the environment
     resolved = yaml.safe_load(result.stdout)
     assert set(resolved["services"]) >= SERVICES
     worker = resolved["services"]["worker"]
@@ -282,3 +297,41 @@ def test_compose_cli_rejects_a_broken_file(cli: list[str], tmp_path: Path) -> No
     result = _config(cli, path)
     assert result.returncode != 0
     assert "depends_onn" in result.stdout + result.stderr
+
+
+def test_every_published_port_listens_on_localhost_unless_asked() -> None:
+    ports = {name: published(name) for name in compose()["services"]}
+    assert sum(len(p) for p in ports.values()) >= 4
+    for name, mapping in ports.items():
+        for host, _ in mapping.values():
+            assert host == "127.0.0.1", name
+    for name in compose()["services"]:
+        for spec in service(name).get("ports", []):
+            assert str(spec).startswith("${GUARDLINE_PUBLISH_HOST:-127.0.0.1}:"), (name, spec)
+
+
+def test_grafana_has_no_default_password_and_no_anonymous_access() -> None:
+    grafana = env("grafana")
+    assert grafana["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_PASSWORD:?")
+    assert with_default(grafana["GF_AUTH_ANONYMOUS_ENABLED"]) == "false"
+
+
+def test_kafka_log_and_worker_state_live_on_named_volumes() -> None:
+    named = set(compose()["volumes"])
+    kafka = {v.split(":")[1]: v.split(":")[0] for v in service("kafka")["volumes"]}
+    assert kafka[env("kafka")["KAFKA_LOG_DIRS"]] in named
+    worker = {v.split(":")[1]: v.split(":")[0] for v in service("worker")["volumes"]}
+    data_dir = flag([str(c) for c in service("worker")["command"]], "--data-dir")
+    (mount,) = [m for m in worker if data_dir.startswith(mount_prefix(m))]
+    assert worker[mount] in named
+    assert "{hostname}" in data_dir  # replicas sharing the volume each keep their own stores
+
+
+def mount_prefix(path: str) -> str:
+    return path.rstrip("/") + "/"
+
+
+def test_compose_cli_refuses_to_start_grafana_without_a_password(cli: list[str]) -> None:
+    result = _config(cli, COMPOSE, GRAFANA_ADMIN_PASSWORD="")
+    assert result.returncode != 0
+    assert "GRAFANA_ADMIN_PASSWORD" in result.stdout + result.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 from fastavro import parse_schema, schemaless_reader
 
-from streams import topics
+from streams import kafka_settings, topics
 from streams.cli import main
 from streams.codec import (
     SCHEMA_DIR,
@@ -22,6 +23,7 @@ from streams.codec import (
     encode_event,
 )
 from streams.registry import (
+    OUTPUT_SCHEMAS,
     REGISTRY_ENV,
     RegistryError,
     SchemaRegistry,
@@ -32,6 +34,7 @@ from streams.registry import (
 from streams.wire import confluent_schema_id
 from tests.fake_registry import FakeRegistry, fake_registry
 from tests.test_wire import ALERT, EVENT
+from tests.tls_proxy import make_certificates
 
 
 @pytest.fixture
@@ -164,3 +167,31 @@ def test_confluents_own_client_reads_our_alerts_and_writes_events_we_read(
     assert framed[:1] == b"\x00"
     assert f"{topics.EVENTS.name}-value" in registry.subjects
     assert decode_event(framed, SchemaRegistry(registry.url)) == EVENT
+
+
+def test_https_registry_with_basic_auth_from_the_kafka_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    certs = make_certificates(tmp_path)
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(certs.server_cert, certs.server_key)
+    secret = "registry-" + "s" * 10
+    with fake_registry(user_info=f"guardline:{secret}", tls=server) as registry:
+        monkeypatch.setenv("GUARDLINE_SCHEMA_REGISTRY_SSL_CAFILE", str(certs.ca))
+        monkeypatch.setenv("GUARDLINE_SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO", f"guardline:{secret}")
+        headers = register_outputs(connect(registry.url))
+        assert set(headers) == set(OUTPUT_SCHEMAS)
+        # The same credentials in the URL work too, and are never shown.
+        monkeypatch.delenv("GUARDLINE_SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO")
+        kafka_settings.current.cache_clear()
+        with_creds = registry.url.replace("https://", f"https://guardline:{secret}@")
+        assert secret not in connect(with_creds).url
+        wrong = registry.url.replace("https://", "https://guardline:wrong-pass@")
+        with pytest.raises(RegistryError) as refused:
+            connect(wrong)
+        assert "401" in str(refused.value) and "wrong-pass" not in str(refused.value)
+        # Without the CA, the registry's certificate is not trusted.
+        monkeypatch.delenv("GUARDLINE_SCHEMA_REGISTRY_SSL_CAFILE")
+        kafka_settings.current.cache_clear()
+        with pytest.raises(RegistryError, match="CERTIFICATE_VERIFY_FAILED"):
+            connect(with_creds)

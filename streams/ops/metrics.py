@@ -175,6 +175,13 @@ class WorkerMetrics:
             registry=reg,
         )
         self._detectors = frozenset(detectors_list := list(detectors))
+        self.topic_partitions = Gauge(
+            f"{PREFIX}_topic_partitions",
+            "Partitions of the topic the workers share (--partitions): what all of them "
+            "together should hold (alert rule GuardlinePartitionsUnassigned).",
+            ["topic"],
+            registry=reg,
+        )
         # Every known label value starts at 0, so rates and alert rules have a series to
         # read before the first event of a kind (and "no input" is a zero, not an absence).
         for kind in EventType:
@@ -267,6 +274,11 @@ class WorkerMetrics:
 
     def set_assigned(self, topic: str, partitions: Iterable[int]) -> None:
         self.assigned.labels(topic).set(len(set(partitions)))
+
+    def set_topic_partitions(self, topic: str, count: int) -> None:
+        """A worker's share of `topic` starts at 0 of `count` (rules need both series)."""
+        self.topic_partitions.labels(topic).set(count)
+        self.assigned.labels(topic)
 
     def forget_partitions(self, topic: str, stage: str | None, partitions: Iterable[int]) -> None:
         """A revoked partition's series would freeze at their last value: drop them (a topic

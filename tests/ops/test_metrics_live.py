@@ -32,6 +32,7 @@ from streams.ops.metrics import CHECKED_FAMILIES, scrape
 from streams.ops.prometheus_local import LocalPrometheus
 from streams.produce import make_producer, send_events
 from streams.simulate import SimulationConfig, simulate
+from tests.ops.test_prometheus_rules import EXPECTED as EXPECTED_RULES
 from tests.streaming import read_alerts, wait_for
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -165,13 +166,7 @@ def test_every_metric_family_is_non_zero_after_a_run(run: Run) -> None:
 def test_prometheus_evaluates_the_repository_rules(run: Run) -> None:
     groups = run.prometheus.api("rules")["groups"]
     names = {rule["name"] for group in groups for rule in group["rules"]}
-    assert names == {
-        "GuardlineWorkerDown",
-        "GuardlineConsumerLagGrowing",
-        "GuardlineDeadLetterRate",
-        "GuardlineNoInputEvents",
-        "GuardlineAlertFlood",
-    }
+    assert names == EXPECTED_RULES
     assert all(rule["health"] == "ok" for g in groups for rule in g["rules"]), groups
 
 

@@ -17,11 +17,17 @@ EXPECTED = {
     "GuardlineDeadLetterRate",
     "GuardlineNoInputEvents",
     "GuardlineAlertFlood",
+    "GuardlineTargetsAbsent",
+    "GuardlinePartitionsUnassigned",
+    "GuardlineAlertLatencyHigh",
+    "GuardlineSkippedEvents",
+    "GuardlineProcessingErrors",
 }
+RUNBOOK = DEPLOY.parents[1] / "docs/runbook.md"
 
 
 def test_rules_are_valid() -> None:
-    assert "SUCCESS: 5 rules found" in promtool("check", "rules", RULES)
+    assert f"SUCCESS: {len(EXPECTED)} rules found" in promtool("check", "rules", RULES)
 
 
 def test_rules_pass_their_unit_tests() -> None:
@@ -59,3 +65,14 @@ def test_scrape_config_is_valid_and_loads_the_rules() -> None:
     config = yaml.safe_load((DEPLOY / "prometheus.yml").read_text())
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     assert jobs["guardline"]["dns_sd_configs"][0]["port"] == 9310
+
+
+def test_every_rule_links_its_own_runbook_section() -> None:
+    """runbook_url = docs/runbook.md#<rule name, lower case>, a heading that exists there."""
+    rules = yaml.safe_load(RULES.read_text())["groups"][0]["rules"]
+    headings = re.findall(r"^## (\S+)$", RUNBOOK.read_text(), flags=re.MULTILINE)
+    assert sorted(headings) == sorted(EXPECTED)  # one section per rule, no stale ones
+    for rule in rules:
+        path, _, anchor = rule["annotations"]["runbook_url"].partition("#")
+        assert (DEPLOY.parents[1] / path) == RUNBOOK
+        assert anchor == rule["alert"].lower()  # GitHub's anchor for "## <name>"

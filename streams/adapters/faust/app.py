@@ -31,14 +31,17 @@ from faust.types import TP as TopicPartition
 from faust.types import Message  # the ack token: offset, partition, timestamp
 
 from streams import topics
+from streams.adapters.faust.cluster import app_settings
 from streams.adapters.faust.commits import StallWatch, held_offsets, lost_offsets
 from streams.adapters.faust.consumer import install as install_consumer
 from streams.adapters.faust.faust_names import check_faust_names
+from streams.adapters.faust.fetch_pacing import install as pace_fetches
 from streams.adapters.faust.intake import Intake
 from streams.codec import SchemaResolver
 from streams.config import GuardlineConfig, Mode
 from streams.engine.footprint import open_cases, state_footprint
 from streams.engine.reorder import IDLE
+from streams.kafka_settings import KafkaSettings, current
 from streams.ops.endpoints import DEFAULT_HOST, DEFAULT_PORT, BrokerProbe, Endpoints, readiness
 from streams.ops.logs import logging_config
 from streams.ops.metrics import WorkerMetrics
@@ -79,6 +82,7 @@ class WorkerSettings:
     lost_grace_s: float = 10.0  # offsets neither acked nor held this long are read again
     schema_registry_url: str | None = None  # set: write the Confluent wire format (registry.py)
     intake: bool = True  # input in batches past Faust's per-message path (intake.py)
+    kafka: KafkaSettings | None = None  # TLS, SASL, replication; None = kafka_settings.current()
 
 
 class _PerBatchMonitor(Monitor):
@@ -104,7 +108,8 @@ class GuardlineWorker:
 
     def __init__(self, settings: WorkerSettings) -> None:
         self.settings = settings
-        app_kwargs: dict[str, Any] = {}
+        self.kafka = settings.kafka or current()
+        app_kwargs: dict[str, Any] = app_settings(self.kafka)
         if settings.instance_id:
             app_kwargs["consumer_group_instance_id"] = settings.instance_id
         # Input records skip Faust's per-message delivery (intake.py); Faust still owns the rest.
@@ -138,6 +143,7 @@ class GuardlineWorker:
         # per-message path warn "producer buffer full" and flush beside that drain, in every
         # busy second; the drain bounds the buffer to one batch's state writes instead.
         self.app.producer.buffer.max_messages = PRODUCER_BUFFER_MESSAGES
+        pace_fetches()  # an idle worker on a broker that answers empty fetches at once
         if self.intake is not None:
             self.intake.app = self.app
         raw: dict[str, Any] = {
@@ -155,6 +161,7 @@ class GuardlineWorker:
             partitions=settings.partitions,
             key_type=bytes,  # bytes => Faust's "raw" codec: state is already serialised
             value_type=bytes,
+            extra_topic_configs=self.kafka.topic_configs(),  # min.insync.replicas
         )
         # Output framing per topic: None = single-object; else a Confluent header (00 + id).
         outputs = (topics.ALERTS, topics.PRIORITY, topics.SHADOW, topics.DEAD_LETTER)
@@ -185,6 +192,8 @@ class GuardlineWorker:
         self._arrived = asyncio.Event()  # records wait in the inbox or the intake
         self._heartbeat_due = False  # the tick asked for a flush with heartbeats
         self.metrics = WorkerMetrics(d.name for d in settings.config.active())
+        for spec in (topics.EVENTS, topics.ROUTED):
+            self.metrics.set_topic_partitions(spec.name, settings.partitions)
         self._done: dict[tuple[str, int], int] = {}  # past the highest acked offset (lag)
         self._state_at = self._stats_at = 0.0
         self._stalls = StallWatch(settings.lost_grace_s)
@@ -589,6 +598,7 @@ class GuardlineWorker:
                 "address with --metrics-host/--metrics-port (0 = any free port)"
             ) from err
         log.info("metrics on %s/metrics (also /healthz, /readyz)", endpoints.url)
+        log.info("kafka: %s", self.kafka.describe())
         return endpoints
 
     def run(self, loglevel: str = "info", log_format: str = "text") -> None:
