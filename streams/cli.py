@@ -166,16 +166,77 @@ def cmd_alerts_export(args: argparse.Namespace) -> int:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    from streams.backtest import backtest_file
+    from streams.backtesting.report import ProgressLine
+    from streams.backtesting.run import backtest_source
 
-    report = backtest_file(args.events, args.output, load_config(args.config))
+    if (args.events is None) == (args.from_topic is None):
+        print("error: backtest needs an EVENTS file or --from-topic, not both", file=sys.stderr)
+        return 2
+    if args.jobs < 1:
+        print(f"error: --jobs {args.jobs}: need at least 1", file=sys.stderr)
+        return 2
+    config = load_config(args.config)
+    if args.from_topic is not None:
+        from streams.backtesting.topic import TopicEvents
+
+        bootstrap, resolver = _bootstrap(args), _resolver(args)
+
+        def open_source() -> TopicEvents:
+            return TopicEvents(
+                bootstrap,
+                args.from_topic,
+                since_ms=args.since,
+                until_ms=args.until,
+                resolver=resolver,
+            )
+
+        try:
+            report = backtest_source(
+                open_source, args.output, config, jobs=args.jobs, progress=ProgressLine()
+            )
+        except ValueError as err:  # an unknown topic
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+    else:
+        if args.since is not None or args.until is not None:
+            print("error: --since and --until select a range of --from-topic", file=sys.stderr)
+            return 2
+        if not args.events.is_file():
+            print(f"error: {args.events}: no such file", file=sys.stderr)
+            return 2
+        from streams.backtest import backtest_file
+
+        report = backtest_file(
+            args.events, args.output, config, jobs=args.jobs, progress=ProgressLine()
+        )
     for line in report.errors[:50]:
         print(line, file=sys.stderr)
+    if report.bad_lines > 50:
+        print(f"... and {report.bad_lines - 50:,} more bad lines", file=sys.stderr)
     print(
         f"{report.events} events -> {report.alerts} alerts ({report.shadow_alerts} shadow) "
-        f"in {args.output}; {len(report.errors)} bad lines"
+        f"in {args.output}; {report.bad_lines} bad lines"
     )
-    return 1 if report.errors else 0
+    for line in report.summary():
+        print(f"  {line}")
+    return 1 if report.bad_lines else 0
+
+
+def _epoch_ms(text: str) -> int:
+    """--since/--until: epoch milliseconds, or ISO-8601 with a zone."""
+    from datetime import datetime, timedelta
+
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.utcoffset() is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not epoch ms or an ISO-8601 time with a zone (2026-12-01T00:00Z)"
+        )
+    return (moment - datetime.fromtimestamp(0, moment.tzinfo)) // timedelta(milliseconds=1)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -382,9 +443,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--idle", type=float, default=3.0, help="stop after this many idle seconds")
     with_registry(p, "resolves the schema ids of Confluent-framed alerts")
 
-    p = add("backtest", cmd_backtest, "Run the detectors over an events file in event-time order.")
-    p.add_argument("events", type=Path)
+    p = add("backtest", cmd_backtest, "Run the detectors over recorded events in event-time order.")
+    p.add_argument(
+        "events", type=Path, nargs="?", help="events JSON Lines file (plain, .gz or .zst)"
+    )
     p.add_argument("-o", "--output", type=Path, required=True, help="alerts JSON Lines file")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes applying the detectors, subjects split as the stream partitions them "
+        "(default: the machine's cores); the alerts are the same for any number",
+    )
+    p.add_argument(
+        "--from-topic",
+        nargs="?",
+        const=topics.EVENTS.name,
+        metavar="TOPIC",
+        help=f"read the events from a topic instead of a file (default {topics.EVENTS.name})",
+    )
+    p.add_argument(
+        "--since", type=_epoch_ms, help="--from-topic: records at or after (epoch ms or ISO-8601)"
+    )
+    p.add_argument("--until", type=_epoch_ms, help="--from-topic: records before this time")
+    with_bootstrap(p)
+    with_registry(p, "resolves the schema ids of Confluent-framed events")
     with_config(p)
 
     p = add("eval", cmd_eval, "Score alerts (from backtest) against a simulation's truth file.")
