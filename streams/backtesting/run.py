@@ -14,6 +14,7 @@ straight to the external sort.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import multiprocessing
@@ -90,11 +91,14 @@ def backtest_source(
                 break
             except OutOfOrder as late:
                 source.close()
-                why = f"{source.where(late.seq)} is {late.behind_ms:,} ms older than an event already applied"
+                where = source.where(late.seq)
+                why = f"{where} is {late.behind_ms:,} ms older than an event already applied"
                 progress.restart("backtest (external sort)")
                 source, sort = open_source(), True
         source.close()
-    report.order = f"external sort ({report.order}): {why}" if sort else f"in order ({report.order})"
+    report.order = (
+        f"external sort ({report.order}): {why}" if sort else f"in order ({report.order})"
+    )
     report.jobs = jobs
     report.peak_rss_bytes = peak_rss_bytes()
     report.wall_s = time.monotonic() - started
@@ -125,7 +129,9 @@ def _one_pass(
 ) -> BacktestReport:
     report = BacktestReport()
     router = Router(settings.config, jobs)
-    work = _Inline(settings, sort, tmp, dst, report) if jobs == 1 else _Jobs(settings, jobs, sort, tmp)
+    work = (
+        _Inline(settings, sort, tmp, dst, report) if jobs == 1 else _Jobs(settings, jobs, sort, tmp)
+    )
     try:
         for batch in source.batches():
             per_job: list[list[Item]] = [[] for _ in range(jobs)]
@@ -230,8 +236,10 @@ class _Jobs:
         for message in done:
             _raise_for(message)
         report.job_peak_rss_bytes = [message[1] for message in done]
-        report.order = done[0][2] if len(done) == 1 else "; ".join(
-            f"job {job}: {message[2]}" for job, message in enumerate(done)
+        report.order = (
+            done[0][2]
+            if len(done) == 1
+            else "; ".join(f"job {job}: {message[2]}" for job, message in enumerate(done))
         )
         with dst.open("wb") as out:
             for record in heapq.merge(*(_read_tagged(path) for path in self._outputs)):
@@ -241,10 +249,8 @@ class _Jobs:
 
     def close(self) -> None:
         for conn in self._conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.send_bytes(b"")  # after an error: let every job end
-            except OSError:
-                pass
         for proc in self._procs:
             proc.join(timeout=30)
             if proc.is_alive():
@@ -282,7 +288,9 @@ def _job_main(conn: Connection, settings: _Settings, sort: bool, spill: Path, ou
 def _apply_job(
     conn: Connection, settings: _Settings, sort: bool, spill: Path, out: BinaryIO
 ) -> tuple[Any, ...]:
-    shard = Shard(settings.config, clock_ms=settings.clock, expire_every_ms=settings.expire_every_ms)
+    shard = Shard(
+        settings.config, clock_ms=settings.clock, expire_every_ms=settings.expire_every_ms
+    )
     pending: list[Tagged] = []
 
     def emit(tag: Tag, alert: Alert) -> None:

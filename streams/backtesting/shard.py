@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Final
 
+from streams.backtesting.order import Item, Route
 from streams.config import GuardlineConfig
 from streams.detectors.contract import Detector
-from streams.backtesting.order import Item, Route
 from streams.model import Alert, Event
 from streams.pipeline.route import partition_for
 

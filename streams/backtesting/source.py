@@ -11,7 +11,7 @@ import gzip
 import io
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import Final
 
 import zstandard
 
@@ -33,17 +33,17 @@ class LineFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.total_bytes = path.stat().st_size
-        self._raw: BinaryIO = path.open("rb")
-        head = self._raw.peek(4)[:4] if isinstance(self._raw, io.BufferedReader) else b""
+        self._raw = path.open("rb")
+        head = self._raw.peek(4)[:4]
         self.compression = (
             "gzip" if head.startswith(GZIP_MAGIC) else "zstd" if head == ZSTD_MAGIC else "none"
         )
-        self._lines: BinaryIO
+        self._lines: io.BufferedIOBase
         if self.compression == "gzip":
             self._lines = gzip.GzipFile(fileobj=self._raw, mode="rb")
         elif self.compression == "zstd":
             reader = zstandard.ZstdDecompressor().stream_reader(self._raw, read_across_frames=True)
-            self._lines = io.BufferedReader(reader, BATCH_BYTES)  # type: ignore[arg-type]
+            self._lines = io.BufferedReader(reader, BATCH_BYTES)
         else:
             self._lines = self._raw
 
