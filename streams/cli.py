@@ -219,6 +219,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     )
     for line in report.summary():
         print(f"  {line}")
+    if args.summary_json:
+        args.summary_json.write_text(json.dumps(report.to_json(), indent=2) + "\n")
     return 1 if report.bad_lines else 0
 
 
@@ -320,6 +322,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         state_only=args.state_only,
         latency_s=args.latency_seconds,
         latency_rate=args.latency_rate,
+        backtest_events=args.backtest_events,
+        backtest_days=args.backtest_days,
+        backtest_only=args.backtest_only,
     )
     if args.config is not None:  # the workers the bench starts read the same file
         os.environ[CONFIG_ENV] = str(args.config.resolve())
@@ -466,6 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--since", type=_epoch_ms, help="--from-topic: records at or after (epoch ms or ISO-8601)"
     )
     p.add_argument("--until", type=_epoch_ms, help="--from-topic: records before this time")
+    p.add_argument("--summary-json", type=Path, help="also write the summary as JSON here")
     with_bootstrap(p)
     with_registry(p, "resolves the schema ids of Confluent-framed events")
     with_config(p)
@@ -523,6 +529,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--state-days", type=float, default=24.0, help="simulated days they span (24)")
     p.add_argument("--state-only", action="store_true", help="only the state figure, no broker")
+    p.add_argument(
+        "--backtest-events",
+        type=int,
+        help="events of a file of its own for the file backtest figure (default: --events)",
+    )
+    p.add_argument(
+        "--backtest-days", type=float, default=4.0, help="simulated days of that file (4)"
+    )
+    p.add_argument(
+        "--backtest-only", action="store_true", help="only the file backtest figure, no broker"
+    )
     p.add_argument("--latency-seconds", type=float, default=20.0, help="half-rate run length")
     p.add_argument(
         "--latency-rate",

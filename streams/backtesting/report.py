@@ -37,6 +37,23 @@ class BacktestReport:
         if len(self.errors) < MAX_ERRORS:
             self.errors.append(f"{where}: {error}")
 
+    def to_json(self) -> dict[str, object]:
+        return {
+            "events": self.events,
+            "bad_lines": self.bad_lines,
+            "bad_by_code": dict(self.bad_by_code),
+            "alerts": self.alerts,
+            "shadow_alerts": self.shadow_alerts,
+            "alerts_by_detector": {
+                f"{name} {severity.value}": n for (name, severity), n in self.by_detector.items()
+            },
+            "order": self.order,
+            "jobs": self.jobs,
+            "peak_rss_bytes": self.peak_rss_bytes,
+            "job_peak_rss_bytes": self.job_peak_rss_bytes,
+            "wall_s": self.wall_s,
+        }
+
     def summary(self) -> list[str]:
         """The end of a run, after the one-line count: what, how, how much memory and time."""
         mb = 1 << 20

@@ -15,6 +15,7 @@ straight to the external sort.
 from __future__ import annotations
 
 import contextlib
+import gc
 import heapq
 import itertools
 import multiprocessing
@@ -78,6 +79,34 @@ def backtest_source(
     expire_every_ms: int = EXPIRE_EVERY_MS,
 ) -> BacktestReport:
     """Alerts of enforce and shadow detectors alike to `dst`, in the in-memory backtest's order."""
+    with collector_relaxed():
+        return _backtest_source(
+            open_source, dst, config, jobs, progress, run_items, clock, expire_every_ms
+        )
+
+
+@contextlib.contextmanager
+def collector_relaxed() -> Iterator[None]:
+    """The cyclic GC at a 100,000-allocation step instead of 700: with the engine's state and
+    a batch of events alive, the default step made collections ~40% of a backtest's CPU."""
+    thresholds = gc.get_threshold()
+    gc.set_threshold(100_000, 50, 50)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+
+
+def _backtest_source(
+    open_source: Callable[[], EventSource],
+    dst: Path,
+    config: GuardlineConfig,
+    jobs: int,
+    progress: ProgressLine | None,
+    run_items: int,
+    clock: Clock | None,
+    expire_every_ms: int,
+) -> BacktestReport:
     started = time.monotonic()
     settings = _Settings(config, run_items, clock or Clock(), expire_every_ms)
     progress = progress or ProgressLine(enabled=False)
@@ -271,7 +300,7 @@ def _job_main(conn: Connection, settings: _Settings, sort: bool, spill: Path, ou
     import traceback
 
     try:
-        with output.open("wb") as out:
+        with collector_relaxed(), output.open("wb") as out:
             message = _apply_job(conn, settings, sort, spill, out)
     except OutOfOrder as late:
         message = ("out_of_order", late.seq, late.behind_ms)

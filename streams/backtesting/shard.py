@@ -24,6 +24,8 @@ EXPIRE_EVERY_MS: Final = 3_600_000
 """State that fell out of every window is forgotten once per hour of event time: memory is
 bounded by what the windows hold, not by how many subjects the file ever saw."""
 
+_MAX_KEYS: Final = 1_000_000
+
 Tag = tuple[int, str, int, int, int]
 """(ts_ms, event_id, seq, route place, alert place): one job's emission order."""
 
@@ -35,6 +37,7 @@ class Router:
         self._engine = config.new_engine()
         self._index = {d: i for i, d in enumerate(self._engine.detectors)}
         self._indexes: dict[tuple[Detector, ...], tuple[int, ...]] = {}
+        self._jobs_of: dict[str, int] = {}  # partition_for, remembered: subjects recur
         self.jobs = jobs
 
     def split(self, event: Event) -> list[list[Route]] | None:
@@ -43,14 +46,19 @@ class Router:
         routes = self._engine.routes(event)
         if not routes:
             return None
-        jobs, indexes = self.jobs, self._indexes
-        out: list[list[Route]] = [[] for _ in range(jobs)]
+        indexes, jobs_of = self._indexes, self._jobs_of
+        out: list[list[Route]] = [[] for _ in range(self.jobs)]
         for place, (key, detectors) in enumerate(routes.items()):
             wanting = tuple(detectors)
             index = indexes.get(wanting)
             if index is None:
                 index = indexes[wanting] = tuple(self._index[d] for d in wanting)
-            out[partition_for(key, jobs)].append((place, key, index))
+            job = jobs_of.get(key)
+            if job is None:
+                if len(jobs_of) >= _MAX_KEYS:
+                    jobs_of.clear()  # bounded memory; the next events fill it again
+                job = jobs_of[key] = partition_for(key, self.jobs)
+            out[job].append((place, key, index))
         return out
 
 
