@@ -1,10 +1,13 @@
 """One backtest over a source of events: in one process or over `jobs` processes.
 
-The reading process decodes, counts bad input and routes every event (`shard.Router`); with
-one job it also applies them, with more each job process applies the routes of its own
-subjects and writes its alerts, tagged with their place in one job's order, to a file; the
-files are merged (`heapq.merge`) into the output. Processes, not threads: the engine is
-pure Python and would hold the GIL.
+With one job, the reading process decodes, orders and applies (`Engine.process_all`). With
+more, it only reads: block b (~1 MiB of lines, or of records) goes to job b % jobs, which
+decodes it, routes its events (`shard.Router`: subjects split as the stream partitions them)
+and sends every other job the events of its subjects in that block. Each job applies, block
+after block in input order, the events of its own subjects, and writes its alerts tagged
+with their place in one job's order; the files are merged (`heapq.merge`) into the output.
+Decoding, routing and the engine are thus all split; processes, not threads: it is all
+Python and would hold the GIL.
 
 Order: first the reorder buffer (`order.InOrder`). If the input turns out disordered beyond
 the release bound, everything is started again with the external sort, and the report says
@@ -19,8 +22,12 @@ import gc
 import heapq
 import itertools
 import multiprocessing
+import queue
 import tempfile
+import threading
 import time
+import traceback
+from collections import Counter
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -29,7 +36,7 @@ from typing import Any, BinaryIO, Final, Protocol
 import msgspec
 
 from streams.backtesting.order import ITEMS, ExternalSort, InOrder, Item, OutOfOrder, encode_items
-from streams.backtesting.report import BacktestReport, ProgressLine, peak_rss_bytes
+from streams.backtesting.report import MAX_ERRORS, BacktestReport, ProgressLine, peak_rss_bytes
 from streams.backtesting.shard import EXPIRE_EVERY_MS, Router, Shard, Tag
 from streams.config import GuardlineConfig, Mode
 from streams.jsonl import alert_to_json, json_line
@@ -47,11 +54,14 @@ _FLUSH_ALERTS: Final = 1024
 
 
 class EventSource(Protocol):
-    """Batches of (position, event or why it was refused); `where` names a position."""
+    """Blocks of raw input, and how to decode one into (position, event or why refused)."""
 
-    needs_sort: bool
+    needs_sort: bool  # never in time order: straight to the external sort
+    parallel: bool  # `decode_block` can run in a job process (a module-level function)
+    done_items: int  # lines or records read so far
 
-    def batches(self) -> Iterator[list[tuple[int, Event | InvalidEvent]]]: ...
+    def blocks(self) -> Iterator[bytes]: ...
+    def decode_block(self, block: bytes, /) -> list[tuple[int, Event | InvalidEvent]]: ...
     def where(self, seq: int) -> str: ...
     def fraction_done(self) -> float | None: ...
     def close(self) -> None: ...
@@ -111,6 +121,7 @@ def _backtest_source(
     settings = _Settings(config, run_items, clock or Clock(), expire_every_ms)
     progress = progress or ProgressLine(enabled=False)
     source = open_source()
+    jobs = jobs if source.parallel else 1
     sort = source.needs_sort
     why = "the source is read partition by partition" if sort else ""
     with tempfile.TemporaryDirectory(prefix="guardline-backtest-") as tmp:
@@ -157,35 +168,32 @@ def _one_pass(
     progress: ProgressLine,
 ) -> BacktestReport:
     report = BacktestReport()
-    router = Router(settings.config, jobs)
-    work = (
-        _Inline(settings, sort, tmp, dst, report) if jobs == 1 else _Jobs(settings, jobs, sort, tmp)
-    )
+    if jobs > 1:
+        _Jobs(settings, jobs, sort, tmp, source.decode_block).run(source, dst, report, progress)
+        return report
+    inline = _Inline(settings, sort, tmp, dst, report)
     try:
-        for batch in source.batches():
-            per_job: list[list[Item]] = [[] for _ in range(jobs)]
-            for seq, event in batch:
-                if not isinstance(event, Event):
+        for block in source.blocks():
+            items: list[Item] = []
+            for seq, event in source.decode_block(block):
+                if isinstance(event, Event):
+                    report.events += 1
+                    items.append((event.ts_ms, event.event_id, seq, event, []))
+                else:
                     report.bad(source.where(seq), event)
-                    continue
-                report.events += 1
-                if jobs == 1:  # the engine routes it (`Engine.process_all`)
-                    per_job[0].append((event.ts_ms, event.event_id, seq, event, []))
-                elif (split := router.split(event)) is not None:
-                    for job, routes in enumerate(split):
-                        if routes:
-                            per_job[job].append((event.ts_ms, event.event_id, seq, event, routes))
-            work.send(per_job)
-            progress.update(report.events, source.fraction_done())
-        work.finish(dst, report)
+            inline.send(items)
+            progress.update(source.done_items, source.fraction_done())
+        inline.finish(report)
     finally:
-        work.close()
-    progress.update(report.events, None, final=True)
+        inline.close()
+    progress.update(source.done_items, None, final=True)
     return report
 
 
 class _Inline:
-    """One job: order and apply in the reading process, alerts straight to the output."""
+    """One job: order and apply in the reading process, alerts straight to the output.
+
+    The engine routes each event itself (`Engine.process_all`, the in-memory backtest's path)."""
 
     def __init__(
         self, settings: _Settings, sort: bool, tmp: Path, dst: Path, report: BacktestReport
@@ -205,14 +213,14 @@ class _Inline:
             self._report.alerts += 1
             self._report.by_detector[(alert.detector, alert.severity)] += 1
 
-    def send(self, per_job: list[list[Item]]) -> None:
+    def send(self, items: list[Item]) -> None:
         order = self._order
         if isinstance(order, InOrder):
-            self._write(self._shard.apply_all(order.push(per_job[0])))
+            self._write(self._shard.apply_all(order.push(items)))
         else:
-            order.push(per_job[0])
+            order.push(items)
 
-    def finish(self, dst: Path, report: BacktestReport) -> None:
+    def finish(self, report: BacktestReport) -> None:
         order = self._order
         if isinstance(order, InOrder):
             self._write(self._shard.apply_all(order.drain()))
@@ -228,121 +236,287 @@ class _Inline:
         self._out.close()
 
 
-class _Jobs:
-    """`jobs` processes, each applying the routes of its own subjects (`partition_for`)."""
+Decode = Callable[[bytes], list[tuple[int, Event | InvalidEvent]]]
 
-    def __init__(self, settings: _Settings, jobs: int, sort: bool, tmp: Path) -> None:
+
+class _Jobs:
+    """The reading process's side: blocks out to the jobs in turn, their results back."""
+
+    def __init__(
+        self, settings: _Settings, jobs: int, sort: bool, tmp: Path, decode: Decode
+    ) -> None:
         ctx = multiprocessing.get_context("spawn")
-        self._conns: list[Connection] = []
-        self._procs: list[multiprocessing.process.BaseProcess] = []
+        self.jobs = jobs
         self._outputs = [tmp / f"job-{job}.alerts" for job in range(jobs)]
+        # Pipes: blocks to each job, results from each, and one from every job to every other.
+        blocks = [ctx.Pipe(duplex=False) for _ in range(jobs)]  # (job reads, we write)
+        results = [ctx.Pipe(duplex=False) for _ in range(jobs)]  # (we read, job writes)
+        peers = {(a, b): ctx.Pipe(duplex=False) for a in range(jobs) for b in range(jobs) if a != b}
+        self._blocks = [w for _r, w in blocks]
+        self._results = [r for r, _w in results]
+        self._procs: list[multiprocessing.process.BaseProcess] = []
         for job in range(jobs):
-            ours, theirs = ctx.Pipe()
             spill = tmp / f"job-{job}"
             spill.mkdir(exist_ok=True)
+            inbox = {a: peers[(a, job)][0] for a in range(jobs) if a != job}
+            outbox = {b: peers[(job, b)][1] for b in range(jobs) if b != job}
+            plan = _JobPlan(job, jobs, settings, sort, spill, self._outputs[job], decode)
             proc = ctx.Process(
                 target=_job_main,
-                args=(theirs, settings, sort, spill, self._outputs[job]),
+                args=(plan, blocks[job][0], results[job][1], inbox, outbox),
                 name=f"guardline-backtest-job-{job}",
                 daemon=True,
             )
             proc.start()
-            theirs.close()
-            self._conns.append(ours)
             self._procs.append(proc)
+        for conn in [*(r for r, _w in blocks), *(w for _r, w in results)]:
+            conn.close()
+        for r, w in peers.values():
+            r.close()
+            w.close()
 
-    def send(self, per_job: list[list[Item]]) -> None:
-        for conn, items in zip(self._conns, per_job, strict=True):
-            if conn.poll():  # a job only speaks early to say the input is out of order
-                _raise_for(conn.recv())
-            if items:
-                conn.send_bytes(encode_items(items))
-
-    def finish(self, dst: Path, report: BacktestReport) -> None:
-        for conn in self._conns:
-            conn.send_bytes(b"")
-        done = [conn.recv() for conn in self._conns]
-        for message in done:
-            _raise_for(message)
-        report.job_peak_rss_bytes = [message[1] for message in done]
-        report.order = (
-            done[0][2]
-            if len(done) == 1
-            else "; ".join(f"job {job}: {message[2]}" for job, message in enumerate(done))
-        )
+    def run(
+        self, source: EventSource, dst: Path, report: BacktestReport, progress: ProgressLine
+    ) -> None:
+        try:
+            for number, block in enumerate(source.blocks()):
+                if any(conn.poll() for conn in self._results):
+                    break  # a job met an event out of order (or failed): stop reading
+                self._blocks[number % self.jobs].send_bytes(block)
+                progress.update(source.done_items, source.fraction_done())
+            for conn in self._blocks:
+                conn.send_bytes(b"")  # the end
+            finals = [_final(conn) for conn in self._results]
+        finally:
+            self._close()
+        progress.update(source.done_items, None, final=True)
+        _raise_for(finals)
+        errors: list[tuple[int, str]] = []
+        for final in finals:
+            report.events += final["events"]
+            report.bad_lines += final["bad_lines"]
+            report.bad_by_code.update(final["bad_by_code"])
+            errors += final["errors"]
+            report.job_peak_rss_bytes.append(final["peak_rss"])
+        report.errors = [f"{source.where(seq)}: {text}" for seq, text in sorted(errors)]
+        report.errors = report.errors[:MAX_ERRORS]
+        report.order = "; ".join(f"job {job}: {f['order']}" for job, f in enumerate(finals))
         with dst.open("wb") as out:
             for record in heapq.merge(*(_read_tagged(path) for path in self._outputs)):
                 out.write(record[7])
                 report.alerts += 1
                 report.by_detector[(record[5], Severity(record[6]))] += 1
 
-    def close(self) -> None:
-        for conn in self._conns:
+    def _close(self) -> None:
+        for conn in self._blocks:
             with contextlib.suppress(OSError):
-                conn.send_bytes(b"")  # after an error: let every job end
+                conn.close()
         for proc in self._procs:
-            proc.join(timeout=30)
+            proc.join(timeout=60)
             if proc.is_alive():
                 proc.kill()
-        for conn in self._conns:
+        for conn in self._results:
             conn.close()
 
 
-def _raise_for(message: tuple[Any, ...]) -> None:
-    if message[0] == "out_of_order":
-        raise OutOfOrder(message[1], message[2])
-    if message[0] == "error":
-        raise RuntimeError(f"a backtest job failed:\n{message[1]}")
+def _final(conn: Connection) -> dict[str, Any]:
+    """A job's last word (an early notice of disorder comes first and is in it too)."""
+    while True:
+        message: dict[str, Any] = conn.recv()
+        if message["kind"] != "notice":
+            return message
 
 
-def _job_main(conn: Connection, settings: _Settings, sort: bool, spill: Path, output: Path) -> None:
-    """A job process: items from the reader, in order, through its engine; tagged alerts out."""
-    import traceback
+def _raise_for(finals: list[dict[str, Any]]) -> None:
+    for final in finals:
+        if final["kind"] == "error":
+            raise RuntimeError(f"a backtest job failed:\n{final['traceback']}")
+    late = [final["late"] for final in finals if final["late"] is not None]
+    if late:
+        raise OutOfOrder(*min(late))
 
+
+class _JobPlan:
+    """What a job process needs to know (pickled to it)."""
+
+    def __init__(
+        self,
+        job: int,
+        jobs: int,
+        settings: _Settings,
+        sort: bool,
+        spill: Path,
+        output: Path,
+        decode: Decode,
+    ) -> None:
+        self.job, self.jobs, self.settings, self.sort = job, jobs, settings, sort
+        self.spill, self.output, self.decode = spill, output, decode
+
+
+LOOKAHEAD_BLOCKS: Final = 4
+"""Own blocks a job may decode ahead of the block it applies: it decodes while it waits for
+another job's block, and its memory stays a few blocks of events."""
+
+
+def _job_main(
+    plan: _JobPlan,
+    blocks: Connection,
+    results: Connection,
+    inbox: dict[int, Connection],
+    outbox: dict[int, Connection],
+) -> None:
+    """A job process: decode its blocks, share the other jobs' events, apply its own."""
     try:
-        with collector_relaxed(), output.open("wb") as out:
-            message = _apply_job(conn, settings, sort, spill, out)
-    except OutOfOrder as late:
-        message = ("out_of_order", late.seq, late.behind_ms)
+        with collector_relaxed(), plan.output.open("wb") as out:
+            final = _Job(plan, blocks, results, inbox, outbox, out).run()
     except Exception:
-        message = ("error", traceback.format_exc())
-    if message[0] != "done":
-        conn.send(message)
-        while conn.recv_bytes():  # the reader stops at its next batch; read until it says so
-            pass
-        return
-    conn.send(message)
+        final = {"kind": "error", "traceback": traceback.format_exc(), "late": None}
+    results.send(final)
 
 
-def _apply_job(
-    conn: Connection, settings: _Settings, sort: bool, spill: Path, out: BinaryIO
-) -> tuple[Any, ...]:
-    shard = Shard(
-        settings.config, clock_ms=settings.clock, expire_every_ms=settings.expire_every_ms
-    )
-    pending: list[Tagged] = []
+class _Job:
+    def __init__(
+        self,
+        plan: _JobPlan,
+        blocks: Connection,
+        results: Connection,
+        inbox: dict[int, Connection],
+        outbox: dict[int, Connection],
+        out: BinaryIO,
+    ) -> None:
+        settings = plan.settings
+        self.plan, self.blocks, self.results, self.outbox, self.out = (
+            plan,
+            blocks,
+            results,
+            outbox,
+            out,
+        )
+        self.router = Router(settings.config, plan.jobs)
+        self.shard = Shard(
+            settings.config, clock_ms=settings.clock, expire_every_ms=settings.expire_every_ms
+        )
+        self.order: InOrder | ExternalSort = (
+            ExternalSort(plan.spill, settings.run_items)
+            if plan.sort
+            else InOrder(_lateness(settings))
+        )
+        # Other jobs' blocks are read by threads as they come (a job never blocks another on
+        # a full pipe) and taken in block order.
+        self.inbox: dict[int, queue.SimpleQueue[bytes]] = {}
+        for peer, conn in inbox.items():
+            self.inbox[peer] = queue.SimpleQueue()
+            threading.Thread(target=_receive, args=(conn, self.inbox[peer]), daemon=True).start()
+        self.pending: dict[int, list[Item]] = {}  # own blocks decoded, not applied yet
+        self.next_own = plan.job
+        self.ended = False  # the reader sent the end
+        self.late: tuple[int, int] | None = None
+        self.alerts: list[Tagged] = []
+        self.events = self.bad_lines = 0
+        self.bad_by_code: Counter[str] = Counter()
+        self.errors: list[tuple[int, str]] = []
 
-    def emit(tag: Tag, alert: Alert) -> None:
+    def run(self) -> dict[str, Any]:
+        jobs, job = self.plan.jobs, self.plan.job
+        for number in itertools.count():
+            owner = number % jobs
+            if owner == job:
+                while number not in self.pending and not self.ended:
+                    self._decode_next()
+                if number not in self.pending:
+                    break
+                items = self.pending.pop(number)
+            else:
+                box = self.inbox[owner]
+                while box.empty() and not self.ended and self._may_decode_ahead(number):
+                    self._decode_next()
+                data = box.get()
+                if not data:
+                    break  # that job had no block `number`: the input ended before it
+                items = ITEMS.decode(data)
+            self._apply(items)
+        return self._finish()
+
+    def _may_decode_ahead(self, applying: int) -> bool:
+        return self.next_own < applying + LOOKAHEAD_BLOCKS * self.plan.jobs
+
+    def _decode_next(self) -> None:
+        data = self.blocks.recv_bytes()
+        if not data:
+            self.ended = True
+            for conn in self.outbox.values():
+                conn.send_bytes(b"")
+            return
+        per_job: list[list[Item]] = [[] for _ in range(self.plan.jobs)]
+        split = self.router.split
+        for seq, event in self.plan.decode(data):
+            if not isinstance(event, Event):
+                self.bad_lines += 1
+                self.bad_by_code[event.code] += 1
+                if len(self.errors) < MAX_ERRORS:
+                    self.errors.append((seq, str(event)))
+                continue
+            self.events += 1
+            routes = split(event)
+            if routes is not None:
+                for target, mine in enumerate(routes):
+                    if mine:
+                        per_job[target].append((event.ts_ms, event.event_id, seq, event, mine))
+        for target, conn in self.outbox.items():
+            conn.send_bytes(encode_items(per_job[target]))
+        self.pending[self.next_own] = per_job[self.plan.job]
+        self.next_own += self.plan.jobs
+
+    def _apply(self, items: list[Item]) -> None:
+        if self.late is not None:
+            return  # out of order: the run starts again; only keep the blocks flowing
+        try:
+            if isinstance(self.order, InOrder):
+                self.shard.apply_routes(self.order.push(items), self._emit)
+            else:
+                self.order.push(items)
+        except OutOfOrder as late:
+            self.late = (late.seq, late.behind_ms)
+            self.results.send({"kind": "notice"})  # the reader stops sending blocks
+
+    def _emit(self, tag: Tag, alert: Alert) -> None:
         line = json_line(alert_to_json(alert)).encode()
-        pending.append((*tag, alert.detector, alert.severity.value, line))
-        if len(pending) >= _FLUSH_ALERTS:
-            _write_chunk(out, pending)
+        self.alerts.append((*tag, alert.detector, alert.severity.value, line))
+        if len(self.alerts) >= _FLUSH_ALERTS:
+            _write_chunk(self.out, self.alerts)
 
-    if sort:
-        external = ExternalSort(spill, settings.run_items)
+    def _finish(self) -> dict[str, Any]:
+        order = self.order
+        if self.late is None and isinstance(order, InOrder):
+            self.shard.apply_routes(order.drain(), self._emit)
+            how = f"reorder buffer, at most {order.most_held:,} events held"
+        elif self.late is None and isinstance(order, ExternalSort):
+            runs = len(order.runs)
+            self.shard.apply_routes(order.merged(), self._emit)
+            how = f"{runs + 1} sorted runs"
+        else:
+            how = "stopped: out of order"
+        _write_chunk(self.out, self.alerts)
+        return {
+            "kind": "done",
+            "late": self.late,
+            "events": self.events,
+            "bad_lines": self.bad_lines,
+            "bad_by_code": dict(self.bad_by_code),
+            "errors": self.errors,
+            "peak_rss": peak_rss_bytes(),
+            "order": how,
+        }
+
+
+def _receive(conn: Connection, box: queue.SimpleQueue[bytes]) -> None:
+    """Another job's blocks, as they come; b"" (its end, or its death) ends them."""
+    try:
         while data := conn.recv_bytes():
-            external.push(ITEMS.decode(data))
-        runs = len(external.runs)
-        shard.apply_routes(external.merged(), emit)
-        how = f"{runs + 1} sorted runs"
-    else:
-        in_order = InOrder(_lateness(settings))
-        while data := conn.recv_bytes():
-            shard.apply_routes(in_order.push(ITEMS.decode(data)), emit)
-        shard.apply_routes(in_order.drain(), emit)
-        how = f"reorder buffer, at most {in_order.most_held:,} events held"
-    _write_chunk(out, pending)
-    return ("done", peak_rss_bytes(), how)
+            box.put(data)
+    except (EOFError, OSError):
+        pass
+    box.put(b"")
 
 
 def _write_chunk(out: BinaryIO, records: list[Tagged]) -> None:

@@ -1,7 +1,9 @@
-"""Recorded events read in batches: JSON Lines files, plain, gzip or zstd.
+"""Recorded events read in blocks: JSON Lines files, plain, gzip or zstd.
 
-The compression is recognised by the file's first bytes, not its name. Memory is one batch of
-lines (~1 MiB) whatever the file's size; `done_bytes` follows the file on disk (compressed
+A block is ~1 MiB of whole lines and the number of its first line, packed in bytes, so the
+reading process can hand blocks to job processes that decode them (`decode_lines`) as cheaply
+as it reads them. The compression is recognised by the file's first bytes, not its name.
+Memory is a block whatever the file's size; `done_bytes` follows the file on disk (compressed
 bytes for a compressed file), so progress and ETA work for all three.
 """
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
@@ -21,10 +24,8 @@ from streams.validation import InvalidEvent
 
 GZIP_MAGIC: Final = b"\x1f\x8b"
 ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
-BATCH_BYTES: Final = 1 << 20
-
-Lines = list[tuple[int, bytes]]
-"""(line number from 1, the line's bytes); blank lines are left out."""
+BLOCK_BYTES: Final = 1 << 20
+_FIRST_LINE: Final = struct.Struct("<Q")
 
 
 class LineFile:
@@ -43,7 +44,7 @@ class LineFile:
             self._lines = gzip.GzipFile(fileobj=self._raw, mode="rb")
         elif self.compression == "zstd":
             reader = zstandard.ZstdDecompressor().stream_reader(self._raw, read_across_frames=True)
-            self._lines = io.BufferedReader(reader, BATCH_BYTES)
+            self._lines = io.BufferedReader(reader, BLOCK_BYTES)
         else:
             self._lines = self._raw
 
@@ -51,16 +52,22 @@ class LineFile:
     def done_bytes(self) -> int:
         return self._raw.tell()
 
-    def batches(self) -> Iterator[Lines]:
-        number = 0
-        read = self._lines.readlines
-        while chunk := read(BATCH_BYTES):
-            batch: Lines = []
-            for raw in chunk:
-                number += 1
-                if raw.strip():
-                    batch.append((number, raw))
-            yield batch
+    def blocks(self) -> Iterator[bytes]:
+        """Blocks of whole lines, each led by its first line's number (`decode_lines`)."""
+        self.lines = 0
+        read = self._lines.read
+        rest = b""
+        while chunk := read(BLOCK_BYTES):
+            cut = chunk.rfind(b"\n") + 1
+            if not cut:
+                rest += chunk
+                continue
+            block, rest = rest + chunk[:cut], chunk[cut:]
+            yield _FIRST_LINE.pack(self.lines + 1) + block
+            self.lines += block.count(b"\n")
+        if rest:
+            yield _FIRST_LINE.pack(self.lines + 1) + rest
+            self.lines += 1
 
     def close(self) -> None:
         self._lines.close()
@@ -74,20 +81,37 @@ class LineFile:
 
 
 Decoded = list[tuple[int, Event | InvalidEvent]]
+"""(position in the source, the event or why it was refused)."""
+
+
+def decode_lines(block: bytes) -> Decoded:
+    """A `LineFile` block: its non-blank lines, numbered, decoded (`decode.decode_line`)."""
+    (number,) = _FIRST_LINE.unpack_from(block)
+    out: Decoded = []
+    for raw in io.BytesIO(block[_FIRST_LINE.size :]):  # splits at b"\n" only, as a file does
+        if raw.strip():
+            out.append((number, decode_line(raw)))
+        number += 1
+    return out
 
 
 class FileEvents:
-    """A JSON Lines file as batches of (line number, event or why the line was refused)."""
+    """A JSON Lines file as blocks of lines, for the events of a backtest."""
 
     needs_sort = False  # a file may well be in order: try the reorder buffer first
+    decode_block = staticmethod(decode_lines)
+    parallel = True  # job processes can decode its blocks
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._file = LineFile(path)
 
-    def batches(self) -> Iterator[Decoded]:
-        for lines in self._file.batches():
-            yield [(number, decode_line(raw)) for number, raw in lines]
+    def blocks(self) -> Iterator[bytes]:
+        return self._file.blocks()
+
+    @property
+    def done_items(self) -> int:
+        return self._file.lines
 
     def where(self, seq: int) -> str:
         return f"{self.path}:{seq}"

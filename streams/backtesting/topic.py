@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Final
 
+import msgspec
 from kafka import KafkaConsumer, TopicPartition
 
 from streams.codec import SchemaResolver, decode_event
@@ -23,6 +24,22 @@ from streams.validation import InvalidEvent
 
 _OFFSET_BITS: Final = 40
 _POLL_RECORDS: Final = 5000
+
+
+_ENCODE: Final = msgspec.msgpack.Encoder().encode
+_RECORDS: Final = msgspec.msgpack.Decoder(list[tuple[int, bytes | None]])
+
+
+def decode_records(block: bytes) -> list[tuple[int, Event | InvalidEvent]]:
+    """A `TopicEvents` block: each record's position and its event (or why it was refused)."""
+    return [(seq, _event_or_error(value, None)) for seq, value in _RECORDS.decode(block)]
+
+
+def _event_or_error(value: bytes | None, resolver: SchemaResolver | None) -> Event | InvalidEvent:
+    try:
+        return decode_event(value, resolver)
+    except InvalidEvent as err:
+        return err
 
 
 class TopicEvents:
@@ -58,7 +75,14 @@ class TopicEvents:
         stop = self._at(tps, until_ms, end) if until_ms is not None else end
         self.ranges = {tp.partition: (start[tp], max(start[tp], stop[tp])) for tp in tps}
         self.total = sum(b - a for a, b in self.ranges.values())
-        self._read = 0
+        self.done_items = 0
+        # Without a registry, a job process decodes the records; with one, this process does
+        # (the registry client stays here), and the run is one job.
+        self.decode_block = decode_records if resolver is None else self._decode_here
+        self.parallel = resolver is None
+
+    def _decode_here(self, block: bytes) -> list[tuple[int, Event | InvalidEvent]]:
+        return [(seq, _event_or_error(v, self._resolver)) for seq, v in _RECORDS.decode(block)]
 
     def _at(
         self, tps: list[TopicPartition], ts_ms: int, end: dict[TopicPartition, int]
@@ -66,7 +90,8 @@ class TopicEvents:
         found = self._consumer.offsets_for_times(dict.fromkeys(tps, ts_ms))
         return {tp: end[tp] if found[tp] is None else found[tp].offset for tp in tps}
 
-    def batches(self) -> Iterator[list[tuple[int, Event | InvalidEvent]]]:
+    def blocks(self) -> Iterator[bytes]:
+        """Records as blocks of (position, value), for `decode_records` (in a job process)."""
         consumer = self._consumer
         for partition, (start, stop) in self.ranges.items():
             if start >= stop:
@@ -77,26 +102,21 @@ class TopicEvents:
             # The position, not the last record: offsets past it may hold no record.
             while consumer.position(tp) < stop:
                 records = consumer.poll(timeout_ms=1000).get(tp, [])
-                batch = [
-                    (partition << _OFFSET_BITS | r.offset, self._decode(r.value))
+                block = [
+                    (partition << _OFFSET_BITS | r.offset, r.value)
                     for r in records
                     if r.offset < stop
                 ]
-                self._read += len(batch)
-                yield batch
-
-    def _decode(self, value: bytes | None) -> Event | InvalidEvent:
-        try:
-            return decode_event(value, self._resolver)
-        except InvalidEvent as err:
-            return err
+                self.done_items += len(block)
+                if block:
+                    yield _ENCODE(block)
 
     def where(self, seq: int) -> str:
         offset = seq & ((1 << _OFFSET_BITS) - 1)
         return f"{self.topic}[{seq >> _OFFSET_BITS}]@{offset}"
 
     def fraction_done(self) -> float | None:
-        return self._read / self.total if self.total else None
+        return self.done_items / self.total if self.total else None
 
     def close(self) -> None:
         self._consumer.close()
