@@ -85,12 +85,12 @@ def peak_rss_bytes() -> int:
 
 
 class ProgressLine:
-    """`backtest  42.0%  1,234,567 events  120,345/s  ETA 0:00:12` on stderr, now and then."""
+    """`backtest  42.0% 1,234,567 lines 120,345/s ETA 00:00:12` on stderr, now and then."""
 
-    def __init__(self, stream: TextIO = sys.stderr, *, enabled: bool = True) -> None:
-        self._stream = stream
+    def __init__(self, stream: TextIO | None = None, *, enabled: bool = True) -> None:
+        self._stream = stream or sys.stderr
         self._enabled = enabled
-        self._tty = stream.isatty()
+        self._tty = self._stream.isatty()
         self._start = time.monotonic()
         self._last = self._start
         self.label = "backtest"
@@ -99,17 +99,20 @@ class ProgressLine:
         self.label = label
         self._start = self._last = time.monotonic()
 
-    def update(self, events: int, fraction: float | None, *, final: bool = False) -> None:
+    def update(self, done: int, unit: str, fraction: float | None, *, final: bool = False) -> None:
+        """`done` lines (or records) read; `fraction` of the input, for the ETA."""
         now = time.monotonic()
         if not self._enabled or (not final and now - self._last < (0.2 if self._tty else 5.0)):
             return
         self._last = now
         elapsed = max(now - self._start, 1e-9)
-        text = f"{self.label} {events:,} events {events / elapsed:,.0f}/s"
+        text = f"{done:,} {unit} {done / elapsed:,.0f}/s"
         if fraction is not None and not final:
             eta = elapsed * (1 - fraction) / fraction if fraction > 0 else 0.0
-            text = f"{self.label} {100 * fraction:5.1f}% {text[len(self.label) + 1 :]} ETA "
-            text += time.strftime("%H:%M:%S", time.gmtime(eta))
+            text = (
+                f"{100 * fraction:5.1f}% {text} ETA {time.strftime('%H:%M:%S', time.gmtime(eta))}"
+            )
+        text = f"{self.label} {text}"
         if self._tty:
             self._stream.write(f"\r{text}\033[K" + ("\n" if final else ""))
         else:

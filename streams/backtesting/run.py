@@ -58,7 +58,11 @@ class EventSource(Protocol):
 
     needs_sort: bool  # never in time order: straight to the external sort
     parallel: bool  # `decode_block` can run in a job process (a module-level function)
-    done_items: int  # lines or records read so far
+    unit: str  # "lines", "records"
+
+    @property
+    def done_items(self) -> int:
+        """Lines or records read so far."""
 
     def blocks(self) -> Iterator[bytes]: ...
     def decode_block(self, block: bytes, /) -> list[tuple[int, Event | InvalidEvent]]: ...
@@ -182,11 +186,11 @@ def _one_pass(
                 else:
                     report.bad(source.where(seq), event)
             inline.send(items)
-            progress.update(source.done_items, source.fraction_done())
+            progress.update(source.done_items, source.unit, source.fraction_done())
         inline.finish(report)
     finally:
         inline.close()
-    progress.update(source.done_items, None, final=True)
+    progress.update(source.done_items, source.unit, None, final=True)
     return report
 
 
@@ -283,13 +287,13 @@ class _Jobs:
                 if any(conn.poll() for conn in self._results):
                     break  # a job met an event out of order (or failed): stop reading
                 self._blocks[number % self.jobs].send_bytes(block)
-                progress.update(source.done_items, source.fraction_done())
+                progress.update(source.done_items, source.unit, source.fraction_done())
             for conn in self._blocks:
                 conn.send_bytes(b"")  # the end
             finals = [_final(conn) for conn in self._results]
         finally:
             self._close()
-        progress.update(source.done_items, None, final=True)
+        progress.update(source.done_items, source.unit, None, final=True)
         _raise_for(finals)
         errors: list[tuple[int, str]] = []
         for final in finals:

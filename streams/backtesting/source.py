@@ -101,6 +101,7 @@ class FileEvents:
     needs_sort = False  # a file may well be in order: try the reorder buffer first
     decode_block = staticmethod(decode_lines)
     parallel = True  # job processes can decode its blocks
+    unit = "lines"
 
     def __init__(self, path: Path) -> None:
         self.path = path

@@ -46,6 +46,7 @@ class TopicEvents:
     """Records of `topic` whose Kafka timestamp is in [since_ms, until_ms) (None: open)."""
 
     needs_sort = True
+    unit = "records"
 
     def __init__(
         self,

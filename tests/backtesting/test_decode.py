@@ -64,13 +64,13 @@ def same_verdict(raw: bytes) -> None:
         assert fast == reference, raw
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(events)
 def test_contract_shaped_lines(obj: dict[str, Any]) -> None:
     same_verdict(json.dumps(obj).encode())
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(events, st.sampled_from(FIELDS), odd_values, st.sampled_from(ACCOUNT_FIELDS), st.booleans())
 def test_one_field_bent(
     obj: dict[str, Any], field: str, value: object, account_field: str, in_actor: bool
@@ -82,7 +82,7 @@ def test_one_field_bent(
     same_verdict(json.dumps(obj).encode())
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.binary(max_size=40) | st.text(max_size=40).map(str.encode))
 def test_arbitrary_bytes(raw: bytes) -> None:
     if raw.strip():

@@ -31,7 +31,7 @@ def in_batches(rng: random.Random, its: list[Item]) -> list[list[Item]]:
     return [its[a:b] for a, b in zip([0, *cuts], [*cuts, len(its)], strict=True)]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(keys, st.integers(1, 50), st.randoms())
 def test_external_sort_is_sorted_in_any_run_size(
     tmp_path_factory: pytest.TempPathFactory,
@@ -47,7 +47,7 @@ def test_external_sort_is_sorted_in_any_run_size(
     assert [i[:3] for i in sorter.merged()] == [i[:3] for i in sorted(its)]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(keys, st.randoms())
 def test_disorder_within_the_lateness_is_released_in_order(
     pairs: list[tuple[int, str]], rng: random.Random
@@ -59,7 +59,7 @@ def test_disorder_within_the_lateness_is_released_in_order(
     assert [i[:3] for i in out] == [i[:3] for i in sorted(arrival)]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(keys, st.randoms())
 def test_any_disorder_is_released_in_order_or_refused(
     pairs: list[tuple[int, str]], rng: random.Random

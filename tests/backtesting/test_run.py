@@ -25,7 +25,7 @@ from streams.model import Event
 from streams.simulate import SimulationConfig, simulate
 
 CONFIG = load_config()
-EVENTS = simulate(SimulationConfig(seed=1, events_target=20_000)).events[:20_000]
+EVENTS = simulate(SimulationConfig(seed=1, events_target=20_000)).events[:12_000]
 
 
 def oracle(events: list[Event]) -> str:
