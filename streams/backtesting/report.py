@@ -29,6 +29,8 @@ class BacktestReport:
     jobs: int = 1
     peak_rss_bytes: int = 0  # the reading process
     job_peak_rss_bytes: list[int] = field(default_factory=list)  # each job process, if any
+    cpu_s: float = 0.0  # CPU time of the reading process (the machine may be shared)
+    job_cpu_s: list[float] = field(default_factory=list)  # of each job process
     wall_s: float = 0.0
 
     def bad(self, where: str, error: InvalidEvent) -> None:
@@ -51,6 +53,8 @@ class BacktestReport:
             "jobs": self.jobs,
             "peak_rss_bytes": self.peak_rss_bytes,
             "job_peak_rss_bytes": self.job_peak_rss_bytes,
+            "cpu_s": self.cpu_s,
+            "job_cpu_s": self.job_cpu_s,
             "wall_s": self.wall_s,
         }
 
@@ -68,10 +72,12 @@ class BacktestReport:
             total = (self.peak_rss_bytes + sum(self.job_peak_rss_bytes)) / mb
             memory += f" + jobs {each} MB (at most {total:,.0f} MB together)"
         rate = self.events / self.wall_s if self.wall_s else 0.0
+        cpu = ", ".join(f"{s:,.1f}" for s in (self.cpu_s, *self.job_cpu_s))
         return [
             *lines,
             f"order: {self.order}",
-            f"{memory}; {self.jobs} job(s); wall {self.wall_s:,.1f} s ({rate:,.0f} events/s)",
+            f"{memory}; {self.jobs} job(s); wall {self.wall_s:,.1f} s ({rate:,.0f} events/s); "
+            f"CPU s per process {cpu}",
         ]
 
 

@@ -121,7 +121,7 @@ def _backtest_source(
     clock: Clock | None,
     expire_every_ms: int,
 ) -> BacktestReport:
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), time.process_time()
     settings = _Settings(config, run_items, clock or Clock(), expire_every_ms)
     progress = progress or ProgressLine(enabled=False)
     source = open_source()
@@ -145,6 +145,7 @@ def _backtest_source(
     )
     report.jobs = jobs
     report.peak_rss_bytes = peak_rss_bytes()
+    report.cpu_s = time.process_time() - cpu_started
     report.wall_s = time.monotonic() - started
     for tag in report.by_detector:
         if config.mode_of(tag[0]) is Mode.SHADOW:
@@ -302,6 +303,7 @@ class _Jobs:
             report.bad_by_code.update(final["bad_by_code"])
             errors += final["errors"]
             report.job_peak_rss_bytes.append(final["peak_rss"])
+            report.job_cpu_s.append(final["cpu_s"])
         report.errors = [f"{source.where(seq)}: {text}" for seq, text in sorted(errors)]
         report.errors = report.errors[:MAX_ERRORS]
         report.order = "; ".join(f"job {job}: {f['order']}" for job, f in enumerate(finals))
@@ -509,6 +511,7 @@ class _Job:
             "bad_by_code": dict(self.bad_by_code),
             "errors": self.errors,
             "peak_rss": peak_rss_bytes(),
+            "cpu_s": time.process_time(),
             "order": how,
         }
 
