@@ -7,20 +7,18 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Final, TextIO
+from typing import TextIO
 
 from streams.model import Severity
 from streams.validation import InvalidEvent
-
-MAX_ERRORS: Final = 100
-"""Bad lines kept word for word (the first ones); every one is counted, by reason code."""
 
 
 @dataclass(slots=True)
 class BacktestReport:
     events: int = 0
     alerts: int = 0
-    errors: list[str] = field(default_factory=list)  # "FILE:LINE: reason", the first ones
+    # "FILE:LINE: reason" of every bad line, in order: memory grows with bad lines only.
+    errors: list[str] = field(default_factory=list)
     shadow_alerts: int = 0
     bad_lines: int = 0
     bad_by_code: Counter[str] = field(default_factory=Counter)
@@ -36,8 +34,7 @@ class BacktestReport:
     def bad(self, where: str, error: InvalidEvent) -> None:
         self.bad_lines += 1
         self.bad_by_code[error.code] += 1
-        if len(self.errors) < MAX_ERRORS:
-            self.errors.append(f"{where}: {error}")
+        self.errors.append(f"{where}: {error}")
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -20,9 +20,10 @@ from streams.detectors.contract import Detector
 from streams.model import Alert, Event
 from streams.pipeline.route import partition_for
 
-EXPIRE_EVERY_MS: Final = 3_600_000
-"""State that fell out of every window is forgotten once per hour of event time: memory is
-bounded by what the windows hold, not by how many subjects the file ever saw."""
+EXPIRE_EVERY_MS: Final = 6 * 3_600_000
+"""State that fell out of every window is forgotten every 6 hours of event time: memory is
+bounded by what the windows hold, not by how many subjects the file ever saw. (Each expiry
+walks every subject: hourly, it was 11% of a 200k-event backtest's time.)"""
 
 _MAX_KEYS: Final = 1_000_000
 

@@ -14,7 +14,7 @@ import io
 import struct
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 
 import zstandard
 
@@ -82,6 +82,24 @@ class LineFile:
 
 Decoded = list[tuple[int, Event | InvalidEvent]]
 """(position in the source, the event or why it was refused)."""
+
+
+class EventSource(Protocol):
+    """Blocks of raw input, and how to decode one into (position, event or why refused)."""
+
+    needs_sort: bool  # never in time order: straight to the external sort
+    parallel: bool  # `decode_block` can run in a job process (a module-level function)
+    unit: str  # "lines", "records"
+
+    @property
+    def done_items(self) -> int:
+        """Lines or records read so far."""
+
+    def blocks(self) -> Iterator[bytes]: ...
+    def decode_block(self, block: bytes, /) -> Decoded: ...
+    def where(self, seq: int) -> str: ...
+    def fraction_done(self) -> float | None: ...
+    def close(self) -> None: ...
 
 
 def decode_lines(block: bytes) -> Decoded:
