@@ -177,6 +177,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         return 2
     config = load_config(args.config)
     if args.from_topic is not None:
+        from kafka.errors import KafkaError
+
         from streams.backtesting.topic import TopicEvents
 
         bootstrap, resolver = _bootstrap(args), _resolver(args)
@@ -194,8 +196,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             report = backtest_source(
                 open_source, args.output, config, jobs=args.jobs, progress=ProgressLine()
             )
-        except ValueError as err:  # an unknown topic
-            print(f"error: {err}", file=sys.stderr)
+        except (ValueError, KafkaError) as err:  # an unknown topic, no broker there
+            print(
+                f"error: cannot replay {args.from_topic} from {bootstrap}: {err}", file=sys.stderr
+            )
             return 2
     else:
         if args.since is not None or args.until is not None:
