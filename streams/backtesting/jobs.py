@@ -181,6 +181,8 @@ def _job_main(
 
 
 class _Job:
+    """One job's loop: its own blocks decoded (a few ahead), every block applied in order."""
+
     def __init__(
         self,
         plan: _JobPlan,
@@ -191,13 +193,11 @@ class _Job:
         out: BinaryIO,
     ) -> None:
         settings = plan.settings
-        self.plan, self.blocks, self.results, self.outbox, self.out = (
-            plan,
-            blocks,
-            results,
-            outbox,
-            out,
-        )
+        self.plan = plan
+        self.blocks = blocks  # from the reader
+        self.results = results  # to the reader
+        self.outbox = outbox  # to each other job
+        self.out = out  # tagged alerts
         self.router = Router(settings.config, plan.jobs)
         self.shard = Shard(
             settings.config, clock_ms=settings.clock, expire_every_ms=settings.expire_every_ms
