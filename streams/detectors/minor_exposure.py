@@ -16,11 +16,18 @@ in `docs/detectors/minor_exposure.md`):
   with teens, so such a contact weighs little while it waits for a reply and when answered
   from the minor's own network (a classmate on the school's line), more when a message goes
   unanswered, and fully when the minor blocks or reports the account. The declared band earns
-  this only contact by contact, by what the minors do.
+  peer weights only while the account behaves like a peer (`_peerlike`: minors start chats
+  with it, answer from a shared network, come back on their own, or most of them answer);
+  otherwise its peers by claim are judged one band apart and a minor who never answers is
+  cold outreach (`cold_unanswered_factor`).
 - **Everything else** (an adult or unknown-age account, a 16-17 and an under-13): every minor
   counts from the first contact, more when unanswered or under 13, and more again when the
   minor sends media soon after, when the account sends it images, or when the minor pushes
   back; the account's risk signs (anonymous, new, many devices) multiply this part.
+
+A minor who sent media soon after the first contact and then blocked or reported the account
+is the sextortion sequence seen from the victim's side: it weighs both, and two such minors
+are enough for a finding (`extorted_min_minors`) where otherwise `min_minors` are needed.
 
 A minor who comes back on its own on a later day weighs little whatever the bands (a tutor's
 pupil, a friend). Minors who started chats with the account themselves make it look like a
@@ -68,6 +75,7 @@ MEDIA_LATE: Final = 512  # the minor sent media later in a private contact the a
 RETURNS: Final = 1024  # the minor opened a later day's conversation itself
 MEDIA_OUT: Final = 2048  # the account sent the minor media within the hour after first contact
 PRIVATE: Final = DM | ADD
+EXTORTED: Final = MEDIA_IN | PUSHBACK  # the sextortion sequence, seen from the victim's side
 STRONG: Final = PRIVATE | MEDIA_IN | MEDIA_LATE | PUSHBACK  # more than a room member
 
 MSG, CADD, GROUP_ADD = EventType.MESSAGE_SENT, EventType.CONTACT_ADDED, EventType.GROUP_MEMBER_ADDED
@@ -119,10 +127,14 @@ class MinorExposureConfig:
     devices_factor: float = 1.2
     many_devices: int = 3
     peer_relief: float = 1.0
+    peer_evidence_min: int = 2
+    peer_answer_share: float = 0.75
+    cold_unanswered_factor: float = 1.0
     channel_mix_factor: float = 1.5
     channel_mix_all_factor: float = 2.5
     channel_mix_min: int = 4
     min_minors: int = 3
+    extorted_min_minors: int = 2
     high_min_minors: int = 4
     max_minors: int = 128
     max_adults: int = 32
@@ -171,7 +183,7 @@ class _Row:
 
 class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
     name: ClassVar[str] = "minor_exposure"
-    version: ClassVar[str] = "1.0.0"
+    version: ClassVar[str] = "1.1.0"
     event_types: ClassVar[frozenset[EventType]] = frozenset({MSG, CADD, GROUP_ADD, *_PUSH})
 
     def __init__(self, config: MinorExposureConfig | None = None) -> None:
@@ -309,7 +321,8 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         subject as this event describes it."""
         cfg = self.config
         now = event.ts_ms
-        if len(state.pairs) < cfg.min_minors:
+        extorted = sum(1 for p in state.pairs.values() if p[2] & EXTORTED == EXTORTED)
+        if len(state.pairs) < cfg.min_minors and extorted < cfg.extorted_min_minors:
             return None
         rows = self._rows(state, now)
         factor, peer_factor, signs = self._risk_factor(state, account, now)
@@ -320,7 +333,9 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         best: tuple[int, float, _Window, float, list[_Row], Severity | None] | None = None
         for window in self._windows:
             inside = [r for r in rows if r.first_ts > now - window.span_ms]
-            if len(inside) < cfg.min_minors:
+            if len(inside) < cfg.min_minors and (
+                sum(1 for r in inside if r.flags & EXTORTED == EXTORTED) < cfg.extorted_min_minors
+            ):
                 continue
             score = round(self._score(inside, factor, peer_factor) * relief, 3)
             severity = _ladder(score, window.high, cfg)
@@ -346,32 +361,61 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         mixed = sum(1 for ts in state.adults.values() if ts > now - cfg.day_window_ms)
         rooms = cfg.mixed_group_weight if mixed >= cfg.mixed_group_adults else cfg.group_only_weight
         nets = Counter(p[4] for p in state.pairs.values() if p[4])
+        networks = {
+            minor: bool(net) and (nets[net] > 1 or net in state.ips)
+            for minor, (_ts, _day, _flags, _eid, net) in state.pairs.items()
+        }
+        peerlike = self._peerlike(state, sum(networks.values()), now)
         rows = []
-        for minor, (first_ts, _day, flags, eid, net) in state.pairs.items():
-            networked = bool(net) and (nets[net] > 1 or net in state.ips)
-            weight = self._weight(flags, now - first_ts, networked, rooms)
+        for minor, (first_ts, _day, flags, eid, _net) in state.pairs.items():
+            networked = networks[minor]
+            weight = self._weight(flags, now - first_ts, networked, rooms, peerlike)
             rows.append(_Row(minor, first_ts, flags, eid, weight, networked))
         return rows
 
-    def _weight(self, flags: int, age_ms: int, networked: bool, rooms: float) -> float:
+    def _peerlike(self, state: ExposureState, networked: int, now: int) -> bool:
+        """Whether the account behaves like a peer, which a declared band alone never shows:
+        minors who started chats with it, answered from a shared network or came back on
+        their own; or most of its settled contacts answered it (peers answer each other)."""
         cfg = self.config
+        evidence = len(state.known) + networked
+        answered = unanswered = 0
+        for first_ts, _day, flags, _eid, _net in state.pairs.values():
+            evidence += bool(flags & RETURNS)
+            if flags & REPLIED:
+                answered += 1
+            elif now - first_ts >= cfg.peer_reply_grace_ms and flags & _silent_channels(flags):
+                unanswered += 1
+        if evidence >= cfg.peer_evidence_min:
+            return True
+        settled = answered + unanswered
+        return settled > 0 and answered >= cfg.peer_answer_share * settled
+
+    def _weight(
+        self, flags: int, age_ms: int, networked: bool, rooms: float, peerlike: bool
+    ) -> float:
+        cfg = self.config
+        if flags & EXTORTED == EXTORTED:  # images soon after a first contact, then pushback
+            return cfg.pushback_weight + cfg.media_weight
         if flags & PUSHBACK:
             return cfg.pushback_weight
         if flags & RETURNS:  # a relationship the minor keeps choosing: a tutor, a friend
             return cfg.returning_weight
         # (pending, replied, unanswered, media) by what the two declared bands say
-        if flags & PEER:
+        if flags & PEER and peerlike:
             pending, replied, unanswered, media = (
                 cfg.peer_pending_factor,
                 cfg.peer_replied_factor,
                 cfg.peer_unanswered_factor,
                 cfg.peer_media_weight,
             )
-        elif flags & NEAR:
+        elif flags & (PEER | NEAR):
+            # One band apart, or a peer by claim alone: no behaviour backs the claim, so an
+            # unanswered message from an account nobody answers counts as cold outreach.
             pending, replied, unanswered, media = (
-                cfg.near_pending_factor,
+                cfg.peer_pending_factor if flags & PEER else cfg.near_pending_factor,
                 cfg.near_replied_factor,
-                cfg.near_unanswered_factor,
+                cfg.near_unanswered_factor if peerlike else cfg.cold_unanswered_factor,
                 cfg.near_media_weight,
             )
         else:
@@ -391,9 +435,7 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             weight *= replied
             if networked:  # answered from the account's own network or its other minors'
                 weight *= cfg.network_factor
-        elif age_ms >= grace and flags & (DM if flags & (PEER | NEAR) else PRIVATE):
-            # Between teens an add left without an add-back says little; a message left
-            # unanswered says more. From an adult, both count.
+        elif age_ms >= grace and flags & _silent_channels(flags):
             weight *= unanswered
         elif age_ms < grace or flags & (PEER | NEAR):
             weight *= pending
@@ -551,6 +593,13 @@ def _claim_bits(actor: AgeBand, target: AgeBand) -> int:
     if actor is AgeBand.AGE_18_20 and target is AgeBand.AGE_16_17:
         return NEAR
     return UNDER_13 if target is AgeBand.UNDER_13 else 0
+
+
+def _silent_channels(flags: int) -> int:
+    """The channels whose silence counts as "never answered": between teens by claim an add
+    left without an add-back says little, a message left unanswered says more; from an
+    adult, both count."""
+    return DM if flags & (PEER | NEAR) else PRIVATE
 
 
 def _channels_used(rows: list[_Row], at_least: int) -> int:

@@ -80,6 +80,7 @@ class Engine:
         self._clock_ms = clock_ms
         self._loader = loader
         self._by_name = {d.name: d for d in self.detectors}
+        self._named: dict[tuple[str, ...], tuple[Detector, ...]] = {}
         # Which detectors may route an event, by its type and whether its target is a declared
         # minor: most never see most events (an adult-to-adult chat asks none).
         self._to_minor = {t: self._wanting(t, to_minor=True) for t in EventType}
@@ -94,6 +95,16 @@ class Engine:
             for d in self.detectors
             if event_type in d.event_types and (to_minor or event_type not in d.minor_targets_only)
         )
+
+    def detectors_named(self, names: tuple[str, ...]) -> tuple[Detector, ...]:
+        """This engine's detectors among `names`, in that order (the router's, from the same
+        config), each tuple looked up once; a name this engine does not run is left out."""
+        found = self._named.get(names)
+        if found is None:
+            found = self._named[names] = tuple(
+                self._by_name[n] for n in names if n in self._by_name
+            )
+        return found
 
     def candidates(self, event: Event) -> tuple[Detector, ...]:
         """The detectors that may route `event` (the others' `subject_keys` would be empty)."""

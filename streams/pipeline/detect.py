@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from streams.config import GuardlineConfig, Mode
-from streams.detectors.contract import Detector
 from streams.engine.reorder import IDLE, ReorderBuffer, release_bound
 from streams.model import Alert, Event
 from streams.pipeline.envelope import Packet
@@ -79,7 +78,9 @@ class PartitionRuntime(Generic[Token]):
         self.engine = config.new_engine(clock_ms=clock_ms, loader=loader)
         self._lateness_ms = config.engine.allowed_lateness_ms
         # Ordering is by (ts, event_id); watermarks below decide release, not the buffer's own.
-        self.buffer: ReorderBuffer[tuple[str, Event, _Pending[Token]]] = ReorderBuffer()
+        self.buffer: ReorderBuffer[tuple[str, Event, tuple[str, ...], _Pending[Token]]] = (
+            ReorderBuffer()
+        )
         # Highest event time announced per input partition (monotonic: a new owner re-reading
         # from the last commit announces lower ones), and which of them are idle now.
         self.source_watermarks: dict[int, int] = {}
@@ -102,8 +103,8 @@ class PartitionRuntime(Generic[Token]):
             out.acks.append(token)
             return
         pending = _Pending(token, len(packet.items))
-        for key, event in packet.items:
-            self.buffer.push(event.ts_ms, event.event_id, (key, event, pending))
+        for key, event, names in packet.items:
+            self.buffer.push(event.ts_ms, event.event_id, (key, event, names, pending))
 
     @property
     def watermark_ms(self) -> int | None:
@@ -119,13 +120,8 @@ class PartitionRuntime(Generic[Token]):
             return
         engine = self.engine
         last_ts: int | None = None
-        routes_of: dict[int, dict[str, list[Detector]]] = {}  # an event's subjects share it
-        for key, event, pending in self.buffer.release_until(watermark):
-            routes = routes_of.get(id(event))
-            if routes is None:
-                routes = routes_of[id(event)] = engine.routes(event)
-            detectors = routes.get(key, ())
-            for alert in engine.apply(key, detectors, event):
+        for key, event, names, pending in self.buffer.release_until(watermark):
+            for alert in engine.apply(key, engine.detectors_named(names), event):
                 out.alerts.append((alert, self._modes[alert.detector]))
                 out.alert_tokens.append(pending.token)
             out.applied += 1

@@ -23,8 +23,7 @@ from typing import Generic, TypeVar
 from streams.codec import SchemaResolver, decode_event
 from streams.detectors.contract import Detector
 from streams.engine.core import routes
-from streams.model import Event
-from streams.pipeline.envelope import IDLE, Packet
+from streams.pipeline.envelope import IDLE, Item, Packet
 from streams.pipeline.ports import AckToken, Record
 from streams.validation import InvalidEvent
 
@@ -92,7 +91,7 @@ class Router(Generic[Token]):
         out: RouterOutput[Token],
     ) -> None:
         """One batch of one input partition."""
-        by_dest: dict[int, list[tuple[str, Event]]] = defaultdict(list)
+        by_dest: dict[int, list[Item]] = defaultdict(list)
         previous = max_ts = self.max_ts.get(source, -1)
         by_type = out.by_type
         resolver = self.resolver
@@ -106,8 +105,9 @@ class Router(Generic[Token]):
             out.valid += 1
             by_type[event.type] = by_type.get(event.type, 0) + 1
             max_ts = max(max_ts, event.ts_ms)
-            for subject in routes(self.detectors, event):
-                by_dest[partition_for(subject, self.partitions)].append((subject, event))
+            for subject, wanting in routes(self.detectors, event).items():
+                names = tuple(d.name for d in wanting)
+                by_dest[partition_for(subject, self.partitions)].append((subject, event, names))
         was_idle = source in self.idle_announced
         if records:
             self.last_arrival[source] = time.monotonic()

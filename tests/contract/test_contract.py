@@ -68,7 +68,8 @@ def check_common(outcome: Outcome) -> None:
     for partition, _key, value in outcome.records[topics.ROUTED.name]:
         packet = unpack(value)
         assert all(
-            zlib.crc32(subject.encode()) % PARTITIONS == partition for subject, _e in packet.items
+            zlib.crc32(subject.encode()) % PARTITIONS == partition
+            for subject, _e, _names in packet.items
         )
 
 

@@ -110,8 +110,9 @@ def test_a_new_teen_adding_classmates_who_answer_from_the_school_line_stays_belo
 
 def test_the_same_claim_with_no_answers_and_pushback_is_high() -> None:
     # The same 13-15 claim, DMs to 13-15s 10 min apart: peers, 0.1 each while pending, so
-    # nothing while they wait. At 4 h all ten are unanswered (0.5 each after 2 h) and the
-    # first block after its contact (3) gives 3 + 9 x 0.5 = 7.5 >= 6: HIGH.
+    # nothing while they wait. At 4 h all ten are unanswered: nobody answers, nobody shares a
+    # network, nobody started a chat, so the claim alone earns no peer weights and each silent
+    # minor is cold outreach (1.0); the first block after its contact (3) gives 3 + 9 = 12.
     x = account("u-x", A13, created_ts_ms=OLD)
     victims = kids(10)
     events = [ev(MSG, x, v, T0 + i * 10 * MIN) for i, v in enumerate(victims)]
@@ -120,7 +121,47 @@ def test_the_same_claim_with_no_answers_and_pushback_is_high() -> None:
     assert all(a.trigger_ts_ms >= T0 + 4 * HOUR for a in alerts)
     assert top(alerts) is Severity.HIGH
     assert alerts[0].features["minors_blocked_or_reported"] == 1
-    assert alerts[0].features["risk_weighted_score"] == pytest.approx(7.5)
+    expected = CFG.pushback_weight + 9 * CFG.cold_unanswered_factor
+    assert alerts[0].features["risk_weighted_score"] == pytest.approx(expected)
+
+
+def test_a_claim_backed_by_answers_keeps_the_peer_weights() -> None:
+    # The same ten DMs by a 13-15 to 13-15s, but eight answer within the hour: answered by
+    # most of them, the account behaves like a peer: 8 x 0.3 + 2 x 0.5 = 3.4 < 6, no HIGH.
+    # With only two answers the claim is not backed: 2 x 0.6 + 8 x 1.0 = 9.2 >= 6, HIGH. Both
+    # are judged at an eleventh DM 5 h later (0.1 while it waits), once every grace ran out.
+    x = account("u-x", A13, created_ts_ms=OLD)
+    victims = kids(11)
+    sent = [ev(MSG, x, v, T0 + i * 10 * MIN) for i, v in enumerate(victims[:10])]
+    tick = [ev(MSG, x, victims[10], T0 + 5 * HOUR)]
+
+    def answered_by(n: int) -> list[Event]:
+        return [ev(MSG, v, x, T0 + i * 10 * MIN + 20 * MIN) for i, v in enumerate(victims[:n])]
+
+    backed = run(sent + answered_by(8) + tick)
+    assert top(backed) in (None, Severity.MEDIUM)
+    cold = run(sent + answered_by(2) + tick)
+    assert top(cold) is Severity.HIGH
+    want = 2 * CFG.near_replied_factor + 8 * CFG.cold_unanswered_factor + CFG.peer_pending_factor
+    assert cold[-1].features["risk_weighted_score"] == pytest.approx(want)
+
+
+def test_two_minors_who_sent_images_then_blocked_are_enough_for_high() -> None:
+    # The sextortion sequence from the victims' side: a first DM, media back within the hour,
+    # then a block. Two such minors (each pushback 3 + media 1.5) are HIGH although fewer
+    # than `min_minors` were reached; one such minor alone is nothing.
+    x = adult("u-x", created_ts_ms=OLD)
+    victims = kids(2)
+    events: list[Event] = []
+    for i, v in enumerate(victims):
+        t = T0 + i * 30 * MIN
+        events += [ev(MSG, x, v, t), ev(MSG, v, x, t + 10 * MIN, media=True)]
+        events += [ev(BLOCK, v, x, t + 40 * MIN)]
+    assert run(events[:3]) == []
+    alerts = run(events)
+    assert top(alerts) is Severity.HIGH
+    want = 2 * (CFG.pushback_weight + CFG.media_weight)
+    assert alerts[-1].features["risk_weighted_score"] == pytest.approx(want)
 
 
 # --- channels ---------------------------------------------------------------------------------
@@ -179,13 +220,14 @@ def test_blocks_from_minors_it_never_wrote_to_do_not_count_blocks_after_its_cont
     fan_side += [ev(BLOCK, f, creator, T0 + HOUR + i * MIN) for i, f in enumerate(fans)]
     assert run(fan_side) == []
     # The same reports after the account wrote to them first (13-15s, one band younger than
-    # its claim): the first makes 3 + 5 x 0.75 (unanswered) = 6.75 >= 6, HIGH; all six make
-    # 6 x 3 = 18 >= 2.5 x 6: CRITICAL.
+    # its claim, none answered: cold outreach): the first makes 3 + 5 x 1.0 = 8 >= 6, HIGH;
+    # all six make 6 x 3 = 18 >= 2.5 x 6: CRITICAL.
     started = [ev(MSG, creator, f, T0 + i * MIN) for i, f in enumerate(fans)]
     started += [ev(REPORT, f, creator, T0 + 3 * HOUR + i * MIN) for i, f in enumerate(fans)]
     alerts = run(started)
     assert alerts[0].severity is Severity.HIGH
-    assert alerts[0].features["risk_weighted_score"] == pytest.approx(6.75)
+    want = CFG.pushback_weight + 5 * CFG.cold_unanswered_factor
+    assert alerts[0].features["risk_weighted_score"] == pytest.approx(want)
     assert top(alerts) is Severity.CRITICAL
     assert alerts[-1].features["minors_blocked_or_reported"] >= 2
 
@@ -198,13 +240,15 @@ def test_media_soon_after_its_first_message_then_blocks_is_the_sextortion_trace(
     events = [ev(MSG, x, v, T0 + i * MIN) for i, v in enumerate(victims)]
     events += [ev(MSG, v, x, T0 + 10 * MIN + i * MIN, media=True) for i, v in enumerate(victims)]
     assert top(run(events)) is Severity.MEDIUM
-    # Two of them then block it: at the first block 3 + 2 x 1.5 = 6 >= 5, HIGH with three
-    # minors reached (pushback lifts the four-minor floor of HIGH).
+    # Two of them then block it: at the first block the blocker weighs pushback + its media
+    # (3 + 1.5) and the others 1.5 each: 7.5 >= 5, HIGH with three minors reached (pushback
+    # lifts the four-minor floor of HIGH).
     events += [ev(BLOCK, v, x, T0 + 40 * MIN + i * MIN) for i, v in enumerate(victims[:2])]
     alerts = run(events)
     assert top(alerts) is Severity.HIGH
     high = first_high(alerts)
-    assert high is not None and high.features["risk_weighted_score"] == pytest.approx(6.0)
+    want = CFG.pushback_weight + 3 * CFG.media_weight
+    assert high is not None and high.features["risk_weighted_score"] == pytest.approx(want)
     assert high.features["minors_sent_media_soon"] == 3
     assert high.features["minors_blocked_or_reported"] == 1
     assert high.minors_exposed == 3

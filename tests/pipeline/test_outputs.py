@@ -64,10 +64,11 @@ def test_a_dead_letter_keeps_the_key_the_bytes_and_the_reason() -> None:
 
 def test_routed_records_go_to_their_partition_with_the_input_timestamp() -> None:
     event = message(adult(), minor("m-1"), T0)
-    packets = [(3, Packet(1, T0, [("ACCOUNT:u-adult", event)])), (0, Packet(2, T0, []))]
+    item = ("ACCOUNT:u-adult", event, ("new_contact_burst",))
+    packets = [(3, Packet(1, T0, [item])), (0, Packet(2, T0, []))]
     records = routed_records(packets, {1: 1_795_000_000.5})
     assert [(r.topic, r.partition, r.timestamp_s) for r in records] == [
         (topics.ROUTED.name, 3, 1_795_000_000.5),
         (topics.ROUTED.name, 0, None),
     ]
-    assert unpack(records[0].value).items == [("ACCOUNT:u-adult", event)]
+    assert unpack(records[0].value).items == [item]

@@ -128,7 +128,7 @@ class World:
     def deliver(self, out: RouterOutput[int]) -> None:
         detect: DetectOutput[int] = DetectOutput()
         for dest, packet in out.packets:
-            for key, event in packet.items:
+            for key, event, _names in packet.items:
                 pair = (key, event.event_id)
                 if pair in self.seen:
                     self.copies += 1

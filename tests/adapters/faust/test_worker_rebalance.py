@@ -107,7 +107,13 @@ def test_a_flush_outliving_a_revoke_makes_no_runtime_for_the_revoked_partition(
 def routed_record(partition: int, offset: int) -> tuple[int, None, bytes, Any]:
     """A routed packet with one event, as the detect stage's agent collects it."""
     event = message(adult(), minor("u-m"), T0 + offset)
-    packet = pack(Packet(source_partition=0, watermark_ms=T0, items=[("ACCOUNT:u-adult", event)]))
+    packet = pack(
+        Packet(
+            source_partition=0,
+            watermark_ms=T0,
+            items=[("ACCOUNT:u-adult", event, ("new_contact_burst",))],
+        )
+    )
     at = SimpleNamespace(topic=topics.ROUTED.name, partition=partition, offset=offset)
     return (offset, None, packet, SimpleNamespace(key=None, value=packet, message=at))
 
