@@ -24,8 +24,8 @@ import msgspec
 from streams.engine.reorder import ReorderBuffer, release_bound
 from streams.model import Event
 
-Route = tuple[int, str, tuple[int, ...]]
-"""(place among the event's routes, subject key, indexes of the engine's detectors there)."""
+Route = tuple[int, str, tuple[str, ...]]
+"""(place among the event's routes, subject key, names of the detectors that want it there)."""
 Item = tuple[int, str, int, Event, list[Route]]
 """(ts_ms, event_id, seq, event, routes): the routes are those of one job (empty: all)."""
 

@@ -36,8 +36,7 @@ class Router:
 
     def __init__(self, config: GuardlineConfig, jobs: int) -> None:
         self._engine = config.new_engine()
-        self._index = {d: i for i, d in enumerate(self._engine.detectors)}
-        self._indexes: dict[tuple[Detector, ...], tuple[int, ...]] = {}
+        self._names: dict[tuple[Detector, ...], tuple[str, ...]] = {}
         self._jobs_of: dict[str, int] = {}  # partition_for, remembered: subjects recur
         self.jobs = jobs
 
@@ -47,19 +46,19 @@ class Router:
         routes = self._engine.routes(event)
         if not routes:
             return None
-        indexes, jobs_of = self._indexes, self._jobs_of
+        names_of, jobs_of = self._names, self._jobs_of
         out: list[list[Route]] = [[] for _ in range(self.jobs)]
         for place, (key, detectors) in enumerate(routes.items()):
             wanting = tuple(detectors)
-            index = indexes.get(wanting)
-            if index is None:
-                index = indexes[wanting] = tuple(self._index[d] for d in wanting)
+            names = names_of.get(wanting)
+            if names is None:  # as the route stage's packets: the detectors by name
+                names = names_of[wanting] = tuple(d.name for d in wanting)
             job = jobs_of.get(key)
             if job is None:
                 if len(jobs_of) >= _MAX_KEYS:
                     jobs_of.clear()  # bounded memory; the next events fill it again
                 job = jobs_of[key] = partition_for(key, self.jobs)
-            out[job].append((place, key, index))
+            out[job].append((place, key, names))
         return out
 
 
@@ -74,7 +73,6 @@ class Shard:
         expire_every_ms: int = EXPIRE_EVERY_MS,
     ) -> None:
         self.engine = config.new_engine(clock_ms=clock_ms)
-        self._detectors: dict[tuple[int, ...], tuple[Detector, ...]] = {}
         self._expire_every_ms = expire_every_ms
         self._expired_at = -1 << 62
         self._last_ts = -1
@@ -85,14 +83,11 @@ class Shard:
 
     def apply_routes(self, items: Iterable[Item], emit: Callable[[Tag, Alert], None]) -> None:
         """The routes each item carries (one job of several), each alert with its `Tag`."""
-        engine, by_index = self.engine, self._detectors
-        detectors = engine.detectors
+        engine = self.engine
+        named = engine.detectors_named
         for ts, event_id, seq, event, routes in self._expiring(items):
-            for place, key, indexes in routes:
-                wanting = by_index.get(indexes)
-                if wanting is None:
-                    wanting = by_index[indexes] = tuple(detectors[i] for i in indexes)
-                for k, alert in enumerate(engine.apply(key, wanting, event)):
+            for place, key, names in routes:
+                for k, alert in enumerate(engine.apply(key, named(names), event)):
                     emit((ts, event_id, seq, place, k), alert)
 
     def _expiring(self, items: Iterable[Item]) -> Iterator[Item]:
