@@ -2,8 +2,8 @@
 
 The stream's route stage re-keys each event by subject (`Engine.routes`) and sends each
 subject's copy to the partition `partition_for(key, n)`; its detect stage applies them with
-`Engine.apply`. A backtest over `n` jobs splits the same way: the reading process routes,
-each job applies the routes of its own subjects. Every alert is tagged with its place in the
+`Engine.apply`. A backtest over `n` jobs splits the same way: each job routes the events of
+its blocks (`Router`) and applies the routes of its own subjects (`Shard`). Every alert is tagged with its place in the
 order one process emits them, (ts, event_id, seq) of its event, then its route's place among
 the event's routes, then its place among that route's alerts, so the jobs' alerts merge back
 into exactly one job's sequence.
