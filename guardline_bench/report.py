@@ -9,6 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from guardline_bench.cpu import CpuUse
+from guardline_bench.file_backtest import FileBacktest
+
+MB = 1 << 20
+BACKTEST_RSS_MB = 500  # peak memory of a file backtest, whatever the file's size
 
 QUIX_INSTALL = "pip install -e '.[bench]'"
 # Flat: the state after the whole run is at most this much bigger than the state of an engine
@@ -72,6 +76,9 @@ class BenchResult:
     # Cores each process used over a phase's timed window ("worker", "scale_1", "scale_multi",
     # "bare_faust", "quix"), and the whole machine's busy cores (`cpu.py`).
     cpu: dict[str, CpuUse] = field(default_factory=dict)
+    # Figure 7 (file_backtest.py): `guardline backtest` end to end, next to json.loads.
+    json_loads: Rate | None = None
+    file_backtests: list[FileBacktest] = field(default_factory=list)  # --jobs 1, then 2
     # What each stage counted: they must add up (the CI test checks it, never the timings).
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -86,7 +93,26 @@ class BenchResult:
             "worker/quix (3/6)": ratio(self.worker, self.quix),
             f"{self.workers} workers/1 worker": ratio(self.worker_multi, self.worker_scale_one),
             f"{self.workers} workers/1 worker, per worker core": self.scaling_per_core(),
+            **self.file_backtest_ratios(),
         }
+
+    def file_backtest_best_ratio(self) -> float | None:
+        """The fastest file backtest (any number of jobs) over the json.loads floor."""
+        if not self.file_backtests or not self.json_loads or not self.json_loads.per_s:
+            return None
+        return max(b.per_s for b in self.file_backtests) / self.json_loads.per_s
+
+    def file_backtest_ratios(self) -> dict[str, float | None]:
+        floor = self.json_loads.per_s if self.json_loads else 0.0
+        out: dict[str, float | None] = {
+            f"file backtest {b.jobs} job(s)/json.loads (7)": b.per_s / floor if floor else None
+            for b in self.file_backtests
+        }
+        if len(self.file_backtests) == 2 and self.file_backtests[0].per_s:
+            out["file backtest 2 jobs/1 job (7)"] = (
+                self.file_backtests[1].per_s / self.file_backtests[0].per_s
+            )
+        return out
 
     def scaling_per_core(self) -> float | None:
         """The scaling ratio with CPU taken out: events per worker CPU-second, W workers over
@@ -131,6 +157,20 @@ class BenchResult:
                 else max(idle.total("worker"), idle.total("alerts tail")) <= IDLE_CORES,
             ),
             (
+                "file backtest >= 0.4x json.loads",
+                at_least(self.file_backtest_best_ratio(), 0.4),
+            ),
+            (
+                f"file backtest peak memory <= {BACKTEST_RSS_MB} MB",
+                None
+                if not self.file_backtests
+                else max(b.peak_rss_bytes for b in self.file_backtests) <= BACKTEST_RSS_MB * MB,
+            ),
+            (
+                "file backtest --jobs 2 >= 1.6x one",
+                at_least(r.get("file backtest 2 jobs/1 job (7)"), 1.6),
+            ),
+            (
                 f"{self.workers} workers >= 1.6x one",
                 at_least(r[f"{self.workers} workers/1 worker"], 1.6) if self.workers > 1 else None,
             ),
@@ -139,7 +179,7 @@ class BenchResult:
     def to_json(self) -> dict[str, Any]:
         doc = asdict(self)
         rates = ("ceiling", "bare_faust", "worker", "worker_scale_one", "worker_multi")
-        for name in (*rates, "backtest", "quix"):
+        for name in (*rates, "backtest", "quix", "json_loads"):
             rate = getattr(self, name)
             doc[name] = None if rate is None else {**asdict(rate), "per_s": rate.per_s}
         doc["ratios"] = self.ratios()
@@ -211,6 +251,17 @@ def format_table(result: BenchResult) -> str:
     rows.append(
         _rate_row("6 peer: Quix Streams, new_contact_burst", r.quix, r.quix_note, r.cpu.get("quix"))
     )
+    if r.json_loads is not None:
+        rows.append(_rate_row("7 floor: json.loads over the file", r.json_loads))
+    for b in r.file_backtests:
+        rows.append(
+            (
+                f"7 guardline backtest --jobs {b.jobs} (end to end)",
+                f"{b.per_s:,.0f} events/s",
+                f"{b.events:,} events in {b.seconds:.2f} s; peak memory "
+                f"{b.peak_rss_bytes / MB:,.0f} MB; {b.order}",
+            )
+        )
     for name, value in r.ratios().items():
         if value is not None:
             rows.append((f"ratio {name}", f"{value:.2f}x", ""))

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from guardline_bench import scaling
+from guardline_bench import file_backtest, scaling
 from guardline_bench.cpu import CpuMeter, CpuUse
 from guardline_bench.report import QUIX_INSTALL, BenchResult, Rate, percentile
 from guardline_bench.state import measure_state, state_bytes
@@ -58,6 +58,10 @@ class BenchSettings:
     idle_s: float = 5.0  # how long the idle worker and alerts tail are measured
     seed: int = 7
     timeout_s: float = 900.0  # per consuming phase
+    # Figure 7: the file backtest end to end, over the bench's events or a file of its own.
+    backtest_events: int | None = None  # None: the bench's events
+    backtest_days: float = 4.0  # event time of a file of its own
+    backtest_only: bool = False  # figure 7 alone: no broker
 
 
 def say(text: str) -> None:
@@ -66,6 +70,11 @@ def say(text: str) -> None:
 
 def run_bench(settings: BenchSettings, config: GuardlineConfig | None = None) -> BenchResult:
     config = config or load_config()
+    if settings.backtest_only:
+        result = BenchResult(0, settings.partitions, settings.workers, "none (backtest only)")
+        with tempfile.TemporaryDirectory(prefix="guardline-bench-") as tmp:
+            _file_backtest_phase(settings, Path(tmp), None, result)
+        return result
     if settings.state_only:
         result = BenchResult(0, settings.partitions, settings.workers, "none (state only)")
         _state_phase(settings, config, result)
@@ -93,6 +102,7 @@ def run_bench(settings: BenchSettings, config: GuardlineConfig | None = None) ->
             _stream_phases(bootstrap, work, settings, result, events, pairs, sim.config)
         _backtest_phase(work, events, config, result)
         _state_phase(settings, config, result)
+        _file_backtest_phase(settings, work, work / "events.jsonl", result)
     return result
 
 
@@ -496,6 +506,23 @@ def _backtest_phase(
     result.backtest_cpu_s = time.process_time() - cpu_start
     result.counts["backtest events"] = len(loaded)
     result.counts["backtest alerts"] = len(alerts)
+
+
+def _file_backtest_phase(
+    settings: BenchSettings, work: Path, bench_file: Path | None, result: BenchResult
+) -> None:
+    """Figure 7: `guardline backtest` over a file, 1 job and 2, next to `json.loads` on it."""
+    src = bench_file
+    if settings.backtest_events is not None or src is None:
+        n, days = settings.backtest_events or settings.events, settings.backtest_days
+        say(f"7/7 writing {n:,} simulated events over {days} days for the file backtest")
+        src = work / "backtest-events.jsonl"
+        file_backtest.write_events(src, n, days, settings.seed)
+    say(f"7/7 json.loads over {src.name}, then guardline backtest --jobs 1 and --jobs 2")
+    lines, seconds = file_backtest.json_loads_seconds(src)
+    result.json_loads = Rate(lines, seconds)
+    result.file_backtests = [file_backtest.run_backtest_command(src, work, j) for j in (1, 2)]
+    result.counts["file backtest events"] = result.file_backtests[0].events
 
 
 def _state_phase(settings: BenchSettings, config: GuardlineConfig, result: BenchResult) -> None:

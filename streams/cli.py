@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import signal
@@ -205,20 +206,89 @@ def cmd_alerts_export(args: argparse.Namespace) -> int:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    from streams.backtest import backtest_file
-    from streams.jsonl import read_decisions
+    from streams.backtesting.report import ProgressLine
+    from streams.backtesting.run import backtest_source
 
-    decisions = read_decisions(_input_file(args.decisions)) if args.decisions else []
-    report = backtest_file(
-        _input_file(args.events), args.output, load_config(args.config), decisions
-    )
+    if (args.events is None) == (args.from_topic is None):
+        print("error: backtest needs an EVENTS file or --from-topic, not both", file=sys.stderr)
+        return 2
+    if args.jobs < 1:
+        print(f"error: --jobs {args.jobs}: need at least 1", file=sys.stderr)
+        return 2
+    config = load_config(args.config)
+    if not args.output.parent.is_dir():  # one line now, not after the progress line started
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(args.output))
+    if args.from_topic is not None:
+        from kafka.errors import KafkaError
+
+        from streams.backtesting.topic import TopicEvents
+
+        bootstrap, resolver = _bootstrap(args), _resolver(args)
+
+        def open_source() -> TopicEvents:
+            return TopicEvents(
+                bootstrap,
+                args.from_topic,
+                since_ms=args.since,
+                until_ms=args.until,
+                resolver=resolver,
+            )
+
+        try:
+            report = backtest_source(
+                open_source, args.output, config, jobs=args.jobs, progress=ProgressLine()
+            )
+        except (ValueError, KafkaError) as err:  # an unknown topic, no broker there
+            print(
+                f"error: cannot replay {args.from_topic} from {bootstrap}: {err}", file=sys.stderr
+            )
+            return 2
+    else:
+        if args.since is not None or args.until is not None:
+            print("error: --since and --until select a range of --from-topic", file=sys.stderr)
+            return 2
+        from streams.backtest import backtest_file
+        from streams.jsonl import read_decisions
+
+        decisions = read_decisions(_input_file(args.decisions)) if args.decisions else []
+        report = backtest_file(
+            _input_file(args.events),
+            args.output,
+            config,
+            decisions,
+            jobs=args.jobs,
+            progress=ProgressLine(),
+        )
     for line in report.errors[:50]:
         print(line, file=sys.stderr)
+    if report.bad_lines > 50:
+        print(f"... and {report.bad_lines - 50:,} more bad lines", file=sys.stderr)
     print(
         f"{report.events} events -> {report.alerts} alerts ({report.shadow_alerts} shadow) "
-        f"in {args.output}; {len(report.errors)} bad lines"
+        f"in {args.output}; {report.bad_lines} bad lines"
     )
-    return 1 if report.errors else 0
+    for line in report.summary():
+        print(f"  {line}")
+    if args.summary_json:
+        args.summary_json.write_text(json.dumps(report.to_json(), indent=2) + "\n")
+    return 1 if report.bad_lines else 0
+
+
+def _epoch_ms(text: str) -> int:
+    """--since/--until: epoch milliseconds, or ISO-8601 with a zone."""
+    from datetime import datetime, timedelta
+
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.utcoffset() is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not epoch ms or an ISO-8601 time with a zone (2026-12-01T00:00Z)"
+        )
+    return (moment - datetime.fromtimestamp(0, moment.tzinfo)) // timedelta(milliseconds=1)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -312,6 +382,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         latency_s=args.latency_seconds,
         latency_rate=args.latency_rate,
         idle_s=args.idle_seconds,
+        backtest_events=args.backtest_events,
+        backtest_days=args.backtest_days,
+        backtest_only=args.backtest_only,
     )
     if args.config is not None:  # the workers the bench starts read the same file
         os.environ[CONFIG_ENV] = str(args.config.resolve())
@@ -505,9 +578,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_cases(sub)
 
-    p = add("backtest", cmd_backtest, "Run the detectors over an events file in event-time order.")
-    p.add_argument("events", type=Path)
+    p = add("backtest", cmd_backtest, "Run the detectors over recorded events in event-time order.")
+    p.add_argument(
+        "events", type=Path, nargs="?", help="events JSON Lines file (plain, .gz or .zst)"
+    )
     p.add_argument("-o", "--output", type=Path, required=True, help="alerts JSON Lines file")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes applying the detectors, subjects split as the stream partitions them "
+        "(default: the machine's cores); the alerts are the same for any number",
+    )
+    p.add_argument(
+        "--from-topic",
+        nargs="?",
+        const=topics.EVENTS.name,
+        metavar="TOPIC",
+        help=f"read the events from a topic instead of a file (default {topics.EVENTS.name})",
+    )
+    p.add_argument(
+        "--since", type=_epoch_ms, help="--from-topic: records at or after (epoch ms or ISO-8601)"
+    )
+    p.add_argument("--until", type=_epoch_ms, help="--from-topic: records before this time")
+    p.add_argument("--summary-json", type=Path, help="also write the summary as JSON here")
+    with_bootstrap(p)
+    with_registry(p, "resolves the schema ids of Confluent-framed events")
     p.add_argument(
         "--decisions",
         type=Path,
@@ -576,6 +672,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--state-days", type=float, default=24.0, help="simulated days they span (24)")
     p.add_argument("--state-only", action="store_true", help="only the state figure, no broker")
+    p.add_argument(
+        "--backtest-events",
+        type=int,
+        help="events of a file of its own for the file backtest figure (default: --events)",
+    )
+    p.add_argument(
+        "--backtest-days", type=float, default=4.0, help="simulated days of that file (4)"
+    )
+    p.add_argument(
+        "--backtest-only", action="store_true", help="only the file backtest figure, no broker"
+    )
     p.add_argument("--latency-seconds", type=float, default=20.0, help="half-rate run length")
     p.add_argument(
         "--idle-seconds",

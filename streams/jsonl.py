@@ -319,20 +319,22 @@ def read_events(path: str | Path) -> Iterator[tuple[int, Event | InvalidEvent]]:
     """
     with Path(path).open("rb") as lines:
         for number, raw in enumerate(lines, start=1):
-            if not raw.strip():
-                continue
-            try:
-                obj = _DECODER.decode(raw.decode("utf-8"))
-            except UnicodeDecodeError as exc:
-                yield number, InvalidEvent("bad_json", None, f"not UTF-8 at byte {exc.start}")
-                continue
-            except (ValueError, RecursionError) as exc:
-                yield number, InvalidEvent("bad_json", None, f"invalid JSON: {exc}")
-                continue
-            try:
-                yield number, event_from_json(obj)
-            except InvalidEvent as exc:
-                yield number, exc
+            if raw.strip():
+                yield number, event_from_line(raw)
+
+
+def event_from_line(raw: bytes) -> Event | InvalidEvent:
+    """One non-blank line: the checked event, or why it was refused (bad JSON included)."""
+    try:
+        obj = _DECODER.decode(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return InvalidEvent("bad_json", None, f"not UTF-8 at byte {exc.start}")
+    except (ValueError, RecursionError) as exc:
+        return InvalidEvent("bad_json", None, f"invalid JSON: {exc}")
+    try:
+        return event_from_json(obj)
+    except InvalidEvent as exc:
+        return exc
 
 
 def write_jsonl(path: str | Path, records: Iterable[Mapping[str, object]]) -> int:
@@ -340,10 +342,7 @@ def write_jsonl(path: str | Path, records: Iterable[Mapping[str, object]]) -> in
     count = 0
     with Path(path).open("w", encoding="utf-8") as out:
         for record in records:
-            out.write(
-                json.dumps(record, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-            )
-            out.write("\n")
+            out.write(json_line(record))
             count += 1
     return count
 
@@ -407,3 +406,8 @@ _DECISION_FIELDS = (
     "decision_id", "alert_id", "detector", "subject", "action", "effective_ts", "decided_at",
     "moderator", "note",
 )  # fmt: skip
+
+
+def json_line(record: Mapping[str, object]) -> str:
+    """One record as `write_jsonl` writes it, newline included."""
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False, allow_nan=False) + "\n"

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from guardline_bench.report import BenchResult, Rate, format_table, percentile
+from guardline_bench.file_backtest import FileBacktest
+from guardline_bench.report import MB, BenchResult, Rate, format_table, percentile
 from guardline_bench.state import StateReport, StateSample, deep_size, measure_state, state_bytes
 from streams.cli import main
 from streams.config import load_config
@@ -46,6 +47,25 @@ def test_ratios_and_targets_follow_the_figures() -> None:
     assert targets["full suite >= 1.0x Quix peer"] is None
     table = format_table(result)
     assert "2.00x" in table and "NOT met" in table
+
+
+def test_file_backtest_ratios_and_targets_follow_the_figures() -> None:
+    result = BenchResult(events=1000, partitions=4, workers=1, broker="test")
+    assert result.file_backtest_best_ratio() is None
+    assert dict(result.targets())["file backtest >= 0.4x json.loads"] is None
+    result.json_loads = Rate(1000, 0.01)  # 100k/s
+    result.file_backtests = [
+        FileBacktest(1, 1000, 0.04, 300 * MB, "in order"),  # 25k/s
+        FileBacktest(2, 1000, 0.02, 600 * MB, "in order"),  # 50k/s
+    ]
+    ratios = result.ratios()
+    assert ratios["file backtest 1 job(s)/json.loads (7)"] == pytest.approx(0.25)
+    assert ratios["file backtest 2 jobs/1 job (7)"] == pytest.approx(2.0)
+    targets = dict(result.targets())
+    assert targets["file backtest >= 0.4x json.loads"] is True  # 2 jobs: 0.5x
+    assert targets["file backtest --jobs 2 >= 1.6x one"] is True
+    assert targets["file backtest peak memory <= 500 MB"] is False  # 2 jobs: 600 MB
+    assert "7 guardline backtest --jobs 2 (end to end)" in format_table(result)
 
 
 def test_deep_size_counts_shared_objects_once() -> None:
@@ -134,6 +154,8 @@ def test_tiny_bench_run_prints_every_figure_and_counts_add_up(
         "4 backtest",
         "5 state per active account",
         "6 peer: Quix Streams",
+        "7 floor: json.loads",
+        "7 guardline backtest --jobs 2",
         "ratio worker/bare_faust",
         "3 idle: worker / alerts tail",
     ):
@@ -148,6 +170,9 @@ def test_tiny_bench_run_prints_every_figure_and_counts_add_up(
     assert counts["worker pairs applied"] == counts["(event, subject) pairs expected"]
     assert counts["worker dead letters"] == 0
     assert counts["backtest events"] == produced
+    assert counts["file backtest events"] == produced == doc["json_loads"]["events"]
+    assert [b["jobs"] for b in doc["file_backtests"]] == [1, 2]
+    assert all(b["peak_rss_bytes"] > 0 for b in doc["file_backtests"])
     if doc["quix"] is None:
         assert "pip install" in doc["quix_note"]
     else:

@@ -140,3 +140,43 @@ def test_sigterm_stops_the_embedded_broker_a_command_started(tmp_path: Path) -> 
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_backtest_summary_progress_and_operator_mistakes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import gzip
+
+    from streams.jsonl import event_to_json, write_jsonl
+    from streams.simulate import SimulationConfig, simulate
+
+    events = tmp_path / "events.jsonl"
+    sim = simulate(SimulationConfig(seed=1, events_target=10_000)).events[:4_000]
+    write_jsonl(events, (event_to_json(e) for e in sim))
+    packed = tmp_path / "events.gz"  # recognised by its bytes, not its name
+    packed.write_bytes(gzip.compress(events.read_bytes()))
+    summary = tmp_path / "summary.json"
+    capsys.readouterr()
+    args = ["backtest", str(packed), "-o", str(tmp_path / "a.jsonl"), "--jobs", "1"]
+    assert main([*args, "--summary-json", str(summary)]) == 0
+    out, err = capsys.readouterr()
+    doc = json.loads(summary.read_text())
+    lines = len(events.read_text().splitlines())
+    assert doc["events"] == lines and doc["bad_lines"] == 0 and doc["jobs"] == 1
+    assert doc["alerts"] == len((tmp_path / "a.jsonl").read_text().splitlines()) > 0
+    assert sum(doc["alerts_by_detector"].values()) == doc["alerts"]
+    assert doc["order"].startswith("in order") and doc["peak_rss_bytes"] > 0
+    assert f"{lines} events -> {doc['alerts']} alerts" in out and "order: in order" in out
+    assert f"backtest {lines:,} lines" in err  # the progress line's last word
+    for bad, message in (
+        (["backtest", "-o", "x"], "needs an EVENTS file or --from-topic"),
+        (["backtest", str(events), "--from-topic", "-o", "x"], "not both"),
+        (["backtest", str(events), "--since", "0", "-o", "x"], "--since and --until select"),
+        (["backtest", str(tmp_path / "nope"), "-o", "x"], "nope does not exist"),
+        ([*args, "--jobs", "0"], "--jobs 0: need at least 1"),
+    ):
+        assert main(bad) == 2
+        assert message in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["backtest", "--from-topic", "--since", "yesterday", "-o", "x"])
+    assert "not epoch ms or an ISO-8601 time with a zone" in capsys.readouterr().err
