@@ -147,7 +147,7 @@ def never_routed(bootstrap: str, events: list[Event]) -> set[tuple[str, str]]:
     routed = {
         (key, event.event_id)
         for value in read_topic(bootstrap, topics.ROUTED.name)
-        for key, event in unpack(value).items
+        for key, event, _names in unpack(value).items
     }
     detectors = CONFIG.active()
     return {(key, e.event_id) for e in events for key in routes(detectors, e)} - routed
