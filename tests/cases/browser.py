@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,6 +56,20 @@ class Browser:
 
     def text(self, css: str) -> str:
         return str(self._call("GET", f"/element/{self.find(css)}/text"))
+
+    def text_becomes(self, css: str, want: str, timeout_s: float = 30.0) -> str:
+        """The text of `css` once it equals `want` (or the last one read at the timeout): after
+        a click that submits a form, the old page's element goes stale while the new one loads."""
+        deadline = time.monotonic() + timeout_s
+        seen = ""
+        while True:
+            try:
+                seen = self.text(css)
+            except (urllib.error.HTTPError, AssertionError):  # stale, or not there yet
+                seen = ""
+            if seen == want or time.monotonic() > deadline:
+                return seen
+            time.sleep(0.2)
 
     def attribute(self, element: str, name: str) -> str | None:
         value = self._call("GET", f"/element/{element}/attribute/{name}")

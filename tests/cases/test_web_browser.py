@@ -79,7 +79,7 @@ def test_list_open_graph_and_clear_in_a_real_browser(broker: str, tmp_path: Path
         assert others and {f"CASE:{o}" for o in others} <= nodes
         shot = browser.screenshot()
         browser.click("#clear")
-        assert browser.text("#status") == "cleared"
+        assert browser.text_becomes("#status", "cleared") == "cleared"
         browser.get(url)
         assert top.alert_id not in {
             browser.attribute(r, "data-case") for r in browser.find_all("tr.case")
