@@ -59,22 +59,21 @@ def run_with_decisions(
     """`engine.process_all` over events sorted by (ts, event_id), each decision applied at its
     place among them: after every event at or before its effective time."""
     times = [e.ts_ms for e in events]
-    ordered = sorted(decisions, key=order_key)
-    # What a subject a step failed on is rebuilt from: every event and decision, in order.
+    # What a subject a step failed on is rebuilt from: every event and decision so far, in order.
     merged: list[Event | Decision] = []
+
+    def history() -> list[Event | Decision]:
+        return merged
+
     alerts: list[Alert] = []
     done = 0
-    for decision in ordered:
+    for decision in sorted(decisions, key=order_key):
         upto = bisect.bisect_right(times, decision.effective_ts_ms, lo=done)
         merged += events[done:upto]
+        alerts += engine.process_all(events[done:upto], history)
         merged.append(decision)
         done = upto
-    merged += events[done:]
-    done = 0
-    for decision in ordered:
-        upto = bisect.bisect_right(times, decision.effective_ts_ms, lo=done)
-        alerts += engine.process_all(events[done:upto], lambda: merged)
-        done = upto
         engine.decide(decision_key(decision), decision)
-    alerts += engine.process_all(events[done:], lambda: merged)
+    merged += events[done:]
+    alerts += engine.process_all(events[done:], history)
     return alerts
