@@ -404,7 +404,6 @@ class GuardlineWorker:
         if app.rebalancing or not getattr(consumer, "flow_active", True):
             return
         acked = consumer._acked
-        committed = consumer._committed_offset
         read = consumer._read_offset
         held: dict[Any, list[int]] | None = None
         now = time.monotonic()
@@ -412,13 +411,12 @@ class GuardlineWorker:
         for tp in consumer.assignment():
             if tp.topic not in self.inbox:
                 continue
-            lost = lost_offsets(committed.get(tp), read.get(tp), acked.get(tp, ()), ())
+            base = consumer.commit_base(tp)  # committed, else where reading started
+            lost = lost_offsets(base, read.get(tp), acked.get(tp, ()), ())
             if lost is not None:
                 if held is None:
                     held = held_offsets(consumer.unacked, app.consumer_generation_id)
-                lost = lost_offsets(
-                    committed.get(tp), read.get(tp), acked.get(tp, ()), held.get(tp, ())
-                )
+                lost = lost_offsets(base, read.get(tp), acked.get(tp, ()), held.get(tp, ()))
             lost = self._stalls.check(tp, lost, now)
             if lost is None:
                 continue

@@ -21,20 +21,21 @@ from typing import Any
 
 
 def lost_offsets(
-    committed: int | None, read: int | None, acked: Iterable[int], held: Iterable[int]
+    base: int | None, read: int | None, acked: Iterable[int], held: Iterable[int]
 ) -> range | None:
-    """Offsets from the committed one that Faust handed on but nothing acked or holds now.
+    """Offsets from the commit's base that Faust handed on but nothing acked or holds now.
 
-    None unless they stop Faust's commit: it tolerates one missing offset at the head, and
-    skips the check while nothing is committed (offset 0 or none).
+    `base` is the committed offset, or where reading started while nothing is committed
+    (`HeadGuardConsumer.commit_base`). None unless they stop the commit: it tolerates one
+    missing offset at the head, and moves nowhere while the base is unknown.
     """
-    if not committed or read is None or read < committed:
+    if base is None or read is None or read < base:
         return None  # the head has not been handed on yet: it is on its way
-    # Acks below the committed offset (from before a seek) are only dropped by Faust.
-    end = min((offset for offset in acked if offset >= committed), default=read + 1)
-    if end - committed <= 1:
+    # Acks below the base (from before a seek) are only dropped by Faust.
+    end = min((offset for offset in acked if offset >= base), default=read + 1)
+    if end - base <= 1:
         return None
-    lost = range(committed, end)
+    lost = range(base, end)
     if any(offset in lost for offset in held):
         return None  # a record of the head is still being worked on: its ack will come
     return lost

@@ -22,14 +22,27 @@ Around a rebalance, only what the worker did in the current consumer generation 
   consecutive offsets at each duplicate: the commit moved one offset per commit (issue 7's
   rebalance test, routed lag ~600 for 180 s). Duplicates are dropped before Faust's rule runs.
 
+Where nothing is committed yet, a seek after a rebalance must still put the partition where
+reading starts (issue 18, traced live): aiokafka's `seek_to_committed`, which Faust's seek
+calls, moves only partitions with a committed offset, and leaves the others wherever the fetcher
+got to. A fetch answered while Faust's flow is stopped (it discards that batch, then seeks) has
+moved that position past records nobody handed on; they were never fetched again, and Faust's
+rule, which has no head to check while nothing is committed, committed past them. Seen after a
+broker restart 1 s after the worker started (before its first commit): 39 input records never
+routed, in 3 of 6 runs. So every partition with no committed offset is sought to the log start
+(`consumer_auto_offset_reset`, as aiokafka's own reset), and its commit moves only from there.
+
 It also lets the worker read a partition again without racing Faust's fetch loop (`reread`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Mapping, Set
 from typing import Any
 
+from faust.transport.consumer import ensure_TP
 from faust.transport.drivers.aiokafka import Consumer, Transport
 from faust.types import TP, Message
 from faust.types.tuples import ack_lock
@@ -37,11 +50,15 @@ from faust.types.tuples import ack_lock
 from streams.adapters.faust.commits import held_offsets
 from streams.pipeline.acks import may_commit_run
 
+log = logging.getLogger("guardline.consumer")
+
 
 class HeadGuardConsumer(Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._parked = asyncio.Event()  # the fetch loop waits for the flow, no record in hand
+        # Per partition with nothing committed: the offset the last seek put it at.
+        self._start_offset: dict[TP, int] = {}
 
     def ack(self, message: Message) -> bool:
         if self.app.rebalancing or message.generation_id != self.app.consumer_generation_id:
@@ -56,14 +73,55 @@ class HeadGuardConsumer(Consumer):
         acked = self._acked[tp]
         if len(acked) > 1:
             acked[:] = sorted(set(acked))
-        committed: int | None = self._committed_offset[tp]
-        if acked and committed not in self._acked_index[tp]:  # else the run starts there
+        base = self.commit_base(tp)
+        if acked and base not in self._acked_index[tp]:  # else the run starts there
             generation = self.app.consumer_generation_id
             held = held_offsets(self._unacked_messages, generation).get(tp, ())
-            if not may_commit_run(committed, self._run_start(tp), held):
+            if not may_commit_run(base, self._run_start(tp), held):
                 return None
         new_offset: int | None = super()._new_offset(tp)
         return new_offset
+
+    def commit_base(self, tp: TP) -> int | None:
+        """Where the partition's commit moves on from: its committed offset, else where the
+        last seek put it (None: not sought since it was assigned)."""
+        committed: int | None = self._committed_offset[tp]
+        return committed if committed is not None else self._start_offset.get(tp)
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        """Faust's seek, then every partition with no committed offset to where reading
+        starts (the log start, or its end with `consumer_auto_offset_reset="latest"`)."""
+        committed: Mapping[TP, int] = await super().seek_to_committed()
+        acking = self.app.topics.acks_enabled_for  # not changelogs: recovery seeks those
+        fresh = [tp for tp, offset in committed.items() if not offset and acking(tp.topic)]
+        starts: Mapping[TP, int] = {}
+        if fresh:
+            thread: Any = self._thread
+            if self.app.conf.consumer_auto_offset_reset == "latest":
+                starts = await thread.highwaters(*fresh)
+            else:
+                starts = await thread.earliest_offsets(*fresh)
+            await thread.seek_wait(starts)
+        self._start_offset = {ensure_TP(tp): offset for tp, offset in starts.items()}
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "sought to committed offsets %s; nothing committed, sought to %s",
+                _by_partition({tp: o for tp, o in committed.items() if tp not in starts}),
+                _by_partition(starts),
+            )
+        return committed
+
+    async def on_partitions_revoked(self, revoked: Set[TP]) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "revoked; read offsets %s, committed %s, acked %s",
+                _by_partition({tp: self._read_offset.get(tp) for tp in revoked}),
+                _by_partition({tp: self._committed_offset.get(tp) for tp in revoked}),
+                _by_partition({tp: _span(self._acked.get(tp)) for tp in revoked}),
+            )
+        for tp in revoked:
+            self._start_offset.pop(ensure_TP(tp), None)
+        await super().on_partitions_revoked(revoked)
 
     def _run_start(self, tp: TP) -> int:
         """Where Faust's next run of done offsets starts: acked, or a gap never fetched."""
@@ -108,6 +166,15 @@ class HeadGuardConsumer(Consumer):
         finally:
             if not self.app.rebalancing:  # else the rebalance resumes the flow when done
                 self.resume_flow()
+
+
+def _by_partition(offsets: Mapping[Any, object]) -> str:
+    """Offsets per partition for a debug line: `topic[partition]=offset` (no record ids)."""
+    return ", ".join(f"{tp.topic}[{tp.partition}]={v}" for tp, v in sorted(offsets.items()))
+
+
+def _span(offsets: list[int] | None) -> str:
+    return f"{min(offsets)}..{max(offsets)} ({len(offsets)})" if offsets else "-"
 
 
 class HeadGuardTransport(Transport):

@@ -91,7 +91,8 @@ def test_nothing_is_lost_before_the_head_is_handed_on() -> None:
     assert lost_offsets(80, 79, [], held=[]) is None
     assert lost_offsets(80, 80, [], held=[]) is None  # one missing offset Faust tolerates
     assert lost_offsets(80, 81, [], held=[]) == range(80, 82)  # handed on, never acked
-    assert lost_offsets(None, 81, [90], held=[]) is None  # nothing committed yet
+    assert lost_offsets(None, 81, [90], held=[]) is None  # where reading began: not known yet
+    assert lost_offsets(0, 81, [90], held=[]) == range(0, 90)  # began at the log start
 
 
 @given(
@@ -99,16 +100,16 @@ def test_nothing_is_lost_before_the_head_is_handed_on() -> None:
     acked=st.sets(st.integers(0, 80), min_size=1),
     read_extra=st.integers(0, 5),
 )
-def test_lost_exactly_when_faust_cannot_commit(
-    consumer: object, committed: int, acked: set[int], read_extra: int
+def test_lost_exactly_when_the_commit_cannot_move(
+    guarded: object, committed: int, acked: set[int], read_extra: int
 ) -> None:
     read = max(acked) + read_extra  # acked records were all handed on
     lost = lost_offsets(committed, read, acked, held=[])
     ahead = [offset for offset in acked if offset >= committed]
     if ahead:
-        assert (lost is not None) == (not faust_moves(consumer, committed, list(acked)))
+        assert (lost is not None) == (not faust_moves(guarded, committed, list(acked)))
     else:  # nothing to commit: lost once two or more records were handed on and never acked
-        assert (lost is not None) == (committed > 0 and read - committed >= 1)
+        assert (lost is not None) == (read - committed >= 1)
     if lost is not None:
         assert lost.start == committed and lost.stop == min(ahead, default=read + 1)
         assert not set(lost) & acked
@@ -143,8 +144,16 @@ def held_message(offset: int, generation: int = 0) -> Message:
     )  # fmt: skip
 
 
-def prepare(consumer: object, committed: int | None, acked: list[int], held: list[Message]) -> None:
+def prepare(
+    consumer: object,
+    committed: int | None,
+    acked: list[int],
+    held: list[Message],
+    start: int | None = None,
+) -> None:
+    """The partition's bookkeeping; `start`: where the last seek put it, nothing committed."""
     consumer._committed_offset[PARTITION] = committed  # type: ignore[attr-defined]
+    consumer._start_offset = {} if start is None else {PARTITION: start}  # type: ignore[attr-defined]
     consumer._acked[PARTITION] = sorted(acked)  # type: ignore[attr-defined]
     consumer._acked_index[PARTITION] = set(acked)  # type: ignore[attr-defined]
     consumer._gap.pop(PARTITION, None)  # type: ignore[attr-defined]
@@ -178,31 +187,49 @@ def test_the_guard_still_tolerates_a_head_offset_that_never_arrives(guarded: obj
 
 def test_nor_past_a_held_first_record_before_anything_is_committed(guarded: object) -> None:
     first = held_message(0)
-    prepare(guarded, None, list(range(1, 9)), [first])
+    prepare(guarded, None, list(range(1, 9)), [first], start=0)
     assert guarded._new_offset(PARTITION) is None  # type: ignore[attr-defined]
 
 
+def test_nothing_committed_the_run_must_begin_where_reading_began(
+    consumer: object, guarded: object
+) -> None:
+    """Issue 18, traced: nothing committed yet, the seek after a broker restart put the
+    partition at 0 again, but offsets 86..87 were never handed on; 88.. were, and acked."""
+    prepare(consumer, None, list(range(88, 100)), [])
+    assert consumer._new_offset(PARTITION) == 100  # type: ignore[attr-defined]  # Faust: past 86
+    prepare(guarded, None, list(range(88, 100)), [], start=0)
+    assert guarded._new_offset(PARTITION) is None  # type: ignore[attr-defined]
+    prepare(guarded, None, list(range(88, 100)), [])  # not sought since it was assigned
+    assert guarded._new_offset(PARTITION) is None  # type: ignore[attr-defined]
+    prepare(guarded, None, list(range(0, 100)), [], start=0)  # read again from 0, all acked
+    assert guarded._new_offset(PARTITION) == 100  # type: ignore[attr-defined]
+
+
 @given(
-    committed=st.one_of(st.none(), st.integers(0, 40)),
+    committed=st.one_of(st.none(), st.integers(1, 40)),
+    start=st.one_of(st.none(), st.integers(0, 40)),
     acked=st.sets(st.integers(0, 60)),
     held=st.sets(st.integers(0, 60)),
 )
-def test_the_guard_differs_from_faust_only_to_keep_a_held_record(
-    committed: int | None, acked: set[int], held: set[int]
+def test_the_guard_differs_from_faust_only_to_keep_a_held_or_unread_record(
+    committed: int | None, start: int | None, acked: set[int], held: set[int]
 ) -> None:
     held -= acked
     messages = [held_message(offset) for offset in held]
     guarded, faust_alone = guarded_consumer(), faust_consumer()
-    prepare(guarded, committed, list(acked), messages)
+    prepare(guarded, committed, list(acked), messages, start)
     offset = guarded._new_offset(PARTITION)
     prepare(faust_alone, committed, list(acked), messages)
     faust_offset = faust_alone._new_offset(PARTITION)
-    since = committed or 0
+    base = committed if committed is not None else start
     if offset is not None:
-        assert offset == faust_offset
-        assert not any(since <= h < offset for h in held)
+        assert base is not None and offset == faust_offset
+        passed = set(range(base, offset))
+        assert not passed & held
+        assert passed - acked <= {base}  # Faust's one tolerated head offset at most
     elif faust_offset is not None:
-        assert any(since <= h < faust_offset for h in held)
+        assert base is None or min(acked) > base + 1 or any(base <= h < faust_offset for h in held)
 
 
 class _FetchLoop:

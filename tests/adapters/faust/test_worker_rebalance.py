@@ -46,9 +46,17 @@ class _Message:
 class _Consumer:
     """Faust's consumer as `_reread_lost` sees it: its offset bookkeeping and `reread`."""
 
-    def __init__(self, committed: int, read: int, acked: list[int], held: list[int]) -> None:
+    def __init__(
+        self,
+        committed: int | None,
+        read: int,
+        acked: list[int],
+        held: list[int],
+        start: int | None = None,  # where the last seek put it, nothing committed
+    ) -> None:
         self.tp = TP(topics.EVENTS.name, 2)
         self._committed_offset = {self.tp: committed}
+        self.start = start
         self._read_offset = {self.tp: read}
         self._acked = {self.tp: acked}
         self.unacked = [_Message(self.tp, offset) for offset in held]
@@ -57,6 +65,10 @@ class _Consumer:
 
     def assignment(self) -> set[TP]:
         return {self.tp, TP("guardline-state-changelog", 2)}
+
+    def commit_base(self, tp: TP) -> int | None:
+        committed = self._committed_offset[tp]
+        return committed if committed is not None else self.start
 
     async def reread(self) -> bool:  # every partition to the broker's committed offset
         self.seeks += 1
@@ -73,6 +85,14 @@ def test_offsets_faust_lost_track_of_are_read_again(worker: GuardlineWorker) -> 
     """Seen after a rebalance: committed 248 in Faust's memory, 256.. acked, 248..255 gone."""
     lost = _Consumer(committed=248, read=391, acked=list(range(256, 392)), held=[])
     assert reread(worker, lost) == 1
+
+
+def test_offsets_lost_before_anything_is_committed_are_read_again(worker: GuardlineWorker) -> None:
+    """Nothing committed, the partition sought to 0; 0..87 handed on, then 88.. acked."""
+    lost = _Consumer(committed=None, start=0, read=120, acked=list(range(88, 121)), held=[])
+    assert reread(worker, lost) == 1
+    unknown = _Consumer(committed=None, read=120, acked=list(range(88, 121)), held=[])
+    assert reread(worker, unknown) == 0  # not sought since assigned: the seek is on its way
 
 
 def test_offsets_still_being_worked_on_or_moving_are_left_alone(worker: GuardlineWorker) -> None:

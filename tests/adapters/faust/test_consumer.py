@@ -1,0 +1,111 @@
+"""The worker consumer's seek (`streams/adapters/faust/consumer.py`): a partition with nothing
+committed is put back where reading starts, and its commit moves only from there.
+
+Issue 18, traced live: after a broker restart, a fetch answered while Faust's flow was stopped
+moved the fetch position of every input partition past records nobody handed on; Faust
+discarded the batch and sought "to the committed offsets", which aiokafka does only for
+partitions that have one. These tests run Faust's own `perform_seek` on the worker's consumer,
+with the consumer thread (aiokafka) replaced by a stand-in that records the seeks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+import faust
+import pytest
+from faust.types import TP
+
+from streams.adapters.faust.consumer import install
+
+EVENTS = TP("guardline.events.v1", 0)
+ROUTED = TP("guardline.internal.routed.v1", 1)
+CHANGELOG = TP("guardline-guardline-state-changelog", 0)
+
+
+class FakeThread:
+    """aiokafka behind Faust's consumer thread: committed offsets, the log's start and end."""
+
+    def __init__(self, committed: Mapping[TP, int | None], start: int, end: int) -> None:
+        self.committed, self.start, self.end = dict(committed), start, end
+        self.sought: dict[TP, int] = {}
+
+    async def seek_to_committed(self) -> Mapping[TP, int | None]:
+        for tp, offset in self.committed.items():
+            if offset:  # aiokafka: only partitions with a committed offset > 0 move
+                self.sought[tp] = offset
+        return dict(self.committed)
+
+    async def earliest_offsets(self, *tps: TP) -> Mapping[TP, int]:
+        return dict.fromkeys(tps, self.start)
+
+    async def highwaters(self, *tps: TP) -> Mapping[TP, int]:
+        return dict.fromkeys(tps, self.end)
+
+    async def seek_wait(self, offsets: Mapping[TP, int]) -> None:
+        self.sought.update(offsets)
+
+
+def worker_consumer(
+    monkeypatch: pytest.MonkeyPatch, thread: FakeThread, reset: str = "earliest"
+) -> Any:
+    app = faust.App(
+        f"test-consumer-{reset}", broker="kafka://127.0.0.1:9", consumer_auto_offset_reset=reset
+    )
+    install(app)
+    consumer = app.consumer
+    consumer._thread = thread
+    # Agents' topics are acked; the table's changelog is not (recovery seeks it itself).
+    monkeypatch.setattr(app.topics, "acks_enabled_for", lambda topic: topic != CHANGELOG.topic)
+    return consumer
+
+
+def test_a_partition_with_nothing_committed_is_sought_to_the_log_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    thread = FakeThread({EVENTS: None, ROUTED: 40, CHANGELOG: None}, start=5, end=300)
+    consumer = worker_consumer(monkeypatch, thread)
+    consumer._read_offset[EVENTS] = 87  # the fetcher got this far before the rebalance
+    asyncio.run(consumer.perform_seek())
+    assert thread.sought == {EVENTS: 5, ROUTED: 40}  # the changelog is left to recovery
+    assert consumer._read_offset[EVENTS] is None  # every record from 5 is taken again
+    assert consumer.commit_base(EVENTS) == 5
+    assert consumer.commit_base(ROUTED) == 40
+    assert consumer.commit_base(CHANGELOG) is None
+
+
+def test_latest_reset_puts_it_at_the_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    thread = FakeThread({EVENTS: None}, start=5, end=300)
+    consumer = worker_consumer(monkeypatch, thread, reset="latest")
+    asyncio.run(consumer.perform_seek())
+    assert thread.sought == {EVENTS: 300}
+    assert consumer.commit_base(EVENTS) == 300
+
+
+def test_a_committed_offset_replaces_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    thread = FakeThread({EVENTS: None}, start=0, end=300)
+    consumer = worker_consumer(monkeypatch, thread)
+    asyncio.run(consumer.perform_seek())
+    assert consumer.commit_base(EVENTS) == 0
+    thread.committed[EVENTS] = 120  # the worker committed, then a rebalance
+    asyncio.run(consumer.perform_seek())
+    assert consumer.commit_base(EVENTS) == 120
+    assert thread.sought == {EVENTS: 120}
+
+
+def test_a_revoked_partition_has_no_start_until_it_is_sought_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    thread = FakeThread({EVENTS: None, ROUTED: None}, start=0, end=300)
+    consumer = worker_consumer(monkeypatch, thread)
+
+    async def app_revoked(revoked: Any) -> None:  # the app's handler: not under test here
+        return None
+
+    consumer._on_partitions_revoked = app_revoked
+    asyncio.run(consumer.perform_seek())
+    asyncio.run(consumer.on_partitions_revoked({EVENTS}))
+    assert consumer.commit_base(EVENTS) is None  # no commit until the next seek
+    assert consumer.commit_base(ROUTED) == 0
