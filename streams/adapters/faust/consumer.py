@@ -105,7 +105,7 @@ class HeadGuardConsumer(Consumer):
         self._start_offset = {ensure_TP(tp): offset for tp, offset in starts.items()}
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
-                "sought to committed offsets %s; nothing committed, sought to %s",
+                "seek: committed offsets %s; none committed, sought to the start: %s",
                 _by_partition({tp: o for tp, o in committed.items() if tp not in starts}),
                 _by_partition(starts),
             )

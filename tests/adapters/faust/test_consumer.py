@@ -11,6 +11,7 @@ with the consumer thread (aiokafka) replaced by a stand-in that records the seek
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -63,12 +64,19 @@ def worker_consumer(
 
 
 def test_a_partition_with_nothing_committed_is_sought_to_the_log_start(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     thread = FakeThread({EVENTS: None, ROUTED: 40, CHANGELOG: None}, start=5, end=300)
     consumer = worker_consumer(monkeypatch, thread)
     consumer._read_offset[EVENTS] = 87  # the fetcher got this far before the rebalance
-    asyncio.run(consumer.perform_seek())
+    with caplog.at_level(logging.DEBUG, logger="guardline.consumer"):
+        asyncio.run(consumer.perform_seek())
+    # At debug level, offsets per partition (what issue 18 was traced with), nothing else.
+    assert caplog.messages == [
+        "seek: committed offsets guardline-guardline-state-changelog[0]=None, "
+        "guardline.internal.routed.v1[1]=40; none committed, sought to the start: "
+        "guardline.events.v1[0]=5"
+    ]
     assert thread.sought == {EVENTS: 5, ROUTED: 40}  # the changelog is left to recovery
     assert consumer._read_offset[EVENTS] is None  # every record from 5 is taken again
     assert consumer.commit_base(EVENTS) == 5
@@ -96,7 +104,7 @@ def test_a_committed_offset_replaces_the_start(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_a_revoked_partition_has_no_start_until_it_is_sought_again(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     thread = FakeThread({EVENTS: None, ROUTED: None}, start=0, end=300)
     consumer = worker_consumer(monkeypatch, thread)
@@ -106,6 +114,13 @@ def test_a_revoked_partition_has_no_start_until_it_is_sought_again(
 
     consumer._on_partitions_revoked = app_revoked
     asyncio.run(consumer.perform_seek())
-    asyncio.run(consumer.on_partitions_revoked({EVENTS}))
+    consumer._acked[EVENTS] = [3, 4, 7]
+    consumer._read_offset[EVENTS] = 9
+    with caplog.at_level(logging.DEBUG, logger="guardline.consumer"):
+        asyncio.run(consumer.on_partitions_revoked({EVENTS}))
+    assert caplog.messages == [
+        "revoked; read offsets guardline.events.v1[0]=9, committed guardline.events.v1[0]=None,"
+        " acked guardline.events.v1[0]=3..7 (3)"
+    ]
     assert consumer.commit_base(EVENTS) is None  # no commit until the next seek
     assert consumer.commit_base(ROUTED) == 0
