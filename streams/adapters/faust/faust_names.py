@@ -1,4 +1,4 @@
-"""The 13 private Faust names the adapter uses, checked once when the worker starts.
+"""The 14 private Faust names the adapter uses, checked once when the worker starts.
 
 Faust gives no public way to do what `consumer.py` (a strict commit rule, a re-read that does
 not race the fetch loop), `intake.py` (input in batches) and `app.py` (one table write context
@@ -14,8 +14,9 @@ from typing import Any
 import faust.streams
 from faust.transport.drivers.aiokafka import Consumer as FaustConsumer
 
-# Set by Faust's Consumer.__init__: offset bookkeeping (consumer.py, commits.py, app.py) and
-# the fetch loop's delivery state (intake.py).
+# Set by Faust's Consumer.__init__: offset bookkeeping (consumer.py, commits.py, app.py), the
+# fetch loop's delivery state (intake.py), and the aiokafka thread the seek goes through
+# (consumer.py: partitions with nothing committed).
 CONSUMER_STATE = (
     "_acked",
     "_acked_index",
@@ -25,6 +26,7 @@ CONSUMER_STATE = (
     "_read_offset",
     "_active_partitions",
     "_buffered_partitions",
+    "_thread",
 )
 # Methods of Faust's aiokafka Consumer that the adapter overrides or calls.
 CONSUMER_METHODS = ("_new_offset", "_wait_next_records", "_to_message", "_add_gap")

@@ -1,4 +1,4 @@
-"""The 13 private Faust names the adapter uses are checked when the worker starts."""
+"""The 14 private Faust names the adapter uses are checked when the worker starts."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ def a_worker() -> GuardlineWorker:
     return GuardlineWorker(settings)
 
 
-def test_this_faust_has_all_thirteen() -> None:
-    assert PRIVATE_NAMES == 13
+def test_this_faust_has_all_fourteen() -> None:
+    assert PRIVATE_NAMES == 14
     worker = a_worker()
     assert missing_names(worker.app.consumer) == []
     check_faust_names(worker.app)  # no SystemExit
