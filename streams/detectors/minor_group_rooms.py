@@ -9,19 +9,22 @@ minor when, and which of them (and who else) posted there since. Its findings ar
 adding ACCOUNT (`Finding.subject`): a room is evidence, the account is what a moderator acts
 on.
 
-HIGH, for the account that added them (any declared band: a declared age is a claim):
+HIGH, for the account that added them (a declared age is a claim):
 - **media to a silent room**: it posts an image or video into a room where at least
-  `media_high` of the minors it added have been there `quiet_ms` or longer without a word,
-  and hardly anyone has spoken there (`spoke_share`);
-- **filling a dead room**: it keeps adding minors to a room where at least
+  `media_high` of the minors it added have been there `quiet_ms` or longer without a word, and
+  hardly anyone has spoken there (`spoke_share`). Images first, to children who have not said
+  a word, as `minor_exposure` weighs a first direct message with media: from an adult or
+  unknown-age account, in a room with no adult added (a coach adds parents); from a declared
+  minor only when its account is new (a teen's flyer to its schoolmates; `minor_mass_add`'s
+  rule for declared minors).
+- **filling a dead room**: at any declared age, it keeps adding minors to a room where at least
   `long_high` of the minors it added have been silent for `long_quiet_ms` (a day), and hardly
   anyone has spoken: an adder pacing itself under every per-account window still leaves a
   room of children nobody talks in. MEDIUM from `long_medium`.
 
 A room is an audience, not a community, while those who spoke there since the adder's first
 add (its added minors, and anyone else but the adder) are at most `spoke_share` of the minors
-it added. Rooms with adults added stay judged (an offender can add one adult); how many is a
-feature.
+it added.
 
 Treatment of missing data: `UNKNOWN` targets are not minors; an 18-20 adding a 16-17 is a
 near-peer add and not counted (as in `minor_mass_add`); a group post by an account never added
@@ -146,7 +149,15 @@ class MinorGroupRoomsDetector(DetectorBase[MinorGroupRoomsConfig, RoomState]):
             return None
         silent = [m for m, ts, _ in mine if m not in state.spoke and ts <= now - cfg.quiet_ms]
         dead = [m for m, ts, _ in mine if m not in state.spoke and ts <= now - cfg.long_quiet_ms]
-        media_hit = media and len(silent) >= cfg.media_high
+        created = adder.created_ts_ms
+        is_new = created is not None and now - created < cfg.new_account_ms
+        # Images first, to children who have not said a word: from an adult or unknown-age
+        # account (as `minor_exposure` weighs a first DM with media), in a room it added no
+        # adult to (a coach adds parents: as `minor_mass_add`'s count alone); a declared
+        # minor's flyer to its schoolmates counts only from a new account (as in
+        # `minor_mass_add`).
+        eligible = not state.adults and (adder.age_band not in MINOR_BANDS or is_new)
+        media_hit = media and eligible and len(silent) >= cfg.media_high
         if media:  # the dead-room rule is for an adder still filling it (`step`)
             dead = []
         severity: Severity | None = None
@@ -159,9 +170,7 @@ class MinorGroupRoomsDetector(DetectorBase[MinorGroupRoomsConfig, RoomState]):
             severity = Severity.MEDIUM
         if severity is None:
             return None
-        created = adder.created_ts_ms
         age_days = (now - created) / DAY_MS if created is not None else None
-        is_new = created is not None and now - created < cfg.new_account_ms
         counted = silent if media_hit else dead
         threshold = cfg.media_high if media_hit else cfg.long_high
         score = min(1.0, len(counted) / (2 * threshold) + 0.1 * adder.anonymous + 0.1 * is_new)

@@ -87,7 +87,7 @@ def test_a_room_where_the_class_talks_is_not_an_audience() -> None:
     events.append(post(STRANGER, T0 + 3 * HOUR, media=True))
     assert run(events) == []
     # One of ten (10%) is still an audience: HIGH on the nine silent ones.
-    quiet = fill(STRANGER, members, T0) + [post(members[0], T0 + 20 * MIN)]
+    quiet = [*fill(STRANGER, members, T0), post(members[0], T0 + 20 * MIN)]
     alerts = run([*quiet, post(STRANGER, T0 + 3 * HOUR, media=True)])
     assert top(alerts) is Severity.HIGH
     assert alerts[-1].features["minors_silent"] == 9.0
