@@ -60,7 +60,7 @@ class MinorGroupRoomsConfig:
     new_account_ms: int = 7 * DAY_MS
     critical_factor: float = 3.0
     max_minors: int = 64
-    max_voices: int = 16
+    max_voices: int = 8
     evidence_cap: int = 50
 
 
@@ -244,13 +244,18 @@ class MinorGroupRoomsDetector(DetectorBase[MinorGroupRoomsConfig, RoomState]):
         """Also called before every change, so results never depend on when cleanup ran."""
         cutoff = now_ms - self.config.window_ms
         drop_before(state.adds, cutoff)
+        if not state.adds:  # voices and adults only matter next to minors added
+            state.spoke.clear()
+            state.voices.clear()
+            state.adults.clear()
+            return True
         for times in (state.voices, state.adults):
             while times and times[next(iter(times))] <= cutoff:
                 del times[next(iter(times))]
         if state.spoke:
             for minor in [m for m in state.spoke if m not in state.adds]:
                 del state.spoke[minor]
-        return not (state.adds or state.voices or state.adults)
+        return False
 
 
 def _adds_minor(event: Event) -> bool:
