@@ -115,11 +115,9 @@ class MinorGroupRoomsDetector(DetectorBase[MinorGroupRoomsConfig, RoomState]):
             state.spoke.pop(target.id, None)  # added again: silent again until it speaks
             finding = self._assess(state, event, media=False)
             return Outcome(changed=True, finding=finding) if finding else CHANGED
-        if not state.adds:
-            return UNCHANGED  # a room no one filled with minors: nothing to remember
-        self.expire(state, now)
-        added = state.adds.get(actor)
-        if added is not None and added[1] != actor:
+        if not state.adds or self.expire(state, now):
+            return UNCHANGED  # a room no one filled with minors (lately): nothing to remember
+        if actor in state.adds:  # one of the minors added: it spoke
             if actor in state.spoke:
                 return UNCHANGED
             touch(state.spoke, actor, now, cfg.max_minors)
