@@ -89,7 +89,7 @@ class MinorGroupRoomsDetector(DetectorBase[MinorGroupRoomsConfig, RoomState]):
             return ()
         if event.type is _MESSAGE:
             return (group_key(group),) if event.target is None else ()
-        if _adds_minor(event) or _adds_adult(event):
+        if event.type is _GROUP_ADD and (_adds_minor(event) or _adds_adult(event)):
             return (group_key(group),)
         return ()
 
