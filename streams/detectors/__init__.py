@@ -12,6 +12,7 @@ from streams.detectors.anonymous_churn import AnonymousChurnDetector
 from streams.detectors.ban_evasion import BanEvasionDetector
 from streams.detectors.minor_blocks_reports import MinorBlocksReportsDetector
 from streams.detectors.minor_exposure import MinorExposureDetector
+from streams.detectors.minor_group_rooms import MinorGroupRoomsDetector
 from streams.detectors.minor_mass_add import MinorMassAddDetector
 from streams.detectors.new_contact_burst import NewContactBurstDetector
 from streams.detectors.sextortion_velocity import SextortionVelocityDetector
@@ -39,5 +40,6 @@ for _detector in (
     AnonymousChurnDetector,
     BanEvasionDetector,
     MinorExposureDetector,
+    MinorGroupRoomsDetector,
 ):
     register(_detector)

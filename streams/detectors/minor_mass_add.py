@@ -12,7 +12,9 @@ runs several team groups; an offender splits children into several rooms), so th
 reaches MEDIUM. HIGH needs the count and a sign of a throwaway or of private contact:
 - many of the minors were also added as contacts (`contact_minors`), a one-to-one channel,
   which is also why a contact-added minor weighs more in the count (`contact_weight`);
-- the account is younger than `new_account_ms`, or anonymous.
+- the account is younger than `new_account_ms`, or anonymous;
+- `pushback_minors` of the minors it added to groups blocked or reported it afterwards (any
+  declared band): children who did not want to be in its room (3.0.0).
 For an account declaring a minor band only newness is a sign: unverified teens are common, and
 teens add their friends as contacts and to groups alike (whether those are peers is
 `minor_exposure`'s to judge).
@@ -47,10 +49,11 @@ from streams.detectors.state import DictState, touch
 from streams.detectors.subjects import account_key
 from streams.detectors.windows import DAY_MS, HOUR_MS, drop_before
 from streams.detectors.wording import capped, describe_age, span_words
-from streams.model import MINOR_BANDS, AgeBand, Event, EventType, Severity, Subject
+from streams.model import MINOR_BANDS, Account, AgeBand, Event, EventType, Severity, Subject
 
 _ADDS = frozenset({EventType.GROUP_MEMBER_ADDED, EventType.CONTACT_ADDED})
 _GROUP_ADD = EventType.GROUP_MEMBER_ADDED
+_PUSHBACK = frozenset({EventType.BLOCKED, EventType.REPORTED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,7 @@ class MinorMassAddConfig:
     slow_window_ms: int = 72 * HOUR_MS
     slow_high: float = 36.0
     contact_minors: int = 5
+    pushback_minors: int = 3
     new_account_ms: int = 7 * DAY_MS
     critical_factor: float = 3.0
     max_minors: int = 256
@@ -72,29 +76,40 @@ class MinorMassAddConfig:
 
 class MassAddState(DictState):
     """Per-account memory of the window: minors added to groups, minors added as contacts
-    (each with the time and event of the latest such add) and groups used for minors.
+    (each with the time and event of the latest such add), groups used for minors, and minors
+    it added to groups who then blocked or reported it (time and event).
 
     Every dict is kept in event-time order (re-inserted on refresh), so expiry pops the front.
     """
 
-    __slots__ = ("contact_adds", "group_adds", "groups", "mixed")
-    json_names: ClassVar = {"group_adds": "g", "contact_adds": "c", "groups": "r", "mixed": "x"}
+    __slots__ = ("contact_adds", "group_adds", "groups", "mixed", "pushback")
+    json_names: ClassVar = {
+        "group_adds": "g",
+        "contact_adds": "c",
+        "groups": "r",
+        "mixed": "x",
+        "pushback": "p",
+    }
     group_adds: dict[str, tuple[int, str]]
     contact_adds: dict[str, tuple[int, str]]
     groups: dict[str, int]
     mixed: dict[str, int]  # groups it also added an adult to -> event time
+    pushback: dict[str, tuple[int, str]]  # a group-added minor who blocked or reported it
 
 
 class MinorMassAddDetector(DetectorBase[MinorMassAddConfig, MassAddState]):
     name: ClassVar[str] = "minor_mass_add"
-    version: ClassVar[str] = "2.0.0"
+    version: ClassVar[str] = "3.0.0"
     counterpart_role: ClassVar[str] = "minor_added"
-    event_types: ClassVar[frozenset[EventType]] = _ADDS
+    event_types: ClassVar[frozenset[EventType]] = _ADDS | _PUSHBACK
     minor_targets_only: ClassVar[frozenset[EventType]] = frozenset({EventType.CONTACT_ADDED})
 
     def subject_keys(self, event: Event) -> Iterable[str]:
         if _adds_minor(event) or _adult_to_group(event):
             return (account_key(event.actor.id),)
+        if _minor_pushes_back(event):
+            assert event.target is not None
+            return (account_key(event.target.id),)
         return ()
 
     def horizon_ms(self) -> int:
@@ -102,9 +117,13 @@ class MinorMassAddDetector(DetectorBase[MinorMassAddConfig, MassAddState]):
 
     def step(self, state: MassAddState, subject: Subject, event: Event) -> Outcome:
         target = event.target
-        if target is None or event.actor.id != subject.id:
+        if target is None:
             return UNCHANGED
         cfg = self.config
+        if event.type in _PUSHBACK:
+            return self._pushback(state, target, event)
+        if event.actor.id != subject.id:
+            return UNCHANGED
         if _adult_to_group(event):
             assert event.group_id is not None
             if event.group_id in state.mixed:
@@ -122,10 +141,21 @@ class MinorMassAddDetector(DetectorBase[MinorMassAddConfig, MassAddState]):
             touch(state.group_adds, target.id, entry, cfg.max_minors)
             if event.group_id is not None:
                 touch(state.groups, event.group_id, event.ts_ms, cfg.max_groups)
-        finding = self._assess(state, event)
+        finding = self._assess(state, event, event.actor)
         return Outcome(changed=True, finding=finding) if finding else CHANGED
 
-    def _assess(self, state: MassAddState, event: Event) -> Finding | None:
+    def _pushback(self, state: MassAddState, account: Account, event: Event) -> Outcome:
+        """A minor it added to a group (in the window) blocks or reports it: remembered once."""
+        minor = event.actor.id
+        self.expire(state, event.ts_ms)
+        if minor not in state.group_adds or minor in state.pushback:
+            return UNCHANGED
+        touch(state.pushback, minor, (event.ts_ms, event.event_id), self.config.max_minors)
+        finding = self._assess(state, event, account)
+        return Outcome(changed=True, finding=finding) if finding else CHANGED
+
+    def _assess(self, state: MassAddState, event: Event, actor: Account) -> Finding | None:
+        """`actor`: the account judged (the adder; on a block or report, its target)."""
         cfg = self.config
         now = event.ts_ms
         # Only group-added minors count; a contact add on top gives that minor the contact weight.
@@ -140,7 +170,6 @@ class MinorMassAddDetector(DetectorBase[MinorMassAddConfig, MassAddState]):
         slow_weighted = len(state.group_adds) + (cfg.contact_weight - 1) * slow_contact
         if weighted < cfg.medium and slow_weighted < cfg.slow_high:
             return None
-        actor = event.actor
         created = actor.created_ts_ms
         age_days = (now - created) / DAY_MS if created is not None else None
         is_new = created is not None and now - created < cfg.new_account_ms
@@ -150,6 +179,7 @@ class MinorMassAddDetector(DetectorBase[MinorMassAddConfig, MassAddState]):
             contact >= cfg.contact_minors and not claims_minor,
             actor.anonymous and not claims_minor,
             is_new,
+            len(state.pushback) >= cfg.pushback_minors,
         )
         risky = any(signs)
         sheer = weighted >= cfg.high_without_sign and not claims_minor and not state.mixed
@@ -180,13 +210,16 @@ class MinorMassAddDetector(DetectorBase[MinorMassAddConfig, MassAddState]):
             "threshold_high_without_sign": cfg.high_without_sign,
             "groups_with_adults_added": float(len(state.mixed)),
             "threshold_contact_minors": float(cfg.contact_minors),
+            "minors_who_blocked_or_reported": float(len(state.pushback)),
+            "threshold_pushback_minors": float(cfg.pushback_minors),
             "actor_anonymous": 1.0 if actor.anonymous else 0.0,
             "actor_new_account": 1.0 if is_new else 0.0,
         }
         if age_days is not None:
             features["actor_account_age_days"] = round(age_days, 3)
         order = recent if not paced or weighted >= cfg.high else list(state.group_adds)
-        evidence = (state.contact_adds.get(m) or state.group_adds[m] for m in order)
+        adds = (state.contact_adds.get(m) or state.group_adds[m] for m in order)
+        evidence = [*(eid for _, eid in state.pushback.values()), *(eid for _, eid in adds)]
         return Finding(
             severity=severity,
             score=round(score, 4),
@@ -195,8 +228,8 @@ class MinorMassAddDetector(DetectorBase[MinorMassAddConfig, MassAddState]):
             features=features,
             counterparts=capped(order, cfg.evidence_cap),
             minors_exposed=minors,
-            evidence_event_ids=capped((eid for _, eid in evidence), cfg.evidence_cap),
-            reason=self._reason(event, age_days, minors, groups, contact, weighted, risky)
+            evidence_event_ids=capped(evidence, cfg.evidence_cap),
+            reason=self._reason(actor, age_days, minors, groups, contact, weighted, risky)
             + (
                 f" Over {span_words(cfg.slow_window_ms)}: {len(state.group_adds)} minors, "
                 f"weighted {slow_weighted:g} (high at {cfg.slow_high:g} with a risk sign)."
@@ -208,7 +241,7 @@ class MinorMassAddDetector(DetectorBase[MinorMassAddConfig, MassAddState]):
 
     def _reason(
         self,
-        event: Event,
+        actor: Account,
         age_days: float | None,
         minors: int,
         groups: int,
@@ -217,7 +250,7 @@ class MinorMassAddDetector(DetectorBase[MinorMassAddConfig, MassAddState]):
         risky: bool,
     ) -> str:
         cfg = self.config
-        who = describe_age(event.actor.age_band, event.actor.anonymous, age_days)
+        who = describe_age(actor.age_band, actor.anonymous, age_days)
         if weighted < cfg.high:
             verdict = f"high at {cfg.high:g}"
         elif weighted >= cfg.high_without_sign and risky:
@@ -227,7 +260,8 @@ class MinorMassAddDetector(DetectorBase[MinorMassAddConfig, MassAddState]):
         else:
             verdict = (
                 f"not high: fewer than {cfg.contact_minors} contact adds, not a new account "
-                f"or anonymous adult, under {cfg.high_without_sign:g} minors or rooms with adults"
+                f"or anonymous adult, fewer than {cfg.pushback_minors} blocks or reports by "
+                f"them, under {cfg.high_without_sign:g} minors or rooms with adults"
             )
         return (
             f"{who[0].upper()}{who[1:]} added {minors} minors within {span_words(cfg.window_ms)}, "
@@ -240,13 +274,16 @@ class MinorMassAddDetector(DetectorBase[MinorMassAddConfig, MassAddState]):
         cutoff = now_ms - self.horizon_ms()
         drop_before(state.group_adds, cutoff)
         drop_before(state.contact_adds, cutoff)
+        drop_before(state.pushback, cutoff)
         for groups in (state.groups, state.mixed):
             while groups:
                 oldest = next(iter(groups))
                 if groups[oldest] > cutoff:
                     break
                 del groups[oldest]
-        return not (state.group_adds or state.contact_adds or state.groups or state.mixed)
+        return not (
+            state.group_adds or state.contact_adds or state.groups or state.mixed or state.pushback
+        )
 
 
 def _adds_minor(event: Event) -> bool:
@@ -269,4 +306,15 @@ def _adult_to_group(event: Event) -> bool:
         and target is not None
         and target.age_band.is_adult
         and not event.actor.age_band.is_minor
+    )
+
+
+def _minor_pushes_back(event: Event) -> bool:
+    """A declared minor blocking or reporting another account."""
+    target = event.target
+    return (
+        event.type in _PUSHBACK
+        and target is not None
+        and event.actor.age_band in MINOR_BANDS
+        and target.id != event.actor.id
     )

@@ -5,8 +5,9 @@ from __future__ import annotations
 from streams.model import SubjectKind
 
 _KEY_PREFIX = {kind: f"{kind.value}:" for kind in SubjectKind}
-_ACCOUNT, _DEVICE, _IP = (
-    _KEY_PREFIX[k] for k in (SubjectKind.ACCOUNT, SubjectKind.DEVICE, SubjectKind.IP)
+_ACCOUNT, _DEVICE, _IP, _GROUP = (
+    _KEY_PREFIX[k]
+    for k in (SubjectKind.ACCOUNT, SubjectKind.DEVICE, SubjectKind.IP, SubjectKind.GROUP)
 )
 
 
@@ -26,3 +27,7 @@ def device_key(device_hash: str) -> str:
 
 def ip_key(ip_hash: str) -> str:
     return _IP + ip_hash
+
+
+def group_key(group_id: str) -> str:
+    return _GROUP + group_id

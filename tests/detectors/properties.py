@@ -27,6 +27,7 @@ from streams.detectors.minor_blocks_reports import (
     MinorBlocksReportsDetector,
 )
 from streams.detectors.minor_exposure import MinorExposureConfig, MinorExposureDetector
+from streams.detectors.minor_group_rooms import MinorGroupRoomsConfig, MinorGroupRoomsDetector
 from streams.detectors.minor_mass_add import MinorMassAddConfig, MinorMassAddDetector
 from streams.detectors.new_contact_burst import NewContactBurstConfig, NewContactBurstDetector
 from streams.detectors.sextortion_velocity import (
@@ -205,13 +206,18 @@ _add_streams = st.lists(
         st.integers(0, 3 * 3600),
         st.sampled_from(_ADD_ACTORS),
         st.sampled_from(_ADD_KIDS),
-        st.sampled_from([None, "g-1", "g-2", "g-3"]),  # None: a contact add
+        st.sampled_from([None, "g-1", "g-2", "g-3", "block"]),  # None: a contact add
     ),
     min_size=1,
     max_size=80,
 ).map(
     lambda rows: _numbered(
-        [_ev(GADD if g else ADD, a, T0 + s * 1000, k, group=g) for s, a, k, g in rows]
+        [
+            _ev(BLOCK, k, T0 + s * 1000, a)  # the child blocks the adder
+            if g == "block"
+            else _ev(GADD if g else ADD, a, T0 + s * 1000, k, group=g)
+            for s, a, k, g in rows
+        ]
     )
 )
 
@@ -224,6 +230,47 @@ def _add_flood() -> Iterator[Event]:
         yield _ev(GADD, actor, t, kid, group=f"g-{i % 200}")
         if i % 3 == 0:
             yield _ev(ADD, actor, t + 1, kid)
+
+
+# minor_group_rooms: two adders filling three groups; members, adders and others posting.
+_ROOM_ACTORS = (*_ADD_ACTORS, account("u-t", A16, created_ts_ms=T0 - DAY))
+_ROOM_OTHERS = (adult("u-p"), minor("u-q"))
+_room_streams = st.lists(
+    st.tuples(
+        st.integers(0, 4 * 3600),
+        st.sampled_from(["add", "add", "adder posts", "member posts", "other posts"]),
+        st.sampled_from(_ROOM_ACTORS),
+        st.sampled_from((*_ADD_KIDS[:8], adult("a-1"))),
+        st.sampled_from(["g-1", "g-2", "g-3"]),
+        st.sampled_from([None, True]),
+    ),
+    min_size=1,
+    max_size=80,
+).map(lambda rows: _numbered([_room_event(*row) for row in rows]))
+
+
+def _room_event(
+    s: int, kind: str, adder: Account, kid: Account, group: str, media: bool | None
+) -> Event:
+    ts = T0 + s * 1000
+    if kind == "add":
+        return _ev(GADD, adder, ts, kid, group=group)
+    poster = {"adder posts": adder, "member posts": kid, "other posts": _ROOM_OTHERS[s % 2]}[kind]
+    return _ev(MSG, poster, ts, group=group, media=media)
+
+
+def _room_flood() -> Iterator[Event]:
+    """One adult filling one group with 6,000 distinct minors over two days, posting images
+    every few adds, some of the minors (and strangers) posting back."""
+    actor = adult(anonymous=True)
+    for i in range(6_000):
+        kid, t = minor(f"m-{i:05d}"), T0 + i * 30_000
+        yield _ev(GADD, actor, t, kid, group="g-1")
+        if i % 5 == 0:
+            yield _ev(MSG, actor, t + 1, group="g-1", media=True)
+        if i % 7 == 0:
+            yield _ev(MSG, kid, t + 2, group="g-1")
+            yield _ev(MSG, adult(f"u-{i}"), t + 3, group="g-1")
 
 
 # sextortion_velocity: bursts of messages (some with media) from two adults to five minors.
@@ -409,6 +456,24 @@ CASES = (
         _add_streams,
         _add_flood,
         bound_bytes=40_000,
+    ),
+    PropertyCase(
+        "minor_group_rooms",
+        lambda: MinorGroupRoomsDetector(
+            MinorGroupRoomsConfig(
+                window_ms=3 * HOUR,
+                quiet_ms=10 * MIN,
+                long_quiet_ms=HOUR,
+                media_high=1,
+                long_medium=1,
+                long_high=2,
+                spoke_share=1.0,
+                max_minors=6,
+            )
+        ),
+        _room_streams,
+        _room_flood,
+        bound_bytes=12_000,
     ),
     PropertyCase(
         "sextortion_velocity",

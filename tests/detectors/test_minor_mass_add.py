@@ -224,3 +224,42 @@ def test_defaults_file_matches_the_config_class() -> None:
         section = dict(tomllib.load(fh)["detectors"]["minor_mass_add"])
     section.pop("mode")
     assert section == dataclasses.asdict(MinorMassAddConfig())
+
+
+def block(blocker: Account, blocked: Account, ts: int, report: bool = False) -> Event:
+    return Event(
+        event_id=f"b-{ts}-{blocker.id}",
+        type=EventType.REPORTED if report else EventType.BLOCKED,
+        ts_ms=ts,
+        actor=blocker,
+        target=blocked,
+    )
+
+
+def test_minors_it_added_who_block_or_report_it_are_a_risk_sign() -> None:
+    """A verified adult adding 25 children to one group is a teacher by count (MEDIUM); three
+    of those children blocking or reporting it afterwards make it HIGH, on the third one."""
+    adds = mass_add(VERIFIED, 25, 1)
+    kids = [e.target for e in adds if e.target is not None]
+    after = T0 + 2 * HOUR
+    turned = [block(kids[0], VERIFIED, after), block(kids[1], VERIFIED, after + MIN, report=True)]
+    assert top(run(adds + turned)) is Severity.MEDIUM
+    third = block(kids[2], VERIFIED, after + 2 * MIN)
+    alerts = run([*adds, *turned, third])
+    assert top(alerts) is Severity.HIGH
+    last = alerts[-1]
+    assert last.trigger_ts_ms == third.ts_ms
+    assert last.subject == Subject(SubjectKind.ACCOUNT, VERIFIED.id)
+    assert last.features["minors_who_blocked_or_reported"] == 3.0
+    assert third.event_id in last.evidence_event_ids
+
+
+def test_blocks_by_children_it_never_added_are_not_its_pushback() -> None:
+    adds = mass_add(VERIFIED, 25, 1)
+    strangers = [minor(f"s-{i}") for i in range(5)]
+    turned = [block(s, VERIFIED, T0 + 2 * HOUR + i * MIN) for i, s in enumerate(strangers)]
+    assert top(run(adds + turned)) is Severity.MEDIUM
+    # A block between two minors reaches the blocked minor's account only, never the adder.
+    detector = MinorMassAddDetector()
+    assert list(detector.subject_keys(block(strangers[0], strangers[1], T0))) == ["ACCOUNT:s-1"]
+    assert list(detector.subject_keys(block(VERIFIED, strangers[1], T0))) == []
