@@ -59,7 +59,16 @@ from streams.detectors.state import DictState, forget_pairs, touch
 from streams.detectors.subjects import account_key
 from streams.detectors.windows import DAY_MS, HOUR_MS, MINUTE_MS
 from streams.detectors.wording import capped, describe_age, span_words
-from streams.model import MINOR_BANDS, Account, AgeBand, Event, EventType, Severity, Subject
+from streams.model import (
+    ADULT_BANDS,
+    MINOR_BANDS,
+    Account,
+    AgeBand,
+    Event,
+    EventType,
+    Severity,
+    Subject,
+)
 
 # What one contact the account started with a minor has shown, as bits of one int.
 DM: Final = 1  # the account reached the minor by direct message
@@ -74,12 +83,14 @@ NEAR: Final = 256  # one band apart by claim: a 16-17 and a 13-15, an 18-20 and 
 MEDIA_LATE: Final = 512  # the minor sent media later in a private contact the account started
 RETURNS: Final = 1024  # the minor opened a later day's conversation itself
 MEDIA_OUT: Final = 2048  # the account sent the minor media within the hour after first contact
+SETTLED: Final = 4096  # the account was assessed after this contact's reply grace ran out
 PRIVATE: Final = DM | ADD
-EXTORTED: Final = MEDIA_IN | PUSHBACK  # the sextortion sequence, seen from the victim's side
+MEDIA_BACK: Final = MEDIA_IN | MEDIA_LATE
 STRONG: Final = PRIVATE | MEDIA_IN | MEDIA_LATE | PUSHBACK  # more than a room member
 
 MSG, CADD, GROUP_ADD = EventType.MESSAGE_SENT, EventType.CONTACT_ADDED, EventType.GROUP_MEMBER_ADDED
 BLOCKED, REPORTED = EventType.BLOCKED, EventType.REPORTED
+CREATED = EventType.ACCOUNT_CREATED
 _CHANNEL: Final = {MSG: DM, CADD: ADD, GROUP_ADD: GADD}
 _INBOUND: Final = frozenset({MSG, CADD, BLOCKED, REPORTED})
 _PUSH: Final = frozenset({BLOCKED, REPORTED})
@@ -122,6 +133,7 @@ class MinorExposureConfig:
     mixed_group_adults: int = 2
     group_only_cap: float = 3.0
     anonymous_factor: float = 1.3
+    lowered_claim_factor: float = 1.3
     new_account_factor: float = 1.3
     new_account_ms: int = 7 * DAY_MS
     devices_factor: float = 1.2
@@ -151,16 +163,26 @@ class ExposureState(DictState):
     activity (all a peer's chat needs). Both are re-inserted when their day or flags change,
     so they are ordered by last activity and expiry pops from the front. `adults`: adults the
     account added to groups -> event time. `devices` and `ips`: device and IP hashes the
-    account used -> day last seen (a day at most).
+    account used -> day last seen (a day at most). `claims`: adult band the account declared
+    (at sign-up or in any event seen here) -> day last seen, so that a later minor band reads
+    as what it is: a claim lowered.
     """
 
-    __slots__ = ("adults", "devices", "ips", "known", "pairs")
-    json_names: ClassVar = {"pairs": "p", "known": "k", "adults": "a", "devices": "d", "ips": "i"}
+    __slots__ = ("adults", "claims", "devices", "ips", "known", "pairs")
+    json_names: ClassVar = {
+        "pairs": "p",
+        "known": "k",
+        "adults": "a",
+        "devices": "d",
+        "ips": "i",
+        "claims": "c",
+    }
     pairs: dict[str, Pair]
     known: dict[str, int]
     adults: dict[str, int]
     devices: dict[str, int]
     ips: dict[str, int]
+    claims: dict[str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +207,7 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
     name: ClassVar[str] = "minor_exposure"
     version: ClassVar[str] = "1.1.0"
     counterpart_role: ClassVar[str] = "minor_contacted"
-    event_types: ClassVar[frozenset[EventType]] = frozenset({MSG, CADD, GROUP_ADD, *_PUSH})
+    event_types: ClassVar[frozenset[EventType]] = frozenset({MSG, CADD, GROUP_ADD, CREATED, *_PUSH})
 
     def __init__(self, config: MinorExposureConfig | None = None) -> None:
         super().__init__(config)
@@ -200,9 +222,10 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         """Outbound contacts of minors (and group adds of adults) to the actor; what minors do
         to an account (write, add, block, report) to that account."""
         target = event.target
-        if target is None:
-            return ()
         actor = event.actor
+        if target is None:  # an adult sign-up: a later minor band is a lowered claim
+            adult = event.type is CREATED and actor.age_band in ADULT_BANDS
+            return (account_key(actor.id),) if adult else ()
         if target.id == actor.id:
             return ()
         etype = event.type
@@ -218,15 +241,49 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         return self.config.slow_window_ms
 
     def step(self, state: ExposureState, subject: Subject, event: Event) -> Outcome:
-        target = event.target
-        if target is None:
-            return UNCHANGED
         self.expire(state, event.ts_ms)
+        target = event.target
         if event.actor.id == subject.id:
-            return self._outbound(state, event)
-        if target.id == subject.id:
-            return self._inbound(state, event)
-        return UNCHANGED
+            account = event.actor
+            noted = self._note_claim(state, account, event.ts_ms)
+            if target is None:
+                return _outcome(noted)
+            outcome = self._outbound(state, event)
+        elif target is not None and target.id == subject.id:
+            account = target
+            noted = self._note_claim(state, account, event.ts_ms)
+            outcome = self._inbound(state, event)
+        else:
+            return UNCHANGED
+        if noted and not outcome.changed:
+            outcome = CHANGED
+        if not self._settle(state, event.ts_ms):
+            return outcome
+        if outcome.finding is None:  # silence is evidence too, once it has lasted
+            return Outcome(changed=True, finding=self._assess(state, account, event))
+        return Outcome(changed=True, finding=outcome.finding)
+
+    def _settle(self, state: ExposureState, now: int) -> bool:
+        """Mark contacts whose reply grace ran out since the account's last event; True if
+        any did. Silence shows only with time, so it is assessed on the account's next event
+        (its ongoing chats, a reply, a block) rather than never."""
+        if len(state.pairs) < self.config.min_minors:
+            return False
+        settled = []
+        for minor, pair in state.pairs.items():
+            flags = pair[2]
+            if flags & (SETTLED | REPLIED | PUSHBACK) or not flags & _silent_channels(flags):
+                continue
+            if now - pair[0] >= self._grace(flags):
+                settled.append(minor)
+        for minor in settled:
+            first_ts, day, flags, eid, net = state.pairs[minor]
+            state.pairs[minor] = (first_ts, day, flags | SETTLED, eid, net)  # order kept
+        return bool(settled)
+
+    def _grace(self, flags: int) -> int:
+        cfg = self.config
+        return cfg.reply_grace_ms if not flags & (PEER | NEAR) else cfg.peer_reply_grace_ms
 
     def _outbound(self, state: ExposureState, event: Event) -> Outcome:
         cfg = self.config
@@ -253,7 +310,7 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
                 return CHANGED
             if event.first_contact is False:
                 return _outcome(changed)  # the platform says they talked before our memory
-            flags = channel | _claim_bits(event.actor.age_band, target.age_band)
+            flags = channel | _claim_bits(self._claimed(state, event.actor), target.age_band)
             if event.has_media and channel == DM:
                 flags |= MEDIA_OUT
             touch(state.pairs, minor, (now, day, flags, event.event_id, ""), cfg.max_minors)
@@ -305,6 +362,22 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             return Outcome(changed=True, finding=self._assess(state, event.target, event))
         return CHANGED
 
+    def _note_claim(self, state: ExposureState, account: Account, now: int) -> bool:
+        """Remember an adult band the account declares; True if state changed."""
+        band = account.age_band
+        if band not in ADULT_BANDS or state.claims.get(band.value) == now // DAY_MS:
+            return False
+        touch(state.claims, band.value, now // DAY_MS, len(ADULT_BANDS))
+        return True
+
+    @staticmethod
+    def _claimed(state: ExposureState, account: Account) -> AgeBand:
+        """The band to judge the account's contacts by: an adult band it declared within
+        the slow window outweighs a minor band it declares now."""
+        if account.age_band in MINOR_BANDS and state.claims:
+            return AgeBand(next(reversed(state.claims)))
+        return account.age_band
+
     def _note_infra(self, state: ExposureState, event: Event, day: int) -> bool:
         """Remember the devices and IPs the account used today (risk sign, own network)."""
         changed = False
@@ -322,7 +395,7 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         subject as this event describes it."""
         cfg = self.config
         now = event.ts_ms
-        extorted = sum(1 for p in state.pairs.values() if p[2] & EXTORTED == EXTORTED)
+        extorted = sum(1 for p in state.pairs.values() if _extorted(p[2]))
         if len(state.pairs) < cfg.min_minors and extorted < cfg.extorted_min_minors:
             return None
         rows = self._rows(state, now)
@@ -335,7 +408,7 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         for window in self._windows:
             inside = [r for r in rows if r.first_ts > now - window.span_ms]
             if len(inside) < cfg.min_minors and (
-                sum(1 for r in inside if r.flags & EXTORTED == EXTORTED) < cfg.extorted_min_minors
+                sum(1 for r in inside if _extorted(r.flags)) < cfg.extorted_min_minors
             ):
                 continue
             score = round(self._score(inside, factor, peer_factor) * relief, 3)
@@ -396,8 +469,9 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         self, flags: int, age_ms: int, networked: bool, rooms: float, peerlike: bool
     ) -> float:
         cfg = self.config
-        if flags & EXTORTED == EXTORTED:  # images soon after a first contact, then pushback
-            return cfg.pushback_weight + cfg.media_weight
+        if _extorted(flags):  # images after a first contact, then pushback
+            media = cfg.media_weight if flags & MEDIA_IN else cfg.media_weight * cfg.late_media_factor
+            return cfg.pushback_weight + media
         if flags & PUSHBACK:
             return cfg.pushback_weight
         if flags & RETURNS:  # a relationship the minor keeps choosing: a tutor, a friend
@@ -431,7 +505,7 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         if flags & MEDIA_LATE:  # groomed over days rather than rushed
             return media * cfg.late_media_factor
         weight = 1.0 if flags & PRIVATE else rooms
-        grace = cfg.reply_grace_ms if not flags & (PEER | NEAR) else cfg.peer_reply_grace_ms
+        grace = self._grace(flags)
         if flags & REPLIED:
             weight *= replied
             if networked:  # answered from the account's own network or its other minors'
@@ -486,6 +560,9 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             signs["devices_used_last_day"] = float(len(state.devices))
         if account.age_band in MINOR_BANDS:
             signs["actor_declared_minor"] = 1.0
+            if state.claims:
+                factor *= cfg.lowered_claim_factor
+                signs["actor_declared_adult_before"] = 1.0
         signs["peer_risk_factor"] = round(peer_factor, 3)
         return factor, peer_factor, signs
 
@@ -583,7 +660,8 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         forget_pairs(state.known, now_ms, cfg.slow_window_ms)  # dicts of day last seen
         forget_pairs(state.devices, now_ms, cfg.day_window_ms)
         forget_pairs(state.ips, now_ms, cfg.day_window_ms)
-        return not (pairs or adults or state.known or state.devices or state.ips)
+        forget_pairs(state.claims, now_ms, cfg.slow_window_ms)
+        return not (pairs or adults or state.known or state.devices or state.ips or state.claims)
 
 
 def _claim_bits(actor: AgeBand, target: AgeBand) -> int:
@@ -594,6 +672,13 @@ def _claim_bits(actor: AgeBand, target: AgeBand) -> int:
     if actor is AgeBand.AGE_18_20 and target is AgeBand.AGE_16_17:
         return NEAR
     return UNDER_13 if target is AgeBand.UNDER_13 else 0
+
+
+def _extorted(flags: int) -> bool:
+    """The sextortion sequence seen from the victim's side: a minor the account started a
+    private contact with sent it images (within the hour, or later in a groomed chat), then
+    blocked or reported it."""
+    return bool(flags & PUSHBACK and flags & MEDIA_BACK)
 
 
 def _silent_channels(flags: int) -> int:
