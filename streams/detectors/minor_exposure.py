@@ -398,8 +398,8 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         extorted = sum(1 for p in state.pairs.values() if _extorted(p[2]))
         if len(state.pairs) < cfg.min_minors and extorted < cfg.extorted_min_minors:
             return None
-        rows = self._rows(state, now)
-        factor, peer_factor, signs = self._risk_factor(state, account, now)
+        rows, peerlike = self._rows(state, now)
+        factor, peer_factor, signs = self._risk_factor(state, account, now, peerlike)
         relief = 1.0
         if state.known and cfg.peer_relief:
             relief = len(rows) / (len(rows) + cfg.peer_relief * len(state.known))
@@ -430,7 +430,8 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         signs["risk_factor"] = round(factor, 3)
         return self._finding(state, account, event, severity, score, window, inside, signs)
 
-    def _rows(self, state: ExposureState, now: int) -> list[_Row]:
+    def _rows(self, state: ExposureState, now: int) -> tuple[list[_Row], bool]:
+        """The account's started contacts as weighed now, and whether it behaves like a peer."""
         cfg = self.config
         mixed = sum(1 for ts in state.adults.values() if ts > now - cfg.day_window_ms)
         rooms = cfg.mixed_group_weight if mixed >= cfg.mixed_group_adults else cfg.group_only_weight
@@ -439,39 +440,40 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             minor: bool(net) and (nets[net] > 1 or net in state.ips)
             for minor, (_ts, _day, _flags, _eid, net) in state.pairs.items()
         }
-        peerlike = self._peerlike(state, sum(networks.values()), now)
+        peerlike = self._peerlike(state)
         rows = []
         for minor, (first_ts, _day, flags, eid, _net) in state.pairs.items():
             networked = networks[minor]
             weight = self._weight(flags, now - first_ts, networked, rooms, peerlike)
             rows.append(_Row(minor, first_ts, flags, eid, weight, networked))
-        return rows
+        return rows, peerlike
 
-    def _peerlike(self, state: ExposureState, networked: int, now: int) -> bool:
+    def _peerlike(self, state: ExposureState) -> bool:
         """Whether the account behaves like a peer, which a declared band alone never shows:
-        minors who started chats with it, answered from a shared network or came back on
-        their own; or most of its settled contacts answered it (peers answer each other)."""
+        minors who started chats with it or came back on their own; or most of the minors it
+        wrote to answered it (peers answer each other; a message still waiting counts against,
+        so a burst is not peer-like just because its first answers came quickly)."""
         cfg = self.config
-        evidence = len(state.known) + networked
+        evidence = len(state.known)
         answered = unanswered = 0
-        for first_ts, _day, flags, _eid, _net in state.pairs.values():
+        for _ts, _day, flags, _eid, _net in state.pairs.values():
             evidence += bool(flags & RETURNS)
             if flags & REPLIED:
                 answered += 1
-            elif now - first_ts >= cfg.peer_reply_grace_ms and flags & _silent_channels(flags):
+            elif flags & _silent_channels(flags):  # waiting counts against, until answered
                 unanswered += 1
         if evidence >= cfg.peer_evidence_min:
             return True
-        settled = answered + unanswered
-        return settled > 0 and answered >= cfg.peer_answer_share * settled
+        asked = answered + unanswered
+        return asked > 0 and answered >= cfg.peer_answer_share * asked
 
     def _weight(
         self, flags: int, age_ms: int, networked: bool, rooms: float, peerlike: bool
     ) -> float:
         cfg = self.config
         if _extorted(flags):  # images after a first contact, then pushback
-            media = cfg.media_weight if flags & MEDIA_IN else cfg.media_weight * cfg.late_media_factor
-            return cfg.pushback_weight + media
+            late = 1.0 if flags & MEDIA_IN else cfg.late_media_factor
+            return cfg.pushback_weight + cfg.media_weight * late
         if flags & PUSHBACK:
             return cfg.pushback_weight
         if flags & RETURNS:  # a relationship the minor keeps choosing: a tutor, a friend
@@ -541,16 +543,18 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         return private + min(rooms, cfg.group_only_cap)
 
     def _risk_factor(
-        self, state: ExposureState, account: Account, now: int
+        self, state: ExposureState, account: Account, now: int, peerlike: bool
     ) -> tuple[float, float, dict[str, float]]:
-        """(factor for non-peer contacts, factor for peer ones, the signs as features)."""
+        """(factor for non-peer contacts, factor for peer ones, the signs as features). A new
+        account whose minors answer it like friends is a teen setting up, not a risk sign."""
         cfg = self.config
         factor = peer_factor = 1.0
         signs: dict[str, float] = {}
         if account.anonymous:
             factor *= cfg.anonymous_factor
             signs["actor_anonymous"] = 1.0
-        if account.created_ts_ms is not None and now - account.created_ts_ms < cfg.new_account_ms:
+        new = account.created_ts_ms is not None and now - account.created_ts_ms < cfg.new_account_ms
+        if new and not (peerlike and account.age_band in MINOR_BANDS and not state.claims):
             factor *= cfg.new_account_factor
             peer_factor *= cfg.new_account_factor
             signs["actor_new_account"] = 1.0
