@@ -122,7 +122,7 @@ class MinorExposureConfig:
     near_unanswered_factor: float = 0.75
     near_media_weight: float = 1.25
     network_factor: float = 0.5
-    media_weight: float = 1.5
+    media_weight: float = 1.4
     peer_media_weight: float = 1.0
     late_media_factor: float = 0.67
     pushback_weight: float = 3.0
