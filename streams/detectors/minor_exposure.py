@@ -86,6 +86,7 @@ MEDIA_OUT: Final = 2048  # the account sent the minor media within the hour afte
 SETTLED: Final = 4096  # the account was assessed after this contact's reply grace ran out
 PRIVATE: Final = DM | ADD
 MEDIA_BACK: Final = MEDIA_IN | MEDIA_LATE
+EXCHANGE: Final = MEDIA_IN | MEDIA_OUT  # "send me yours": images both ways with a new contact
 STRONG: Final = PRIVATE | MEDIA_IN | MEDIA_LATE | PUSHBACK  # more than a room member
 
 MSG, CADD, GROUP_ADD = EventType.MESSAGE_SENT, EventType.CONTACT_ADDED, EventType.GROUP_MEMBER_ADDED
@@ -125,6 +126,7 @@ class MinorExposureConfig:
     media_weight: float = 1.4
     peer_media_weight: float = 1.0
     late_media_factor: float = 0.67
+    exchange_weight: float = 2.0
     pushback_weight: float = 3.0
     returning_weight: float = 0.3
     under13_factor: float = 1.5
@@ -478,6 +480,8 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             return cfg.pushback_weight
         if flags & RETURNS:  # a relationship the minor keeps choosing: a tutor, a friend
             return cfg.returning_weight
+        if flags & EXCHANGE == EXCHANGE:  # images both ways within the hour of meeting
+            return cfg.exchange_weight
         # (pending, replied, unanswered, media) by what the two declared bands say
         if flags & PEER and peerlike:
             pending, replied, unanswered, media = (
