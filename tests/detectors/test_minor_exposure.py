@@ -126,8 +126,9 @@ def test_the_same_claim_with_no_answers_and_pushback_is_high() -> None:
 
 
 def test_a_claim_backed_by_answers_keeps_the_peer_weights() -> None:
-    # The same ten DMs by a 13-15 to 13-15s, but eight answer within the hour: answered by
-    # most of them, the account behaves like a peer: 8 x 0.3 + 2 x 0.5 = 3.4 < 6, no HIGH.
+    # The same ten DMs by a 13-15 to 13-15s, but nine answer within the hour: answered by
+    # most of them (9 of the 11 it wrote to, the waiting eleventh counted against, >= 75%),
+    # the account behaves like a peer: 9 x 0.3 + 1 x 0.5 + 0.1 = 3.3 < 6, no HIGH.
     # With only two answers the claim is not backed: 2 x 0.6 + 8 x 1.0 = 9.2 >= 6, HIGH. Both
     # are judged at an eleventh DM 5 h later (0.1 while it waits), once every grace ran out.
     x = account("u-x", A13, created_ts_ms=OLD)
@@ -138,7 +139,7 @@ def test_a_claim_backed_by_answers_keeps_the_peer_weights() -> None:
     def answered_by(n: int) -> list[Event]:
         return [ev(MSG, v, x, T0 + i * 10 * MIN + 20 * MIN) for i, v in enumerate(victims[:n])]
 
-    backed = run(sent + answered_by(8) + tick)
+    backed = run(sent + answered_by(9) + tick)
     assert top(backed) in (None, Severity.MEDIUM)
     cold = run(sent + answered_by(2) + tick)
     assert top(cold) is Severity.HIGH
@@ -162,6 +163,86 @@ def test_two_minors_who_sent_images_then_blocked_are_enough_for_high() -> None:
     assert top(alerts) is Severity.HIGH
     want = 2 * (CFG.pushback_weight + CFG.media_weight)
     assert alerts[-1].features["risk_weighted_score"] == pytest.approx(want)
+
+
+def test_silence_is_assessed_on_the_accounts_next_event_once_it_has_lasted() -> None:
+    # A declared 16-17 DMs six 13-15s (one band apart) 5 min apart. While they wait each
+    # weighs 0.4: 2.4, below MEDIUM in every window. Nobody answers; two hours later the
+    # silence has lasted (peer grace), the claim is not backed, each is cold outreach (1.0):
+    # 6.0 >= 6 in the day window. Nothing re-scores an account without an event, so it shows
+    # at its next one: here one more message to the first of them, 3 h later.
+    x = account("u-x", A16, created_ts_ms=OLD)
+    victims = kids(6)
+    sent = [ev(MSG, x, v, T0 + i * 5 * MIN) for i, v in enumerate(victims)]
+    assert run(sent) == []
+    alerts = run([*sent, ev(MSG, x, victims[0], T0 + 3 * HOUR)])
+    assert [a.severity for a in alerts] == [Severity.HIGH]
+    assert alerts[0].features["minors_unanswered"] == 6
+    assert alerts[0].features["risk_weighted_score"] == pytest.approx(
+        6 * CFG.cold_unanswered_factor
+    )
+    assert alerts[0].trigger_ts_ms == T0 + 3 * HOUR
+
+
+def test_a_minor_band_declared_after_an_adult_one_is_a_lowered_claim() -> None:
+    # Signed up as 21+ a day ago, now declaring 13-15 and writing to 13-15s. By the claim
+    # alone they are peers (0.1 each while waiting: nothing). The adult sign-up makes the
+    # claim the adult's: each waiting minor weighs 1 x 1.3 (new) x 1.3 (claim lowered):
+    # 3 -> 5.07 (held at MEDIUM below four minors), 4 -> 6.76 >= 5: HIGH at the fourth.
+    born = T0 - DAY
+    signup = Event("x-signup", EventType.ACCOUNT_CREATED, born, adult("u-x", created_ts_ms=born))
+    x = account("u-x", A13, created_ts_ms=born)
+    dms = [ev(MSG, x, k, T0 + i * 2 * MIN) for i, k in enumerate(kids(5))]
+    assert top(run(dms)) is None
+    alerts = run([signup, *dms])
+    high = first_high(alerts)
+    assert high is not None and high.minors_exposed == 4
+    assert high.features["actor_declared_adult_before"] == 1
+    want = 4 * CFG.new_account_factor * CFG.lowered_claim_factor
+    assert high.features["risk_weighted_score"] == pytest.approx(round(want, 3))
+    # An adult sign-up of an account that stays adult is only remembered, never an alert.
+    grown = adult("u-y", created_ts_ms=born)
+    assert run([Event("y-signup", EventType.ACCOUNT_CREATED, born, grown)]) == []
+
+
+def test_images_both_ways_with_a_new_contact_weigh_at_any_declared_age() -> None:
+    # A declared 16-17 sends each of four 13-15s an image in its first message, an hour
+    # apart; each sends one back 10 min later. One band apart, answered: media back alone
+    # would weigh 1.25 each (at most 5.0 < 6 in the day window: MEDIUM). Images both ways
+    # within the hour of meeting ("send me yours") weigh 2.0 each: at the fourth first DM,
+    # 3 x 2.0 + 0.4 (waiting) = 6.4 >= 6, HIGH (three minors alone are held at MEDIUM).
+    x = account("u-x", A16, created_ts_ms=OLD)
+    victims = kids(4)
+    back = [ev(MSG, v, x, T0 + i * HOUR + 10 * MIN, media=True) for i, v in enumerate(victims)]
+
+    def sent(media: bool) -> list[Event]:
+        return [ev(MSG, x, v, T0 + i * HOUR, media=media) for i, v in enumerate(victims)]
+
+    assert top(run(sent(False) + back)) is Severity.MEDIUM
+    high = first_high(run(sent(True) + back))
+    assert high is not None and high.minors_exposed == 4
+    want = 3 * CFG.exchange_weight + CFG.near_pending_factor
+    assert high.features["risk_weighted_score"] == pytest.approx(want)
+
+
+def test_images_then_blocks_days_later_are_the_sextortion_sequence_too() -> None:
+    # An 18-20 and two 16-17s (near peers): each answers the first DM, sends images the next
+    # day (media later: 1.4 x 0.67), then blocks it. Two such minors are a finding although
+    # fewer than `min_minors` were reached: each weighs pushback + later media = 3.94; 7.88
+    # in the slow window (high 12) is MEDIUM, the first block alone (3.94 + 0.938) nothing.
+    x = account("u-x", AgeBand.AGE_18_20, created_ts_ms=OLD)
+    victims = kids(2, A16)
+    events: list[Event] = []
+    for i, v in enumerate(victims):
+        t = T0 + i * HOUR
+        events += [ev(MSG, x, v, t), ev(MSG, v, x, t + 5 * MIN)]
+        events += [ev(MSG, v, x, t + DAY, media=True), ev(BLOCK, v, x, t + 2 * DAY)]
+    alerts = run(events)
+    assert [a.severity for a in alerts] == [Severity.MEDIUM]
+    late = CFG.media_weight * CFG.late_media_factor
+    assert alerts[0].features["risk_weighted_score"] == pytest.approx(
+        round(2 * (CFG.pushback_weight + late), 3)
+    )
 
 
 # --- channels ---------------------------------------------------------------------------------
@@ -234,14 +315,14 @@ def test_blocks_from_minors_it_never_wrote_to_do_not_count_blocks_after_its_cont
 
 def test_media_soon_after_its_first_message_then_blocks_is_the_sextortion_trace() -> None:
     # An 18-20 account and three 13-15s (not near peers): each sends media 10 min after the
-    # first message, 1.5 each: 4.5, MEDIUM (a tutor's pupils send photos of their homework).
+    # first message, 1.4 each: 4.2, MEDIUM (a tutor's pupils send photos of their homework).
     x = account("u-x", AgeBand.AGE_18_20, created_ts_ms=OLD)
     victims = kids(3)
     events = [ev(MSG, x, v, T0 + i * MIN) for i, v in enumerate(victims)]
     events += [ev(MSG, v, x, T0 + 10 * MIN + i * MIN, media=True) for i, v in enumerate(victims)]
     assert top(run(events)) is Severity.MEDIUM
     # Two of them then block it: at the first block the blocker weighs pushback + its media
-    # (3 + 1.5) and the others 1.5 each: 7.5 >= 5, HIGH with three minors reached (pushback
+    # (3 + 1.4) and the others 1.4 each: 7.2 >= 5, HIGH with three minors reached (pushback
     # lifts the four-minor floor of HIGH).
     events += [ev(BLOCK, v, x, T0 + 40 * MIN + i * MIN) for i, v in enumerate(victims[:2])]
     alerts = run(events)
@@ -255,8 +336,8 @@ def test_media_soon_after_its_first_message_then_blocks_is_the_sextortion_trace(
 
 
 def test_images_an_adult_sends_to_children_it_has_just_met_weigh_like_theirs() -> None:
-    # A verified adult whose first message to each of four 13-15s carries an image: 4 x 1.5
-    # = 6 >= 5, HIGH at the fourth. The same from a declared 13-15 to 13-15s (peers) is not
+    # A verified adult whose first message to each of four 13-15s carries an image: 4 x 1.4
+    # = 5.6 >= 5, HIGH at the fourth. The same from a declared 13-15 to 13-15s (peers) is not
     # this signal: 4 x 0.1 while they have not answered.
     x = adult("u-x", created_ts_ms=OLD)
     alerts = run([ev(MSG, x, k, T0 + i * MIN, media=True) for i, k in enumerate(kids(4))])
