@@ -337,8 +337,10 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         entry = state.pairs.get(minor)
         etype = event.type
         if entry is None:
-            if etype in _PUSH or event.first_contact is False:
+            if etype in _PUSH:
                 return UNCHANGED  # not a contact this account started: not counted here
+            # A minor writing in a chat this account did not start (new, or older than our
+            # memory by the platform's word): a friendship, the evidence of a peer.
             if state.known.get(minor) == day:
                 return UNCHANGED
             touch(state.known, minor, day, cfg.max_minors)
@@ -492,10 +494,11 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             )
         elif flags & (PEER | NEAR):
             # One band apart, or a peer by claim alone: no behaviour backs the claim, so an
-            # unanswered message from an account nobody answers counts as cold outreach.
+            # unanswered message from an account nobody answers counts as cold outreach; an
+            # answer to an account that behaves like a peer weighs like a peer's.
             pending, replied, unanswered, media = (
                 cfg.peer_pending_factor if flags & PEER else cfg.near_pending_factor,
-                cfg.near_replied_factor,
+                cfg.peer_replied_factor if peerlike else cfg.near_replied_factor,
                 cfg.near_unanswered_factor if peerlike else cfg.cold_unanswered_factor,
                 cfg.near_media_weight,
             )
