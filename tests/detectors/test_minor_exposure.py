@@ -294,6 +294,25 @@ def test_the_platforms_first_contact_false_is_not_a_start() -> None:
     assert run(events) == []
 
 
+def test_friends_who_write_to_it_back_a_teen_claim_whatever_the_flag_says() -> None:
+    # A declared 16-17 DMs eight 13-15s (one band apart); five answer, three never do. 5 of 8
+    # answered (< 75%): the claim is not backed, 5 x 0.6 + 3 x 1.0 = 6.0, HIGH in the day
+    # window (seen at its next message, once the silence lasted). Two older friendships
+    # (minors writing first, the platform saying they talked before) back it: each answer
+    # weighs a peer's 0.3 and each silence 0.75: 3.75, times 8 / (8 + 2) for the minors who
+    # started chats with it: 3.0 < 3.6, no alert.
+    x = account("u-x", A16, created_ts_ms=OLD)
+    victims = kids(8)
+    events = [ev(MSG, x, v, T0 + i * 5 * MIN) for i, v in enumerate(victims)]
+    events += [ev(MSG, v, x, T0 + 30 * MIN + i * MIN) for i, v in enumerate(victims[:5])]
+    events += [ev(MSG, x, victims[0], T0 + 4 * HOUR)]
+    high = first_high(run(events))
+    want = 5 * CFG.near_replied_factor + 3 * CFG.cold_unanswered_factor
+    assert high is not None and high.features["risk_weighted_score"] == pytest.approx(want)
+    friends = [ev(MSG, f, x, T0 - HOUR, first=False) for f in kids(2, A16, prefix="f")]
+    assert run(friends + events) == []
+
+
 def test_blocks_from_minors_it_never_wrote_to_do_not_count_blocks_after_its_contact_do() -> None:
     creator = account("u-c", A16, created_ts_ms=OLD)
     fans = kids(6)
