@@ -207,7 +207,7 @@ class _Row:
 
 class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
     name: ClassVar[str] = "minor_exposure"
-    version: ClassVar[str] = "1.1.0"
+    version: ClassVar[str] = "1.2.0"
     counterpart_role: ClassVar[str] = "minor_contacted"
     event_types: ClassVar[frozenset[EventType]] = frozenset({MSG, CADD, GROUP_ADD, CREATED, *_PUSH})
 
@@ -421,8 +421,11 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
                 severity is not None
                 and len(inside) < cfg.high_min_minors
                 and not any(r.flags & PUSHBACK for r in inside)
+                and not (account.anonymous and not any(r.flags & REPLIED for r in inside))
             ):
-                severity = Severity.MEDIUM  # three minors can be a new parent's own children
+                # Three minors can be a new parent's own children, who answer a verified
+                # parent; an anonymous account nobody answers gets no such benefit of doubt.
+                severity = Severity.MEDIUM
             key = (severity.rank if severity else -1, score / window.high)
             if best is None or key > (best[0], best[1]):
                 best = (key[0], key[1], window, score, inside, severity)
