@@ -147,6 +147,7 @@ class MinorExposureConfig:
     channel_mix_factor: float = 1.5
     channel_mix_all_factor: float = 2.5
     channel_mix_min: int = 4
+    mixed_reach_min: int = 2
     min_minors: int = 3
     extorted_min_minors: int = 2
     high_min_minors: int = 4
@@ -203,6 +204,7 @@ class _Row:
     event_id: str
     weight: float
     networked: bool
+    unit: float  # a room-only minor's weight had it been a private contact (mixed reach)
 
 
 class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
@@ -415,7 +417,8 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
                 sum(1 for r in inside if _extorted(r.flags)) < cfg.extorted_min_minors
             ):
                 continue
-            score = round(self._score(inside, factor, peer_factor) * relief, 3)
+            burst = window.span_ms == cfg.short_window_ms
+            score = round(self._score(inside, factor, peer_factor, burst) * relief, 3)
             severity = _ladder(score, window.high, cfg)
             if (
                 severity is not None
@@ -452,7 +455,10 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         for minor, (first_ts, _day, flags, eid, _net) in state.pairs.items():
             networked = networks[minor]
             weight = self._weight(flags, now - first_ts, networked, rooms, peerlike)
-            rows.append(_Row(minor, first_ts, flags, eid, weight, networked))
+            unit = weight
+            if not flags & STRONG:
+                unit = self._weight(flags, now - first_ts, networked, 1.0, peerlike)
+            rows.append(_Row(minor, first_ts, flags, eid, weight, networked, unit))
         return rows, peerlike
 
     def _peerlike(self, state: ExposureState) -> bool:
@@ -530,16 +536,23 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             weight *= cfg.under13_factor
         return weight
 
-    def _score(self, rows: list[_Row], factor: float, peer_factor: float) -> float:
+    def _score(self, rows: list[_Row], factor: float, peer_factor: float, burst: bool) -> float:
         """Contacts carry the account's risk signs (peer ones all but anonymity, common among
         unverified teens); room-only minors are capped; and
         reaching minors through several channels at once (so that no one channel's count
-        stands out) multiplies the private part."""
+        stands out) multiplies the private part. In a `burst` (the short window), room-only
+        minors of an account also writing to or adding unknown minors privately are counted
+        as contacts like those: a stranger reaching children any way it can within the hour;
+        a teacher adds a class to rooms without first messages to other children."""
         cfg = self.config
+        strangers = sum(1 for r in rows if r.flags & PRIVATE and not r.flags & (PEER | NEAR))
+        mixed = burst and strangers >= cfg.mixed_reach_min
         peer = other = rooms = 0.0
         for row in rows:
-            if not row.flags & STRONG:
+            if not row.flags & STRONG and not mixed:
                 rooms += row.weight
+            elif not row.flags & STRONG:
+                other += row.unit
             elif row.flags & (PEER | NEAR):
                 peer += row.weight
             else:

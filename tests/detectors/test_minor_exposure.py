@@ -267,8 +267,9 @@ def test_images_then_blocks_days_later_are_the_sextortion_sequence_too() -> None
 
 def test_no_single_channel_crosses_but_together_they_do() -> None:
     # A verified, established adult: 4 first DMs alone weigh 4 (< 5, MEDIUM); 4 DMs, 4 contact
-    # adds and 4 group adds of different minors in an hour: (4 + 4) x 2.5 (all three channels)
-    # + 4 x 0.15 = 20.6 >= 2.5 x 5: CRITICAL. Two channels (DMs and adds only): 8 x 1.5 = 12.
+    # adds and 4 group adds of different minors in an hour (the room adds count as contacts
+    # next to private first contacts): (4 + 4 + 4) x 2.5 (all three channels) = 30 >= 2.5 x 5:
+    # CRITICAL. Two channels (DMs and adds only): 8 x 1.5 = 12.
     x = adult("u-x", created_ts_ms=OLD)
     dms, adds, rooms = kids(4, prefix="d"), kids(4, prefix="a"), kids(4, prefix="g")
     alone = run([ev(MSG, x, k, T0 + i * MIN) for i, k in enumerate(dms)])
@@ -279,7 +280,7 @@ def test_no_single_channel_crosses_but_together_they_do() -> None:
     alerts = run(mixed)
     assert top(alerts) is Severity.CRITICAL
     f = alerts[-1].features
-    assert f["risk_weighted_score"] == pytest.approx(20.6)
+    assert f["risk_weighted_score"] == pytest.approx(30.0)
     two = run(mixed[:8])
     assert two[-1].features["risk_weighted_score"] == pytest.approx(12.0)
     assert two[-1].features["channels_used"] == 2
@@ -292,6 +293,27 @@ def test_group_adds_alone_are_capped_a_teacher_adding_a_class_is_not_high() -> N
     alerts = run([ev(GADD, teacher, k, T0 + i * 20_000) for i, k in enumerate(kids(60, U13))])
     assert top(alerts) in (None, Severity.MEDIUM)
     assert all(a.features["risk_weighted_score"] <= CFG.group_only_cap for a in alerts)
+
+
+def test_room_adds_count_as_contacts_in_an_hour_that_also_has_first_messages() -> None:
+    # A verified adult: first DMs to two 13-15s, then three more added to a new group, all
+    # within 30 min. Rooms alone weigh 0.15 each (2 + 0.45: nothing); alongside two private
+    # first contacts of children in the same hour they count as contacts: 2 + 3 = 5 >= 5,
+    # HIGH at the fifth minor. The same five spread over three hours stay below (day window:
+    # 2.45 < 3.6), and the five added to rooms alone are a teacher's class.
+    x = adult("u-x", created_ts_ms=OLD)
+    five = kids(5)
+
+    def reach(gap: int) -> list[Event]:
+        dms = [ev(MSG, x, k, T0 + i * gap) for i, k in enumerate(five[:2])]
+        return dms + [ev(GADD, x, k, T0 + (2 + i) * gap) for i, k in enumerate(five[2:])]
+
+    high = first_high(run(reach(6 * MIN)))
+    assert high is not None and high.minors_exposed == 5
+    assert high.features["via_group_add"] == 3 and high.features["window_hours"] == 1
+    assert high.features["risk_weighted_score"] == pytest.approx(5.0)
+    assert run(reach(40 * MIN)) == []
+    assert top(run([ev(GADD, x, k, T0 + i * MIN) for i, k in enumerate(five)])) is None
 
 
 # --- who started, and what the minors did back ----------------------------------------------
