@@ -107,7 +107,7 @@ class MinorExposureConfig:
     slow_window_ms: int = 14 * DAY_MS
     short_high: float = 5.0
     day_high: float = 6.0
-    slow_high: float = 12.0
+    slow_high: float = 10.0
     medium_fraction: float = 0.6
     critical_factor: float = 2.5
     reply_grace_ms: int = 30 * MINUTE_MS
