@@ -246,7 +246,7 @@ def test_images_then_blocks_days_later_are_the_sextortion_sequence_too() -> None
     # An 18-20 and two 16-17s (near peers): each answers the first DM, sends images the next
     # day (media later: 1.4 x 0.67), then blocks it. Two such minors are a finding although
     # fewer than `min_minors` were reached: each weighs pushback + later media = 3.94; 7.88
-    # in the slow window (high 12) is MEDIUM, the first block alone (3.94 + 0.938) nothing.
+    # in the slow window (high 10) is MEDIUM, the first block alone (3.94 + 0.938) nothing.
     x = account("u-x", AgeBand.AGE_18_20, created_ts_ms=OLD)
     victims = kids(2, A16)
     events: list[Event] = []
