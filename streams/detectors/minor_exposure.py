@@ -59,7 +59,16 @@ from streams.detectors.state import DictState, forget_pairs, touch
 from streams.detectors.subjects import account_key
 from streams.detectors.windows import DAY_MS, HOUR_MS, MINUTE_MS
 from streams.detectors.wording import capped, describe_age, span_words
-from streams.model import MINOR_BANDS, Account, AgeBand, Event, EventType, Severity, Subject
+from streams.model import (
+    ADULT_BANDS,
+    MINOR_BANDS,
+    Account,
+    AgeBand,
+    Event,
+    EventType,
+    Severity,
+    Subject,
+)
 
 # What one contact the account started with a minor has shown, as bits of one int.
 DM: Final = 1  # the account reached the minor by direct message
@@ -74,12 +83,15 @@ NEAR: Final = 256  # one band apart by claim: a 16-17 and a 13-15, an 18-20 and 
 MEDIA_LATE: Final = 512  # the minor sent media later in a private contact the account started
 RETURNS: Final = 1024  # the minor opened a later day's conversation itself
 MEDIA_OUT: Final = 2048  # the account sent the minor media within the hour after first contact
+SETTLED: Final = 4096  # the account was assessed after this contact's reply grace ran out
 PRIVATE: Final = DM | ADD
-EXTORTED: Final = MEDIA_IN | PUSHBACK  # the sextortion sequence, seen from the victim's side
+MEDIA_BACK: Final = MEDIA_IN | MEDIA_LATE
+EXCHANGE: Final = MEDIA_IN | MEDIA_OUT  # "send me yours": images both ways with a new contact
 STRONG: Final = PRIVATE | MEDIA_IN | MEDIA_LATE | PUSHBACK  # more than a room member
 
 MSG, CADD, GROUP_ADD = EventType.MESSAGE_SENT, EventType.CONTACT_ADDED, EventType.GROUP_MEMBER_ADDED
 BLOCKED, REPORTED = EventType.BLOCKED, EventType.REPORTED
+CREATED = EventType.ACCOUNT_CREATED
 _CHANNEL: Final = {MSG: DM, CADD: ADD, GROUP_ADD: GADD}
 _INBOUND: Final = frozenset({MSG, CADD, BLOCKED, REPORTED})
 _PUSH: Final = frozenset({BLOCKED, REPORTED})
@@ -95,7 +107,7 @@ class MinorExposureConfig:
     slow_window_ms: int = 14 * DAY_MS
     short_high: float = 5.0
     day_high: float = 6.0
-    slow_high: float = 12.0
+    slow_high: float = 10.0
     medium_fraction: float = 0.6
     critical_factor: float = 2.5
     reply_grace_ms: int = 30 * MINUTE_MS
@@ -111,9 +123,10 @@ class MinorExposureConfig:
     near_unanswered_factor: float = 0.75
     near_media_weight: float = 1.25
     network_factor: float = 0.5
-    media_weight: float = 1.5
+    media_weight: float = 1.4
     peer_media_weight: float = 1.0
     late_media_factor: float = 0.67
+    exchange_weight: float = 2.0
     pushback_weight: float = 3.0
     returning_weight: float = 0.3
     under13_factor: float = 1.5
@@ -122,6 +135,7 @@ class MinorExposureConfig:
     mixed_group_adults: int = 2
     group_only_cap: float = 3.0
     anonymous_factor: float = 1.3
+    lowered_claim_factor: float = 1.3
     new_account_factor: float = 1.3
     new_account_ms: int = 7 * DAY_MS
     devices_factor: float = 1.2
@@ -133,6 +147,7 @@ class MinorExposureConfig:
     channel_mix_factor: float = 1.5
     channel_mix_all_factor: float = 2.5
     channel_mix_min: int = 4
+    mixed_reach_min: int = 2
     min_minors: int = 3
     extorted_min_minors: int = 2
     high_min_minors: int = 4
@@ -151,16 +166,26 @@ class ExposureState(DictState):
     activity (all a peer's chat needs). Both are re-inserted when their day or flags change,
     so they are ordered by last activity and expiry pops from the front. `adults`: adults the
     account added to groups -> event time. `devices` and `ips`: device and IP hashes the
-    account used -> day last seen (a day at most).
+    account used -> day last seen (a day at most). `claims`: adult band the account declared
+    (at sign-up or in any event seen here) -> day last seen, so that a later minor band reads
+    as what it is: a claim lowered.
     """
 
-    __slots__ = ("adults", "devices", "ips", "known", "pairs")
-    json_names: ClassVar = {"pairs": "p", "known": "k", "adults": "a", "devices": "d", "ips": "i"}
+    __slots__ = ("adults", "claims", "devices", "ips", "known", "pairs")
+    json_names: ClassVar = {
+        "pairs": "p",
+        "known": "k",
+        "adults": "a",
+        "devices": "d",
+        "ips": "i",
+        "claims": "c",
+    }
     pairs: dict[str, Pair]
     known: dict[str, int]
     adults: dict[str, int]
     devices: dict[str, int]
     ips: dict[str, int]
+    claims: dict[str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,13 +204,14 @@ class _Row:
     event_id: str
     weight: float
     networked: bool
+    unit: float  # a room-only minor's weight had it been a private contact (mixed reach)
 
 
 class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
     name: ClassVar[str] = "minor_exposure"
-    version: ClassVar[str] = "1.1.0"
+    version: ClassVar[str] = "1.2.0"
     counterpart_role: ClassVar[str] = "minor_contacted"
-    event_types: ClassVar[frozenset[EventType]] = frozenset({MSG, CADD, GROUP_ADD, *_PUSH})
+    event_types: ClassVar[frozenset[EventType]] = frozenset({MSG, CADD, GROUP_ADD, CREATED, *_PUSH})
 
     def __init__(self, config: MinorExposureConfig | None = None) -> None:
         super().__init__(config)
@@ -200,9 +226,10 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         """Outbound contacts of minors (and group adds of adults) to the actor; what minors do
         to an account (write, add, block, report) to that account."""
         target = event.target
-        if target is None:
-            return ()
         actor = event.actor
+        if target is None:  # an adult sign-up: a later minor band is a lowered claim
+            adult = event.type is CREATED and actor.age_band in ADULT_BANDS
+            return (account_key(actor.id),) if adult else ()
         if target.id == actor.id:
             return ()
         etype = event.type
@@ -218,15 +245,49 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         return self.config.slow_window_ms
 
     def step(self, state: ExposureState, subject: Subject, event: Event) -> Outcome:
-        target = event.target
-        if target is None:
-            return UNCHANGED
         self.expire(state, event.ts_ms)
+        target = event.target
         if event.actor.id == subject.id:
-            return self._outbound(state, event)
-        if target.id == subject.id:
-            return self._inbound(state, event)
-        return UNCHANGED
+            account = event.actor
+            noted = self._note_claim(state, account, event.ts_ms)
+            if target is None:
+                return _outcome(noted)
+            outcome = self._outbound(state, event)
+        elif target is not None and target.id == subject.id:
+            account = target
+            noted = self._note_claim(state, account, event.ts_ms)
+            outcome = self._inbound(state, event)
+        else:
+            return UNCHANGED
+        if noted and not outcome.changed:
+            outcome = CHANGED
+        if not self._settle(state, event.ts_ms):
+            return outcome
+        if outcome.finding is None:  # silence is evidence too, once it has lasted
+            return Outcome(changed=True, finding=self._assess(state, account, event))
+        return Outcome(changed=True, finding=outcome.finding)
+
+    def _settle(self, state: ExposureState, now: int) -> bool:
+        """Mark contacts whose reply grace ran out since the account's last event; True if
+        any did. Silence shows only with time, so it is assessed on the account's next event
+        (its ongoing chats, a reply, a block) rather than never."""
+        if len(state.pairs) < self.config.min_minors:
+            return False
+        settled = []
+        for minor, pair in state.pairs.items():
+            flags = pair[2]
+            if flags & (SETTLED | REPLIED | PUSHBACK) or not flags & _silent_channels(flags):
+                continue
+            if now - pair[0] >= self._grace(flags):
+                settled.append(minor)
+        for minor in settled:
+            first_ts, day, flags, eid, net = state.pairs[minor]
+            state.pairs[minor] = (first_ts, day, flags | SETTLED, eid, net)  # order kept
+        return bool(settled)
+
+    def _grace(self, flags: int) -> int:
+        cfg = self.config
+        return cfg.reply_grace_ms if not flags & (PEER | NEAR) else cfg.peer_reply_grace_ms
 
     def _outbound(self, state: ExposureState, event: Event) -> Outcome:
         cfg = self.config
@@ -253,7 +314,7 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
                 return CHANGED
             if event.first_contact is False:
                 return _outcome(changed)  # the platform says they talked before our memory
-            flags = channel | _claim_bits(event.actor.age_band, target.age_band)
+            flags = channel | _claim_bits(self._claimed(state, event.actor), target.age_band)
             if event.has_media and channel == DM:
                 flags |= MEDIA_OUT
             touch(state.pairs, minor, (now, day, flags, event.event_id, ""), cfg.max_minors)
@@ -278,8 +339,10 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         entry = state.pairs.get(minor)
         etype = event.type
         if entry is None:
-            if etype in _PUSH or event.first_contact is False:
+            if etype in _PUSH:
                 return UNCHANGED  # not a contact this account started: not counted here
+            # A minor writing in a chat this account did not start (new, or older than our
+            # memory by the platform's word): a friendship, the evidence of a peer.
             if state.known.get(minor) == day:
                 return UNCHANGED
             touch(state.known, minor, day, cfg.max_minors)
@@ -305,6 +368,22 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             return Outcome(changed=True, finding=self._assess(state, event.target, event))
         return CHANGED
 
+    def _note_claim(self, state: ExposureState, account: Account, now: int) -> bool:
+        """Remember an adult band the account declares; True if state changed."""
+        band = account.age_band
+        if band not in ADULT_BANDS or state.claims.get(band.value) == now // DAY_MS:
+            return False
+        touch(state.claims, band.value, now // DAY_MS, len(ADULT_BANDS))
+        return True
+
+    @staticmethod
+    def _claimed(state: ExposureState, account: Account) -> AgeBand:
+        """The band to judge the account's contacts by: an adult band it declared within
+        the slow window outweighs a minor band it declares now."""
+        if account.age_band in MINOR_BANDS and state.claims:
+            return AgeBand(next(reversed(state.claims)))
+        return account.age_band
+
     def _note_infra(self, state: ExposureState, event: Event, day: int) -> bool:
         """Remember the devices and IPs the account used today (risk sign, own network)."""
         changed = False
@@ -322,11 +401,11 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         subject as this event describes it."""
         cfg = self.config
         now = event.ts_ms
-        extorted = sum(1 for p in state.pairs.values() if p[2] & EXTORTED == EXTORTED)
+        extorted = sum(1 for p in state.pairs.values() if _extorted(p[2]))
         if len(state.pairs) < cfg.min_minors and extorted < cfg.extorted_min_minors:
             return None
-        rows = self._rows(state, now)
-        factor, peer_factor, signs = self._risk_factor(state, account, now)
+        rows, peerlike = self._rows(state, now)
+        factor, peer_factor, signs = self._risk_factor(state, account, now, peerlike)
         relief = 1.0
         if state.known and cfg.peer_relief:
             relief = len(rows) / (len(rows) + cfg.peer_relief * len(state.known))
@@ -335,17 +414,21 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         for window in self._windows:
             inside = [r for r in rows if r.first_ts > now - window.span_ms]
             if len(inside) < cfg.min_minors and (
-                sum(1 for r in inside if r.flags & EXTORTED == EXTORTED) < cfg.extorted_min_minors
+                sum(1 for r in inside if _extorted(r.flags)) < cfg.extorted_min_minors
             ):
                 continue
-            score = round(self._score(inside, factor, peer_factor) * relief, 3)
+            burst = window.span_ms == cfg.short_window_ms
+            score = round(self._score(inside, factor, peer_factor, burst) * relief, 3)
             severity = _ladder(score, window.high, cfg)
             if (
                 severity is not None
                 and len(inside) < cfg.high_min_minors
                 and not any(r.flags & PUSHBACK for r in inside)
+                and not (account.anonymous and not any(r.flags & REPLIED for r in inside))
             ):
-                severity = Severity.MEDIUM  # three minors can be a new parent's own children
+                # Three minors can be a new parent's own children, who answer a verified
+                # parent; an anonymous account nobody answers gets no such benefit of doubt.
+                severity = Severity.MEDIUM
             key = (severity.rank if severity else -1, score / window.high)
             if best is None or key > (best[0], best[1]):
                 best = (key[0], key[1], window, score, inside, severity)
@@ -357,7 +440,8 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         signs["risk_factor"] = round(factor, 3)
         return self._finding(state, account, event, severity, score, window, inside, signs)
 
-    def _rows(self, state: ExposureState, now: int) -> list[_Row]:
+    def _rows(self, state: ExposureState, now: int) -> tuple[list[_Row], bool]:
+        """The account's started contacts as weighed now, and whether it behaves like a peer."""
         cfg = self.config
         mixed = sum(1 for ts in state.adults.values() if ts > now - cfg.day_window_ms)
         rooms = cfg.mixed_group_weight if mixed >= cfg.mixed_group_adults else cfg.group_only_weight
@@ -366,42 +450,49 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             minor: bool(net) and (nets[net] > 1 or net in state.ips)
             for minor, (_ts, _day, _flags, _eid, net) in state.pairs.items()
         }
-        peerlike = self._peerlike(state, sum(networks.values()), now)
+        peerlike = self._peerlike(state)
         rows = []
         for minor, (first_ts, _day, flags, eid, _net) in state.pairs.items():
             networked = networks[minor]
             weight = self._weight(flags, now - first_ts, networked, rooms, peerlike)
-            rows.append(_Row(minor, first_ts, flags, eid, weight, networked))
-        return rows
+            unit = weight
+            if not flags & STRONG:
+                unit = self._weight(flags, now - first_ts, networked, 1.0, peerlike)
+            rows.append(_Row(minor, first_ts, flags, eid, weight, networked, unit))
+        return rows, peerlike
 
-    def _peerlike(self, state: ExposureState, networked: int, now: int) -> bool:
+    def _peerlike(self, state: ExposureState) -> bool:
         """Whether the account behaves like a peer, which a declared band alone never shows:
-        minors who started chats with it, answered from a shared network or came back on
-        their own; or most of its settled contacts answered it (peers answer each other)."""
+        minors who started chats with it or came back on their own; or most of the minors it
+        wrote to answered it (peers answer each other; a message still waiting counts against,
+        so a burst is not peer-like just because its first answers came quickly)."""
         cfg = self.config
-        evidence = len(state.known) + networked
+        evidence = len(state.known)
         answered = unanswered = 0
-        for first_ts, _day, flags, _eid, _net in state.pairs.values():
+        for _ts, _day, flags, _eid, _net in state.pairs.values():
             evidence += bool(flags & RETURNS)
             if flags & REPLIED:
                 answered += 1
-            elif now - first_ts >= cfg.peer_reply_grace_ms and flags & _silent_channels(flags):
+            elif flags & _silent_channels(flags):  # waiting counts against, until answered
                 unanswered += 1
         if evidence >= cfg.peer_evidence_min:
             return True
-        settled = answered + unanswered
-        return settled > 0 and answered >= cfg.peer_answer_share * settled
+        asked = answered + unanswered
+        return asked > 0 and answered >= cfg.peer_answer_share * asked
 
     def _weight(
         self, flags: int, age_ms: int, networked: bool, rooms: float, peerlike: bool
     ) -> float:
         cfg = self.config
-        if flags & EXTORTED == EXTORTED:  # images soon after a first contact, then pushback
-            return cfg.pushback_weight + cfg.media_weight
+        if _extorted(flags):  # images after a first contact, then pushback
+            late = 1.0 if flags & MEDIA_IN else cfg.late_media_factor
+            return cfg.pushback_weight + cfg.media_weight * late
         if flags & PUSHBACK:
             return cfg.pushback_weight
         if flags & RETURNS:  # a relationship the minor keeps choosing: a tutor, a friend
             return cfg.returning_weight
+        if flags & EXCHANGE == EXCHANGE:  # images both ways within the hour of meeting
+            return cfg.exchange_weight
         # (pending, replied, unanswered, media) by what the two declared bands say
         if flags & PEER and peerlike:
             pending, replied, unanswered, media = (
@@ -412,10 +503,11 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             )
         elif flags & (PEER | NEAR):
             # One band apart, or a peer by claim alone: no behaviour backs the claim, so an
-            # unanswered message from an account nobody answers counts as cold outreach.
+            # unanswered message from an account nobody answers counts as cold outreach; an
+            # answer to an account that behaves like a peer weighs like a peer's.
             pending, replied, unanswered, media = (
                 cfg.peer_pending_factor if flags & PEER else cfg.near_pending_factor,
-                cfg.near_replied_factor,
+                cfg.peer_replied_factor if peerlike else cfg.near_replied_factor,
                 cfg.near_unanswered_factor if peerlike else cfg.cold_unanswered_factor,
                 cfg.near_media_weight,
             )
@@ -431,7 +523,7 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         if flags & MEDIA_LATE:  # groomed over days rather than rushed
             return media * cfg.late_media_factor
         weight = 1.0 if flags & PRIVATE else rooms
-        grace = cfg.reply_grace_ms if not flags & (PEER | NEAR) else cfg.peer_reply_grace_ms
+        grace = self._grace(flags)
         if flags & REPLIED:
             weight *= replied
             if networked:  # answered from the account's own network or its other minors'
@@ -444,16 +536,23 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             weight *= cfg.under13_factor
         return weight
 
-    def _score(self, rows: list[_Row], factor: float, peer_factor: float) -> float:
+    def _score(self, rows: list[_Row], factor: float, peer_factor: float, burst: bool) -> float:
         """Contacts carry the account's risk signs (peer ones all but anonymity, common among
         unverified teens); room-only minors are capped; and
         reaching minors through several channels at once (so that no one channel's count
-        stands out) multiplies the private part."""
+        stands out) multiplies the private part. In a `burst` (the short window), room-only
+        minors of an account also writing to or adding unknown minors privately are counted
+        as contacts like those: a stranger reaching children any way it can within the hour;
+        a teacher adds a class to rooms without first messages to other children."""
         cfg = self.config
+        strangers = sum(1 for r in rows if r.flags & PRIVATE and not r.flags & (PEER | NEAR))
+        mixed = burst and strangers >= cfg.mixed_reach_min
         peer = other = rooms = 0.0
         for row in rows:
-            if not row.flags & STRONG:
+            if not row.flags & STRONG and not mixed:
                 rooms += row.weight
+            elif not row.flags & STRONG:
+                other += row.unit
             elif row.flags & (PEER | NEAR):
                 peer += row.weight
             else:
@@ -467,16 +566,18 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         return private + min(rooms, cfg.group_only_cap)
 
     def _risk_factor(
-        self, state: ExposureState, account: Account, now: int
+        self, state: ExposureState, account: Account, now: int, peerlike: bool
     ) -> tuple[float, float, dict[str, float]]:
-        """(factor for non-peer contacts, factor for peer ones, the signs as features)."""
+        """(factor for non-peer contacts, factor for peer ones, the signs as features). A new
+        account whose minors answer it like friends is a teen setting up, not a risk sign."""
         cfg = self.config
         factor = peer_factor = 1.0
         signs: dict[str, float] = {}
         if account.anonymous:
             factor *= cfg.anonymous_factor
             signs["actor_anonymous"] = 1.0
-        if account.created_ts_ms is not None and now - account.created_ts_ms < cfg.new_account_ms:
+        new = account.created_ts_ms is not None and now - account.created_ts_ms < cfg.new_account_ms
+        if new and not (peerlike and account.age_band in MINOR_BANDS and not state.claims):
             factor *= cfg.new_account_factor
             peer_factor *= cfg.new_account_factor
             signs["actor_new_account"] = 1.0
@@ -486,6 +587,9 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             signs["devices_used_last_day"] = float(len(state.devices))
         if account.age_band in MINOR_BANDS:
             signs["actor_declared_minor"] = 1.0
+            if state.claims:
+                factor *= cfg.lowered_claim_factor
+                signs["actor_declared_adult_before"] = 1.0
         signs["peer_risk_factor"] = round(peer_factor, 3)
         return factor, peer_factor, signs
 
@@ -583,7 +687,8 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         forget_pairs(state.known, now_ms, cfg.slow_window_ms)  # dicts of day last seen
         forget_pairs(state.devices, now_ms, cfg.day_window_ms)
         forget_pairs(state.ips, now_ms, cfg.day_window_ms)
-        return not (pairs or adults or state.known or state.devices or state.ips)
+        forget_pairs(state.claims, now_ms, cfg.slow_window_ms)
+        return not (pairs or adults or state.known or state.devices or state.ips or state.claims)
 
 
 def _claim_bits(actor: AgeBand, target: AgeBand) -> int:
@@ -594,6 +699,13 @@ def _claim_bits(actor: AgeBand, target: AgeBand) -> int:
     if actor is AgeBand.AGE_18_20 and target is AgeBand.AGE_16_17:
         return NEAR
     return UNDER_13 if target is AgeBand.UNDER_13 else 0
+
+
+def _extorted(flags: int) -> bool:
+    """The sextortion sequence seen from the victim's side: a minor the account started a
+    private contact with sent it images (within the hour, or later in a groomed chat), then
+    blocked or reported it."""
+    return bool(flags & PUSHBACK and flags & MEDIA_BACK)
 
 
 def _silent_channels(flags: int) -> int:

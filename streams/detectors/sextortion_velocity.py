@@ -4,8 +4,9 @@ The pattern: a first message to a child, then a flood of messages and images or 
 within minutes, repeated with one child after another. A pair *escalates* when the account
 sends at least `min_messages` direct messages, `min_media` of them with media, within
 `escalation_window_ms` of its first message to that minor. Escalated minors are counted over
-`window_ms`; an under-13 weighs `under13_weight`, any other minor 1. Only the account's own
-(outbound) messages are seen: the detector runs in the sender's per-account state.
+`window_ms` (a day) and over `slow_window_ms` (a week: offenders work through victims day
+after day, a few at a time); an under-13 weighs `under13_weight`, any other minor 1. Only
+the account's own (outbound) messages are seen: the detector runs in the sender's state.
 
 Treatment of missing data (the contract leaves these open):
 - `UNKNOWN` age on the actor counts as adult: hiding one's age must not hide the behaviour.
@@ -26,7 +27,15 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from streams.detectors.contacts import adult_to_minor
-from streams.detectors.contract import CHANGED, UNCHANGED, DetectorBase, Finding, Json, Outcome
+from streams.detectors.contract import (
+    CHANGED,
+    UNCHANGED,
+    DetectorBase,
+    Finding,
+    Json,
+    Outcome,
+    severity_for,
+)
 from streams.detectors.state import forget_pairs, is_first_contact, remember_pair
 from streams.detectors.subjects import account_key
 from streams.detectors.windows import DAY_MS, HOUR_MS, MINUTE_MS
@@ -42,6 +51,8 @@ class SextortionVelocityConfig:
     min_messages: int = 10
     min_media: int = 2
     window_ms: int = 24 * HOUR_MS
+    slow_window_ms: int = 7 * DAY_MS
+    slow_high: float = 4.0
     under13_weight: float = 2.0
     medium: float = 2.0
     high: float = 3.0
@@ -136,7 +147,7 @@ _MESSAGES = frozenset({EventType.MESSAGE_SENT})
 
 class SextortionVelocityDetector(DetectorBase[SextortionVelocityConfig, VelocityState]):
     name: ClassVar[str] = "sextortion_velocity"
-    version: ClassVar[str] = "1.0.0"
+    version: ClassVar[str] = "1.1.0"
     counterpart_role: ClassVar[str] = "minor_messaged"
     event_types: ClassVar[frozenset[EventType]] = _MESSAGES
     minor_targets_only: ClassVar[frozenset[EventType]] = _MESSAGES
@@ -146,7 +157,8 @@ class SextortionVelocityDetector(DetectorBase[SextortionVelocityConfig, Velocity
 
     def horizon_ms(self) -> int:
         cfg = self.config
-        return max(cfg.window_ms + cfg.escalation_window_ms, cfg.pair_memory_ms)
+        span = max(cfg.window_ms, cfg.slow_window_ms)
+        return max(span + cfg.escalation_window_ms, cfg.pair_memory_ms)
 
     def step(self, state: VelocityState, subject: Subject, event: Event) -> Outcome:
         target = event.target
@@ -178,21 +190,26 @@ class SextortionVelocityDetector(DetectorBase[SextortionVelocityConfig, Velocity
     def _assess(self, state: VelocityState, event: Event) -> Finding | None:
         cfg = self.config
         now = event.ts_ms
-        chats = state.escalated
-        u13 = sum(1 for c in chats.values() if c.u13)
-        weight = len(chats) + (cfg.under13_weight - 1) * u13
-        if weight < cfg.medium:
+        # (window, MEDIUM, HIGH): the day's count decides unless the week's is more severe
+        best: tuple[Severity, dict[str, Chat], float, int, float] | None = None
+        for span, medium, high in (
+            (cfg.window_ms, cfg.medium, cfg.high),
+            (cfg.slow_window_ms, cfg.slow_high, cfg.slow_high),  # a few a day, day after day
+        ):
+            inside = {k: c for k, c in state.escalated.items() if now - c.escalated_ts_ms < span}
+            weight = len(inside) + (cfg.under13_weight - 1) * sum(c.u13 for c in inside.values())
+            severity = severity_for(weight, medium, high, cfg.critical_factor)
+            if severity is not None and (best is None or severity.rank > best[0].rank):
+                best = (severity, inside, weight, span, high)
+        if best is None:
             return None
-        severity = Severity.MEDIUM
-        if weight >= cfg.high * cfg.critical_factor:
-            severity = Severity.CRITICAL
-        elif weight >= cfg.high:
-            severity = Severity.HIGH
+        severity, chats, weight, window_ms, high = best
+        u13 = sum(1 for c in chats.values() if c.u13)
         actor = event.actor
         created = actor.created_ts_ms
         age_days = (now - created) / DAY_MS if created is not None else None
         is_new = age_days is not None and age_days < NEW_ACCOUNT_DAYS
-        score = min(1.0, weight / (2 * cfg.high) + 0.1 * actor.anonymous + 0.1 * is_new)
+        score = min(1.0, weight / (2 * high) + 0.1 * actor.anonymous + 0.1 * is_new)
         fastest = min(c.escalated_ts_ms - c.first_ts_ms for c in chats.values())
         features = {
             "escalated_minors": float(len(chats)),
@@ -207,7 +224,9 @@ class SextortionVelocityDetector(DetectorBase[SextortionVelocityConfig, Velocity
             "threshold_min_messages": float(cfg.min_messages),
             "threshold_min_media": float(cfg.min_media),
             "escalation_window_minutes": cfg.escalation_window_ms / MINUTE_MS,
-            "window_hours": cfg.window_ms / HOUR_MS,
+            "window_hours": window_ms / HOUR_MS,
+            "threshold_slow_high": cfg.slow_high,
+            "slow_window_hours": cfg.slow_window_ms / HOUR_MS,
             "actor_anonymous": 1.0 if actor.anonymous else 0.0,
         }
         if age_days is not None:
@@ -216,9 +235,9 @@ class SextortionVelocityDetector(DetectorBase[SextortionVelocityConfig, Velocity
         reason = (
             f"{who[0].upper()}{who[1:]} sent {cfg.min_messages}+ messages and {cfg.min_media}+ "
             f"images or videos within {cfg.escalation_window_ms // MINUTE_MS} min of first "
-            f"contact to {len(chats)} minors ({u13} under 13) within {span_words(cfg.window_ms)} "
-            f"(weighted {weight:g}, an under-13 counts {cfg.under13_weight:g}; "
-            f"high at {cfg.high:g})."
+            f"contact to {len(chats)} minors ({u13} under 13) within {span_words(window_ms)} "
+            f"(weighted {weight:g}, an under-13 counts {cfg.under13_weight:g}; high at "
+            f"{high:g})."
         )
         evidence = (e for c in chats.values() for e in (c.first_event_id, c.escalated_event_id))
         return Finding(
@@ -246,7 +265,7 @@ class SextortionVelocityDetector(DetectorBase[SextortionVelocityConfig, Velocity
         escalated = state.escalated
         while escalated:
             oldest = next(iter(escalated))
-            if now_ms - escalated[oldest].escalated_ts_ms < cfg.window_ms:
+            if now_ms - escalated[oldest].escalated_ts_ms < max(cfg.window_ms, cfg.slow_window_ms):
                 break
             del escalated[oldest]
         forget_pairs(state.pairs, now_ms, cfg.pair_memory_ms)

@@ -123,9 +123,16 @@ def under_sextortion(inst: Instance, config: Any) -> None:
     rounds = int(inst.draw("rounds", rng.randint(2, 4)))
     escalation = config.escalation_window_ms
     messages = config.min_messages - 1 if short_messages else config.min_messages
+    per_week = max(1, math.ceil(config.slow_high) - 1)
+    escalated: list[int] = []  # when each full escalation started
     t = start
     for _ in range(rounds):
         for v in inst.minors(per_window, spread=True, bands=_TEENS):
+            recent = [ts for ts in escalated if ts > t - config.slow_window_ms]
+            if not short_messages and len(recent) >= per_week:  # wait out the week's count
+                t = recent[-per_week] + config.slow_window_ms + rng.randrange(HOUR_MS, 4 * HOUR_MS)
+            if not short_messages:
+                escalated.append(t)
             gap = max(1, escalation // (messages + 1))
             for k in range(messages):
                 media = True if k < config.min_media else None
@@ -226,7 +233,15 @@ STRATEGIES: Final[dict[str, tuple[Strategy, tuple[str, ...]]]] = {
     "minor_mass_add": (under_mass_add, ("high", "window_ms")),
     "sextortion_velocity": (
         under_sextortion,
-        ("high", "window_ms", "escalation_window_ms", "min_messages", "min_media"),
+        (
+            "high",
+            "window_ms",
+            "slow_high",
+            "slow_window_ms",
+            "escalation_window_ms",
+            "min_messages",
+            "min_media",
+        ),
     ),
     "minor_blocks_reports": (
         under_blocks_reports,

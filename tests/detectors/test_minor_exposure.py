@@ -73,16 +73,33 @@ def first_high(alerts: list[Alert]) -> Alert | None:
 # --- bursts: any declared age, judged by behaviour -----------------------------------------
 
 
-def test_an_anonymous_new_adult_is_high_at_the_fourth_minor() -> None:
-    # Each pending minor weighs 1, times 1.3 (anonymous) x 1.3 (new): 3 -> 5.07 >= 5 but three
-    # minors are held at MEDIUM (a parent's own children); 4 -> 6.76: HIGH.
+def test_an_anonymous_new_adult_nobody_answers_is_high_at_the_third_minor() -> None:
+    # Each waiting minor weighs 1, times 1.3 (anonymous) x 1.3 (new): 3 -> 5.07 >= 5. Three
+    # minors are held at MEDIUM when they could be a parent's own children: not for an
+    # anonymous account that none of them answered.
     x = adult("u-x", anonymous=True, created_ts_ms=T0 - HOUR)
     alerts = run([ev(MSG, x, k, T0 + i * 2 * MIN) for i, k in enumerate(kids(6))])
     high = first_high(alerts)
-    assert high is not None and high.minors_exposed == 4
-    assert [a.severity for a in alerts][:2] == [Severity.MEDIUM, Severity.HIGH]
+    assert high is not None and high.minors_exposed == 3
+    assert alerts[0] is high
     assert high.features["risk_factor"] == round(CFG.anonymous_factor * CFG.new_account_factor, 3)
     assert high.features["window_hours"] == 1.0
+
+
+def test_three_children_who_answer_or_a_verified_account_are_held_at_medium() -> None:
+    # Three under-13s, each 1 x 1.5: a verified new adult scores 5.85 >= 5, held at MEDIUM;
+    # the anonymous one (5.85 x 1.3) is HIGH while none answers, and held at MEDIUM again
+    # when the first child answered before the third was reached.
+    kids3 = kids(3, U13)
+    verified = adult("u-v", created_ts_ms=T0 - HOUR)
+    assert top(run([ev(MSG, verified, k, T0 + i * MIN) for i, k in enumerate(kids3)])) is (
+        Severity.MEDIUM
+    )
+    anon = adult("u-a", anonymous=True, created_ts_ms=T0 - HOUR)
+    dms = [ev(MSG, anon, k, T0 + i * MIN) for i, k in enumerate(kids3)]
+    assert top(run(dms)) is Severity.HIGH
+    answered = [*dms[:2], ev(MSG, kids3[0], anon, T0 + 90 * 1000), dms[2]]
+    assert top(run(answered)) is Severity.MEDIUM
 
 
 def test_a_declared_16_17_reaching_younger_children_is_judged_like_an_adult() -> None:
@@ -126,8 +143,9 @@ def test_the_same_claim_with_no_answers_and_pushback_is_high() -> None:
 
 
 def test_a_claim_backed_by_answers_keeps_the_peer_weights() -> None:
-    # The same ten DMs by a 13-15 to 13-15s, but eight answer within the hour: answered by
-    # most of them, the account behaves like a peer: 8 x 0.3 + 2 x 0.5 = 3.4 < 6, no HIGH.
+    # The same ten DMs by a 13-15 to 13-15s, but nine answer within the hour: answered by
+    # most of them (9 of the 11 it wrote to, the waiting eleventh counted against, >= 75%),
+    # the account behaves like a peer: 9 x 0.3 + 1 x 0.5 + 0.1 = 3.3 < 6, no HIGH.
     # With only two answers the claim is not backed: 2 x 0.6 + 8 x 1.0 = 9.2 >= 6, HIGH. Both
     # are judged at an eleventh DM 5 h later (0.1 while it waits), once every grace ran out.
     x = account("u-x", A13, created_ts_ms=OLD)
@@ -138,7 +156,7 @@ def test_a_claim_backed_by_answers_keeps_the_peer_weights() -> None:
     def answered_by(n: int) -> list[Event]:
         return [ev(MSG, v, x, T0 + i * 10 * MIN + 20 * MIN) for i, v in enumerate(victims[:n])]
 
-    backed = run(sent + answered_by(8) + tick)
+    backed = run(sent + answered_by(9) + tick)
     assert top(backed) in (None, Severity.MEDIUM)
     cold = run(sent + answered_by(2) + tick)
     assert top(cold) is Severity.HIGH
@@ -164,13 +182,94 @@ def test_two_minors_who_sent_images_then_blocked_are_enough_for_high() -> None:
     assert alerts[-1].features["risk_weighted_score"] == pytest.approx(want)
 
 
+def test_silence_is_assessed_on_the_accounts_next_event_once_it_has_lasted() -> None:
+    # A declared 16-17 DMs six 13-15s (one band apart) 5 min apart. While they wait each
+    # weighs 0.4: 2.4, below MEDIUM in every window. Nobody answers; two hours later the
+    # silence has lasted (peer grace), the claim is not backed, each is cold outreach (1.0):
+    # 6.0 >= 6 in the day window. Nothing re-scores an account without an event, so it shows
+    # at its next one: here one more message to the first of them, 3 h later.
+    x = account("u-x", A16, created_ts_ms=OLD)
+    victims = kids(6)
+    sent = [ev(MSG, x, v, T0 + i * 5 * MIN) for i, v in enumerate(victims)]
+    assert run(sent) == []
+    alerts = run([*sent, ev(MSG, x, victims[0], T0 + 3 * HOUR)])
+    assert [a.severity for a in alerts] == [Severity.HIGH]
+    assert alerts[0].features["minors_unanswered"] == 6
+    assert alerts[0].features["risk_weighted_score"] == pytest.approx(
+        6 * CFG.cold_unanswered_factor
+    )
+    assert alerts[0].trigger_ts_ms == T0 + 3 * HOUR
+
+
+def test_a_minor_band_declared_after_an_adult_one_is_a_lowered_claim() -> None:
+    # Signed up as 21+ a day ago, now declaring 13-15 and writing to 13-15s. By the claim
+    # alone they are peers (0.1 each while waiting: nothing). The adult sign-up makes the
+    # claim the adult's: each waiting minor weighs 1 x 1.3 (new) x 1.3 (claim lowered):
+    # 3 -> 5.07 (held at MEDIUM below four minors), 4 -> 6.76 >= 5: HIGH at the fourth.
+    born = T0 - DAY
+    signup = Event("x-signup", EventType.ACCOUNT_CREATED, born, adult("u-x", created_ts_ms=born))
+    x = account("u-x", A13, created_ts_ms=born)
+    dms = [ev(MSG, x, k, T0 + i * 2 * MIN) for i, k in enumerate(kids(5))]
+    assert top(run(dms)) is None
+    alerts = run([signup, *dms])
+    high = first_high(alerts)
+    assert high is not None and high.minors_exposed == 4
+    assert high.features["actor_declared_adult_before"] == 1
+    want = 4 * CFG.new_account_factor * CFG.lowered_claim_factor
+    assert high.features["risk_weighted_score"] == pytest.approx(round(want, 3))
+    # An adult sign-up of an account that stays adult is only remembered, never an alert.
+    grown = adult("u-y", created_ts_ms=born)
+    assert run([Event("y-signup", EventType.ACCOUNT_CREATED, born, grown)]) == []
+
+
+def test_images_both_ways_with_a_new_contact_weigh_at_any_declared_age() -> None:
+    # A declared 16-17 sends each of four 13-15s an image in its first message, an hour
+    # apart; each sends one back 10 min later. One band apart, answered: media back alone
+    # would weigh 1.25 each (at most 5.0 < 6 in the day window: MEDIUM). Images both ways
+    # within the hour of meeting ("send me yours") weigh 2.0 each: at the fourth first DM,
+    # 3 x 2.0 + 0.4 (waiting) = 6.4 >= 6, HIGH (three minors alone are held at MEDIUM).
+    x = account("u-x", A16, created_ts_ms=OLD)
+    victims = kids(4)
+    back = [ev(MSG, v, x, T0 + i * HOUR + 10 * MIN, media=True) for i, v in enumerate(victims)]
+
+    def sent(media: bool) -> list[Event]:
+        return [ev(MSG, x, v, T0 + i * HOUR, media=media) for i, v in enumerate(victims)]
+
+    assert top(run(sent(False) + back)) is Severity.MEDIUM
+    high = first_high(run(sent(True) + back))
+    assert high is not None and high.minors_exposed == 4
+    want = 3 * CFG.exchange_weight + CFG.near_pending_factor
+    assert high.features["risk_weighted_score"] == pytest.approx(want)
+
+
+def test_images_then_blocks_days_later_are_the_sextortion_sequence_too() -> None:
+    # An 18-20 and two 16-17s (near peers): each answers the first DM, sends images the next
+    # day (media later: 1.4 x 0.67), then blocks it. Two such minors are a finding although
+    # fewer than `min_minors` were reached: each weighs pushback + later media = 3.94; 7.88
+    # in the slow window (high 10) is MEDIUM, the first block alone (3.94 + 0.938) nothing.
+    x = account("u-x", AgeBand.AGE_18_20, created_ts_ms=OLD)
+    victims = kids(2, A16)
+    events: list[Event] = []
+    for i, v in enumerate(victims):
+        t = T0 + i * HOUR
+        events += [ev(MSG, x, v, t), ev(MSG, v, x, t + 5 * MIN)]
+        events += [ev(MSG, v, x, t + DAY, media=True), ev(BLOCK, v, x, t + 2 * DAY)]
+    alerts = run(events)
+    assert [a.severity for a in alerts] == [Severity.MEDIUM]
+    late = CFG.media_weight * CFG.late_media_factor
+    assert alerts[0].features["risk_weighted_score"] == pytest.approx(
+        round(2 * (CFG.pushback_weight + late), 3)
+    )
+
+
 # --- channels ---------------------------------------------------------------------------------
 
 
 def test_no_single_channel_crosses_but_together_they_do() -> None:
     # A verified, established adult: 4 first DMs alone weigh 4 (< 5, MEDIUM); 4 DMs, 4 contact
-    # adds and 4 group adds of different minors in an hour: (4 + 4) x 2.5 (all three channels)
-    # + 4 x 0.15 = 20.6 >= 2.5 x 5: CRITICAL. Two channels (DMs and adds only): 8 x 1.5 = 12.
+    # adds and 4 group adds of different minors in an hour (the room adds count as contacts
+    # next to private first contacts): (4 + 4 + 4) x 2.5 (all three channels) = 30 >= 2.5 x 5:
+    # CRITICAL. Two channels (DMs and adds only): 8 x 1.5 = 12.
     x = adult("u-x", created_ts_ms=OLD)
     dms, adds, rooms = kids(4, prefix="d"), kids(4, prefix="a"), kids(4, prefix="g")
     alone = run([ev(MSG, x, k, T0 + i * MIN) for i, k in enumerate(dms)])
@@ -181,7 +280,7 @@ def test_no_single_channel_crosses_but_together_they_do() -> None:
     alerts = run(mixed)
     assert top(alerts) is Severity.CRITICAL
     f = alerts[-1].features
-    assert f["risk_weighted_score"] == pytest.approx(20.6)
+    assert f["risk_weighted_score"] == pytest.approx(30.0)
     two = run(mixed[:8])
     assert two[-1].features["risk_weighted_score"] == pytest.approx(12.0)
     assert two[-1].features["channels_used"] == 2
@@ -194,6 +293,27 @@ def test_group_adds_alone_are_capped_a_teacher_adding_a_class_is_not_high() -> N
     alerts = run([ev(GADD, teacher, k, T0 + i * 20_000) for i, k in enumerate(kids(60, U13))])
     assert top(alerts) in (None, Severity.MEDIUM)
     assert all(a.features["risk_weighted_score"] <= CFG.group_only_cap for a in alerts)
+
+
+def test_room_adds_count_as_contacts_in_an_hour_that_also_has_first_messages() -> None:
+    # A verified adult: first DMs to two 13-15s, then three more added to a new group, all
+    # within 30 min. Rooms alone weigh 0.15 each (2 + 0.45: nothing); alongside two private
+    # first contacts of children in the same hour they count as contacts: 2 + 3 = 5 >= 5,
+    # HIGH at the fifth minor. The same five spread over three hours stay below (day window:
+    # 2.45 < 3.6), and the five added to rooms alone are a teacher's class.
+    x = adult("u-x", created_ts_ms=OLD)
+    five = kids(5)
+
+    def reach(gap: int) -> list[Event]:
+        dms = [ev(MSG, x, k, T0 + i * gap) for i, k in enumerate(five[:2])]
+        return dms + [ev(GADD, x, k, T0 + (2 + i) * gap) for i, k in enumerate(five[2:])]
+
+    high = first_high(run(reach(6 * MIN)))
+    assert high is not None and high.minors_exposed == 5
+    assert high.features["via_group_add"] == 3 and high.features["window_hours"] == 1
+    assert high.features["risk_weighted_score"] == pytest.approx(5.0)
+    assert run(reach(40 * MIN)) == []
+    assert top(run([ev(GADD, x, k, T0 + i * MIN) for i, k in enumerate(five)])) is None
 
 
 # --- who started, and what the minors did back ----------------------------------------------
@@ -211,6 +331,25 @@ def test_the_platforms_first_contact_false_is_not_a_start() -> None:
     x = adult("u-x", anonymous=True)
     events = [ev(MSG, x, k, T0 + i * MIN, first=False) for i, k in enumerate(kids(10))]
     assert run(events) == []
+
+
+def test_friends_who_write_to_it_back_a_teen_claim_whatever_the_flag_says() -> None:
+    # A declared 16-17 DMs eight 13-15s (one band apart); five answer, three never do. 5 of 8
+    # answered (< 75%): the claim is not backed, 5 x 0.6 + 3 x 1.0 = 6.0, HIGH in the day
+    # window (seen at its next message, once the silence lasted). Two older friendships
+    # (minors writing first, the platform saying they talked before) back it: each answer
+    # weighs a peer's 0.3 and each silence 0.75: 3.75, times 8 / (8 + 2) for the minors who
+    # started chats with it: 3.0 < 3.6, no alert.
+    x = account("u-x", A16, created_ts_ms=OLD)
+    victims = kids(8)
+    events = [ev(MSG, x, v, T0 + i * 5 * MIN) for i, v in enumerate(victims)]
+    events += [ev(MSG, v, x, T0 + 30 * MIN + i * MIN) for i, v in enumerate(victims[:5])]
+    events += [ev(MSG, x, victims[0], T0 + 4 * HOUR)]
+    high = first_high(run(events))
+    want = 5 * CFG.near_replied_factor + 3 * CFG.cold_unanswered_factor
+    assert high is not None and high.features["risk_weighted_score"] == pytest.approx(want)
+    friends = [ev(MSG, f, x, T0 - HOUR, first=False) for f in kids(2, A16, prefix="f")]
+    assert run(friends + events) == []
 
 
 def test_blocks_from_minors_it_never_wrote_to_do_not_count_blocks_after_its_contact_do() -> None:
@@ -234,14 +373,14 @@ def test_blocks_from_minors_it_never_wrote_to_do_not_count_blocks_after_its_cont
 
 def test_media_soon_after_its_first_message_then_blocks_is_the_sextortion_trace() -> None:
     # An 18-20 account and three 13-15s (not near peers): each sends media 10 min after the
-    # first message, 1.5 each: 4.5, MEDIUM (a tutor's pupils send photos of their homework).
+    # first message, 1.4 each: 4.2, MEDIUM (a tutor's pupils send photos of their homework).
     x = account("u-x", AgeBand.AGE_18_20, created_ts_ms=OLD)
     victims = kids(3)
     events = [ev(MSG, x, v, T0 + i * MIN) for i, v in enumerate(victims)]
     events += [ev(MSG, v, x, T0 + 10 * MIN + i * MIN, media=True) for i, v in enumerate(victims)]
     assert top(run(events)) is Severity.MEDIUM
     # Two of them then block it: at the first block the blocker weighs pushback + its media
-    # (3 + 1.5) and the others 1.5 each: 7.5 >= 5, HIGH with three minors reached (pushback
+    # (3 + 1.4) and the others 1.4 each: 7.2 >= 5, HIGH with three minors reached (pushback
     # lifts the four-minor floor of HIGH).
     events += [ev(BLOCK, v, x, T0 + 40 * MIN + i * MIN) for i, v in enumerate(victims[:2])]
     alerts = run(events)
@@ -255,8 +394,8 @@ def test_media_soon_after_its_first_message_then_blocks_is_the_sextortion_trace(
 
 
 def test_images_an_adult_sends_to_children_it_has_just_met_weigh_like_theirs() -> None:
-    # A verified adult whose first message to each of four 13-15s carries an image: 4 x 1.5
-    # = 6 >= 5, HIGH at the fourth. The same from a declared 13-15 to 13-15s (peers) is not
+    # A verified adult whose first message to each of four 13-15s carries an image: 4 x 1.4
+    # = 5.6 >= 5, HIGH at the fourth. The same from a declared 13-15 to 13-15s (peers) is not
     # this signal: 4 x 0.1 while they have not answered.
     x = adult("u-x", created_ts_ms=OLD)
     alerts = run([ev(MSG, x, k, T0 + i * MIN, media=True) for i, k in enumerate(kids(4))])
@@ -351,9 +490,9 @@ def test_expiry_forgets_everything_after_the_slow_window() -> None:
 
 def test_the_reason_names_channels_responses_and_the_threshold() -> None:
     x = adult("u-x", anonymous=True, created_ts_ms=T0 - HOUR)
-    alerts = run([ev(MSG, x, k, T0 + i * MIN) for i, k in enumerate(kids(4))])
+    alerts = run([ev(MSG, x, k, T0 + i * MIN) for i, k in enumerate(kids(3))])
     assert alerts[-1].reason.startswith("Adult (21+), anonymous, new account started contact")
-    assert "with 4 minors within 1 h (4 by direct message)" in alerts[-1].reason
+    assert "with 3 minors within 1 h (3 by direct message)" in alerts[-1].reason
     assert "high at 5" in alerts[-1].reason
 
 

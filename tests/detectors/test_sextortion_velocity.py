@@ -154,6 +154,23 @@ def test_escalations_older_than_the_window_are_forgotten() -> None:
     assert top(alerts) is Severity.MEDIUM  # m-a alone; m-b joins after m-a left the window
 
 
+def test_a_few_escalations_a_day_add_up_over_the_week() -> None:
+    # One 13-15 a day, 25 h apart: never two inside a day (nothing by the day's count). The
+    # week counts them: three are nothing yet, the fourth within 7 days reaches slow_high (4).
+    cfg = SextortionVelocityConfig()
+    days = [escalate(NEW_ADULT, minor(f"m-{d}", A13), T0 + d * 25 * HOUR) for d in range(4)]
+    assert run([e for day in days[:3] for e in day]) == []
+    alerts = run([e for day in days for e in day])
+    assert [a.severity for a in alerts] == [Severity.HIGH]
+    f = alerts[0].features
+    assert f["escalated_minors"] == cfg.slow_high and f["window_hours"] == 7 * 24
+    assert alerts[0].window_start_ms == T0
+    assert "to 4 minors (0 under 13) within 168 h" in alerts[0].reason
+    # The same four spread so that no seven days hold more than three: nothing.
+    spread = [escalate(NEW_ADULT, minor(f"m-{d}", A13), T0 + d * 60 * HOUR) for d in range(4)]
+    assert run([e for day in spread for e in day]) == []
+
+
 def test_state_round_trips_through_its_serialised_form() -> None:
     events = sorted(victims(NEW_ADULT, [U13, A13, A13, U13]), key=lambda e: (e.ts_ms, e.event_id))
     straight = run(events)
