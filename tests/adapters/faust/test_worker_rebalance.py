@@ -17,8 +17,8 @@ from streams import topics
 from streams.adapters.faust.app import GuardlineWorker, WorkerSettings
 from streams.adapters.faust.consumer import HeadGuardConsumer
 from streams.config import load_config
-from streams.pipeline.flush import detect
 from streams.pipeline.envelope import Packet, pack
+from streams.pipeline.flush import detect
 from tests.factories import T0, adult, message, minor
 
 
