@@ -6,8 +6,9 @@ its rows: a scalar `[key, value]`, a tuple `[key, *value]`, a `Row` `[key, *row]
 sorted list. A `Row` is a record stored as one flat list: the fields named in `row`, in that
 order, converted by their annotations (a bool as 0/1, a tuple or None as a list or null), a
 last field that is a dict written key then value(s), item by item. No detector writes its
-stored form by hand, so a field added to a declaration is the only change to the format
-(append new fields at the end and give them a default: older stored state still loads).
+stored form by hand. Changing a declaration changes the format: a new `DictState` slot is
+compatible (absent from older state, it loads empty); a `Row`'s layout is positional, so any
+change to it needs the detector's version bumped and older state read by a migration.
 """
 
 from __future__ import annotations
@@ -22,10 +23,6 @@ from streams.detectors.windows import DAY_MS
 from streams.model import Event
 
 V = TypeVar("V")
-
-
-def _annotations(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
 
 
 def _optional(hint: Any) -> Any:
@@ -73,7 +70,7 @@ class Row:
     def _plan(cls) -> None:
         if "_fields" in cls.__dict__:
             return
-        hints = _annotations(cls)
+        hints = typing.get_type_hints(cls)
         *head, last = cls.row
         cls._tail = None
         if typing.get_origin(hints[last]) is dict:
@@ -137,7 +134,7 @@ class DictState:
     def _plan(cls) -> list[tuple[str, str, str, Any]]:
         plan: list[tuple[str, str, str, Any]] | None = cls.__dict__.get("_slots")
         if plan is None:
-            hints = _annotations(cls)
+            hints = typing.get_type_hints(cls)
             plan = []
             for slot, short in cls.json_names.items():
                 hint = hints.get(slot)
