@@ -13,6 +13,7 @@ change to it needs the detector's version bumped and older state read by a migra
 
 from __future__ import annotations
 
+import operator
 import types
 import typing
 from collections.abc import Callable, Sequence
@@ -64,6 +65,8 @@ class Row:
     __slots__ = ()
     row: ClassVar[tuple[str, ...]]
     _fields: ClassVar[list[_Field]]
+    _head: ClassVar[Callable[[Any], tuple[Any, ...]]]  # the stored fields before the tail
+    _encode: ClassVar[list[tuple[int, Callable[[Any], Json]]]]  # where JSON needs a change
     _tail: ClassVar[tuple[str, int] | None]  # a last dict field: its name, values' width
 
     @classmethod
@@ -80,14 +83,19 @@ class Row:
         else:
             head.append(last)
         cls._fields = [_field(name, hints[name]) for name in head]
+        getter = operator.attrgetter(*head)
+        cls._head = getter if len(head) > 1 else lambda record: (getter(record),)
+        cls._encode = [(i, enc) for i, (_, enc, _) in enumerate(cls._fields) if enc is not None]
 
     def dump_row(self) -> list[Json]:
-        self._plan()
-        out = [
-            getattr(self, n) if enc is None else enc(getattr(self, n)) for n, enc, _ in self._fields
-        ]
-        if self._tail is not None:
-            name, width = self._tail
+        cls = type(self)
+        if "_fields" not in cls.__dict__:
+            cls._plan()
+        out = list(cls._head(self))
+        for i, enc in cls._encode:
+            out[i] = enc(out[i])
+        if cls._tail is not None:
+            name, width = cls._tail
             items: dict[str, Any] = getattr(self, name)
             if width == 1:
                 for key, value in items.items():
