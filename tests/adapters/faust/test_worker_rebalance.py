@@ -99,9 +99,8 @@ def test_a_flush_outliving_a_revoke_makes_no_runtime_for_the_revoked_partition(
         assert 3 in worker.runtimes
         flush_began = worker.revocations
         await worker._on_revoked(worker.app, {routed})
-        await detect(
-            worker.pipeline, 3, [], worker.port, flush_began
-        )  # the rest of a flush begun before the revoke
+        # The rest of a flush begun before the revoke:
+        await detect(worker.pipeline, 3, [], worker.port, flush_began)
         assert 3 not in worker.runtimes
 
     asyncio.run(scenario())
@@ -139,9 +138,8 @@ def test_records_collected_before_a_revoke_never_reach_the_new_runtime(
         await worker._on_assigned(worker.app, {routed})  # the partition comes back
         await detect(worker.pipeline, 3, [routed_record(3, 7)], worker.port, flush_began)
         assert 3 not in worker.runtimes  # nothing applied, no runtime made
-        await detect(
-            worker.pipeline, 3, [routed_record(3, 7)], worker.port, worker.revocations
-        )  # read again
+        read_again = [routed_record(3, 7)]
+        await detect(worker.pipeline, 3, read_again, worker.port, worker.revocations)
         assert len(worker.runtimes[3].buffer) == 1
 
     asyncio.run(scenario())
@@ -174,7 +172,6 @@ def test_routed_records_delivered_between_a_revoke_and_the_assignment_are_not_co
         await worker._agent(_Stream([routed_record(3, 1), routed_record(4, 2)]))
 
     asyncio.run(scenario())
-    assert {
-        p: [r[0] for r in rs] for p, rs in worker.inbox.records[topics.ROUTED.name].items()
-    } == {3: [1]}
+    collected = worker.inbox.records[topics.ROUTED.name]
+    assert {p: [r[0] for r in rs] for p, rs in collected.items()} == {3: [1]}
     assert worker.inbox.count == 1
