@@ -2,11 +2,11 @@
 
 Topics are lists of records per partition; a consumer position, the records handed on and not
 acked ("held"), the acked ones and the committed offsets are kept per (topic, partition), and
-commits follow `streams/pipeline/acks.py`. Each `poll` is what one flush of the Faust adapter
-does: the new records of both topics, the route stage, then the detect stage per routed
-partition, each step carried out by `stage.settle_*`; every effect is logged in order
-(`effects`), so tests can check what was sent, saved and acked before what. `crash` gives a new
-adapter on the same log, committed offsets and saved state, as a restarted worker would see
+commits follow `streams/pipeline/acks.py`. Each `poll` is one flush (`streams/pipeline/flush.py`,
+as on the Faust adapter): the new records of both topics, the route stage, then the detect
+stage per routed partition, each step carried out by `stage.settle_*`; every effect is logged in
+order (`effects`), so tests can check what was sent, saved and acked before what. `crash` gives a
+new adapter on the same log, committed offsets and saved state, as a restarted worker would see
 them. The in-memory effects never wait, so the settle coroutines run to their end at once,
 without an event loop. Used by the contract suite (tests/contract/), which also runs on Faust.
 """
@@ -23,8 +23,9 @@ from typing import Any, TypeVar
 from streams import topics
 from streams.config import GuardlineConfig
 from streams.pipeline.acks import commit_point
+from streams.pipeline.flush import flush
 from streams.pipeline.ports import Outgoing, Rebalance, Record
-from streams.pipeline.stage import Pipeline, settle_detect, settle_route
+from streams.pipeline.stage import Pipeline
 
 R = TypeVar("R")
 TopicPartition = tuple[str, int]
@@ -177,21 +178,20 @@ class MemoryAdapter:
 
     def poll(self, *, heartbeats: bool = False) -> int:
         """One flush: the new records of both topics; returns how many were taken."""
-        pipeline = self.pipeline
-        revocations = pipeline.revocations
-        events, routed = self._take(topics.EVENTS.name), self._take(topics.ROUTED.name)
-        step = pipeline.route(events, heartbeats=heartbeats, caught_up=self._caught_up)
-        run_now(settle_route(pipeline, step, self))
-        for partition, records in routed.items():
-            detect = pipeline.detect(partition, records, revocations)
-            if detect is not None:
-                run_now(settle_detect(pipeline, detect, self))
-        for partition in set(pipeline.runtimes) - set(routed):
-            detect = pipeline.detect(partition, [], revocations)
-            if detect is not None:
-                run_now(settle_detect(pipeline, detect, self))
+        revocations = self.pipeline.revocations
+        batches = {name: self._take(name) for name in (topics.EVENTS.name, topics.ROUTED.name)}
+        run_now(
+            flush(
+                self.pipeline,
+                batches,
+                self,
+                revocations=revocations,
+                heartbeats=heartbeats,
+                caught_up=self._caught_up,
+            )
+        )
         self.commit()
-        return sum(len(r) for r in events.values()) + sum(len(r) for r in routed.values())
+        return sum(len(records) for batch in batches.values() for records in batch.values())
 
     def commit(self) -> None:
         committed = self.log.committed

@@ -55,10 +55,17 @@ from streams.detectors.contacts import (
     LIFECYCLE_TYPES,
     reaches_minor,
 )
-from streams.detectors.contract import UNCHANGED, DetectorBase, Finding, Json, Outcome, severity_for
-from streams.detectors.state import deletion_from_json, deletion_json, touch
+from streams.detectors.contract import (
+    CHANGED,
+    UNCHANGED,
+    DetectorBase,
+    Finding,
+    Outcome,
+    severity_for,
+)
+from streams.detectors.device_accounts import CarriedAccount, DeviceAccounts
 from streams.detectors.subjects import device_key, ip_key
-from streams.detectors.windows import DAY_MS, HOUR_MS, drop_idle
+from streams.detectors.windows import DAY_MS, HOUR_MS
 from streams.detectors.wording import capped
 from streams.model import Event, EventType, Severity, Subject, SubjectKind
 
@@ -82,49 +89,24 @@ class AnonymousChurnConfig:
     evidence_cap: int = 50
 
 
-class _Account:
-    """What one device or IP remembers of one account it carried."""
+class ChurnAccount(CarriedAccount[str]):
+    """What one device or IP remembers of one account it carried (minor -> event id of its
+    first contact here)."""
 
-    __slots__ = ("anonymous", "created_ms", "deleted", "last_ms", "minors")
-
-    def __init__(self, last_ms: int, created_ms: int | None, anonymous: bool) -> None:
-        self.last_ms = last_ms  # event time of the last material change (expiry order)
-        self.created_ms = created_ms
-        self.anonymous = anonymous
-        self.deleted: tuple[int, str] | None = None  # (event time, event id) of the deletion
-        self.minors: dict[str, str] = {}  # minor -> event id of its first contact here
+    __slots__ = ()
+    row: ClassVar = ("last_ms", "created_ms", "anonymous", "deleted", "minors")
+    minors: dict[str, str]
 
 
-class ChurnState:
+class ChurnState(DeviceAccounts[ChurnAccount]):
     """Per device (or IP): candidate accounts, oldest material change first."""
 
-    __slots__ = ("accounts",)
+    __slots__ = ()
+    json_names: ClassVar = {"accounts": "a"}
+    accounts: dict[str, ChurnAccount]
 
-    def __init__(self) -> None:
-        self.accounts: dict[str, _Account] = {}
-
-    def dump(self) -> Json:
-        return {
-            "a": [
-                [aid, a.last_ms, a.created_ms, int(a.anonymous), deletion_json(a.deleted)]
-                + [x for kv in a.minors.items() for x in kv]
-                for aid, a in self.accounts.items()
-            ]
-        }
-
-    @classmethod
-    def load(cls, data: Json) -> ChurnState:
-        state = cls()
-        for aid, last_ms, created_ms, anonymous, deleted, *minors in data["a"]:
-            account = _Account(
-                int(last_ms), None if created_ms is None else int(created_ms), bool(anonymous)
-            )
-            account.deleted = deletion_from_json(deleted)
-            account.minors = {
-                str(m): str(e) for m, e in zip(minors[::2], minors[1::2], strict=True)
-            }
-            state.accounts[str(aid)] = account
-        return state
+    def new_account(self, now_ms: int, created_ms: int | None, anonymous: bool) -> ChurnAccount:
+        return ChurnAccount(now_ms, created_ms, anonymous)
 
 
 class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
@@ -149,42 +131,26 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
 
     def step(self, state: ChurnState, subject: Subject, event: Event) -> Outcome:
         self.expire(state, event.ts_ms)
+        cfg = self.config
         actor = event.actor
         if event.type is ACCOUNT_CREATED:
-            if actor.id in state.accounts:
-                return UNCHANGED
-            touch(
-                state.accounts,
-                actor.id,
-                _Account(event.ts_ms, event.ts_ms, actor.anonymous),
-                self.config.max_accounts,
-            )
-            return Outcome(changed=True)
+            return CHANGED if state.created(event, cfg.max_accounts) else UNCHANGED
         if event.type is ACCOUNT_DELETED:
             return self._deleted(state, subject, event)
-        target = event.target  # routing let only contacts with a minor through
-        if target is None:
+        if event.target is None:  # routing let only contacts with a minor through
             return UNCHANGED
-        account = state.accounts.get(actor.id)
+        created = actor.created_ts_ms
+        recent = created is not None and event.ts_ms - created <= cfg.max_lifetime_ms
+        account = state.reached(
+            event,
+            event.event_id,
+            max_accounts=cfg.max_accounts,
+            max_minors=cfg.max_minors_per_account,
+            admit=actor.anonymous or recent,  # a family's long-lived accounts cost no state
+        )
         if account is None:
-            created = actor.created_ts_ms
-            recent = created is not None and event.ts_ms - created <= self.config.max_lifetime_ms
-            if not (actor.anonymous or recent):
-                return UNCHANGED
-            account = _Account(event.ts_ms, created, actor.anonymous)
-        elif (
-            account.deleted is not None
-            or target.id in account.minors
-            or len(account.minors) >= self.config.max_minors_per_account
-        ):
             return UNCHANGED
-        account.minors[target.id] = event.event_id
-        account.anonymous = account.anonymous or actor.anonymous
-        if account.created_ms is None:
-            account.created_ms = actor.created_ts_ms
-        account.last_ms = event.ts_ms
-        touch(state.accounts, actor.id, account, self.config.max_accounts)
-        if len(account.minors) < self.config.ring_min_minors:
+        if len(account.minors) < cfg.ring_min_minors:
             return Outcome(changed=True)
         return Outcome(changed=True, finding=self._assess(state, subject, event))
 
@@ -204,18 +170,16 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
             return Outcome(changed=True)
         account.anonymous = account.anonymous or actor.anonymous
         account.created_ms = created
-        account.deleted = (event.ts_ms, event.event_id)
-        account.last_ms = event.ts_ms
-        touch(state.accounts, actor.id, account, self.config.max_accounts)
+        state.mark_deleted(account, event, cfg.max_accounts)
         return Outcome(changed=True, finding=self._assess(state, subject, event))
 
-    def _new(self, account: _Account, now_ms: int) -> bool:
+    def _new(self, account: ChurnAccount, now_ms: int) -> bool:
         created = account.created_ms
         return created is not None and now_ms - created <= self.config.max_lifetime_ms
 
     def _ring(
         self, state: ChurnState, subject: Subject, now: int
-    ) -> tuple[Severity | None, list[tuple[str, _Account]], int]:
+    ) -> tuple[Severity | None, list[tuple[str, ChurnAccount]], int]:
         """The live-ring path: its severity, its accounts and how many victims they share."""
         cfg = self.config
         ring = [
@@ -303,7 +267,7 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
         subject: Subject,
         event: Event,
         severity: Severity,
-        ring: list[tuple[str, _Account]],
+        ring: list[tuple[str, ChurnAccount]],
         shared: int,
     ) -> Finding:
         cfg = self.config
@@ -346,7 +310,5 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
 
     def expire(self, state: ChurnState, now_ms: int) -> bool:
         """Also called before every step, so results never depend on when cleanup ran."""
-        cutoff = now_ms - self.config.window_ms
-        accounts = state.accounts
-        drop_idle(accounts, cutoff)
-        return not accounts
+        state.forget_idle(now_ms - self.config.window_ms)
+        return not state.accounts

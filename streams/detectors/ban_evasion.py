@@ -43,10 +43,17 @@ from streams.detectors.contacts import (
     LIFECYCLE_TYPES,
     reaches_minor,
 )
-from streams.detectors.contract import UNCHANGED, DetectorBase, Finding, Json, Outcome, severity_for
-from streams.detectors.state import deletion_from_json, deletion_json, touch
+from streams.detectors.contract import (
+    CHANGED,
+    UNCHANGED,
+    DetectorBase,
+    Finding,
+    Outcome,
+    severity_for,
+)
+from streams.detectors.device_accounts import CarriedAccount, DeviceAccounts
 from streams.detectors.subjects import device_key
-from streams.detectors.windows import DAY_MS, HOUR_MS, drop_before, drop_idle
+from streams.detectors.windows import DAY_MS, HOUR_MS, drop_before
 from streams.detectors.wording import capped, describe_age
 from streams.model import MINOR_BANDS, Event, EventType, Severity, Subject, SubjectKind
 
@@ -63,52 +70,26 @@ class BanEvasionConfig:
     evidence_cap: int = 50
 
 
-class _Account:
-    """What one device remembers of one account used on it."""
+class EvasionAccount(CarriedAccount[tuple[int, str]]):
+    """What one device remembers of one account used on it (minor -> (first contact here,
+    event id))."""
 
-    __slots__ = ("created_ms", "deleted", "first_ms", "last_ms", "minors")
-
-    def __init__(self, now_ms: int, created_ms: int | None) -> None:
-        self.first_ms = now_ms  # first seen on this device
-        self.last_ms = now_ms  # last material change (expiry order)
-        self.created_ms = created_ms
-        self.deleted: tuple[int, str] | None = None  # (event time, event id) of the deletion
-        self.minors: dict[str, tuple[int, str]] = {}  # minor -> (first contact here, event id)
+    __slots__ = ()
+    row: ClassVar = ("first_ms", "last_ms", "created_ms", "deleted", "minors")
+    minors: dict[str, tuple[int, str]]
 
 
-class EvasionState:
+class EvasionState(DeviceAccounts[EvasionAccount]):
     """Per device: accounts, oldest material change first, and which deleted ones declared a
     minor age band when they were deleted (a child re-registering declares its band again)."""
 
-    __slots__ = ("accounts", "minor_claims")
+    __slots__ = ("minor_claims",)
+    json_names: ClassVar = {"accounts": "a", "minor_claims": "m"}  # "m": since 1.1.0
+    accounts: dict[str, EvasionAccount]
+    minor_claims: set[str]
 
-    def __init__(self) -> None:
-        self.accounts: dict[str, _Account] = {}
-        self.minor_claims: set[str] = set()
-
-    def dump(self) -> Json:
-        return {
-            "a": [
-                [aid, a.first_ms, a.last_ms, a.created_ms, deletion_json(a.deleted)]
-                + [x for m, (ts, eid) in a.minors.items() for x in (m, ts, eid)]
-                for aid, a in self.accounts.items()
-            ],
-            "m": sorted(self.minor_claims),
-        }
-
-    @classmethod
-    def load(cls, data: Json) -> EvasionState:
-        state = cls()
-        for aid, first_ms, last_ms, created_ms, deleted, *flat in data["a"]:
-            account = _Account(int(first_ms), None if created_ms is None else int(created_ms))
-            account.last_ms = int(last_ms)
-            account.deleted = deletion_from_json(deleted)
-            account.minors = {
-                str(flat[i]): (int(flat[i + 1]), str(flat[i + 2])) for i in range(0, len(flat), 3)
-            }
-            state.accounts[str(aid)] = account
-        state.minor_claims = {str(aid) for aid in data.get("m", ())}  # absent before 1.1.0
-        return state
+    def new_account(self, now_ms: int, created_ms: int | None, anonymous: bool) -> EvasionAccount:
+        return EvasionAccount(now_ms, created_ms, anonymous)
 
 
 class BanEvasionDetector(DetectorBase[BanEvasionConfig, EvasionState]):
@@ -128,55 +109,40 @@ class BanEvasionDetector(DetectorBase[BanEvasionConfig, EvasionState]):
 
     def step(self, state: EvasionState, subject: Subject, event: Event) -> Outcome:
         self.expire(state, event.ts_ms)
+        cfg = self.config
         actor = event.actor
-        account = state.accounts.get(actor.id)
         if event.type is ACCOUNT_CREATED:
-            if account is not None:
-                return UNCHANGED
-            touch(
-                state.accounts,
-                actor.id,
-                _Account(event.ts_ms, event.ts_ms),
-                self.config.max_accounts,
-            )
-            return Outcome(changed=True)
+            return CHANGED if state.created(event, cfg.max_accounts) else UNCHANGED
         if event.type is ACCOUNT_DELETED:
+            account = state.accounts.get(actor.id)
             if account is None or account.deleted is not None:
                 return UNCHANGED
             if not account.minors:
                 del state.accounts[actor.id]  # reached no minor here: nothing to come back to
-                return Outcome(changed=True)
-            account.deleted = (event.ts_ms, event.event_id)
-            account.last_ms = event.ts_ms
+                return CHANGED
             if actor.age_band in MINOR_BANDS:
                 state.minor_claims.add(actor.id)
-            touch(state.accounts, actor.id, account, self.config.max_accounts)
-            return Outcome(changed=True)
-        target = event.target  # routing let only contacts with a minor through
-        if target is None:
+            state.mark_deleted(account, event, cfg.max_accounts)
+            return CHANGED
+        if event.target is None:  # routing let only contacts with a minor through
             return UNCHANGED
+        account = state.reached(
+            event,
+            (event.ts_ms, event.event_id),
+            max_accounts=cfg.max_accounts,
+            max_minors=cfg.max_minors_per_account,
+        )
         if account is None:
-            account = _Account(event.ts_ms, actor.created_ts_ms)
-        elif (
-            account.deleted is not None
-            or target.id in account.minors
-            or len(account.minors) >= self.config.max_minors_per_account
-        ):
             return UNCHANGED
-        if account.created_ms is None:
-            account.created_ms = actor.created_ts_ms
-        account.minors[target.id] = (event.ts_ms, event.event_id)
-        account.last_ms = event.ts_ms
-        touch(state.accounts, actor.id, account, self.config.max_accounts)
         return Outcome(changed=True, finding=self._assess(state, subject.id, account, event))
 
-    def _is_new(self, account: _Account, deleted_ms: int) -> bool:
+    def _is_new(self, account: EvasionAccount, deleted_ms: int) -> bool:
         if account.created_ms is not None:
             return account.created_ms >= deleted_ms - self.config.new_account_grace_ms
         return account.first_ms > deleted_ms
 
     def _assess(
-        self, state: EvasionState, device: str, account: _Account, event: Event
+        self, state: EvasionState, device: str, account: EvasionAccount, event: Event
     ) -> Finding | None:
         cfg = self.config
         now = event.ts_ms
@@ -192,7 +158,7 @@ class BanEvasionDetector(DetectorBase[BanEvasionConfig, EvasionState]):
         if not any(target.id in old.minors for _, old in olds):
             return None  # this contact did not add to the overlap: nothing new to say
         firsts: dict[str, tuple[int, str]] = {}  # shared minor -> the deleted account's contact
-        sources: list[tuple[str, _Account]] = []
+        sources: list[tuple[str, EvasionAccount]] = []
         for aid, old in olds:
             common = account.minors.keys() & old.minors.keys()
             if common:
@@ -262,8 +228,8 @@ class BanEvasionDetector(DetectorBase[BanEvasionConfig, EvasionState]):
     def expire(self, state: EvasionState, now_ms: int) -> bool:
         """Also called before every step, so results never depend on when cleanup ran."""
         cutoff = now_ms - self.config.memory_ms
+        state.forget_idle(cutoff)
         accounts = state.accounts
-        drop_idle(accounts, cutoff)
         # A live account's minors age out one by one (a deleted account's stay with it until
         # the deletion itself is forgotten): without this, an account that keeps reaching a new
         # minor every few days would keep every minor it ever reached, up to the cap.

@@ -32,11 +32,10 @@ from streams.detectors.contract import (
     UNCHANGED,
     DetectorBase,
     Finding,
-    Json,
     Outcome,
     severity_for,
 )
-from streams.detectors.state import forget_pairs, is_first_contact, remember_pair
+from streams.detectors.state import DictState, Row, forget_pairs, is_first_contact, remember_pair
 from streams.detectors.subjects import account_key
 from streams.detectors.windows import DAY_MS, HOUR_MS, MINUTE_MS
 from streams.detectors.wording import capped, describe_age, span_words
@@ -64,7 +63,7 @@ class SextortionVelocityConfig:
     evidence_cap: int = 50
 
 
-class Chat:
+class Chat(Row):
     """One new chat with a minor, from the account's first message to it."""
 
     __slots__ = (
@@ -76,8 +75,24 @@ class Chat:
         "messages",
         "u13",
     )
+    row: ClassVar = (
+        "first_ts_ms",
+        "first_event_id",
+        "u13",
+        "messages",
+        "media",
+        "escalated_ts_ms",
+        "escalated_event_id",
+    )
+    first_ts_ms: int
+    first_event_id: str
+    u13: bool
+    messages: int
+    media: int
+    escalated_ts_ms: int
+    escalated_event_id: str
 
-    def __init__(self, first_ts_ms: int, first_event_id: str, u13: bool) -> None:
+    def __init__(self, first_ts_ms: int = 0, first_event_id: str = "", u13: bool = False) -> None:
         self.first_ts_ms = first_ts_ms
         self.first_event_id = first_event_id
         self.u13 = u13
@@ -86,60 +101,21 @@ class Chat:
         self.escalated_ts_ms = 0  # 0 while the chat has not escalated
         self.escalated_event_id = ""
 
-    def dump(self) -> list[object]:
-        return [
-            self.first_ts_ms,
-            self.first_event_id,
-            int(self.u13),
-            self.messages,
-            self.media,
-            self.escalated_ts_ms,
-            self.escalated_event_id,
-        ]
 
-    @classmethod
-    def load(cls, data: list[Json]) -> Chat:
-        first_ts, first_eid, u13, messages, media, escalated_ts, escalated_eid = data
-        chat = cls(int(first_ts), str(first_eid), bool(u13))
-        chat.messages, chat.media = int(messages), int(media)
-        chat.escalated_ts_ms, chat.escalated_event_id = int(escalated_ts), str(escalated_eid)
-        return chat
-
-
-class VelocityState:
+class VelocityState(DictState):
     """Per-account memory: minors messaged (by day of last message), new chats still inside
     their escalation window, and chats that escalated inside the counting window.
 
     `open` is ordered by first message and `escalated` by escalation time, so expiry pops
-    from the front of each.
+    from the front of each. An escalated chat still open is stored once (`shared`).
     """
 
     __slots__ = ("escalated", "open", "pairs")
-
-    def __init__(self) -> None:
-        self.pairs: dict[str, int] = {}
-        self.open: dict[str, Chat] = {}
-        self.escalated: dict[str, Chat] = {}
-
-    def dump(self) -> Json:
-        """An escalated chat still open is written once, and referenced by its id alone."""
-        return {
-            "p": [[k, v] for k, v in self.pairs.items()],
-            "o": [[k, *c.dump()] for k, c in self.open.items()],
-            "e": [
-                [k] if self.open.get(k) is c else [k, *c.dump()] for k, c in self.escalated.items()
-            ],
-        }
-
-    @classmethod
-    def load(cls, data: Json) -> VelocityState:
-        state = cls()
-        state.pairs = {k: int(v) for k, v in data["p"]}
-        state.open = {row[0]: Chat.load(row[1:]) for row in data["o"]}
-        state.escalated = {
-            row[0]: state.open[row[0]] if len(row) == 1 else Chat.load(row[1:]) for row in data["e"]
-        }
-        return state
+    json_names: ClassVar = {"pairs": "p", "open": "o", "escalated": "e"}
+    shared: ClassVar = {"escalated": "open"}
+    pairs: dict[str, int]
+    open: dict[str, Chat]
+    escalated: dict[str, Chat]
 
 
 _MESSAGES = frozenset({EventType.MESSAGE_SENT})

@@ -1,8 +1,23 @@
-"""Per-subject state: dicts in event-time order, the day-granular pair memory, stored forms."""
+"""Per-subject state: its stored form, declared once; dicts in event-time order; pair memory.
+
+A detector's state is a `DictState`: dicts (and sets) named in `json_names` with the short
+name each is stored under, their types in the class's annotations. What a dict holds decides
+its rows: a scalar `[key, value]`, a tuple `[key, *value]`, a `Row` `[key, *row]`; a set is a
+sorted list. A `Row` is a record stored as one flat list: the fields named in `row`, in that
+order, converted by their annotations (a bool as 0/1, a tuple or None as a list or null), a
+last field that is a dict written key then value(s), item by item. No detector writes its
+stored form by hand. Changing a declaration changes the format: a new `DictState` slot is
+compatible (absent from older state, it loads empty); a `Row`'s layout is positional, so any
+change to it needs the detector's version bumped and older state read by a migration.
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar, Self, TypeVar
+import operator
+import types
+import typing
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Self, TypeVar
 
 from streams.detectors.contract import Json
 from streams.detectors.windows import DAY_MS
@@ -11,35 +26,178 @@ from streams.model import Event
 V = TypeVar("V")
 
 
+def _optional(hint: Any) -> Any:
+    """`X` of `X | None`, else `hint` itself."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return hint
+
+
+def _is_row(hint: Any) -> bool:
+    return isinstance(hint, type) and issubclass(hint, Row)
+
+
+_Field = tuple[str, Callable[[Any], Json] | None, Callable[[Json], Any] | None]
+
+
+def _field(name: str, hint: Any) -> _Field:
+    """A field's (name, to JSON, from JSON); None where JSON keeps the value as it is."""
+    hint = _optional(hint)
+    if hint is bool:
+        return name, int, bool
+    if typing.get_origin(hint) is tuple:
+        return (
+            name,
+            lambda v: None if v is None else list(v),
+            lambda v: None if v is None else tuple(v),
+        )
+    return name, None, None
+
+
+class Row:
+    """A record stored as one flat list (see the module): `row` names the stored fields.
+
+    Built empty (`cls()`) before a load sets its stored fields, so fields not stored keep
+    their defaults."""
+
+    __slots__ = ()
+    row: ClassVar[tuple[str, ...]]
+    _fields: ClassVar[list[_Field]]
+    _head: ClassVar[Callable[[Any], tuple[Any, ...]]]  # the stored fields before the tail
+    _encode: ClassVar[list[tuple[int, Callable[[Any], Json]]]]  # where JSON needs a change
+    _tail: ClassVar[tuple[str, int] | None]  # a last dict field: its name, values' width
+
+    @classmethod
+    def _plan(cls) -> None:
+        if "_fields" in cls.__dict__:
+            return
+        hints = typing.get_type_hints(cls)
+        *head, last = cls.row
+        cls._tail = None
+        if typing.get_origin(hints[last]) is dict:
+            value = typing.get_args(hints[last])[1]
+            width = len(typing.get_args(value)) if typing.get_origin(value) is tuple else 1
+            cls._tail = (last, width)
+        else:
+            head.append(last)
+        cls._fields = [_field(name, hints[name]) for name in head]
+        getter = operator.attrgetter(*head)
+        cls._head = getter if len(head) > 1 else lambda record: (getter(record),)
+        cls._encode = [(i, enc) for i, (_, enc, _) in enumerate(cls._fields) if enc is not None]
+
+    def dump_row(self) -> list[Json]:
+        cls = type(self)
+        if "_fields" not in cls.__dict__:
+            cls._plan()
+        out = list(cls._head(self))
+        for i, enc in cls._encode:
+            out[i] = enc(out[i])
+        if cls._tail is not None:
+            name, width = cls._tail
+            items: dict[str, Any] = getattr(self, name)
+            if width == 1:
+                for key, value in items.items():
+                    out += (key, value)
+            else:
+                for key, value in items.items():
+                    out.append(key)
+                    out += value
+        return out
+
+    @classmethod
+    def load_row(cls, data: Sequence[Json]) -> Self:
+        cls._plan()
+        record = cls()
+        fields = cls._fields
+        for (name, _, dec), value in zip(fields, data, strict=False):
+            setattr(record, name, value if dec is None else dec(value))
+        if cls._tail is not None:
+            name, width = cls._tail
+            flat = data[len(fields) :]
+            if width == 1:
+                items = dict(zip(flat[::2], flat[1::2], strict=True))
+            else:
+                step = width + 1
+                items = {flat[i]: tuple(flat[i + 1 : i + step]) for i in range(0, len(flat), step)}
+            setattr(record, name, items)
+        return record
+
+
 class DictState:
-    """State made of dicts kept in event-time order, one per slot, each dumped as rows
-    `[key, value]` (or `[key, *value]` for a tuple value) under the short JSON name the
-    subclass gives it in `json_names`: {"slot": "s", ...}."""
+    """State made of dicts (and sets), stored under the short JSON names the subclass gives
+    them in `json_names` ({"slot": "s", ...}), rows as the module says.
+
+    `shared` ({"slot": "other"}) stores a value that is also `other`'s under the same key as
+    `[key]` alone, and loads it as that same object (`other` must come first in
+    `json_names`)."""
 
     __slots__ = ()
     json_names: ClassVar[dict[str, str]]
+    shared: ClassVar[dict[str, str]] = {}
+    _slots: ClassVar[list[tuple[str, str, str, Any]]]  # slot, short name, kind, row type
+
+    @classmethod
+    def _plan(cls) -> list[tuple[str, str, str, Any]]:
+        plan: list[tuple[str, str, str, Any]] | None = cls.__dict__.get("_slots")
+        if plan is None:
+            hints = typing.get_type_hints(cls)
+            plan = []
+            for slot, short in cls.json_names.items():
+                hint = hints.get(slot)
+                origin = typing.get_origin(hint)
+                value = typing.get_args(hint)[1] if origin is dict else None
+                if origin is set:
+                    plan.append((slot, short, "set", None))
+                elif _is_row(value):
+                    plan.append((slot, short, "rows", value))
+                else:
+                    plan.append((slot, short, "plain", None))
+            cls._slots = plan
+        return plan
 
     def __init__(self) -> None:
-        for slot in self.json_names:
-            setattr(self, slot, {})
+        for slot, _short, kind, _row in self._plan():
+            setattr(self, slot, set() if kind == "set" else {})
 
     def dump(self) -> Json:
-        return {
-            short: [
-                [key, *value] if isinstance(value, tuple) else [key, value]
-                for key, value in getattr(self, slot).items()
-            ]
-            for slot, short in self.json_names.items()
-        }
+        out: dict[str, Json] = {}
+        shared = self.shared
+        for slot, short, kind, _row in self._plan():
+            entries = getattr(self, slot)
+            if kind == "plain":
+                out[short] = [
+                    [key, *value] if isinstance(value, tuple) else [key, value]
+                    for key, value in entries.items()
+                ]
+            elif kind == "set":
+                out[short] = sorted(entries)
+            elif slot in shared:
+                other = getattr(self, shared[slot])
+                out[short] = [
+                    [key] if other.get(key) is value else [key, *value.dump_row()]
+                    for key, value in entries.items()
+                ]
+            else:
+                out[short] = [[key, *value.dump_row()] for key, value in entries.items()]
+        return out
 
     @classmethod
     def load(cls, data: Json) -> Self:
         state = cls()
-        for slot, short in cls.json_names.items():
+        for slot, short, kind, row in cls._plan():
             rows = data.get(short, ())  # a slot added since this state was written
-            setattr(
-                state, slot, {row[0]: row[1] if len(row) == 2 else tuple(row[1:]) for row in rows}
-            )
+            if kind == "plain":
+                value: Any = {r[0]: r[1] if len(r) == 2 else tuple(r[1:]) for r in rows}
+            elif kind == "set":
+                value = set(rows)
+            elif slot in cls.shared:
+                other = getattr(state, cls.shared[slot])
+                value = {r[0]: other[r[0]] if len(r) == 1 else row.load_row(r[1:]) for r in rows}
+            else:
+                value = {r[0]: row.load_row(r[1:]) for r in rows}
+            setattr(state, slot, value)
         return state
 
 
@@ -90,12 +248,3 @@ def is_first_contact(event: Event, last_day: int | None) -> bool:
     A pair forgotten by the memory counts as new again: the flag-less platform's blind spot.
     """
     return event.first_contact if event.first_contact is not None else last_day is None
-
-
-def deletion_json(deleted: tuple[int, str] | None) -> list[object] | None:
-    """An account's (event time, event id) of deletion, as stored."""
-    return None if deleted is None else [deleted[0], deleted[1]]
-
-
-def deletion_from_json(data: Json) -> tuple[int, str] | None:
-    return None if data is None else (int(data[0]), str(data[1]))

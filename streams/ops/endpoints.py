@@ -127,6 +127,17 @@ class BrokerProbe:
             return False
 
 
+def serve(host: str, port: int, metrics: Callable[[], bytes], ready: Readiness) -> Endpoints:
+    """Start the endpoints; an address that cannot be served is one line, not a traceback."""
+    try:
+        return Endpoints(host, port, metrics, ready).start()
+    except OSError as err:
+        raise SystemExit(
+            f"error: cannot serve metrics on {host}:{port} ({err.strerror}); choose another "
+            "address with --metrics-host/--metrics-port (0 = any free port)"
+        ) from err
+
+
 def readiness(owned: Callable[[], Sequence[int]], broker_up: Callable[[], bool]) -> Readiness:
     """Ready = at least one input partition assigned AND the broker reachable."""
 

@@ -1,12 +1,15 @@
-"""A worker's running totals as a small JSON file (`guardline worker --stats-file`).
+"""Small files a worker writes for whoever started it: its ready file and its running totals.
 
-The bench and the resilience tests poll it (how many events a worker has read, routed and
-applied, and when); the worker rewrites it atomically, so a reader never sees half a file.
+The ready file (`guardline worker --ready-file`) lists the input partitions assigned; the demo,
+tests and bench wait on it (`launcher.wait_ready`). The totals (`--stats-file`: how many events
+a worker has read, routed and applied, and when) are polled by the bench and the resilience
+tests. Both are rewritten atomically, so a reader never sees half a file.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,13 @@ def write_stats(path: Path, stats: dict[str, Any]) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(stats))
     tmp.replace(path)
+
+
+def write_ready(path: Path, partitions: Iterable[int]) -> None:
+    """Whole or not at all: a reader polling for the file must never see it empty."""
+    part = path.with_name(path.name + ".part")
+    part.write_text(",".join(map(str, partitions)) + "\n")
+    part.replace(path)
 
 
 def read_stats(path: Path) -> dict[str, Any]:

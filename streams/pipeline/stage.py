@@ -117,6 +117,13 @@ class Pipeline(Generic[T]):
                 self.owned_routed.discard(partition)
                 self.runtimes.pop(partition, None)
 
+    def collects(self, topic: str, partition: int) -> bool:
+        """Whether a record fetched now is collected for the next flush. Not a routed record
+        of a partition this worker does not own (fetched before a revoke, delivered after it):
+        its owner reads it again from the committed offset, and applied here, ahead of the
+        records before it, it would make an event still waiting there late (skipped)."""
+        return topic != topics.ROUTED.name or partition in self.owned_routed
+
     # --- stage 1: route ----------------------------------------------------------------------
 
     def route(

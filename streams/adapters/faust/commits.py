@@ -15,9 +15,13 @@ what it re-reads was handed on before, so the engine's per-subject high-water ma
 
 from __future__ import annotations
 
+import logging
+import time
 from collections import defaultdict
-from collections.abc import Hashable, Iterable
+from collections.abc import Container, Hashable, Iterable
 from typing import Any
+
+log = logging.getLogger("guardline.worker")
 
 
 def lost_offsets(
@@ -78,3 +82,39 @@ class StallWatch:
             return lost
         self._since[key] = (start, since)
         return None
+
+
+async def reread_lost(app: Any, stalls: StallWatch, consumed: Container[str]) -> None:
+    """Have Faust read again the offsets of `consumed` topics it will otherwise wait for
+    forever: once they stayed lost for the grace (`stalls`), it seeks every partition back to
+    the broker's committed offset (`consumer.py`, `reread`)."""
+    consumer: Any = app.consumer  # ours: streams/adapters/faust/consumer.py
+    if app.rebalancing or not getattr(consumer, "flow_active", True):
+        return
+    acked = consumer._acked
+    read = consumer._read_offset
+    held: dict[Any, list[int]] | None = None
+    now = time.monotonic()
+    stuck = False
+    for tp in consumer.assignment():
+        if tp.topic not in consumed:
+            continue
+        base = consumer.commit_base(tp)  # committed, else where reading started
+        lost = lost_offsets(base, read.get(tp), acked.get(tp, ()), ())
+        if lost is not None:
+            if held is None:
+                held = held_offsets(consumer.unacked, app.consumer_generation_id)
+            lost = lost_offsets(base, read.get(tp), acked.get(tp, ()), held.get(tp, ()))
+        lost = stalls.check(tp, lost, now)
+        if lost is None:
+            continue
+        log.warning(
+            "%s[%d]: offsets %d-%d were handed on but are neither acked nor held, so the "
+            "commit cannot pass them (Faust's offset bookkeeping raced a rebalance); "
+            "reading again from the committed offsets (read offset was %s, first acked %s)",
+            tp.topic, tp.partition, lost.start, lost.stop - 1,
+            read.get(tp), min(acked.get(tp) or [None]),
+        )  # fmt: skip
+        stuck = True
+    if stuck and not await consumer.reread():
+        log.warning("not read again now (a rebalance began, or the fetch loop did not pause)")

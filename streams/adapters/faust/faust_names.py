@@ -30,7 +30,7 @@ CONSUMER_STATE = (
 )
 # Methods of Faust's aiokafka Consumer that the adapter overrides or calls.
 CONSUMER_METHODS = ("_new_offset", "_wait_next_records", "_to_message", "_add_gap")
-# The context variable Faust's tables read a write's partition from (app.py `_write_state`).
+# The context variable Faust's tables read a write's partition from (port.py `_write_state`).
 MODULE_NAMES = ((faust.streams, "_current_event"),)
 
 PRIVATE_NAMES = len(CONSUMER_STATE) + len(CONSUMER_METHODS) + len(MODULE_NAMES)

@@ -18,6 +18,7 @@ from streams.adapters.faust.app import GuardlineWorker, WorkerSettings
 from streams.adapters.faust.consumer import HeadGuardConsumer
 from streams.config import load_config
 from streams.pipeline.envelope import Packet, pack
+from streams.pipeline.flush import detect
 from tests.factories import T0, adult, message, minor
 
 
@@ -114,11 +115,12 @@ def test_a_flush_outliving_a_revoke_makes_no_runtime_for_the_revoked_partition(
 
     async def scenario() -> None:
         await worker._on_assigned(worker.app, {routed})
-        await worker._detect(3, [], worker.revocations)
+        await detect(worker.pipeline, 3, [], worker.port, worker.revocations)
         assert 3 in worker.runtimes
         flush_began = worker.revocations
         await worker._on_revoked(worker.app, {routed})
-        await worker._detect(3, [], flush_began)  # the rest of a flush begun before the revoke
+        # The rest of a flush begun before the revoke:
+        await detect(worker.pipeline, 3, [], worker.port, flush_began)
         assert 3 not in worker.runtimes
 
     asyncio.run(scenario())
@@ -154,9 +156,10 @@ def test_records_collected_before_a_revoke_never_reach_the_new_runtime(
         flush_began = worker.revocations
         await worker._on_revoked(worker.app, {routed})
         await worker._on_assigned(worker.app, {routed})  # the partition comes back
-        await worker._detect(3, [routed_record(3, 7)], flush_began)
+        await detect(worker.pipeline, 3, [routed_record(3, 7)], worker.port, flush_began)
         assert 3 not in worker.runtimes  # nothing applied, no runtime made
-        await worker._detect(3, [routed_record(3, 7)], worker.revocations)  # read again
+        read_again = [routed_record(3, 7)]
+        await detect(worker.pipeline, 3, read_again, worker.port, worker.revocations)
         assert len(worker.runtimes[3].buffer) == 1
 
     asyncio.run(scenario())
@@ -189,5 +192,6 @@ def test_routed_records_delivered_between_a_revoke_and_the_assignment_are_not_co
         await worker._agent(_Stream([routed_record(3, 1), routed_record(4, 2)]))
 
     asyncio.run(scenario())
-    assert {p: [r[0] for r in rs] for p, rs in worker.inbox[topics.ROUTED.name].items()} == {3: [1]}
-    assert worker.inbox_count == 1
+    collected = worker.inbox.records[topics.ROUTED.name]
+    assert {p: [r[0] for r in rs] for p, rs in collected.items()} == {3: [1]}
+    assert worker.inbox.count == 1
