@@ -151,6 +151,7 @@ class MinorExposureConfig:
     min_minors: int = 3
     extorted_min_minors: int = 2
     high_min_minors: int = 4
+    ignored_min_minors: int = 2
     max_minors: int = 128
     max_adults: int = 32
     max_devices: int = 8
@@ -424,10 +425,10 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
                 severity is not None
                 and len(inside) < cfg.high_min_minors
                 and not any(r.flags & PUSHBACK for r in inside)
-                and not (account.anonymous and not any(r.flags & REPLIED for r in inside))
+                and not (account.anonymous and self._ignored(inside, now))
             ):
                 # Three minors can be a new parent's own children, who answer a verified
-                # parent; an anonymous account nobody answers gets no such benefit of doubt.
+                # parent; an anonymous account they all ignore gets no such benefit of doubt.
                 severity = Severity.MEDIUM
             key = (severity.rank if severity else -1, score / window.high)
             if best is None or key > (best[0], best[1]):
@@ -439,6 +440,13 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             return None
         signs["risk_factor"] = round(factor, 3)
         return self._finding(state, account, event, severity, score, window, inside, signs)
+
+    def _ignored(self, rows: list[_Row], now: int) -> bool:
+        """No minor answered, and at least two of them have let their grace run out."""
+        if any(r.flags & REPLIED for r in rows):
+            return False
+        silent = sum(1 for r in rows if now - r.first_ts >= self._grace(r.flags))
+        return silent >= self.config.ignored_min_minors
 
     def _rows(self, state: ExposureState, now: int) -> tuple[list[_Row], bool]:
         """The account's started contacts as weighed now, and whether it behaves like a peer."""

@@ -73,23 +73,25 @@ def first_high(alerts: list[Alert]) -> Alert | None:
 # --- bursts: any declared age, judged by behaviour -----------------------------------------
 
 
-def test_an_anonymous_new_adult_nobody_answers_is_high_at_the_third_minor() -> None:
+def test_an_anonymous_new_adult_three_minors_ignore_is_high() -> None:
     # Each waiting minor weighs 1, times 1.3 (anonymous) x 1.3 (new): 3 -> 5.07 >= 5. Three
-    # minors are held at MEDIUM when they could be a parent's own children: not for an
-    # anonymous account that none of them answered.
+    # minors are held at MEDIUM when they could be a parent's own children: not once two of
+    # them have ignored an anonymous account past the grace (30 min), seen at its next event.
     x = adult("u-x", anonymous=True, created_ts_ms=T0 - HOUR)
-    alerts = run([ev(MSG, x, k, T0 + i * 2 * MIN) for i, k in enumerate(kids(6))])
-    high = first_high(alerts)
+    dms = [ev(MSG, x, k, T0 + i * 2 * MIN) for i, k in enumerate(kids(3))]
+    waiting = run(dms)
+    assert [a.severity for a in waiting] == [Severity.MEDIUM]  # nobody had time to answer
+    high = first_high(run([*dms, ev(MSG, x, kids(3)[0], T0 + 40 * MIN)]))
     assert high is not None and high.minors_exposed == 3
-    assert alerts[0] is high
+    assert high.features["minors_unanswered"] == 3
     assert high.features["risk_factor"] == round(CFG.anonymous_factor * CFG.new_account_factor, 3)
     assert high.features["window_hours"] == 1.0
 
 
 def test_three_children_who_answer_or_a_verified_account_are_held_at_medium() -> None:
     # Three under-13s, each 1 x 1.5: a verified new adult scores 5.85 >= 5, held at MEDIUM;
-    # the anonymous one (5.85 x 1.3) is HIGH while none answers, and held at MEDIUM again
-    # when the first child answered before the third was reached.
+    # the anonymous one (5.85 x 1.3) is HIGH once none has answered for the grace, and held at
+    # MEDIUM when one of them answered.
     kids3 = kids(3, U13)
     verified = adult("u-v", created_ts_ms=T0 - HOUR)
     assert top(run([ev(MSG, verified, k, T0 + i * MIN) for i, k in enumerate(kids3)])) is (
@@ -97,8 +99,9 @@ def test_three_children_who_answer_or_a_verified_account_are_held_at_medium() ->
     )
     anon = adult("u-a", anonymous=True, created_ts_ms=T0 - HOUR)
     dms = [ev(MSG, anon, k, T0 + i * MIN) for i, k in enumerate(kids3)]
-    assert top(run(dms)) is Severity.HIGH
-    answered = [*dms[:2], ev(MSG, kids3[0], anon, T0 + 90 * 1000), dms[2]]
+    later = ev(MSG, anon, kids3[1], T0 + HOUR)
+    assert top(run([*dms, later])) is Severity.HIGH
+    answered = [*dms, ev(MSG, kids3[0], anon, T0 + 5 * MIN), later]
     assert top(run(answered)) is Severity.MEDIUM
 
 
