@@ -16,8 +16,8 @@ in `docs/detectors/minor_exposure.md`):
   with teens, so such a contact weighs little while it waits for a reply and when answered
   from the minor's own network (a classmate on the school's line), more when a message goes
   unanswered, and fully when the minor blocks or reports the account. The declared band earns
-  peer weights only while the account behaves like a peer (`_peerlike`: minors start chats
-  with it, answer from a shared network, come back on their own, or most of them answer);
+  peer weights only while the account behaves like a peer (`_peerlike`: minors write to it in
+  chats it did not start, come back on their own, or most of those it wrote to answer);
   otherwise its peers by claim are judged one band apart and a minor who never answers is
   cold outreach (`cold_unanswered_factor`).
 - **Everything else** (an adult or unknown-age account, a 16-17 and an under-13): every minor
