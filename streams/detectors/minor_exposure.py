@@ -84,6 +84,7 @@ MEDIA_LATE: Final = 512  # the minor sent media later in a private contact the a
 RETURNS: Final = 1024  # the minor opened a later day's conversation itself
 MEDIA_OUT: Final = 2048  # the account sent the minor media within the hour after first contact
 SETTLED: Final = 4096  # the account was assessed after this contact's reply grace ran out
+YOUNGER: Final = 8192  # a declared 16-17 reaching an under-13 (two bands apart by claim)
 PRIVATE: Final = DM | ADD
 MEDIA_BACK: Final = MEDIA_IN | MEDIA_LATE
 EXCHANGE: Final = MEDIA_IN | MEDIA_OUT  # "send me yours": images both ways with a new contact
@@ -112,6 +113,7 @@ class MinorExposureConfig:
     critical_factor: float = 2.5
     reply_grace_ms: int = 30 * MINUTE_MS
     peer_reply_grace_ms: int = 2 * HOUR_MS
+    add_reply_grace_ms: int = 2 * HOUR_MS
     media_window_ms: int = HOUR_MS
     unanswered_factor: float = 1.25
     replied_factor: float = 1.0
@@ -124,6 +126,7 @@ class MinorExposureConfig:
     near_media_weight: float = 1.25
     network_factor: float = 0.5
     media_weight: float = 1.4
+    established_media_weight: float = 1.0
     peer_media_weight: float = 1.0
     late_media_factor: float = 0.67
     exchange_weight: float = 2.0
@@ -210,7 +213,7 @@ class _Row:
 
 class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
     name: ClassVar[str] = "minor_exposure"
-    version: ClassVar[str] = "1.2.0"
+    version: ClassVar[str] = "1.3.0"
     counterpart_role: ClassVar[str] = "minor_contacted"
     event_types: ClassVar[frozenset[EventType]] = frozenset({MSG, CADD, GROUP_ADD, CREATED, *_PUSH})
 
@@ -288,7 +291,9 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
 
     def _grace(self, flags: int) -> int:
         cfg = self.config
-        return cfg.reply_grace_ms if not flags & (PEER | NEAR) else cfg.peer_reply_grace_ms
+        if flags & (PEER | NEAR):
+            return cfg.peer_reply_grace_ms
+        return cfg.reply_grace_ms if flags & DM else cfg.add_reply_grace_ms
 
     def _outbound(self, state: ExposureState, event: Event) -> Outcome:
         cfg = self.config
@@ -405,8 +410,12 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         extorted = sum(1 for p in state.pairs.values() if _extorted(p[2]))
         if len(state.pairs) < cfg.min_minors and extorted < cfg.extorted_min_minors:
             return None
-        rows, peerlike = self._rows(state, now)
+        peerlike = self._peerlike(state)
         factor, peer_factor, signs = self._risk_factor(state, account, now, peerlike)
+        # Children's photos to an established, identified account (homework to a tutor) are
+        # an answer; to an anonymous, new or re-declared one, the sextortion playbook (B5).
+        media = cfg.media_weight if factor > 1.0 else cfg.established_media_weight
+        rows = self._rows(state, now, peerlike, media)
         relief = 1.0
         if state.known and cfg.peer_relief:
             relief = len(rows) / (len(rows) + cfg.peer_relief * len(state.known))
@@ -448,7 +457,7 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         silent = sum(1 for r in rows if now - r.first_ts >= self._grace(r.flags))
         return silent >= self.config.ignored_min_minors
 
-    def _rows(self, state: ExposureState, now: int) -> tuple[list[_Row], bool]:
+    def _rows(self, state: ExposureState, now: int, peerlike: bool, media: float) -> list[_Row]:
         """The account's started contacts as weighed now, and whether it behaves like a peer."""
         cfg = self.config
         mixed = sum(1 for ts in state.adults.values() if ts > now - cfg.day_window_ms)
@@ -458,16 +467,15 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             minor: bool(net) and (nets[net] > 1 or net in state.ips)
             for minor, (_ts, _day, _flags, _eid, net) in state.pairs.items()
         }
-        peerlike = self._peerlike(state)
         rows = []
         for minor, (first_ts, _day, flags, eid, _net) in state.pairs.items():
             networked = networks[minor]
-            weight = self._weight(flags, now - first_ts, networked, rooms, peerlike)
+            weight = self._weight(flags, now - first_ts, networked, rooms, peerlike, media)
             unit = weight
             if not flags & STRONG:
-                unit = self._weight(flags, now - first_ts, networked, 1.0, peerlike)
+                unit = self._weight(flags, now - first_ts, networked, 1.0, peerlike, media)
             rows.append(_Row(minor, first_ts, flags, eid, weight, networked, unit))
-        return rows, peerlike
+        return rows
 
     def _peerlike(self, state: ExposureState) -> bool:
         """Whether the account behaves like a peer, which a declared band alone never shows:
@@ -489,7 +497,13 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         return asked > 0 and answered >= cfg.peer_answer_share * asked
 
     def _weight(
-        self, flags: int, age_ms: int, networked: bool, rooms: float, peerlike: bool
+        self,
+        flags: int,
+        age_ms: int,
+        networked: bool,
+        rooms: float,
+        peerlike: bool,
+        media_in: float,
     ) -> float:
         cfg = self.config
         if _extorted(flags):  # images after a first contact, then pushback
@@ -524,12 +538,14 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
                 1.0,
                 cfg.replied_factor,
                 cfg.unanswered_factor,
-                cfg.media_weight,
+                media_in,
             )
-        if flags & MEDIA_IN or (flags & MEDIA_OUT and not flags & (PEER | NEAR)):
-            return media  # (images sent by an adult to a child it has just met, too)
-        if flags & MEDIA_LATE:  # groomed over days rather than rushed
-            return media * cfg.late_media_factor
+        if flags & MEDIA_IN:
+            return media
+        if flags & MEDIA_OUT and not flags & (PEER | NEAR):
+            return cfg.media_weight  # images sent by an adult to a child it has just met
+        if flags & MEDIA_LATE:  # groomed over days rather than rushed; at least an answer
+            return max(media * cfg.late_media_factor, replied)
         weight = 1.0 if flags & PRIVATE else rooms
         grace = self._grace(flags)
         if flags & REPLIED:
@@ -624,9 +640,7 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         unanswered = sum(
             1
             for r in inside
-            if not r.flags & (REPLIED | PUSHBACK)
-            and now - r.first_ts
-            >= (cfg.peer_reply_grace_ms if r.flags & PEER else cfg.reply_grace_ms)
+            if not r.flags & (REPLIED | PUSHBACK) and now - r.first_ts >= self._grace(r.flags)
         )
         total = len(inside)
         features = {
@@ -703,7 +717,7 @@ def _claim_bits(actor: AgeBand, target: AgeBand) -> int:
     """What the two declared bands say about a contact, fixed when it starts."""
     if actor in _BAND_ORDER:
         gap = _BAND_ORDER[actor] - _BAND_ORDER[target]
-        return PEER if gap <= 0 else NEAR if gap == 1 else UNDER_13  # 16-17 and under-13: no
+        return PEER if gap <= 0 else NEAR if gap == 1 else UNDER_13 | YOUNGER
     if actor is AgeBand.AGE_18_20 and target is AgeBand.AGE_16_17:
         return NEAR
     return UNDER_13 if target is AgeBand.UNDER_13 else 0
@@ -720,7 +734,7 @@ def _silent_channels(flags: int) -> int:
     """The channels whose silence counts as "never answered": between teens by claim an add
     left without an add-back says little, a message left unanswered says more; from an
     adult, both count."""
-    return DM if flags & (PEER | NEAR) else PRIVATE
+    return DM if flags & (PEER | NEAR | YOUNGER) else PRIVATE
 
 
 def _channels_used(rows: list[_Row], at_least: int) -> int:

@@ -66,6 +66,19 @@ def kids(n: int, band: AgeBand = A13, prefix: str = "m") -> list[Account]:
     return [minor(f"{prefix}-{i:03d}", band) for i in range(n)]
 
 
+def score_after(events: list[Event], subject: str) -> float:
+    """The risk-weighted score of the subject's finding at its last event (findings are
+    unthrottled here, unlike alerts)."""
+    low = MinorExposureConfig(short_high=0.1, day_high=0.1, slow_high=0.1, min_minors=1)
+    d = MinorExposureDetector(low)
+    state, me = d.new_state(), Subject(SubjectKind.ACCOUNT, subject)
+    finding = None
+    for e in sorted(events, key=lambda e: (e.ts_ms, e.event_id)):
+        finding = d.step(state, me, e).finding or finding
+    assert finding is not None
+    return float(finding.features["risk_weighted_score"])
+
+
 def first_high(alerts: list[Alert]) -> Alert | None:
     return next((a for a in alerts if a.severity.rank >= Severity.HIGH.rank), None)
 
@@ -112,6 +125,47 @@ def test_a_declared_16_17_reaching_younger_children_is_judged_like_an_adult() ->
     high = first_high(alerts)
     assert high is not None and high.minors_exposed == 4  # 4 x 1.5 = 6 >= 5
     assert high.features["minors_under_13"] == 4 and high.features["actor_declared_minor"] == 1
+
+
+def test_an_add_left_unreturned_waits_longer_than_a_message() -> None:
+    # An anonymous new adult adds three children. A contact add is not a message: its silence
+    # means something only after `add_reply_grace_ms` (2 h), a message's after 30 min. At its
+    # next event 40 min on: 3 waiting x 1.0 x 1.69 = 5.07 >= 5, held at MEDIUM (three minors,
+    # none ignored yet); 3 h on, 3 x 1.25 x 1.69 = 6.34 >= 6 in the day window, two of them
+    # ignored past the grace: HIGH. The same three as messages are HIGH already at 40 min.
+    x = adult("u-x", anonymous=True, created_ts_ms=T0 - HOUR)
+    three = kids(3)
+    adds = [ev(ADD, x, k, T0 + i * MIN) for i, k in enumerate(three)]
+    assert top(run([*adds, ev(MSG, x, three[0], T0 + 40 * MIN)])) is Severity.MEDIUM
+    assert top(run([*adds, ev(MSG, x, three[0], T0 + 3 * HOUR)])) is Severity.HIGH
+    dms = [ev(MSG, x, k, T0 + i * MIN) for i, k in enumerate(three)]
+    assert top(run([*dms, ev(MSG, x, three[0], T0 + 40 * MIN)])) is Severity.HIGH
+
+
+def test_a_teen_adding_younger_children_who_do_not_add_back_is_not_ignored_by_them() -> None:
+    # A new anonymous 16-17 adds a 16-17, an under-13, a 13-15 and an under-13 (siblings,
+    # cousins), 25 min apart, and three hours on another 16-17; nobody has added it back.
+    # Between teens by claim an add left unreturned says little, and so between a teen and a
+    # younger child: each under-13 weighs 1 x 1.5 while waiting (x 1.69, anonymous and new),
+    # the peers 0.1 and the near peer 0.4 (x 1.3): 5.07 + 0.78 = 5.85 < 6, MEDIUM. Two
+    # unanswered *messages* to the under-13s instead: 2 x 1.25 x 1.5 x 1.69 + 0.78 = 7.1 >= 6,
+    # HIGH: silence after a message counts whatever the bands.
+    teen = account("u-t", A16, anonymous=True, created_ts_ms=T0 - HOUR)
+    peer, young1, near, young2 = (
+        minor("p-1", A16),
+        minor("y-1", U13),
+        minor("n-1", A13),
+        minor("y-2", U13),
+    )
+    later = ev(ADD, teen, minor("p-2", A16), T0 + 3 * HOUR)
+    order = [peer, young1, near, young2]
+    added = [ev(ADD, teen, k, T0 + i * 25 * MIN) for i, k in enumerate(order)]
+    assert top(run([*added, later])) is Severity.MEDIUM
+    written = [
+        ev(MSG if k.age_band is U13 else ADD, teen, k, T0 + i * 25 * MIN)
+        for i, k in enumerate(order)
+    ]
+    assert top(run([*written, later])) is Severity.HIGH
 
 
 def test_a_new_teen_adding_classmates_who_answer_from_the_school_line_stays_below_high() -> None:
@@ -375,21 +429,29 @@ def test_blocks_from_minors_it_never_wrote_to_do_not_count_blocks_after_its_cont
 
 
 def test_media_soon_after_its_first_message_then_blocks_is_the_sextortion_trace() -> None:
-    # An 18-20 account and three 13-15s (not near peers): each sends media 10 min after the
-    # first message, 1.4 each: 4.2, MEDIUM (a tutor's pupils send photos of their homework).
+    # An established 18-20 account and three 13-15s (not near peers): each sends media 10 min
+    # after the first message. To an account with no risk sign that sent none itself, a
+    # child's photo is an answer (1.0 each: 3.0, MEDIUM; a tutor's pupils send photos of their
+    # homework); the same to an anonymous account weighs 1.4 x 1.3 each (5.46).
     x = account("u-x", AgeBand.AGE_18_20, created_ts_ms=OLD)
     victims = kids(3)
     events = [ev(MSG, x, v, T0 + i * MIN) for i, v in enumerate(victims)]
     events += [ev(MSG, v, x, T0 + 10 * MIN + i * MIN, media=True) for i, v in enumerate(victims)]
     assert top(run(events)) is Severity.MEDIUM
+    assert score_after(events, "u-x") == pytest.approx(3 * CFG.established_media_weight)
+    anon = account("u-x", AgeBand.AGE_18_20, created_ts_ms=OLD, anonymous=True)
+    swapped = [dataclasses.replace(e, actor=anon) if e.actor is x else e for e in events]
+    swapped = [dataclasses.replace(e, target=anon) if e.target is x else e for e in swapped]
+    want = round(3 * CFG.media_weight * CFG.anonymous_factor, 3)
+    assert score_after(swapped, "u-x") == pytest.approx(want)
     # Two of them then block it: at the first block the blocker weighs pushback + its media
-    # (3 + 1.4) and the others 1.4 each: 7.2 >= 5, HIGH with three minors reached (pushback
-    # lifts the four-minor floor of HIGH).
+    # (3 + 1.4: the sextortion sequence, at any account) and the others 1.0 each: 6.4 >= 5,
+    # HIGH with three minors reached (pushback lifts the four-minor floor of HIGH).
     events += [ev(BLOCK, v, x, T0 + 40 * MIN + i * MIN) for i, v in enumerate(victims[:2])]
     alerts = run(events)
     assert top(alerts) is Severity.HIGH
     high = first_high(alerts)
-    want = CFG.pushback_weight + 3 * CFG.media_weight
+    want = CFG.pushback_weight + CFG.media_weight + 2 * CFG.established_media_weight
     assert high is not None and high.features["risk_weighted_score"] == pytest.approx(want)
     assert high.features["minors_sent_media_soon"] == 3
     assert high.features["minors_blocked_or_reported"] == 1
@@ -425,7 +487,9 @@ def test_media_after_the_hour_counts_two_thirds_and_a_minor_coming_back_little()
     ]
     last = findings[-1]
     assert last is not None and last.features["minors_sent_media_later"] == 3
-    late = CFG.media_weight * CFG.late_media_factor
+    # An established account: media later weighs 1.0 x 0.67, and never less than the answer
+    # it also is (1.0).
+    late = max(CFG.established_media_weight * CFG.late_media_factor, CFG.replied_factor)
     assert last.features["risk_weighted_score"] == pytest.approx(round(3 * late, 3))
     # The next day each of them writes first: a relationship they keep choosing.
     for i, v in enumerate(victims):
