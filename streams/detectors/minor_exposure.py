@@ -19,7 +19,11 @@ in `docs/detectors/minor_exposure.md`):
   peer weights only while the account behaves like a peer (`_peerlike`: minors write to it in
   chats it did not start, come back on their own, or most of those it wrote to answer);
   otherwise its peers by claim are judged one band apart and a minor who never answers is
-  cold outreach (`cold_unanswered_factor`).
+  cold outreach (`cold_unanswered_factor`); and while no minor backs the claim (none wrote
+  to it first or came back on its own, and fewer than 75% of those who had the time to answer
+  did), a minor who answers its first message weighs what any stranger's answer does
+  (`unbacked_replied_factor`; an answered contact add is a friend request accepted and keeps
+  the one-band-apart weight).
 - **Everything else** (an adult or unknown-age account, a 16-17 and an under-13): every minor
   counts from the first contact, more when unanswered or under 13, and more again when the
   minor sends media soon after, when the account sends it images, or when the minor pushes
@@ -147,6 +151,7 @@ class MinorExposureConfig:
     peer_evidence_min: int = 2
     peer_answer_share: float = 0.75
     cold_unanswered_factor: float = 1.0
+    unbacked_replied_factor: float = 1.0
     channel_mix_factor: float = 1.5
     channel_mix_all_factor: float = 2.5
     channel_mix_min: int = 4
@@ -415,7 +420,8 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         # Children's photos to an established, identified account (homework to a tutor) are
         # an answer; to an anonymous, new or re-declared one, the sextortion playbook (B5).
         media = cfg.media_weight if factor > 1.0 else cfg.established_media_weight
-        rows = self._rows(state, now, peerlike, media)
+        backed = self._backed(state, now)
+        rows = self._rows(state, now, peerlike, media, backed)
         relief = 1.0
         if state.known and cfg.peer_relief:
             relief = len(rows) / (len(rows) + cfg.peer_relief * len(state.known))
@@ -457,7 +463,9 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         silent = sum(1 for r in rows if now - r.first_ts >= self._grace(r.flags))
         return silent >= self.config.ignored_min_minors
 
-    def _rows(self, state: ExposureState, now: int, peerlike: bool, media: float) -> list[_Row]:
+    def _rows(
+        self, state: ExposureState, now: int, peerlike: bool, media: float, backed: bool
+    ) -> list[_Row]:
         """The account's started contacts as weighed now, and whether it behaves like a peer."""
         cfg = self.config
         mixed = sum(1 for ts in state.adults.values() if ts > now - cfg.day_window_ms)
@@ -470,10 +478,10 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         rows = []
         for minor, (first_ts, _day, flags, eid, _net) in state.pairs.items():
             networked = networks[minor]
-            weight = self._weight(flags, now - first_ts, networked, rooms, peerlike, media)
+            weight = self._weight(flags, now - first_ts, networked, rooms, peerlike, media, backed)
             unit = weight
             if not flags & STRONG:
-                unit = self._weight(flags, now - first_ts, networked, 1.0, peerlike, media)
+                unit = self._weight(flags, now - first_ts, networked, 1.0, peerlike, media, backed)
             rows.append(_Row(minor, first_ts, flags, eid, weight, networked, unit))
         return rows
 
@@ -496,6 +504,22 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         asked = answered + unanswered
         return asked > 0 and answered >= cfg.peer_answer_share * asked
 
+    def _backed(self, state: ExposureState, now: int) -> bool:
+        """Whether any minor backs the account's claim: one wrote to it first or came back
+        on its own, or most of those who had the time to answer it did. Unbacked, an answer
+        to its first message is the answer a stranger gets."""
+        if state.known:
+            return True
+        answered = ignored = 0
+        for first_ts, _day, flags, _eid, _net in state.pairs.values():
+            if flags & RETURNS:
+                return True
+            if flags & REPLIED:
+                answered += 1
+            elif flags & _silent_channels(flags) and now - first_ts >= self._grace(flags):
+                ignored += 1
+        return answered > 0 and answered >= self.config.peer_answer_share * (answered + ignored)
+
     def _weight(
         self,
         flags: int,
@@ -504,6 +528,7 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         rooms: float,
         peerlike: bool,
         media_in: float,
+        backed: bool,
     ) -> float:
         cfg = self.config
         if _extorted(flags):  # images after a first contact, then pushback
@@ -529,7 +554,11 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             # answer to an account that behaves like a peer weighs like a peer's.
             pending, replied, unanswered, media = (
                 cfg.peer_pending_factor if flags & PEER else cfg.near_pending_factor,
-                cfg.peer_replied_factor if peerlike else cfg.near_replied_factor,
+                cfg.peer_replied_factor
+                if peerlike
+                else cfg.near_replied_factor
+                if backed or flags & ADD
+                else cfg.unbacked_replied_factor,
                 cfg.near_unanswered_factor if peerlike else cfg.cold_unanswered_factor,
                 cfg.near_media_weight,
             )

@@ -203,7 +203,8 @@ def test_a_claim_backed_by_answers_keeps_the_peer_weights() -> None:
     # The same ten DMs by a 13-15 to 13-15s, but nine answer within the hour: answered by
     # most of them (9 of the 11 it wrote to, the waiting eleventh counted against, >= 75%),
     # the account behaves like a peer: 9 x 0.3 + 1 x 0.5 + 0.1 = 3.3 < 6, no HIGH.
-    # With only two answers the claim is not backed: 2 x 0.6 + 8 x 1.0 = 9.2 >= 6, HIGH. Both
+    # With only two answers the claim is not backed, and no minor wrote to it first: 2 x 1.0
+    # (a stranger's answers) + 8 x 1.0 = 10.1 >= 6, HIGH. Both
     # are judged at an eleventh DM 5 h later (0.1 while it waits), once every grace ran out.
     x = account("u-x", A13, created_ts_ms=OLD)
     victims = kids(11)
@@ -217,8 +218,35 @@ def test_a_claim_backed_by_answers_keeps_the_peer_weights() -> None:
     assert top(backed) in (None, Severity.MEDIUM)
     cold = run(sent + answered_by(2) + tick)
     assert top(cold) is Severity.HIGH
-    want = 2 * CFG.near_replied_factor + 8 * CFG.cold_unanswered_factor + CFG.peer_pending_factor
+    want = (
+        2 * CFG.unbacked_replied_factor + 8 * CFG.cold_unanswered_factor + CFG.peer_pending_factor
+    )
     assert cold[-1].features["risk_weighted_score"] == pytest.approx(want)
+
+
+def test_answers_to_a_claim_no_minor_backs_weigh_like_any_strangers() -> None:
+    # An established 16-17 writes first to three 16-17s and three 13-15s, 10 min apart; four
+    # answer (4/6 < 75%: not peer-like), two never do. No minor wrote to it first or came
+    # back: each answer weighs 1.0, each silence 1.0 (cold outreach): 6.0 >= 6, HIGH in the
+    # day window once the silence has lasted (the peers' grace is 2 h; its next message at
+    # 4 h). With one older friend writing to it in a chat it did not start, the claim is
+    # backed: answers weigh 0.6 and the score 4.4 x 6/7 (that friend's relief) = 3.77 < 6.
+    # The same six reached by contact adds, answered: friend requests accepted, 0.6 each, and
+    # an add left unreturned between teens is not silence.
+    teen = account("u-t", A16, created_ts_ms=OLD)
+    six = kids(3, A16, "p") + kids(3, A13, "n")
+    answer = [six[0], six[1], six[3], six[4]]
+
+    def reach(kind: EventType) -> list[Event]:
+        out = [ev(kind, teen, m, T0 + i * 10 * MIN) for i, m in enumerate(six)]
+        out += [ev(MSG, m, teen, T0 + six.index(m) * 10 * MIN + 5 * MIN) for m in answer]
+        return [*out, ev(MSG, teen, six[0], T0 + 4 * HOUR)]
+
+    high = first_high(run(reach(MSG)))
+    assert high is not None and high.features["risk_weighted_score"] == pytest.approx(6.0)
+    friend = ev(MSG, minor("f-1", A16), teen, T0 - HOUR, first=False)
+    assert top(run([friend, *reach(MSG)])) is Severity.MEDIUM
+    assert top(run(reach(ADD))) in (None, Severity.MEDIUM)
 
 
 def test_two_minors_who_sent_images_then_blocked_are_enough_for_high() -> None:
@@ -392,8 +420,9 @@ def test_the_platforms_first_contact_false_is_not_a_start() -> None:
 
 def test_friends_who_write_to_it_back_a_teen_claim_whatever_the_flag_says() -> None:
     # A declared 16-17 DMs eight 13-15s (one band apart); five answer, three never do. 5 of 8
-    # answered (< 75%): the claim is not backed, 5 x 0.6 + 3 x 1.0 = 6.0, HIGH in the day
-    # window (seen at its next message, once the silence lasted). Two older friendships
+    # answered (< 75%) and no minor wrote to it first: the claim is not backed, 5 x 1.0 (a
+    # stranger's answers) + 3 x 1.0 = 8.0, HIGH in the day window (seen at its next message,
+    # once the silence lasted). Two older friendships
     # (minors writing first, the platform saying they talked before) back it: each answer
     # weighs a peer's 0.3 and each silence 0.75: 3.75, times 8 / (8 + 2) for the minors who
     # started chats with it: 3.0 < 3.6, no alert.
@@ -403,7 +432,7 @@ def test_friends_who_write_to_it_back_a_teen_claim_whatever_the_flag_says() -> N
     events += [ev(MSG, v, x, T0 + 30 * MIN + i * MIN) for i, v in enumerate(victims[:5])]
     events += [ev(MSG, x, victims[0], T0 + 4 * HOUR)]
     high = first_high(run(events))
-    want = 5 * CFG.near_replied_factor + 3 * CFG.cold_unanswered_factor
+    want = 5 * CFG.unbacked_replied_factor + 3 * CFG.cold_unanswered_factor
     assert high is not None and high.features["risk_weighted_score"] == pytest.approx(want)
     friends = [ev(MSG, f, x, T0 - HOUR, first=False) for f in kids(2, A16, prefix="f")]
     assert run(friends + events) == []
