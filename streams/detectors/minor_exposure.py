@@ -204,6 +204,15 @@ class _Window:
 
 
 @dataclass(frozen=True, slots=True)
+class _Standing:
+    """What the account's behaviour says about its claim, the same for all its contacts."""
+
+    peerlike: bool  # behaves like a peer (`_peerlike`)
+    backed: bool  # some minor backs its claim (`_backed`)
+    media_in: float  # what a child's photo soon after its first contact weighs
+
+
+@dataclass(frozen=True, slots=True)
 class _Row:
     """One started contact as scored at one moment."""
 
@@ -420,8 +429,7 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         # Children's photos to an established, identified account (homework to a tutor) are
         # an answer; to an anonymous, new or re-declared one, the sextortion playbook (B5).
         media = cfg.media_weight if factor > 1.0 else cfg.established_media_weight
-        backed = self._backed(state, now)
-        rows = self._rows(state, now, peerlike, media, backed)
+        rows = self._rows(state, now, _Standing(peerlike, self._backed(state, now), media))
         relief = 1.0
         if state.known and cfg.peer_relief:
             relief = len(rows) / (len(rows) + cfg.peer_relief * len(state.known))
@@ -463,10 +471,8 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         silent = sum(1 for r in rows if now - r.first_ts >= self._grace(r.flags))
         return silent >= self.config.ignored_min_minors
 
-    def _rows(
-        self, state: ExposureState, now: int, peerlike: bool, media: float, backed: bool
-    ) -> list[_Row]:
-        """The account's started contacts as weighed now, and whether it behaves like a peer."""
+    def _rows(self, state: ExposureState, now: int, standing: _Standing) -> list[_Row]:
+        """The account's started contacts as weighed now."""
         cfg = self.config
         mixed = sum(1 for ts in state.adults.values() if ts > now - cfg.day_window_ms)
         rooms = cfg.mixed_group_weight if mixed >= cfg.mixed_group_adults else cfg.group_only_weight
@@ -478,10 +484,10 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         rows = []
         for minor, (first_ts, _day, flags, eid, _net) in state.pairs.items():
             networked = networks[minor]
-            weight = self._weight(flags, now - first_ts, networked, rooms, peerlike, media, backed)
+            weight = self._weight(flags, now - first_ts, networked, rooms, standing)
             unit = weight
             if not flags & STRONG:
-                unit = self._weight(flags, now - first_ts, networked, 1.0, peerlike, media, backed)
+                unit = self._weight(flags, now - first_ts, networked, 1.0, standing)
             rows.append(_Row(minor, first_ts, flags, eid, weight, networked, unit))
         return rows
 
@@ -521,16 +527,10 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         return answered > 0 and answered >= self.config.peer_answer_share * (answered + ignored)
 
     def _weight(
-        self,
-        flags: int,
-        age_ms: int,
-        networked: bool,
-        rooms: float,
-        peerlike: bool,
-        media_in: float,
-        backed: bool,
+        self, flags: int, age_ms: int, networked: bool, rooms: float, standing: _Standing
     ) -> float:
         cfg = self.config
+        peerlike = standing.peerlike
         if _extorted(flags):  # images after a first contact, then pushback
             late = 1.0 if flags & MEDIA_IN else cfg.late_media_factor
             return cfg.pushback_weight + cfg.media_weight * late
@@ -557,7 +557,7 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
                 cfg.peer_replied_factor
                 if peerlike
                 else cfg.near_replied_factor
-                if backed or flags & ADD
+                if standing.backed or flags & ADD
                 else cfg.unbacked_replied_factor,
                 cfg.near_unanswered_factor if peerlike else cfg.cold_unanswered_factor,
                 cfg.near_media_weight,
@@ -567,7 +567,7 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
                 1.0,
                 cfg.replied_factor,
                 cfg.unanswered_factor,
-                media_in,
+                standing.media_in,
             )
         if flags & MEDIA_IN:
             return media
