@@ -50,7 +50,7 @@ class Background(Emitter):
             (self._block_or_report, 6),
             (self._create, 1.6),
             (self._delete, 0.6),
-        )
+        ) + (((self._abandon, 1.0),) if cfg.steady else ())  # creations = departures
         total = sum(w for _, w in weights)
         self.activities = [
             (c / total, f)
@@ -137,8 +137,7 @@ class Background(Emitter):
         if self.rng.random() < 0.5 and b is not None and a.groups:
             gid = self.rng.choice(a.groups)
             if gid not in b.groups:
-                b.groups.append(gid)
-                self.pop.groups[gid].append(b)
+                self.pop.add_to_group(b, gid)
                 self.emit(t, GADD, a, b, group=gid)
             return
         joined = self.pop.join_group(a)
@@ -166,3 +165,9 @@ class Background(Emitter):
         if p is not None and not p.reserved:
             p.deleted = True
             self.emit(max(t, p.last_ms + self.rng.randint(MINUTE_MS, 30 * MINUTE_MS)), DELETED, p)
+
+    def _abandon(self, t: int) -> None:
+        """(Steady runs) an account stops coming back, without deleting itself: most churn."""
+        p = self._pick()
+        if p is not None and not p.reserved:
+            p.deleted = True
