@@ -157,6 +157,17 @@ class Population:
         self.persons.append(p)
         self.by_band[p.account.age_band].append(p)
 
+    def remove(self, p: Person) -> None:
+        """p leaves for good (steady runs): no longer picked, met, befriended or in a group."""
+        self.persons.remove(p)
+        self.by_band[p.account.age_band].remove(p)
+        self.tickets = [q for q in self.tickets if q is not p]
+        for gid in p.groups:
+            self.groups[gid].remove(p)
+        for q in p.friends:
+            q.friends.remove(p)
+        p.groups, p.friends = [], []
+
     def befriend(self, a: Person, b: Person) -> None:
         """In a steady run, a friendship beyond STEADY_FRIENDS on either side ends that
         side's oldest one (on both of its sides: they drifted apart)."""
