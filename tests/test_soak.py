@@ -88,10 +88,12 @@ def test_a_worker_that_never_drains_its_lag_fails() -> None:
 def test_short_soak_with_a_worker_kill_keeps_memory_and_state_bounded(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """CI's form: 36 s at 500 events/s, memories shortened to 3.5 h: event time passes ~5
-    horizons; the worker is killed at 9 s."""
+    """CI's form: 27 s at 500 events/s, memories shortened to 3.5 h: event time passes ~5
+    horizons (under a day: the active accounts are not judged); the worker is killed at 7 s.
+    What it proves: the kill and restart, the samples, the drain and RSS levelling off; its
+    state (~30 kB) is under the noise floor, so state growth is judged only by long runs."""
     monkeypatch.setenv(CONFIG_ENV, str(SHORT_MEMORY))
-    settings = SoakSettings(minutes=0.6, rate=500, sample_s=1.5, kill_at=0.25, users=300)
+    settings = SoakSettings(minutes=0.45, rate=500, sample_s=1.5, kill_at=0.25, users=300)
     result = run_soak(settings, load_config(SHORT_MEMORY))
     assert result.restart_s is not None, "the worker was never killed"
     assert {s.incarnation for s in result.samples} == {0, 1}
