@@ -80,6 +80,12 @@ class Sample:
     lag: int  # input and routed records not yet committed
     active_accounts: int = 0  # accounts in the events sent over the trailing day of event time
     state_by_detector: dict[str, float] = field(default_factory=dict)  # sums to state_bytes
+    applied_ms: int = 0  # the worker's lowest detect watermark (0: not known yet)
+
+    @property
+    def state_ms(self) -> int:
+        """The event time the worker's state reflects: behind what was sent when it lags."""
+        return self.applied_ms or self.event_ms
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,16 +177,19 @@ def _rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def _state_bytes(port: int) -> dict[str, float]:
-    """The worker's `guardline_state_bytes`, per detector."""
+def _worker_metrics(port: int) -> tuple[dict[str, float], int]:
+    """The worker's `guardline_state_bytes` per detector, and its lowest detect watermark (ms;
+    0 before it has one)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
         text = resp.read().decode()
-    return {
-        s.labels["detector"]: s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-        if s.name == "guardline_state_bytes"
-    }
+    samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
+    state = {s.labels["detector"]: s.value for s in samples if s.name == "guardline_state_bytes"}
+    watermarks = [
+        s.value
+        for s in samples
+        if s.name == "guardline_watermark_timestamp_seconds" and s.labels["stage"] == "detect"
+    ]
+    return state, int(min(watermarks) * 1000) if watermarks else 0
 
 
 def _lag(bootstrap: str, group: str) -> int:
@@ -232,7 +241,7 @@ def run_soak(
                     continue
                 now = time.monotonic()
                 cpu = process_cpu_s(proc.pid) or cpu_before
-                by_detector = _state_bytes(port)
+                by_detector, applied_ms = _worker_metrics(port)
                 sample = Sample(
                     wall_s=now - start,
                     event_ms=producer.last_ms,
@@ -244,6 +253,7 @@ def run_soak(
                     lag=_lag(bootstrap, app_id),
                     active_accounts=producer.active_accounts(),
                     state_by_detector=by_detector,
+                    applied_ms=applied_ms,
                 )
                 cpu_before, at_before = cpu, now
                 result.samples.append(sample)
@@ -290,9 +300,11 @@ def judge(result: SoakResult) -> None:
         result.problems.append("no samples")
         return
     after = [s for s in samples if s.incarnation == 1]
+    # On the event time the worker has applied: a worker behind the producer holds the state
+    # of an earlier moment than the last event sent.
     first_ms = samples[0].event_ms
-    settled_ms = max(first_ms, after[0].event_ms if after else first_ms) + result.horizon_ms
-    window = [s for s in after if s.event_ms >= settled_ms]
+    settled_ms = max(first_ms, after[0].state_ms if after else first_ms) + result.horizon_ms
+    window = [s for s in after if s.state_ms >= settled_ms]
     if len(window) < 4:
         covered = (samples[-1].event_ms - first_ms) / result.horizon_ms
         result.problems.append(
@@ -303,7 +315,10 @@ def judge(result: SoakResult) -> None:
         )
         return
     walls = [s.wall_s for s in window]
-    event_per_wall = (window[-1].event_ms - window[0].event_ms) / (walls[-1] - walls[0])
+    event_per_wall = (window[-1].state_ms - window[0].state_ms) / (walls[-1] - walls[0])
+    if event_per_wall <= 0:
+        result.problems.append("stalled: the worker applied no event time past the horizon")
+        return
     wall_per_horizon = result.horizon_ms / event_per_wall
 
     def trend(measure: str, ys: list[float]) -> Trend:

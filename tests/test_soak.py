@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,17 @@ def test_a_population_that_keeps_growing_makes_the_run_inconclusive() -> None:
     assert result.ok
     result = verdict([1e6] * 20, active=[2000 + 200 * i for i in range(20)])  # +400: 20%
     assert [p for p in result.problems if p.startswith("inconclusive: the traffic is not")]
+
+
+def test_growth_is_judged_on_the_event_time_the_worker_applied() -> None:
+    """+100 kB a sample is +200 kB per day of events sent (under the 256 KiB floor), but the
+    worker applies half a day's events per day sent: +400 kB per day of state, over it."""
+    growing = [1e6 + 1e5 * i for i in range(24)]
+    assert verdict(growing).ok
+    result = SoakResult(SoakSettings(minutes=1), horizon_ms=DAY_MS, drain_s=1.0)
+    result.samples = [replace(s, applied_ms=s.event_ms // 2) for s in samples(growing)]
+    judge(result)
+    assert [p for p in result.problems if p.startswith("state_bytes grows without bound")]
 
 
 def test_growth_below_the_noise_floor_passes() -> None:
