@@ -303,7 +303,10 @@ def judge(result: SoakResult) -> None:
     # On the event time the worker has applied: a worker behind the producer holds the state
     # of an earlier moment than the last event sent.
     first_ms = samples[0].event_ms
-    settled_ms = max(first_ms, after[0].state_ms if after else first_ms) + result.horizon_ms
+    resumed_ms = next(
+        (s.applied_ms for s in after if s.applied_ms), after[0].event_ms if after else first_ms
+    )
+    settled_ms = max(first_ms, resumed_ms) + result.horizon_ms
     window = [s for s in after if s.state_ms >= settled_ms]
     if len(window) < 4:
         covered = (samples[-1].event_ms - first_ms) / result.horizon_ms
