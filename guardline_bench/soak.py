@@ -3,18 +3,24 @@
 Why: a stream processor can be right for five minutes and still leak. Detector state is meant
 to be bounded by the detectors' own memory horizon (the longest event-time span any of them
 remembers, `horizon_ms()`: 14 days by default): once the stream has run longer than that in
-event time, state bytes and worker memory should stop growing. The soak sends a continuous
-simulation (a fixed population, event time moving on) at a steady rate to one worker on the
-embedded broker (or `GUARDLINE_BOOTSTRAP_SERVERS`), SIGKILLs the worker a third of the way in
-and restarts it (same `--instance-id`, same disk), and samples every few seconds: worker RSS,
-CPU, estimated state bytes (`guardline_state_bytes`) and input lag.
+event time, over traffic whose working set stays the same size, state bytes and worker memory
+should stop growing. The soak sends a steady simulation (`SimulationConfig.steady`: as many
+accounts leave as join, friendships and group memberships fade, so the accounts active in a
+day and their partners in 14 days stay flat; event time moving on) at a steady rate to one
+worker on the embedded broker (or `GUARDLINE_BOOTSTRAP_SERVERS`), SIGKILLs the worker a third
+of the way in and restarts it (same `--instance-id`, same disk), and samples every few seconds:
+worker RSS, CPU, estimated state bytes per detector (`guardline_state_bytes`), input lag, and
+the accounts active in the trailing day of the traffic sent.
 
 Verdict, per measure, on the samples of the restarted worker once event time is a full horizon
 past the start and past the restart (state should have levelled off there; the restarted
 worker loads subjects' state as they come back): the least-squares slope, projected over
 one more horizon of traffic, must add less than GROWTH_LIMIT of the level where that stretch
 began, or less than GROWTH_FLOOR ("grows without bound" otherwise: linear growth from zero adds
-~100%), and the lag
+~100%). Total state is judged, not state per active account: on steady traffic the two say the
+same, and a total cannot hide a leak behind a growing divisor. The traffic itself is checked
+the same way: if the active accounts grow past that bound, the run is inconclusive (a growing
+working set makes state grow without any leak; the first soaks ran on such traffic). The lag
 must fall to zero within DRAIN_S once the traffic stops (lag swings with load on a shared
 machine; a worker that cannot keep up never drains). A run too short to pass the horizon fails
 as inconclusive: raise the minutes or the rate, or shorten the memories (`--config`).
@@ -44,8 +50,11 @@ from streams.simulate import DAY_MS, SimulationConfig, iter_events
 
 GROWTH_LIMIT = 0.10  # of the level, over one more memory horizon at the measured slope
 # Growth per horizon below these is noise, whatever the level (a small population's state is a
-# few KB; allocator and import warm-up move RSS by a few MiB).
-GROWTH_FLOOR = {"rss_mib": 4.0, "state_bytes": 256 * 1024.0}
+# few KB; allocator and import warm-up move RSS by a few MiB; a population of a few hundred
+# accounts active in a day moves by a few dozen).
+GROWTH_FLOOR = {"rss_mib": 4.0, "state_bytes": 256 * 1024.0, "active_accounts": 50.0}
+JUDGED = ("rss_mib", "state_bytes")  # must stay bounded
+STEADY = ("active_accounts",)  # must stay flat, or the traffic cannot tell a leak from growth
 DRAIN_S = 120.0  # after the traffic stops, the worker must have read everything within this
 
 
@@ -56,7 +65,7 @@ class SoakSettings:
     sample_s: float = 5.0
     kill_at: float = 1 / 3  # of the run
     seed: int = 7
-    users: int = 2000  # the simulated population (fixed: state must level off)
+    users: int = 2000  # the simulated population (steady: state must level off)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,18 +78,26 @@ class Sample:
     cpu_cores: float  # the worker's CPU since the previous sample
     state_bytes: float
     lag: int  # input and routed records not yet committed
+    active_accounts: int = 0  # accounts in the events sent over the trailing day of event time
+    state_by_detector: dict[str, float] = field(default_factory=dict)  # sums to state_bytes
+    applied_ms: int = 0  # the worker's lowest detect watermark (0: not known yet)
+
+    @property
+    def state_ms(self) -> int:
+        """The event time the worker's state reflects: behind what was sent when it lags."""
+        return self.applied_ms or self.event_ms
 
 
 @dataclass(frozen=True, slots=True)
 class Trend:
-    measure: str
+    measure: str  # a Sample field, or a detector's name (its part of state_bytes)
     level: float  # mean over the first quarter of the samples past the horizon
     growth_per_horizon: float  # slope x wall seconds per horizon of event time
 
     @property
     def ok(self) -> bool:
-        limit = max(GROWTH_LIMIT * self.level, GROWTH_FLOOR[self.measure])
-        return self.growth_per_horizon <= limit
+        floor = GROWTH_FLOOR.get(self.measure, GROWTH_FLOOR["state_bytes"])
+        return self.growth_per_horizon <= max(GROWTH_LIMIT * self.level, floor)
 
 
 @dataclass(slots=True)
@@ -91,6 +108,7 @@ class SoakResult:
     restart_s: float | None = None
     drain_s: float | None = None  # from the end of traffic to lag 0
     trends: list[Trend] = field(default_factory=list)
+    by_detector: list[Trend] = field(default_factory=list)  # state_bytes' parts, reported only
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -112,6 +130,7 @@ def traffic(settings: SoakSettings, minutes_margin: float = 2.0) -> Iterator[Eve
         normal_users=settings.users,
         groups=settings.users // 10,
         duration_ms=int(days * DAY_MS),
+        steady=True,  # a working set that stays the same size: state must level off
     )
     return iter_events(cfg)
 
@@ -123,6 +142,7 @@ class _Producer(threading.Thread):
         self.stop = threading.Event()
         self.sent = 0
         self.last_ms = 0
+        self.seen: dict[str, int] = {}  # account id -> event time it was last actor or target
         self.error: BaseException | None = None
         self._events = events
 
@@ -132,7 +152,16 @@ class _Producer(threading.Thread):
                 return
             self.sent += 1
             self.last_ms = event.ts_ms
+            self.seen[event.actor.id] = event.ts_ms
+            if event.target is not None:
+                self.seen[event.target.id] = event.ts_ms
             yield event
+
+    def active_accounts(self) -> int:
+        """Accounts seen as actor or target within a day of event time before the last event
+        sent (as `guardline_bench.state` counts them)."""
+        seen, since = self.seen.copy(), self.last_ms - DAY_MS  # copy: the thread writes on
+        return sum(1 for ts in seen.values() if ts > since)
 
     def run(self) -> None:
         try:
@@ -148,15 +177,19 @@ def _rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def _state_bytes(port: int) -> float:
+def _worker_metrics(port: int) -> tuple[dict[str, float], int]:
+    """The worker's `guardline_state_bytes` per detector, and its lowest detect watermark (ms;
+    0 before it has one)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
         text = resp.read().decode()
-    return sum(
+    samples = [s for family in text_string_to_metric_families(text) for s in family.samples]
+    state = {s.labels["detector"]: s.value for s in samples if s.name == "guardline_state_bytes"}
+    watermarks = [
         s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-        if s.name == "guardline_state_bytes"
-    )
+        for s in samples
+        if s.name == "guardline_watermark_timestamp_seconds" and s.labels["stage"] == "detect"
+    ]
+    return state, int(min(watermarks) * 1000) if watermarks else 0
 
 
 def _lag(bootstrap: str, group: str) -> int:
@@ -208,6 +241,7 @@ def run_soak(
                     continue
                 now = time.monotonic()
                 cpu = process_cpu_s(proc.pid) or cpu_before
+                by_detector, applied_ms = _worker_metrics(port)
                 sample = Sample(
                     wall_s=now - start,
                     event_ms=producer.last_ms,
@@ -215,8 +249,11 @@ def run_soak(
                     incarnation=incarnation,
                     rss_mib=_rss_mib(proc.pid),
                     cpu_cores=(cpu - cpu_before) / max(1e-9, now - at_before),
-                    state_bytes=_state_bytes(port),
+                    state_bytes=sum(by_detector.values()),
                     lag=_lag(bootstrap, app_id),
+                    active_accounts=producer.active_accounts(),
+                    state_by_detector=by_detector,
+                    applied_ms=applied_ms,
                 )
                 cpu_before, at_before = cpu, now
                 result.samples.append(sample)
@@ -245,7 +282,7 @@ def _line(s: Sample, first_ms: int) -> str:
     return (
         f"soak: {s.wall_s:6.0f} s  event day {(s.event_ms - first_ms) / DAY_MS:5.1f}"
         f"  sent {s.sent:>9,}  RSS {s.rss_mib:6.1f} MiB  CPU {s.cpu_cores:4.2f}"
-        f"  state {s.state_bytes / 1e6:6.2f} MB  lag {s.lag:>6,}"
+        f"  state {s.state_bytes / 1e6:6.2f} MB  active {s.active_accounts:>6,}  lag {s.lag:>6,}"
     )
 
 
@@ -263,9 +300,14 @@ def judge(result: SoakResult) -> None:
         result.problems.append("no samples")
         return
     after = [s for s in samples if s.incarnation == 1]
+    # On the event time the worker has applied: a worker behind the producer holds the state
+    # of an earlier moment than the last event sent.
     first_ms = samples[0].event_ms
-    settled_ms = max(first_ms, after[0].event_ms if after else first_ms) + result.horizon_ms
-    window = [s for s in after if s.event_ms >= settled_ms]
+    resumed_ms = next(
+        (s.applied_ms for s in after if s.applied_ms), after[0].event_ms if after else first_ms
+    )
+    settled_ms = max(first_ms, resumed_ms) + result.horizon_ms
+    window = [s for s in after if s.state_ms >= settled_ms]
     if len(window) < 4:
         covered = (samples[-1].event_ms - first_ms) / result.horizon_ms
         result.problems.append(
@@ -276,19 +318,40 @@ def judge(result: SoakResult) -> None:
         )
         return
     walls = [s.wall_s for s in window]
-    event_per_wall = (window[-1].event_ms - window[0].event_ms) / (walls[-1] - walls[0])
+    event_per_wall = (window[-1].state_ms - window[0].state_ms) / (walls[-1] - walls[0])
+    if event_per_wall <= 0:
+        result.problems.append("stalled: the worker applied no event time past the horizon")
+        return
     wall_per_horizon = result.horizon_ms / event_per_wall
-    for measure in ("rss_mib", "state_bytes"):
-        ys = [float(getattr(s, measure)) for s in window]
+
+    def trend(measure: str, ys: list[float]) -> Trend:
         first = ys[: max(1, len(ys) // 4)]
-        trend = Trend(measure, sum(first) / len(first), slope(walls, ys) * wall_per_horizon)
-        result.trends.append(trend)
-        if not trend.ok:
+        return Trend(measure, sum(first) / len(first), slope(walls, ys) * wall_per_horizon)
+
+    # Accounts active in the trailing day mean something once a day of traffic was sent (the
+    # CI form's memories are hours long: its whole run is under a day of event time).
+    steady = STEADY if window[0].event_ms - first_ms >= DAY_MS else ()
+    for measure in steady + JUDGED:
+        t = trend(measure, [float(getattr(s, measure)) for s in window])
+        result.trends.append(t)
+        if t.ok:
+            continue
+        if measure in STEADY:
             result.problems.append(
-                f"{measure} grows without bound: +{trend.growth_per_horizon:,.1f} per memory"
-                f" horizon at the last stretch's slope, over {GROWTH_LIMIT:.0%} of its level"
-                f" {trend.level:,.1f} and over {GROWTH_FLOOR[measure]:,.0f}"
+                f"inconclusive: the traffic is not steady, {measure} grew"
+                f" +{t.growth_per_horizon:,.1f} per memory horizon (level {t.level:,.1f}): a"
+                " growing working set makes state grow without any leak"
             )
+        else:
+            result.problems.append(
+                f"{measure} grows without bound: +{t.growth_per_horizon:,.1f} per memory"
+                f" horizon at the last stretch's slope, over {GROWTH_LIMIT:.0%} of its level"
+                f" {t.level:,.1f} and over {GROWTH_FLOOR[measure]:,.0f}"
+            )
+    names = sorted({name for s in window for name in s.state_by_detector})
+    result.by_detector = [
+        trend(name, [s.state_by_detector.get(name, 0.0) for s in window]) for name in names
+    ]
     if result.drain_s is None:
         result.problems.append(
             f"falling behind: lag {samples[-1].lag:,} at the end of traffic, not read within"
@@ -306,8 +369,13 @@ def format_soak(result: SoakResult) -> str:
     ]
     for t in result.trends:
         lines.append(
-            f"  {t.measure}: level {t.level:,.1f}, +{t.growth_per_horizon:,.1f} per horizon"
+            f"  {t.measure}: level {t.level:,.1f}, {t.growth_per_horizon:+,.1f} per horizon"
             f" at the final slope ({'ok' if t.ok else 'GROWING'})"
+        )
+    for t in result.by_detector:
+        lines.append(
+            f"    state of {t.measure}: level {t.level:,.0f} B,"
+            f" {t.growth_per_horizon:+,.0f} B per horizon"
         )
     lines += [f"  FAIL: {p}" for p in result.problems] or ["  OK: bounded, keeping up"]
     return "\n".join(lines)
@@ -320,6 +388,7 @@ def as_json(result: SoakResult) -> dict[str, object]:
         "restart_s": result.restart_s,
         "samples": [dataclasses.asdict(s) for s in result.samples],
         "trends": [dataclasses.asdict(t) | {"ok": t.ok} for t in result.trends],
+        "state_by_detector": [dataclasses.asdict(t) for t in result.by_detector],
         "problems": result.problems,
         "ok": result.ok,
     }

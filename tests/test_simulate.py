@@ -341,3 +341,38 @@ def test_bad_config_reports_every_error_at_once() -> None:
 def test_events_target_scales_the_run() -> None:
     cfg = SimulationConfig(events_target=40_000, duration_ms=12 * HOUR_MS, scenarios=("mass_add",))
     assert 34_000 <= sum(1 for _ in iter_events(cfg)) <= 46_000
+
+
+def weekly_working_set(cfg: SimulationConfig) -> list[tuple[int, float]]:
+    """Each week from day 14: accounts active in the trailing day, and the distinct partners
+    (accounts or groups) per such account over the trailing 14 days, from the events alone."""
+    day = 24 * HOUR_MS
+    last: dict[str, int] = {}
+    pairs: dict[tuple[str, str], int] = {}
+    out, next_ms = [], cfg.start_ms + 14 * day
+    for e in iter_events(cfg):
+        if e.ts_ms >= next_ms:
+            active = sum(1 for ts in last.values() if ts > e.ts_ms - day)
+            partners = sum(1 for ts in pairs.values() if ts > e.ts_ms - 14 * day)
+            out.append((active, partners / active))
+            next_ms += 7 * day
+        last[e.actor.id] = e.ts_ms
+        other = e.target.id if e.target is not None else e.group_id
+        if e.target is not None:
+            last[e.target.id] = e.ts_ms
+        if other is not None:
+            pairs[e.actor.id, other] = e.ts_ms
+    return out
+
+
+def test_a_steady_run_keeps_its_working_set_the_same_size() -> None:
+    """What the soak needs: past the first weeks, as many accounts active a day and as many
+    partners per account in 14 days (what detectors remember), within 10%. Without `steady`
+    both grow (more accounts are created than leave; friend lists and rosters only grow)."""
+    cfg = SimulationConfig(seed=5, normal_users=300, groups=30, duration_ms=43 * 24 * HOUR_MS)
+    for steady, flat in ((True, True), (False, False)):
+        weeks = weekly_working_set(replace(cfg, steady=steady))
+        assert len(weeks) == 5  # days 14, 21, 28, 35, 42
+        (active_0, per_0), (active_n, per_n) = weeks[1], weeks[-1]  # days 21 and 42
+        within = abs(active_n / active_0 - 1) <= 0.1 and abs(per_n / per_0 - 1) <= 0.1
+        assert within == flat, (steady, weeks)

@@ -396,10 +396,13 @@ class Engine:
         cooldown = self.config.cooldown_ms
         gone: list[str] = []
         for key, state in self.subjects.items():
-            empty = True
-            for name, det_state in state.detector_states.items():
-                if not self._by_name[name].expire(det_state, now_ms):
-                    empty = False
+            det_states = state.detector_states
+            emptied = [n for n, s in det_states.items() if self._by_name[n].expire(s, now_ms)]
+            # An emptied state is a new one: dropped, or a subject another detector keeps alive
+            # would carry it for as long as it lives. The stored copy drops it on the next write.
+            for name in emptied:
+                del det_states[name]
+            empty = not det_states
             if any(not c.is_open(now_ms, cooldown) for c in state.cases.values()):
                 state.cases = {n: c for n, c in state.cases.items() if c.is_open(now_ms, cooldown)}
             if state.suppressions:

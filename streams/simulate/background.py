@@ -50,7 +50,7 @@ class Background(Emitter):
             (self._block_or_report, 6),
             (self._create, 1.6),
             (self._delete, 0.6),
-        )
+        ) + (((self._abandon, 1.0),) if cfg.steady else ())  # creations = departures
         total = sum(w for _, w in weights)
         self.activities = [
             (c / total, f)
@@ -64,7 +64,10 @@ class Background(Emitter):
             t1 = min(t0 + HOUR_MS, self.cfg.end_ms)
             for p in self.newcomers:  # created last hour, active from now on
                 self.pop.add(p)
-                self.pop.tickets.append(p)
+                if self.cfg.steady:  # as busy as the people they replace
+                    self.pop.tickets += [p] * (1 + int(self.rng.expovariate(0.5)))
+                else:
+                    self.pop.tickets.append(p)
             self.newcomers = []
             expected = self.rate * len(self.pop.persons) * busy_hours(t0, t1)
             n = int(expected + self.rng.random())
@@ -137,8 +140,7 @@ class Background(Emitter):
         if self.rng.random() < 0.5 and b is not None and a.groups:
             gid = self.rng.choice(a.groups)
             if gid not in b.groups:
-                b.groups.append(gid)
-                self.pop.groups[gid].append(b)
+                self.pop.add_to_group(b, gid)
                 self.emit(t, GADD, a, b, group=gid)
             return
         joined = self.pop.join_group(a)
@@ -160,9 +162,29 @@ class Background(Emitter):
             self.emit(t, JOIN, p, group=gid)
         self.newcomers.append(p)
 
+    def _leaver(self) -> Person | None:
+        """Who leaves: in a steady run anyone alike (as busy as who joins), and out of the
+        population for good; else a pick by activity."""
+        if not self.cfg.steady:
+            p = self._pick()
+            if p is None or p.reserved:
+                return None
+        else:
+            persons = self.pop.persons
+            p = persons[int(self.rng.random() * len(persons))]
+            while p.reserved:  # scenarios' people stay: someone else leaves
+                p = persons[int(self.rng.random() * len(persons))]
+        p.deleted = True
+        if self.cfg.steady:
+            self.pop.remove(p)
+        return p
+
     def _delete(self, t: int) -> None:
         """Rare deletions, after the account's last event so nothing follows them."""
-        p = self._pick()
-        if p is not None and not p.reserved:
-            p.deleted = True
+        p = self._leaver()
+        if p is not None:
             self.emit(max(t, p.last_ms + self.rng.randint(MINUTE_MS, 30 * MINUTE_MS)), DELETED, p)
+
+    def _abandon(self, t: int) -> None:
+        """(Steady runs) an account stops coming back, without deleting itself: most churn."""
+        self._leaver()

@@ -52,6 +52,8 @@ JOIN, CREATED, DELETED = (
     EventType.ACCOUNT_DELETED,
 )
 LIFECYCLE = frozenset({CREATED, DELETED})
+STEADY_FRIENDS = 10  # a steady run's cap on one person's friends (see SimulationConfig.steady)
+STEADY_GROUPS = 4  # and on the groups one person is in
 CONTACT_TYPES = frozenset({MSG, ADD, GADD})
 
 
@@ -102,6 +104,12 @@ class SimulationConfig:
     groups: int = 150
     scenarios: tuple[str, ...] = ALL_SCENARIOS
     events_target: int | None = None
+    # A population whose working set stays the same size over weeks (the soak's traffic):
+    # as many accounts leave as are created (some deleted, most just stop coming back),
+    # a person keeps in touch with at most STEADY_FRIENDS friends and stays in at most
+    # STEADY_GROUPS groups (the oldest fade). Off, friend lists and group rosters only grow
+    # and new accounts outnumber departures ~3 to 1, which is fine for a few days of traffic.
+    steady: bool = False
 
     def __post_init__(self) -> None:
         errors = _config_errors(self)

@@ -17,6 +17,8 @@ from streams.simulate.config import (
     HOUR_MS,
     LIFECYCLE,
     MSG,
+    STEADY_FRIENDS,
+    STEADY_GROUPS,
     U13,
     UNK,
     SimulationConfig,
@@ -60,7 +62,7 @@ class Person:
     mobile_ip: str
     groups: list[str] = field(default_factory=list)
     friends: list[Person] = field(default_factory=list)
-    deleted: bool = False
+    deleted: bool = False  # gone: deleted, or (steady runs) stopped coming back
     reserved: bool = False  # used by a scenario: background never deletes it
     last_ms: int = 0
 
@@ -95,6 +97,7 @@ class Population:
 
     def __init__(self, cfg: SimulationConfig, n_users: int, rng: random.Random, ids: Ids):
         self.rng, self.ids = rng, ids
+        self.steady = cfg.steady
         self.persons: list[Person] = []
         self.by_band: dict[AgeBand, list[Person]] = {b: [] for b in _BANDS}
         self.groups: dict[str, list[Person]] = {}
@@ -131,9 +134,16 @@ class Population:
         gid = self.rng.choice(self.groups_by_band[band] or list(self.groups))
         if gid in p.groups:
             return None
+        self.add_to_group(p, gid)
+        return gid
+
+    def add_to_group(self, p: Person, gid: str) -> None:
+        """p joins gid (not yet a member); in a steady run p leaves its oldest group beyond
+        STEADY_GROUPS."""
         p.groups.append(gid)
         self.groups[gid].append(p)
-        return gid
+        if self.steady and len(p.groups) > STEADY_GROUPS:
+            self.groups[p.groups.pop(0)].remove(p)
 
     def stranger(self, p: Person) -> Person:
         """Someone p may not know yet: mostly a group mate, else the same band, rarely anyone."""
@@ -147,9 +157,26 @@ class Population:
         self.persons.append(p)
         self.by_band[p.account.age_band].append(p)
 
+    def remove(self, p: Person) -> None:
+        """p leaves for good (steady runs): no longer picked, met, befriended or in a group."""
+        self.persons.remove(p)
+        self.by_band[p.account.age_band].remove(p)
+        self.tickets = [q for q in self.tickets if q is not p]
+        for gid in p.groups:
+            self.groups[gid].remove(p)
+        for q in p.friends:
+            q.friends.remove(p)
+        p.groups, p.friends = [], []
+
     def befriend(self, a: Person, b: Person) -> None:
+        """In a steady run, a friendship beyond STEADY_FRIENDS on either side ends that
+        side's oldest one (on both of its sides: they drifted apart)."""
         a.friends.append(b)
         b.friends.append(a)
+        if self.steady:
+            for p in (a, b):
+                if len(p.friends) > STEADY_FRIENDS:
+                    p.friends.pop(0).friends.remove(p)
 
     def _household(self, start_ms: int) -> None:
         rng = self.rng
