@@ -85,30 +85,41 @@ class Shard:
 
     def apply_all(self, items: Iterable[Item]) -> list[Alert]:
         """Every route of every item's event (one job: `Engine.process_all`, the fast path)."""
-        alerts = self.engine.process_all([item[3] for item in self._expiring(items)])
-        if self.engine.failures:
-            raise DetectorFailed
+        alerts: list[Alert] = []
+        for segment in self._segments(items):
+            alerts += self.engine.process_all([item[3] for item in segment])
+            if self.engine.failures:
+                raise DetectorFailed
         return alerts
 
     def apply_routes(self, items: Iterable[Item], emit: Callable[[Tag, Alert], None]) -> None:
         """The routes each item carries (one job of several), each alert with its `Tag`."""
         engine = self.engine
         named = engine.detectors_named
-        for ts, event_id, seq, event, routes in self._expiring(items):
-            for place, key, names in routes:
-                for k, alert in enumerate(engine.apply(key, named(names), event)):
-                    emit((ts, event_id, seq, place, k), alert)
-                if engine.failures:
-                    raise DetectorFailed
+        for segment in self._segments(items):
+            for ts, event_id, seq, event, routes in segment:
+                for place, key, names in routes:
+                    for k, alert in enumerate(engine.apply(key, named(names), event)):
+                        emit((ts, event_id, seq, place, k), alert)
+                    if engine.failures:
+                        raise DetectorFailed
 
-    def _expiring(self, items: Iterable[Item]) -> Iterator[Item]:
-        """The items, with `Engine.expire` where the detect stage would call it: at the last
-        event time applied, once every event at it is applied (the next one is later)."""
+    def _segments(self, items: Iterable[Item]) -> Iterator[list[Item]]:
+        """The items in runs, with `Engine.expire` between two runs where the detect stage
+        would call it: at the last event time applied, once every event at it is applied (the
+        next one is later). A run is yielded before the expiry that follows it, so an expiry
+        never gets ahead of an event still to apply."""
+        segment: list[Item] = []
         for item in items:
             last = self._last_ts
             if item[0] > last:
                 if last - self._expired_at >= self._expire_every_ms:
+                    if segment:
+                        yield segment
+                        segment = []
                     self.engine.expire(last)
                     self._expired_at = last
                 self._last_ts = item[0]
-            yield item
+            segment.append(item)
+        if segment:
+            yield segment
