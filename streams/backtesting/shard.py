@@ -118,6 +118,7 @@ class Shard:
                         yield segment
                         segment = []
                     self.engine.expire(last)
+                    self.engine.dirty.clear()  # what a state store would save: none here
                     self._expired_at = last
                 self._last_ts = item[0]
             segment.append(item)

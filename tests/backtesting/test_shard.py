@@ -18,6 +18,7 @@ from streams.backtesting.order import Item
 from streams.backtesting.shard import Shard
 from streams.config import load_config
 from streams.model import Alert
+from streams.simulate import SimulationConfig, simulate
 from tests.factories import adult, message, minor
 
 EXPIRE_EVERY_MS = 1_000
@@ -29,6 +30,7 @@ class RecordingEngine:
     def __init__(self) -> None:
         self.log: list[tuple[str, int]] = []
         self.failures: list[Any] = []
+        self.dirty: set[str] = set()
 
     def process_all(self, events: Iterable[Any]) -> list[Alert]:
         self.log += [("apply", event.ts_ms) for event in events]
@@ -95,3 +97,13 @@ def test_expiry_never_runs_ahead_of_the_events_of_a_batch(
         assert_expiries_in_place(engine.log, times)
         if times[-1] - times[0] > 2 * EXPIRE_EVERY_MS + 700:  # some expiry among the events
             assert any(what == "expire" and ts >= times[0] for what, ts in engine.log)
+
+
+def test_the_keys_a_state_store_would_save_are_dropped_at_every_expiry() -> None:
+    """No store in a backtest: the engine's dirty keys, evicted subjects' included, would
+    otherwise grow with every subject the file ever had."""
+    events = simulate(SimulationConfig(seed=2, events_target=10_000)).events[:5_000]
+    shard = Shard(load_config(), clock_ms=lambda: 0, expire_every_ms=60_000)
+    shard.apply_all([(e.ts_ms, e.event_id, seq, e, []) for seq, e in enumerate(events)])
+    assert shard.engine.stats.evicted > 0
+    assert shard.engine.dirty <= shard.engine.subjects.keys()
