@@ -27,6 +27,7 @@ bounded by what the windows hold, not by how many subjects the file ever saw. (E
 walks every subject: hourly, it was 11% of a 200k-event backtest's time.)"""
 
 _MAX_KEYS: Final = 1_000_000
+_SEGMENT_ITEMS: Final = 10_000  # a run is cut there too: memory stays a run, not 6 h of events
 
 Tag = tuple[int, str, int, int, int]
 """(ts_ms, event_id, seq, route place, alert place): one job's emission order."""
@@ -108,7 +109,7 @@ class Shard:
         """The items in runs, with `Engine.expire` between two runs where the detect stage
         would call it: at the last event time applied, once every event at it is applied (the
         next one is later). A run is yielded before the expiry that follows it, so an expiry
-        never gets ahead of an event still to apply."""
+        never gets ahead of an event still to apply; it is applied before the next is read."""
         segment: list[Item] = []
         for item in items:
             last = self._last_ts
@@ -122,5 +123,8 @@ class Shard:
                     self._expired_at = last
                 self._last_ts = item[0]
             segment.append(item)
+            if len(segment) >= _SEGMENT_ITEMS:
+                yield segment
+                segment = []
         if segment:
             yield segment
