@@ -519,7 +519,7 @@ def _file_backtest_phase(
         src = work / "backtest-events.jsonl"
         file_backtest.write_events(src, n, days, settings.seed)
     say(f"7/7 json.loads over {src.name}, then guardline backtest --jobs 1 and --jobs 2")
-    lines, seconds = file_backtest.json_loads_seconds(src)
+    lines, seconds, result.json_loads_cpu_s = file_backtest.json_loads_seconds(src)
     result.json_loads = Rate(lines, seconds)
     result.file_backtests = [file_backtest.run_backtest_command(src, work, j) for j in (1, 2)]
     result.counts["file backtest events"] = result.file_backtests[0].events

@@ -4,9 +4,10 @@ Block b goes to job b % N, which decodes it, routes its events (`shard.Router`: 
 as the stream partitions them) and sends every other job the events of its subjects in that
 block. Each job applies, block after block in input order, the events of its own subjects
 through its own reorder buffer or external sort, and writes its alerts tagged with their place
-in one job's order (`shard.Tag`); `merge_alerts` puts the jobs' files back in that order.
-Other jobs' blocks are read by a thread as they come (no job ever blocks another on a full
-pipe); a job decodes at most `LOOKAHEAD_BLOCKS` of its own blocks ahead of the one it applies.
+in one job's order (`shard.Tag`); the reading process merges the jobs' files back in that
+order. Blocks from the reader and from other jobs are taken off their pipes by threads as
+they come (no process waits on a busy one); a job decodes and shares its own blocks as soon
+as they come, at most `LOOKAHEAD_BLOCKS` ahead of the block it applies.
 """
 
 from __future__ import annotations
@@ -198,7 +199,11 @@ class _Job:
     ) -> None:
         settings = plan.settings
         self.plan = plan
-        self.blocks = blocks  # from the reader
+        # Own blocks are taken off the reader's pipe by a thread as they come (the reader never
+        # waits on a job busy applying, which kept the other job waiting for its blocks), at
+        # most `LOOKAHEAD_BLOCKS` held undecoded.
+        self.blocks: queue.Queue[bytes] = queue.Queue(LOOKAHEAD_BLOCKS)
+        threading.Thread(target=_receive, args=(blocks, self.blocks), daemon=True).start()
         self.results = results  # to the reader
         self.outbox = outbox  # to each other job
         self.out = out  # tagged alerts
@@ -229,6 +234,7 @@ class _Job:
     def run(self) -> dict[str, Any]:
         jobs, job = self.plan.jobs, self.plan.job
         for number in itertools.count():
+            self._decode_received(number)
             owner = number % jobs
             if owner == job:
                 while number not in self.pending and not self.ended:
@@ -250,8 +256,15 @@ class _Job:
     def _may_decode_ahead(self, applying: int) -> bool:
         return self.next_own < applying + LOOKAHEAD_BLOCKS * self.plan.jobs
 
+    def _decode_received(self, applying: int) -> None:
+        """Own blocks already received, decoded and shared before applying more: the other
+        jobs need their events from them (a job decoding only when it needed a block itself
+        left the others waiting)."""
+        while not self.ended and self._may_decode_ahead(applying) and not self.blocks.empty():
+            self._decode_next()
+
     def _decode_next(self) -> None:
-        data = self.blocks.recv_bytes()
+        data = self.blocks.get()
         if not data:
             self.ended = True
             for conn in self.outbox.values():
@@ -319,8 +332,9 @@ class _Job:
         }
 
 
-def _receive(conn: Connection, box: queue.SimpleQueue[bytes]) -> None:
-    """Another job's blocks, as they come; b"" (its end, or its death) ends them."""
+def _receive(conn: Connection, box: queue.SimpleQueue[bytes] | queue.Queue[bytes]) -> None:
+    """Blocks from the reader or another job, as they come; b"" (its end, or its death) ends
+    them."""
     try:
         while data := conn.recv_bytes():
             box.put(data)

@@ -14,6 +14,7 @@ disorder.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Final
 
 import msgspec
 
-from streams.engine.reorder import ReorderBuffer, release_bound
+from streams.engine.reorder import release_bound
 from streams.model import Event
 
 Route = tuple[int, str, tuple[str, ...]]
@@ -48,10 +49,15 @@ class OutOfOrder(Exception):
 
 
 class InOrder:
-    """Items released in (ts, event_id, seq) order once the release bound has passed them."""
+    """Items released in (ts, event_id, seq) order once the release bound has passed them.
+
+    The held items are one sorted list: a batch is appended and the list sorted again, which
+    for input in order or nearly so is a merge of two runs (timsort), and the released items
+    are its front, cut at the bound. (A heap cost a push and a pop of log n comparisons per
+    item.)"""
 
     def __init__(self, lateness_ms: int) -> None:
-        self._buffer: ReorderBuffer[Item] = ReorderBuffer()
+        self._held: list[Item] = []
         self._lateness_ms = lateness_ms
         self._watermark = -1
         self._last: tuple[int, str, int] = (-1, "", -1)  # the last item released
@@ -59,27 +65,45 @@ class InOrder:
 
     def push(self, items: Iterable[Item]) -> list[Item]:
         """Take items in input order; return those now released (raises `OutOfOrder`)."""
-        buffer, last = self._buffer, self._last
-        watermark = self._watermark
-        for item in items:
-            ts = item[0]
-            if ts <= last[0] and item[:3] < last:
-                raise OutOfOrder(item[2], last[0] - ts)
-            buffer.push(ts, item[1], item)
-            if ts > watermark:
-                watermark = ts
-        self._watermark = watermark
-        self.most_held = max(self.most_held, len(buffer))
-        bound = release_bound({0: watermark}, set(), 1, self._lateness_ms)
-        return self._released(buffer.release_until(bound) if bound is not None else [])
+        held = self._held
+        held += items
+        if not held:
+            return []
+        held.sort()
+        if held[0][:3] < self._last:
+            self._refuse(held)
+        self._watermark = max(self._watermark, held[-1][0])
+        self.most_held = max(self.most_held, len(held))
+        bound = release_bound({0: self._watermark}, set(), 1, self._lateness_ms)
+        if bound is None:
+            return []
+        cut = bisect.bisect_right(held, bound, key=_ts)
+        released = held[:cut]
+        del held[:cut]
+        return self._released(released)
 
     def drain(self) -> list[Item]:
-        return self._released(self._buffer.drain())
+        released, self._held = self._held, []
+        return self._released(released)
 
     def _released(self, items: list[Item]) -> list[Item]:
         if items:
             self._last = items[-1][:3]
         return items
+
+    def _refuse(self, held: list[Item]) -> None:
+        """The first item in input order older than the last released one."""
+        last = self._last
+        late = min((item for item in held if item[:3] < last), key=_seq)
+        raise OutOfOrder(late[2], last[0] - late[0])
+
+
+def _ts(item: Item) -> int:
+    return item[0]
+
+
+def _seq(item: Item) -> int:
+    return item[2]
 
 
 class ExternalSort:

@@ -90,6 +90,14 @@ def test_disorder_within_the_allowed_lateness_needs_no_sort(tmp_path: Path) -> N
     assert order.startswith("in order")
 
 
+def test_one_job_expiring_state_every_minute_gives_the_same_alerts(tmp_path: Path) -> None:
+    """Expiry between the events of a batch, never after them (see test_shard.py)."""
+    alerts, _, _ = backtest(
+        write(tmp_path / "in-order.jsonl", EVENTS), tmp_path, expire_every_ms=60_000
+    )
+    assert alerts == ORACLE
+
+
 def test_a_shuffled_file_falls_back_to_the_external_sort_and_says_why(tmp_path: Path) -> None:
     events = random.Random(5).sample(EVENTS, len(EVENTS))
     src = write(tmp_path / "shuffled.jsonl", events)
