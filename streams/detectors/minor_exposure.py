@@ -16,7 +16,7 @@ in `docs/detectors/minor_exposure.md`):
   with teens, so such a contact weighs little while it waits for a reply and when answered
   from the minor's own network (a classmate on the school's line), more when a message goes
   unanswered, and fully when the minor blocks or reports the account. The declared band earns
-  peer weights only while the account behaves like a peer (`_peerlike`: minors write to it in
+  peer weights only while the account behaves like a peer (`_claim`: minors write to it in
   chats it did not start, come back on their own, or most of those it wrote to answer);
   otherwise its peers by claim are judged one band apart and a minor who never answers is
   cold outreach (`cold_unanswered_factor`); and while no minor backs the claim (none wrote
@@ -207,8 +207,8 @@ class _Window:
 class _Standing:
     """What the account's behaviour says about its claim, the same for all its contacts."""
 
-    peerlike: bool  # behaves like a peer (`_peerlike`)
-    backed: bool  # some minor backs its claim (`_backed`)
+    peerlike: bool  # behaves like a peer (`_claim`)
+    backed: bool  # some minor backs its claim (`_claim`)
     media_in: float  # what a child's photo soon after its first contact weighs
 
 
@@ -424,12 +424,12 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         extorted = sum(1 for p in state.pairs.values() if _extorted(p[2]))
         if len(state.pairs) < cfg.min_minors and extorted < cfg.extorted_min_minors:
             return None
-        peerlike = self._peerlike(state)
+        peerlike, backed = self._claim(state, now)
         factor, peer_factor, signs = self._risk_factor(state, account, now, peerlike)
         # Children's photos to an established, identified account (homework to a tutor) are
         # an answer; to an anonymous, new or re-declared one, the sextortion playbook (B5).
         media = cfg.media_weight if factor > 1.0 else cfg.established_media_weight
-        rows = self._rows(state, now, _Standing(peerlike, self._backed(state, now), media))
+        rows = self._rows(state, now, _Standing(peerlike, backed, media))
         relief = 1.0
         if state.known and cfg.peer_relief:
             relief = len(rows) / (len(rows) + cfg.peer_relief * len(state.known))
@@ -491,40 +491,33 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             rows.append(_Row(minor, first_ts, flags, eid, weight, networked, unit))
         return rows
 
-    def _peerlike(self, state: ExposureState) -> bool:
-        """Whether the account behaves like a peer, which a declared band alone never shows:
-        minors who started chats with it or came back on their own; or most of the minors it
-        wrote to answered it (peers answer each other; a message still waiting counts against,
-        so a burst is not peer-like just because its first answers came quickly)."""
+    def _claim(self, state: ExposureState, now: int) -> tuple[bool, bool]:
+        """What the minors' behaviour says of the account's declared band, in one pass:
+
+        - peer-like (a declared band alone never shows it): minors who started chats with it
+          or came back on their own; or most of the minors it wrote to answered it (peers
+          answer each other; a message still waiting counts against, so a burst is not
+          peer-like just because its first answers came quickly);
+        - backed: any minor wrote to it first or came back on its own, or most of those who
+          had the time to answer it did. Unbacked, an answer to its first message is the
+          answer a stranger gets.
+        """
         cfg = self.config
         evidence = len(state.known)
-        answered = unanswered = 0
-        for _ts, _day, flags, _eid, _net in state.pairs.values():
+        answered = waiting = ignored = 0
+        for first_ts, _day, flags, _eid, _net in state.pairs.values():
             evidence += bool(flags & RETURNS)
             if flags & REPLIED:
                 answered += 1
             elif flags & _silent_channels(flags):  # waiting counts against, until answered
-                unanswered += 1
-        if evidence >= cfg.peer_evidence_min:
-            return True
-        asked = answered + unanswered
-        return asked > 0 and answered >= cfg.peer_answer_share * asked
-
-    def _backed(self, state: ExposureState, now: int) -> bool:
-        """Whether any minor backs the account's claim: one wrote to it first or came back
-        on its own, or most of those who had the time to answer it did. Unbacked, an answer
-        to its first message is the answer a stranger gets."""
-        if state.known:
-            return True
-        answered = ignored = 0
-        for first_ts, _day, flags, _eid, _net in state.pairs.values():
-            if flags & RETURNS:
-                return True
-            if flags & REPLIED:
-                answered += 1
-            elif flags & _silent_channels(flags) and now - first_ts >= self._grace(flags):
-                ignored += 1
-        return answered > 0 and answered >= self.config.peer_answer_share * (answered + ignored)
+                waiting += 1
+                ignored += now - first_ts >= self._grace(flags)
+        share = cfg.peer_answer_share
+        peerlike = evidence >= cfg.peer_evidence_min or (
+            answered > 0 and answered >= share * (answered + waiting)
+        )
+        backed = evidence > 0 or (answered > 0 and answered >= share * (answered + ignored))
+        return peerlike, backed
 
     def _weight(
         self, flags: int, age_ms: int, networked: bool, rooms: float, standing: _Standing
