@@ -15,8 +15,8 @@ HIGH, for the account that added them (a declared age is a claim):
   hardly anyone has spoken there (`spoke_share`). Images first, to children who have not said
   a word, as `minor_exposure` weighs a first direct message with media: from an adult or
   unknown-age account, in a room with no adult added (a coach adds parents); from a declared
-  minor only when its account is new (a teen's flyer to its schoolmates; `minor_mass_add`'s
-  rule for declared minors).
+  minor only when its account is new or unverified (`anonymous`): a verified teen's flyer to
+  its schoolmates is not this (1.1.0; an unverified organiser's flyer still is, see the doc).
 - **filling a dead room**: at any declared age, it keeps adding minors to a room where at least
   `long_high` of the minors it added have been silent for `long_quiet_ms` (a day), and hardly
   anyone has spoken: an adder pacing itself under every per-account window still leaves a
@@ -79,7 +79,7 @@ class RoomState(DictState):
 
 class MinorGroupRoomsDetector(DetectorBase[MinorGroupRoomsConfig, RoomState]):
     name: ClassVar[str] = "minor_group_rooms"
-    version: ClassVar[str] = "1.0.0"
+    version: ClassVar[str] = "1.1.0"
     counterpart_role: ClassVar[str] = "minor_added"
     event_types: ClassVar[frozenset[EventType]] = frozenset({_GROUP_ADD, _MESSAGE})
 
@@ -152,9 +152,10 @@ class MinorGroupRoomsDetector(DetectorBase[MinorGroupRoomsConfig, RoomState]):
         # Images first, to children who have not said a word: from an adult or unknown-age
         # account (as `minor_exposure` weighs a first DM with media), in a room it added no
         # adult to (a coach adds parents: as `minor_mass_add`'s count alone); a declared
-        # minor's flyer to its schoolmates counts only from a new account (as in
-        # `minor_mass_add`).
-        eligible = not state.adults and (adder.age_band not in MINOR_BANDS or is_new)
+        # minor's flyer to its schoolmates counts only from a new or unverified account.
+        eligible = not state.adults and (
+            adder.age_band not in MINOR_BANDS or is_new or adder.anonymous
+        )
         media_hit = media and eligible and len(silent) >= cfg.media_high
         if media:  # the dead-room rule is for an adder still filling it (`step`)
             dead = []

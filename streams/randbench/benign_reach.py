@@ -81,9 +81,11 @@ def teacher_class_group(inst: Instance) -> None:
 
 
 def student_organiser(inst: Instance) -> None:
-    """A 16-17 student adds 20-45 schoolmates into 2-4 event groups within two hours."""
+    """A 16-17 student adds 20-45 schoolmates into 2-4 event groups within two hours; half the
+    time it then posts a flyer (an image) to each group within a few hours."""
     rng, world = inst.rng, inst.world
-    org = inst.old_account(B.AGE_16_17)
+    # Unverified as often as the background's established accounts are (social.py: 8%).
+    org = inst.old_account(B.AGE_16_17, anonymous=bool(inst.draw("anonymous", rng.random() < 0.08)))
     org.school, mates = inst.school_minors(
         int(inst.draw("schoolmates", rng.randint(20, 45))), (B.AGE_13_15, B.AGE_16_17)
     )
@@ -99,6 +101,9 @@ def student_organiser(inst: Instance) -> None:
                 m,
                 group=groups[k % len(groups)],
             )
+    if rng.random() < 0.5:
+        for g in groups:
+            inst.emit(ts + rng.randrange(3 * HOUR_MS), EventType.MESSAGE_SENT, org, group=g, media=True)
 
 
 def tutor(inst: Instance) -> None:

@@ -92,11 +92,16 @@ class Instance:
         return person
 
     def old_account(
-        self, band: AgeBand, *, device: str | None = None, home_ip: str | None = None
+        self,
+        band: AgeBand,
+        *,
+        device: str | None = None,
+        home_ip: str | None = None,
+        anonymous: bool = False,
     ) -> Person:
-        """A verified account made 30-600 days before the span."""
+        """An account made 30-600 days before the span (verified unless `anonymous`)."""
         created = self.world.start_ms - self.rng.randrange(30 * DAY_MS, 600 * DAY_MS)
-        return self.account(band, created, device=device, home_ip=home_ip)
+        return self.account(band, created, anonymous=anonymous, device=device, home_ip=home_ip)
 
     def draw(self, name: str, value: Param) -> Param:
         """Record a drawn parameter for the report; returns it."""

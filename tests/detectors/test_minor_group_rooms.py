@@ -151,6 +151,18 @@ def test_near_peer_and_unknown_age_targets_are_not_counted() -> None:
     assert run(events) == []
 
 
+def test_a_declared_teen_posting_media_counts_only_when_new_or_unverified() -> None:
+    """A verified, established 16-17's flyer to its schoolmates is not the trace; the same
+    post from an unverified (anonymous) or a new 16-17 account is."""
+    old = T0 - 400 * DAY
+    verified = account("u-teen", AgeBand.AGE_16_17, created_ts_ms=old)
+    unverified = account("u-anon", AgeBand.AGE_16_17, created_ts_ms=old, anonymous=True)
+    new = account("u-new", AgeBand.AGE_16_17, created_ts_ms=T0 - DAY)
+    for adder, expected in ((verified, None), (unverified, Severity.HIGH), (new, Severity.HIGH)):
+        events = fill(adder, kids(6, adder.id), T0) + [post(adder, T0 + 2 * HOUR, media=True)]
+        assert top(run(events)) is expected, adder.id
+
+
 def test_a_room_forgets_after_its_window() -> None:
     cfg = MinorGroupRoomsConfig(window_ms=2 * DAY)
     members = kids(6)
