@@ -50,12 +50,12 @@ _MESSAGE = EventType.MESSAGE_SENT
 
 @dataclass(frozen=True, slots=True)
 class MinorGroupRoomsConfig:
-    window_ms: int = 7 * DAY_MS
+    window_ms: int = 14 * DAY_MS
     quiet_ms: int = HOUR_MS
     long_quiet_ms: int = DAY_MS
     media_high: int = 5
-    long_medium: int = 5
-    long_high: int = 8
+    long_medium: int = 4
+    long_high: int = 6
     spoke_share: float = 0.1
     new_account_ms: int = 7 * DAY_MS
     critical_factor: float = 3.0

@@ -111,19 +111,20 @@ def test_other_voices_count_as_speech_in_the_room() -> None:
 
 
 def test_a_paced_adder_filling_a_dead_room_day_after_day() -> None:
-    """Four minors a day into one room, an hour apart, no one ever speaks. Day two: at most
-    four silent a day (nothing). Day three's first add: five (MEDIUM); its fourth: eight
-    (HIGH)."""
+    """Four minors a day into one room, an hour apart, no one ever speaks. Day two's adds find
+    day one's four silent a day one by one: the fourth add sees four (MEDIUM at 4). Day three's
+    first add: five; its second: six (HIGH at 6)."""
     members = kids(12)
     events = [
         group_add(STRANGER, m, T0 + (i // 4) * DAY + (i % 4) * HOUR) for i, m in enumerate(members)
     ]
     alerts = run(events)
     assert top(alerts) is Severity.HIGH
-    assert alerts[0].severity is Severity.MEDIUM and alerts[0].trigger_ts_ms == T0 + 2 * DAY
+    assert alerts[0].severity is Severity.MEDIUM
+    assert alerts[0].trigger_ts_ms == T0 + DAY + 3 * HOUR
     first_high = next(a for a in alerts if a.severity is Severity.HIGH)
-    assert first_high.trigger_ts_ms == T0 + 2 * DAY + 3 * HOUR
-    assert first_high.features["minors_silent_a_day"] == 8.0
+    assert first_high.trigger_ts_ms == T0 + 2 * DAY + HOUR
+    assert first_high.features["minors_silent_a_day"] == 6.0
     assert "said nothing there for 24 h" in first_high.reason
     # The same adds where each minor says one thing in the room within the hour: nothing.
     spoken = [post(m, e.ts_ms + 10 * MIN) for m, e in zip(members, events, strict=True)]
