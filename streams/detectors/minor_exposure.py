@@ -33,6 +33,11 @@ A minor who sent media soon after the first contact and then blocked or reported
 is the sextortion sequence seen from the victim's side: it weighs both, and two such minors
 are enough for a finding (`extorted_min_minors`) where otherwise `min_minors` are needed.
 
+A flood (`flood_messages` direct messages or more within the hour after first contact, images
+among them, `flood_ratio` times what the minor sent back) weighs `flood_weight` at any declared
+age but a teen claim other minors back, and never counts as the answer of a peer: the opening
+of a sextortion one message short of `sextortion_velocity`'s escalation still shows here.
+
 A minor who comes back on its own on a later day weighs little whatever the bands (a tutor's
 pupil, a friend). Minors who started chats with the account themselves make it look like a
 peer (`peer_relief`). Reaching different minors through several channels at once multiplies
@@ -89,6 +94,13 @@ RETURNS: Final = 1024  # the minor opened a later day's conversation itself
 MEDIA_OUT: Final = 2048  # the account sent the minor media within the hour after first contact
 SETTLED: Final = 4096  # the account was assessed after this contact's reply grace ran out
 YOUNGER: Final = 8192  # a declared 16-17 reaching an under-13 (two bands apart by claim)
+# Above the flags, two 4-bit counts (saturating at 15) of the direct messages within the hour
+# after first contact: sent by the account, and by the minor. Many sent, few answered, images
+# among them: the flood that opens a sextortion; a lively chat between new friends is even.
+SENT_SHIFT: Final = 14
+GOT_SHIFT: Final = 18
+COUNT_MAX: Final = 15
+FLAG_BITS: Final = (1 << SENT_SHIFT) - 1
 PRIVATE: Final = DM | ADD
 MEDIA_BACK: Final = MEDIA_IN | MEDIA_LATE
 EXCHANGE: Final = MEDIA_IN | MEDIA_OUT  # "send me yours": images both ways with a new contact
@@ -134,6 +146,9 @@ class MinorExposureConfig:
     peer_media_weight: float = 1.0
     late_media_factor: float = 0.67
     exchange_weight: float = 2.0
+    flood_messages: int = 8
+    flood_ratio: float = 3.0
+    flood_weight: float = 2.0
     pushback_weight: float = 3.0
     returning_weight: float = 0.3
     under13_factor: float = 1.5
@@ -227,7 +242,7 @@ class _Row:
 
 class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
     name: ClassVar[str] = "minor_exposure"
-    version: ClassVar[str] = "1.3.0"
+    version: ClassVar[str] = "1.4.0"
     counterpart_role: ClassVar[str] = "minor_contacted"
     event_types: ClassVar[frozenset[EventType]] = frozenset({MSG, CADD, GROUP_ADD, CREATED, *_PUSH})
 
@@ -335,19 +350,27 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             if event.first_contact is False:
                 return _outcome(changed)  # the platform says they talked before our memory
             flags = channel | _claim_bits(self._claimed(state, event.actor), target.age_band)
-            if event.has_media and channel == DM:
-                flags |= MEDIA_OUT
+            if channel == DM:
+                flags += 1 << SENT_SHIFT
+                if event.has_media:
+                    flags |= MEDIA_OUT
             touch(state.pairs, minor, (now, day, flags, event.event_id, ""), cfg.max_minors)
             return Outcome(changed=True, finding=self._assess(state, event.actor, event))
         first_ts, last_day, flags, eid, net = entry
         # A message to a minor who already wrote to it (say after a group add) is a reply.
         new_flags = flags if channel == DM and flags & REPLIED else flags | channel
-        if event.has_media and channel == DM and now - first_ts <= cfg.media_window_ms:
-            new_flags |= MEDIA_OUT  # images to a child it has just met
+        if channel == DM and now - first_ts <= cfg.media_window_ms:
+            if event.has_media:
+                new_flags |= MEDIA_OUT  # images to a child it has just met
+            if _count(flags, SENT_SHIFT) < COUNT_MAX:
+                new_flags += 1 << SENT_SHIFT
         if new_flags == flags and last_day == day:
             return _outcome(changed)
         touch(state.pairs, minor, (first_ts, day, new_flags, eid, net), cfg.max_minors)
-        if new_flags != flags:  # a new channel to a minor it started with: weights change
+        # A new channel, images, or a flood now complete: weights change (a count alone not).
+        if new_flags & FLAG_BITS != flags & FLAG_BITS or (
+            self._flooded(new_flags) and not self._flooded(flags)
+        ):
             return Outcome(changed=True, finding=self._assess(state, event.actor, event))
         return CHANGED
 
@@ -376,9 +399,11 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
                 new_flags |= RETURNS
             if not net and event.ip_hash:
                 net = event.ip_hash
+            soon = now - first_ts <= cfg.media_window_ms
+            if soon and etype is MSG and _count(flags, GOT_SHIFT) < COUNT_MAX:
+                new_flags += 1 << GOT_SHIFT
             # Media after a group add alone is not this pattern (a pupil's homework photo).
             if event.has_media and etype is MSG and flags & PRIVATE:
-                soon = now - first_ts <= cfg.media_window_ms
                 new_flags |= MEDIA_IN if soon else MEDIA_LATE
         if new_flags == flags and last_day == day and net == entry[4]:
             return UNCHANGED
@@ -501,13 +526,17 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         - backed: any minor wrote to it first or came back on its own, or most of those who
           had the time to answer it did. Unbacked, an answer to its first message is the
           answer a stranger gets.
+        A flooded contact (`_flooded`) counts as unanswered for both, whatever came back.
         """
         cfg = self.config
         evidence = len(state.known)
         answered = waiting = ignored = 0
         for first_ts, _day, flags, _eid, _net in state.pairs.values():
             evidence += bool(flags & RETURNS)
-            if flags & REPLIED:
+            if self._flooded(flags):  # a word or two back to a flood is no peer's answer
+                waiting += 1
+                ignored += 1
+            elif flags & REPLIED:
                 answered += 1
             elif flags & _silent_channels(flags):  # waiting counts against, until answered
                 waiting += 1
@@ -533,6 +562,8 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             return cfg.returning_weight
         if flags & EXCHANGE == EXCHANGE:  # images both ways within the hour of meeting
             return cfg.exchange_weight
+        if self._flooded(flags) and not (flags & (PEER | NEAR) and (peerlike or standing.backed)):
+            return cfg.flood_weight  # a flood with images to a child it just met, barely answered
         # (pending, replied, unanswered, media) by what the two declared bands say
         if flags & PEER and peerlike:
             pending, replied, unanswered, media = (
@@ -581,6 +612,16 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         if flags & UNDER_13:
             weight *= cfg.under13_factor
         return weight
+
+    def _flooded(self, flags: int) -> bool:
+        """At least `flood_messages` direct messages, images among them, within the hour
+        after first contact, and `flood_ratio` times as many as the minor sent back."""
+        sent = _count(flags, SENT_SHIFT)
+        return (
+            bool(flags & MEDIA_OUT)
+            and sent >= self.config.flood_messages
+            and sent >= self.config.flood_ratio * _count(flags, GOT_SHIFT)
+        )
 
     def _score(self, rows: list[_Row], factor: float, peer_factor: float, burst: bool) -> float:
         """Contacts carry the account's risk signs (peer ones all but anonymity, common among
@@ -750,6 +791,10 @@ def _extorted(flags: int) -> bool:
     private contact with sent it images (within the hour, or later in a groomed chat), then
     blocked or reported it."""
     return bool(flags & PUSHBACK and flags & MEDIA_BACK)
+
+
+def _count(flags: int, shift: int) -> int:
+    return (flags >> shift) & COUNT_MAX
 
 
 def _silent_channels(flags: int) -> int:

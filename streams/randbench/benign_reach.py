@@ -103,7 +103,9 @@ def student_organiser(inst: Instance) -> None:
             )
     if rng.random() < 0.5:
         for g in groups:
-            inst.emit(ts + rng.randrange(3 * HOUR_MS), EventType.MESSAGE_SENT, org, group=g, media=True)
+            inst.emit(
+                ts + rng.randrange(3 * HOUR_MS), EventType.MESSAGE_SENT, org, group=g, media=True
+            )
 
 
 def tutor(inst: Instance) -> None:
@@ -162,3 +164,32 @@ def young_adult_friends(inst: Instance) -> None:
             ts = t + rng.randrange(5 * DAY_MS)
             starter, other = (f, ya) if rng.random() < 0.5 else (ya, f)
             inst.chat(ts, starter, other)
+
+
+def chatty_new_friends(inst: Instance) -> None:
+    """A verified teen meets 3-8 new teens over 1-2 weeks (half write first) and chats away in
+    the first hour: 3-12 messages with 0-2 images, answered with 0.25-1.5 times as many (a shy
+    one answers little), and they come back on later days. The honest cost of counting a flood
+    of messages and images to a minor met within the hour."""
+    rng = inst.rng
+    teen = inst.old_account(rng.choice((B.AGE_13_15, B.AGE_16_17)))
+    others = inst.minors(int(inst.draw("new_friends", rng.randint(3, 8))), bands=KIDS[1:])
+    days = int(inst.draw("days", rng.randint(7, 14)))
+    t = inst.start_window(0.3, 15.5 - days)
+    for other in others:
+        first = t + rng.randrange(days * DAY_MS)
+        opener, answerer = (teen, other) if rng.random() < 0.5 else (other, teen)
+        sent = rng.randint(3, 12)
+        images = rng.randint(0, 2)
+        ts = first
+        for k in range(sent):
+            inst.emit(
+                ts, EventType.MESSAGE_SENT, opener, answerer, media=True if k < images else None
+            )
+            ts += rng.randrange(20_000, 4 * MINUTE_MS)
+        back = max(1, round(sent * rng.uniform(0.25, 1.5)))
+        inst.replies(first + MINUTE_MS, answerer, opener, back, media=rng.randint(0, 1))
+        for day in range(1, days, rng.randint(1, 3)):
+            when = first + day * DAY_MS + rng.randrange(8 * HOUR_MS)
+            starter, to = (other, teen) if rng.random() < 0.5 else (teen, other)
+            inst.chat(when, starter, to)

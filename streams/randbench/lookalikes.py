@@ -220,4 +220,5 @@ LOOKALIKES: Final[dict[str, Callable[[Instance], None]]] = {
     "sibling_shared_device": sibling_shared_device,
     "student_organiser": benign_reach.student_organiser,
     "tutor": benign_reach.tutor,
+    "chatty_new_friends": benign_reach.chatty_new_friends,
 }

@@ -563,15 +563,20 @@ def test_state_round_trips_through_its_serialised_form() -> None:
     ]
 
 
-def test_an_ongoing_chat_costs_no_write_within_a_day() -> None:
+def test_an_ongoing_chat_costs_no_write_within_a_day_after_its_first_hour() -> None:
+    """The first hour's messages are counted both ways (the flood rule); after it, a chat
+    changes nothing until the next day."""
     d = MinorExposureDetector()
     state = d.new_state()
     x, k = adult("u-x"), minor("m-1")
     me = Subject(SubjectKind.ACCOUNT, "u-x")
     assert d.step(state, me, ev(MSG, x, k, T0)).changed
-    assert not d.step(state, me, ev(MSG, x, k, T0 + MIN)).changed
+    assert d.step(state, me, ev(MSG, x, k, T0 + MIN)).changed  # counted: the first hour
     assert d.step(state, me, ev(MSG, k, x, T0 + 2 * MIN)).changed  # the first reply
-    assert not d.step(state, me, ev(MSG, k, x, T0 + 3 * MIN)).changed
+    later = T0 + CFG.media_window_ms + MIN
+    assert later // DAY == T0 // DAY, "the test needs the hour after to be the same day"
+    assert not d.step(state, me, ev(MSG, x, k, later)).changed
+    assert not d.step(state, me, ev(MSG, k, x, later + MIN)).changed
 
 
 def test_expiry_forgets_everything_after_the_slow_window() -> None:
@@ -597,3 +602,39 @@ def test_defaults_file_matches_the_config_class() -> None:
         section = dict(tomllib.load(fh)["detectors"]["minor_exposure"])
     section.pop("mode")
     assert section == dataclasses.asdict(MinorExposureConfig())
+
+
+# --- the flood: many messages and images to a child just met, barely answered --------------
+
+
+def _flood(
+    x: Account, k: Account, t: int, back: int, sent: int = 10, images: int = 2
+) -> list[Event]:
+    """`x` sends `k` `sent` messages 3 min apart, the first `images` with an image; `k` sends
+    `back` messages in between."""
+    out = [ev(MSG, x, k, t + i * 3 * MIN, media=True if i < images else None) for i in range(sent)]
+    return out + [ev(MSG, k, x, t + MIN + i * 3 * MIN) for i in range(back)]
+
+
+def test_a_teen_claim_flooding_children_it_just_met_is_high() -> None:
+    """Four floods answered once each: no answer a peer gives (each weighs `flood_weight`,
+    4 x 2.0 = 8 >= the day's 6); the same chats answered message for message are teens
+    talking (one band apart, answered: 4 x 0.6, far below)."""
+    x = account("u-x", A16, created_ts_ms=T0 - 400 * DAY)
+    assert 4 * CFG.flood_weight >= CFG.day_high
+    flooded = [e for i, k in enumerate(kids(4)) for e in _flood(x, k, T0 + i * HOUR, back=1)]
+    assert top(run(flooded)) in (Severity.HIGH, Severity.CRITICAL)
+    talked = [e for i, k in enumerate(kids(4)) for e in _flood(x, k, T0 + i * HOUR, back=10)]
+    assert top(run(talked)) not in (Severity.HIGH, Severity.CRITICAL)
+
+
+def test_a_flood_needs_images_and_enough_messages() -> None:
+    """Without images, or one message short of `flood_messages`, it is an answered first
+    message and weighs less."""
+    x = account("u-x", A16, created_ts_ms=T0 - 400 * DAY)
+    k = minor("m-1")
+    flood = score_after(_flood(x, k, T0, back=1), "u-x")
+    assert flood == CFG.flood_weight
+    assert score_after(_flood(x, k, T0, back=1, images=0), "u-x") < flood
+    short = _flood(x, k, T0, back=1, sent=CFG.flood_messages - 1)
+    assert score_after(short, "u-x") < flood
