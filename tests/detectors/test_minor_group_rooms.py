@@ -160,7 +160,7 @@ def test_a_declared_teen_posting_media_counts_only_when_new_or_unverified() -> N
     unverified = account("u-anon", AgeBand.AGE_16_17, created_ts_ms=old, anonymous=True)
     new = account("u-new", AgeBand.AGE_16_17, created_ts_ms=T0 - DAY)
     for adder, expected in ((verified, None), (unverified, Severity.HIGH), (new, Severity.HIGH)):
-        events = fill(adder, kids(6, adder.id), T0) + [post(adder, T0 + 2 * HOUR, media=True)]
+        events = [*fill(adder, kids(6, adder.id), T0), post(adder, T0 + 2 * HOUR, media=True)]
         assert top(run(events)) is expected, adder.id
 
 
