@@ -403,7 +403,14 @@ def _soak(args: argparse.Namespace) -> int:
         raise SystemExit("error: --soak MINUTES and --soak-rate must be positive")
     if args.config is not None:  # the worker the soak starts reads the same file
         os.environ[CONFIG_ENV] = str(args.config.resolve())
-    result = run_soak(SoakSettings(args.soak, rate=args.soak_rate), load_config(args.config))
+    settings = SoakSettings(
+        args.soak,
+        rate=args.soak_rate,
+        restart_delay_s=args.soak_restart_delay,
+        out_dir=args.soak_out,
+        probe_every_s=args.soak_probe_every,
+    )
+    result = run_soak(settings, load_config(args.config))
     print(format_soak(result))
     if args.json:
         args.json.write_text(json.dumps(as_json(result), indent=1))
@@ -704,6 +711,23 @@ def build_parser() -> argparse.ArgumentParser:
         " memory or state growth (see guardline_bench/soak.py)",
     )
     p.add_argument("--soak-rate", type=float, default=2500.0, help="soak events/s (2500)")
+    p.add_argument(
+        "--soak-out",
+        type=Path,
+        metavar="DIR",
+        help="keep the soak worker's logs here and sample its memory (sites, object types,"
+        " buffers; see streams/ops/memory_probe.py) into DIR/memory-N.jsonl",
+    )
+    p.add_argument(
+        "--soak-probe-every", type=float, default=60.0, help="seconds between memory samples (60)"
+    )
+    p.add_argument(
+        "--soak-restart-delay",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="restart the killed worker S seconds later: a backlog to catch up on (0)",
+    )
     with_config(p)
     p.add_argument("--json", type=Path, help="also write every figure as JSON here")
     return parser

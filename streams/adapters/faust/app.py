@@ -29,12 +29,14 @@ from streams.adapters.faust.cluster import make_app
 from streams.adapters.faust.commits import StallWatch, reread_lost
 from streams.adapters.faust.faust_names import check_faust_names
 from streams.adapters.faust.intake import Intake
+from streams.adapters.faust.memory_sizes import buffer_sizes
 from streams.adapters.faust.port import FaustPort
 from streams.adapters.faust.settings import WorkerSettings
 from streams.codec import SchemaResolver
 from streams.kafka_settings import current
 from streams.ops import endpoints
 from streams.ops.logs import logging_config
+from streams.ops.memory_probe import MemoryProbe
 from streams.ops.metrics import WorkerMetrics
 from streams.ops.pipeline_metrics import StepMetrics, record_gauges
 from streams.ops.totals import write_ready, write_stats
@@ -125,6 +127,9 @@ class GuardlineWorker:
             self.intake.on_arrival = self._arrived.set
         if settings.gather_s > 0:
             self.app.task(self._gather_loop)
+        self.probe = MemoryProbe.from_env()  # off unless $GUARDLINE_MEMORY_PROBE names a file
+        if self.probe is not None:
+            self.app.timer(interval=self.probe.every_s)(self._probe_tick)
         self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
         self.app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
 
@@ -201,6 +206,10 @@ class GuardlineWorker:
             self._state_at = now
         record_gauges(self.metrics, self.pipeline, self._lags(), state=state)
         await self._reread_lost()
+
+    async def _probe_tick(self) -> None:
+        assert self.probe is not None
+        self.probe.sample(lambda: buffer_sizes(self))
 
     async def _reread_lost(self) -> None:
         await reread_lost(self.app, self._stalls, CONSUMED)
