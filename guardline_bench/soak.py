@@ -48,7 +48,7 @@ from streams.broker import broker_session
 from streams.config import GuardlineConfig
 from streams.model import Event
 from streams.ops.launcher import free_port, start_worker, stop_worker, wait_ready
-from streams.ops.memory_probe import EVERY_ENV, PROBE_ENV
+from streams.ops.memory_probe import EVERY_ENV, PROBE_ENV, TRACE_ENV
 from streams.produce import make_producer, send_events
 from streams.simulate import DAY_MS, SimulationConfig, iter_events
 
@@ -76,6 +76,7 @@ class SoakSettings:
     # are kept here, one file per incarnation.
     out_dir: Path | None = None
     probe_every_s: float = 60.0
+    probe_sites: bool = True  # the probe traces allocation sites (tracemalloc: costs CPU)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +230,11 @@ def run_soak(
             env = {}
             if settings.out_dir is not None:
                 probe = settings.out_dir / f"memory-{incarnation}.jsonl"
-                env = {PROBE_ENV: str(probe), EVERY_ENV: str(settings.probe_every_s)}
+                env = {
+                    PROBE_ENV: str(probe),
+                    EVERY_ENV: str(settings.probe_every_s),
+                    TRACE_ENV: "1" if settings.probe_sites else "0",
+                }
             return start_worker(
                 bootstrap, work, app_id=app_id, extra=extra, metrics_port=port, env=env
             )
@@ -408,7 +413,10 @@ def format_soak(result: SoakResult) -> str:
 
 def as_json(result: SoakResult) -> dict[str, object]:
     return {
-        "settings": dataclasses.asdict(result.settings),
+        "settings": {
+            k: str(v) if isinstance(v, Path) else v
+            for k, v in dataclasses.asdict(result.settings).items()
+        },
         "horizon_ms": result.horizon_ms,
         "restart_s": result.restart_s,
         "samples": [dataclasses.asdict(s) for s in result.samples],

@@ -409,6 +409,7 @@ def _soak(args: argparse.Namespace) -> int:
         restart_delay_s=args.soak_restart_delay,
         out_dir=args.soak_out,
         probe_every_s=args.soak_probe_every,
+        probe_sites=not args.soak_probe_cheap,
     )
     result = run_soak(settings, load_config(args.config))
     print(format_soak(result))
@@ -720,6 +721,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--soak-probe-every", type=float, default=60.0, help="seconds between memory samples (60)"
+    )
+    p.add_argument(
+        "--soak-probe-cheap",
+        action="store_true",
+        help="memory samples without allocation sites (no tracemalloc: the worker runs at speed)",
     )
     p.add_argument(
         "--soak-restart-delay",

@@ -28,6 +28,7 @@ from typing import Any
 
 PROBE_ENV = "GUARDLINE_MEMORY_PROBE"
 EVERY_ENV = "GUARDLINE_MEMORY_PROBE_EVERY_S"
+TRACE_ENV = "GUARDLINE_MEMORY_PROBE_TRACEMALLOC"  # "0": no allocation sites (cheap)
 TOP = 15  # allocation sites and object types per sample
 MIB = 1024 * 1024
 
@@ -72,14 +73,14 @@ def process_view() -> dict[str, float]:
     out: dict[str, float] = {}
     wanted = {"VmRSS:": "rss_mib", "RssAnon:": "rss_anon_mib", "RssFile:": "rss_file_mib"}
     for line in Path("/proc/self/status").read_text().splitlines():
-        key, _, rest = line.partition(" ")
-        if key in wanted:
-            out[wanted[key]] = int(rest.split()[0]) / 1024
+        fields = line.split()
+        if fields and fields[0] in wanted:
+            out[wanted[fields[0]]] = int(fields[1]) / 1024
     return out
 
 
-def _site(trace: tracemalloc.StatisticDiff) -> str:
-    frame = trace.traceback[0]
+def _site(stat: tracemalloc.Statistic) -> str:
+    frame = stat.traceback[0]
     name = frame.filename
     for marker in ("site-packages/", "/streams/", "/lib/python"):
         if marker in name:
@@ -88,16 +89,22 @@ def _site(trace: tracemalloc.StatisticDiff) -> str:
     return f"{name}:{frame.lineno}"
 
 
+def _type_name(obj: object) -> str:
+    kind = type(obj)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
 class MemoryProbe:
     """Samples on demand (the worker's timer calls `sample`); each sample one JSON line."""
 
-    def __init__(self, path: Path, every_s: float) -> None:
+    def __init__(self, path: Path, every_s: float, *, trace: bool = True) -> None:
         self.path = path
         self.every_s = every_s
+        self.trace = trace
         self._started = time.monotonic()
-        self._snapshot: tracemalloc.Snapshot | None = None
+        self._sites: dict[str, tuple[int, int]] = {}  # site -> (bytes, blocks), last sample
         self._types: Counter[str] = Counter()
-        if not tracemalloc.is_tracing():
+        if trace and not tracemalloc.is_tracing():
             tracemalloc.start(1)
 
     @classmethod
@@ -105,23 +112,33 @@ class MemoryProbe:
         path = environ.get(PROBE_ENV, "").strip()
         if not path:
             return None
-        return cls(Path(path), float(environ.get(EVERY_ENV, "60")))
+        trace = environ.get(TRACE_ENV, "1").strip() != "0"
+        return cls(Path(path), float(environ.get(EVERY_ENV, "60")), trace=trace)
+
+    @staticmethod
+    def _site_sizes() -> dict[str, tuple[int, int]]:
+        """Bytes and blocks per allocation site; the snapshot (a tuple per live block, as big
+        as a good part of the heap) is dropped at once, only the per-site sums are kept."""
+        snapshot = tracemalloc.take_snapshot()
+        try:
+            return {_site(s): (s.size, s.count) for s in snapshot.statistics("lineno")}
+        finally:
+            del snapshot
 
     def sample(self, sizes: Callable[[], Mapping[str, float]]) -> dict[str, Any]:
         """Take one sample (`sizes`: the adapter's buffers and stores), append it, return it."""
+        memory = process_view()  # before the sample's own allocations
         gc.collect()
-        snapshot = tracemalloc.take_snapshot().filter_traces(
-            [tracemalloc.Filter(False, tracemalloc.__file__)]
-        )
-        grown = snapshot.compare_to(self._snapshot, "lineno") if self._snapshot else []
-        self._snapshot = snapshot
-        types = Counter(type(o).__name__ for o in gc.get_objects())
+        sites = self._site_sizes() if self.trace else {}
+        before, self._sites = self._sites, sites
+        grown = sorted(sites, key=lambda k: sites[k][0] - before.get(k, (0, 0))[0], reverse=True)
+        types = Counter(_type_name(o) for o in gc.get_objects())
         changed = {name: types[name] - self._types.get(name, 0) for name in types}
         self._types = types
         traced, peak = tracemalloc.get_traced_memory()
         record: dict[str, Any] = {
             "at_s": round(time.monotonic() - self._started, 1),
-            **process_view(),
+            **memory,
             "malloc": malloc_view(),
             "python_blocks": sys.getallocatedblocks(),
             "traced_mib": traced / MIB,
@@ -129,16 +146,12 @@ class MemoryProbe:
             "tracemalloc_overhead_mib": tracemalloc.get_tracemalloc_memory() / MIB,
             "top_sites": [
                 {
-                    "site": _site(d),
-                    "kib": round(d.size / 1024, 1),
-                    "delta_kib": round(d.size_diff / 1024, 1),
-                    "blocks": d.count,
+                    "site": site,
+                    "kib": round(sites[site][0] / 1024, 1),
+                    "delta_kib": round((sites[site][0] - before.get(site, (0, 0))[0]) / 1024, 1),
+                    "blocks": sites[site][1],
                 }
-                for d in sorted(grown, key=lambda d: d.size_diff, reverse=True)[:TOP]
-            ]
-            or [
-                {"site": _site(s), "kib": round(s.size / 1024, 1), "blocks": s.count}  # type: ignore[arg-type]
-                for s in snapshot.statistics("lineno")[:TOP]
+                for site in grown[:TOP]
             ],
             "gc_objects": sum(types.values()),
             "top_types": [
@@ -148,6 +161,8 @@ class MemoryProbe:
             "sizes": dict(sizes()),
         }
         tracemalloc.reset_peak()
+        memory_after = process_view()
+        record["probe_cost_rss_mib"] = memory_after["rss_mib"] - memory["rss_mib"]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a") as out:
             out.write(json.dumps(record, sort_keys=True) + "\n")

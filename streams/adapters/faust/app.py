@@ -31,7 +31,7 @@ from streams.adapters.faust.faust_names import check_faust_names
 from streams.adapters.faust.intake import Intake
 from streams.adapters.faust.memory_sizes import buffer_sizes
 from streams.adapters.faust.port import FaustPort
-from streams.adapters.faust.settings import WorkerSettings
+from streams.adapters.faust.settings import WorkerSettings, rocksdb_options
 from streams.codec import SchemaResolver
 from streams.kafka_settings import current
 from streams.ops import endpoints
@@ -40,6 +40,7 @@ from streams.ops.memory_probe import MemoryProbe
 from streams.ops.metrics import WorkerMetrics
 from streams.ops.pipeline_metrics import StepMetrics, record_gauges
 from streams.ops.totals import write_ready, write_stats
+from streams.pipeline.alignment import ahead
 from streams.pipeline.detect import PartitionRuntime
 from streams.pipeline.flush import flush
 from streams.pipeline.inbox import Inbox
@@ -87,6 +88,7 @@ class GuardlineWorker:
             key_type=bytes,  # bytes => Faust's "raw" codec: state is already serialised
             value_type=bytes,
             extra_topic_configs=self.kafka.topic_configs(),  # min.insync.replicas
+            options=rocksdb_options(settings) if settings.store.startswith("rocksdb") else None,
         )
         self.port = FaustPort(self.app, self.table, intake=self.intake is not None)
         # Output framing per topic: None = single-object; else a Confluent header (00 + id).
@@ -267,6 +269,24 @@ class GuardlineWorker:
             caught_up=self._caught_up if fetching else None,
             observer=self.step_metrics,
         )
+        if self.intake is not None:
+            self._align(self.intake)
+
+    def _align(self, intake: Intake) -> None:
+        """Hold input partitions read ahead in event time while others have a backlog
+        (`alignment.py`): what waits in the reorder buffer stays bounded."""
+        consumer: Any = self.app.consumer
+        owned = self.pipeline.owned_sources
+        unread = set()
+        for source in owned:
+            tp = TopicPartition(topics.EVENTS.name, source)
+            end, read = consumer.highwater(tp), consumer._read_offset.get(tp)
+            position = read + 1 if read is not None else consumer._committed_offset.get(tp)
+            if end is not None and end > (position or 0):
+                unread.add(source)
+        max_ts = self.router.max_ts
+        routed = {p: max_ts[p] for p in owned if p in max_ts}
+        intake.hold(ahead(routed, unread, self.settings.max_skew_ms))
 
     def _caught_up(self, source: int) -> bool:
         """Whether every record of an input partition has been routed (`progress.py`)."""

@@ -48,6 +48,11 @@ def _faust(worker: Any) -> Iterator[tuple[str, float]]:
     yield "faust.gap_intervals", sum(len(t) for t in consumer._gap.values())
     yield "faust.unacked_messages", len(consumer._unacked_messages)
     yield "faust.producer_buffer", worker.app.producer.buffer.size
+    yield "faust.in_recovery", float(bool(worker.app.in_recovery))
+    yield "faust.flow_active", float(bool(consumer.flow_active))
+    yield "faust.active_partitions", len(consumer._active_partitions or ())
+    yield "faust.buffered_partitions", len(consumer._buffered_partitions)
+    yield "faust.paused_partitions", len(consumer._paused_partitions)
     queued = 0
     for channel in list(worker.app.topics._topics):
         queue = getattr(channel, "_queue", None)
@@ -84,6 +89,8 @@ def _pipeline(worker: Any) -> Iterator[tuple[str, float]]:
     yield "pipeline.inbox", worker.inbox.count
     if worker.intake is not None:
         yield "pipeline.intake", worker.intake.count
+        yield "pipeline.intake_peak", worker.intake.peak  # since the previous sample
+        worker.intake.peak = worker.intake.count
         yield "pipeline.intake_gaps", len(worker.intake._gaps)
     runtimes = list(worker.pipeline.runtimes.values())
     yield "pipeline.reorder_buffer", sum(len(rt.buffer) for rt in runtimes)
