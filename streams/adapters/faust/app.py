@@ -277,7 +277,7 @@ class GuardlineWorker:
         (`alignment.py`): what waits in the reorder buffer stays bounded."""
         consumer: Any = self.app.consumer
         owned = self.pipeline.owned_sources
-        unread = set()
+        unread: set[int] = set()
         for source in owned:
             tp = TopicPartition(topics.EVENTS.name, source)
             end, read = consumer.highwater(tp), consumer._read_offset.get(tp)

@@ -157,7 +157,7 @@ class Intake:
         held before. Records already fetched are still taken: only fetching stops."""
         consumer = self.app.consumer
         held = {TP(self.topic, p) for p in partitions}
-        for tp in held - self._held:
+        for tp in held:  # all, every time: an assignment resets Faust's partition sets
             consumer.on_buffer_full(tp)
         for tp in self._held - held - self._paused:
             consumer.on_buffer_drop(tp)

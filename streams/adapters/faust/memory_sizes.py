@@ -21,23 +21,19 @@ ROCKSDB_PROPERTIES = {
 }
 
 
-def _safe(fn: Any) -> Iterator[tuple[str, float]]:
-    try:
-        yield from fn()
-    except Exception as exc:  # diagnostics only: report what failed, by type
-        yield f"error.{fn.__name__}.{type(exc).__name__}", 1.0
-
-
 def buffer_sizes(worker: Any) -> dict[str, float]:
     """Every size below, flat: `area.what` -> a count, or bytes where the name says so."""
     out: dict[str, float] = {}
-    for fn in (_faust, _aiokafka, _rocksdb, _pipeline):
-
-        def part(fn: Any = fn) -> Iterator[tuple[str, float]]:
-            return fn(worker)  # type: ignore[no-any-return]
-
-        part.__name__ = fn.__name__.lstrip("_")
-        out.update(_safe(part))
+    for area, sizes in (
+        ("faust", _faust),
+        ("aiokafka", _aiokafka),
+        ("rocksdb", _rocksdb),
+        ("pipeline", _pipeline),
+    ):
+        try:
+            out.update(sizes(worker))
+        except Exception as exc:  # diagnostics only: say what failed, by type, and go on
+            out[f"error.{area}.{type(exc).__name__}"] = 1.0
     return out
 
 
