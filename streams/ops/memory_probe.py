@@ -8,7 +8,8 @@ and the worker appends one JSON line per sample to FILE: RSS, the C allocator's 
 site) and the sites whose size grew most since the previous sample, gc-tracked objects by type
 with their change, and the sizes the adapter reports for its buffers and stores. Only sizes,
 counts, source lines and type names: never ids or content. Off by default: tracemalloc costs
-CPU on every allocation and memory per live block (its own overhead is in each sample).
+CPU on every allocation and memory per live block (its own overhead is in each sample);
+`GUARDLINE_MEMORY_PROBE_TRACEMALLOC=0` leaves it off (everything else is cheap).
 """
 
 from __future__ import annotations
