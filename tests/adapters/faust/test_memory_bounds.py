@@ -39,7 +39,7 @@ def settings() -> WorkerSettings:
 
 
 def test_the_state_stores_memtables_stay_within_their_write_buffers(tmp_path: Path) -> None:
-    options = rocksdb_options(settings())
+    options: dict[str, Any] = rocksdb_options(settings())
     db = RocksDBOptions(**options).open(tmp_path / "bounded")
     try:
         fill(db)
