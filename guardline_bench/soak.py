@@ -24,6 +24,11 @@ working set makes state grow without any leak; the first soaks ran on such traff
 must fall to zero within DRAIN_S once the traffic stops (lag swings with load on a shared
 machine; a worker that cannot keep up never drains). A run too short to pass the horizon fails
 as inconclusive: raise the minutes or the rate, or shorten the memories (`--config`).
+
+To find what grows: `--soak-out DIR` keeps the worker logs and turns on the worker's memory
+probe (`streams/ops/memory_probe.py`, one JSON line per sample and incarnation in
+DIR/memory-N.jsonl); `--soak-restart-delay S` restarts the killed worker S seconds later, so it
+comes back to a backlog (how issue 18's RSS growth was reproduced in 8 minutes).
 """
 
 from __future__ import annotations
