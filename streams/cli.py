@@ -52,6 +52,12 @@ class OperatorError(Exception):
     """A mistake the operator can fix: printed as one line, exit code 2 (`EXIT_CODES`)."""
 
 
+def _positive_int(text: str) -> int:
+    if not text.strip().isdigit() or int(text) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
 def _positive_seconds(text: str) -> float:
     try:
         value = float(text)
@@ -165,6 +171,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         store=args.store,
         instance_id=args.instance_id,
         idle_after_s=args.idle_after,
+        rocksdb_write_buffer_mib=args.rocksdb_write_buffer_mib,
+        rocksdb_block_cache_mib=args.rocksdb_block_cache_mib,
         ready_file=args.ready_file,
         stats_file=args.stats_file,
         metrics_host=args.metrics_host,
@@ -528,6 +536,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=IDLE_AFTER_S,
         help="seconds an input partition may send nothing before it stops holding back the "
         "event-time watermark (default %(default)s; longer for bursty producers)",
+    )
+    p.add_argument(
+        "--rocksdb-write-buffer-mib",
+        type=_positive_int,
+        default=4,
+        help="state store memtable size per table partition, 2 at most (default %(default)s)",
+    )
+    p.add_argument(
+        "--rocksdb-block-cache-mib",
+        type=_positive_int,
+        default=8,
+        help="state store block cache per table partition (default %(default)s)",
     )
     p.add_argument("--ready-file", type=Path, help="file to write once partitions are assigned")
     p.add_argument("--stats-file", type=Path, help="file to rewrite with totals (for bench)")
