@@ -9,13 +9,16 @@ partitions).
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer
 from faust.stores.rocksdb import RocksDBOptions
 
 from streams.adapters.faust.cluster import make_app
+from streams.adapters.faust.consumer import FETCH_MAX_BYTES
 from streams.adapters.faust.settings import ROCKSDB_WRITE_BUFFERS, WorkerSettings, rocksdb_options
 from streams.config import load_config
 from streams.kafka_settings import KafkaSettings
@@ -62,3 +65,17 @@ def test_the_kafka_client_hands_on_a_bounded_number_of_records_per_poll() -> Non
     worker = settings()
     app = make_app(worker, KafkaSettings(), scheduler=None)
     assert app.conf.broker_max_poll_records == worker.max_poll_records == 2000
+
+
+def test_a_fetch_response_is_bounded_in_bytes() -> None:
+    """The worker's aiokafka client asks for FETCH_MAX_BYTES per response, not aiokafka's
+    50 MiB (noida-db answered past the per-partition limit up to it)."""
+
+    async def clients() -> tuple[Any, Any]:
+        app = make_app(settings(), KafkaSettings(), scheduler=None)
+        worker_client = app.consumer._thread._create_worker_consumer(app.transport)
+        return worker_client, AIOKafkaConsumer(fetch_max_bytes=12345)
+
+    worker_client, plain = asyncio.run(clients())
+    assert plain._fetch_max_bytes == 12345  # where aiokafka keeps it for its fetcher
+    assert worker_client._fetch_max_bytes == FETCH_MAX_BYTES == 4 * MIB
