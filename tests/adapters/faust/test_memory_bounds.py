@@ -73,7 +73,8 @@ def test_a_fetch_response_is_bounded_in_bytes() -> None:
 
     async def clients() -> tuple[Any, Any]:
         app = make_app(settings(), KafkaSettings(), scheduler=None)
-        worker_client = app.consumer._thread._create_worker_consumer(app.transport)
+        consumer: Any = app.consumer
+        worker_client = consumer._thread._create_worker_consumer(app.transport)
         return worker_client, AIOKafkaConsumer(fetch_max_bytes=12345)
 
     worker_client, plain = asyncio.run(clients())
