@@ -24,11 +24,19 @@ working set makes state grow without any leak; the first soaks ran on such traff
 must fall to zero within DRAIN_S once the traffic stops (lag swings with load on a shared
 machine; a worker that cannot keep up never drains). A run too short to pass the horizon fails
 as inconclusive: raise the minutes or the rate, or shorten the memories (`--config`).
+
+To find what grows: `--soak-out DIR` keeps the worker logs and turns on the worker's memory
+probe (`streams/ops/memory_probe.py`, one JSON line per sample and incarnation in
+DIR/memory-N.jsonl); `--soak-restart-delay S` restarts the killed worker S seconds later, so it
+comes back to a backlog (how issue 18's RSS growth was reproduced in 8 minutes).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import shutil
+import subprocess
 import tempfile
 import threading
 import time
@@ -45,6 +53,7 @@ from streams.broker import broker_session
 from streams.config import GuardlineConfig
 from streams.model import Event
 from streams.ops.launcher import free_port, start_worker, stop_worker, wait_ready
+from streams.ops.memory_probe import EVERY_ENV, PROBE_ENV, TRACE_ENV
 from streams.produce import make_producer, send_events
 from streams.simulate import DAY_MS, SimulationConfig, iter_events
 
@@ -66,6 +75,13 @@ class SoakSettings:
     kill_at: float = 1 / 3  # of the run
     seed: int = 7
     users: int = 2000  # the simulated population (steady: state must level off)
+    # The worker comes back this long after its kill: a backlog to catch up on (diagnosis).
+    restart_delay_s: float = 0.0
+    # Set: the worker logs and, every `probe_every_s`, its memory probe (`memory_probe.py`)
+    # are kept here, one file per incarnation.
+    out_dir: Path | None = None
+    probe_every_s: float = 60.0
+    probe_sites: bool = True  # the probe traces allocation sites (tracemalloc: costs CPU)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +97,7 @@ class Sample:
     active_accounts: int = 0  # accounts in the events sent over the trailing day of event time
     state_by_detector: dict[str, float] = field(default_factory=dict)  # sums to state_bytes
     applied_ms: int = 0  # the worker's lowest detect watermark (0: not known yet)
+    load1: float = 0.0  # the machine's 1-minute load average (the worker shares its cores)
 
     @property
     def state_ms(self) -> int:
@@ -210,10 +227,24 @@ def run_soak(
         broker_session(data_dir=Path(tmp) / "broker") as bootstrap,
     ):
         work = Path(tmp)
+        if settings.out_dir is not None:
+            settings.out_dir.mkdir(parents=True, exist_ok=True)
         topics.ensure_topics(bootstrap)
-        proc, ready, log = start_worker(
-            bootstrap, work, app_id=app_id, extra=extra, metrics_port=port
-        )
+
+        def launch(incarnation: int) -> tuple[subprocess.Popen[bytes], Path, Path]:
+            env = {}
+            if settings.out_dir is not None:
+                probe = settings.out_dir / f"memory-{incarnation}.jsonl"
+                env = {
+                    PROBE_ENV: str(probe),
+                    EVERY_ENV: str(settings.probe_every_s),
+                    TRACE_ENV: "1" if settings.probe_sites else "0",
+                }
+            return start_worker(
+                bootstrap, work, app_id=app_id, extra=extra, metrics_port=port, env=env
+            )
+
+        proc, ready, log = launch(0)
         producer: _Producer | None = None
         try:
             wait_ready(proc, ready, log, timeout_s=60)
@@ -230,11 +261,11 @@ def run_soak(
                     proc.kill()
                     proc.wait()
                     killed = time.monotonic()
-                    proc, ready, log = start_worker(
-                        bootstrap, work, app_id=app_id, extra=extra, metrics_port=port
-                    )
+                    time.sleep(settings.restart_delay_s)
+                    restarted = time.monotonic()
+                    proc, ready, log = launch(1)
                     wait_ready(proc, ready, log, timeout_s=60)
-                    result.restart_s = time.monotonic() - killed
+                    result.restart_s = time.monotonic() - restarted
                     incarnation, cpu_before, at_before = 1, 0.0, killed
                     say(f"soak: worker killed at {killed - start:.0f} s, back in"
                         f" {result.restart_s:.1f} s")  # fmt: skip
@@ -254,6 +285,7 @@ def run_soak(
                     active_accounts=producer.active_accounts(),
                     state_by_detector=by_detector,
                     applied_ms=applied_ms,
+                    load1=os.getloadavg()[0],
                 )
                 cpu_before, at_before = cpu, now
                 result.samples.append(sample)
@@ -272,6 +304,8 @@ def run_soak(
                 producer.stop.set()
                 producer.join(30)
             stop_worker(proc)
+            if settings.out_dir is not None:
+                shutil.copy(log, settings.out_dir / log.name)
     if producer is not None and producer.error is not None:
         result.problems.append(f"the producer failed: {producer.error!r}")
     judge(result)
@@ -283,6 +317,7 @@ def _line(s: Sample, first_ms: int) -> str:
         f"soak: {s.wall_s:6.0f} s  event day {(s.event_ms - first_ms) / DAY_MS:5.1f}"
         f"  sent {s.sent:>9,}  RSS {s.rss_mib:6.1f} MiB  CPU {s.cpu_cores:4.2f}"
         f"  state {s.state_bytes / 1e6:6.2f} MB  active {s.active_accounts:>6,}  lag {s.lag:>6,}"
+        f"  load {s.load1:4.1f}"
     )
 
 
@@ -383,7 +418,10 @@ def format_soak(result: SoakResult) -> str:
 
 def as_json(result: SoakResult) -> dict[str, object]:
     return {
-        "settings": dataclasses.asdict(result.settings),
+        "settings": {
+            k: str(v) if isinstance(v, Path) else v
+            for k, v in dataclasses.asdict(result.settings).items()
+        },
         "horizon_ms": result.horizon_ms,
         "restart_s": result.restart_s,
         "samples": [dataclasses.asdict(s) for s in result.samples],

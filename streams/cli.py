@@ -52,6 +52,12 @@ class OperatorError(Exception):
     """A mistake the operator can fix: printed as one line, exit code 2 (`EXIT_CODES`)."""
 
 
+def _positive_int(text: str) -> int:
+    if not text.strip().isdigit() or int(text) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
 def _positive_seconds(text: str) -> float:
     try:
         value = float(text)
@@ -165,6 +171,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         store=args.store,
         instance_id=args.instance_id,
         idle_after_s=args.idle_after,
+        rocksdb_write_buffer_mib=args.rocksdb_write_buffer_mib,
+        rocksdb_block_cache_mib=args.rocksdb_block_cache_mib,
         ready_file=args.ready_file,
         stats_file=args.stats_file,
         metrics_host=args.metrics_host,
@@ -403,7 +411,15 @@ def _soak(args: argparse.Namespace) -> int:
         raise SystemExit("error: --soak MINUTES and --soak-rate must be positive")
     if args.config is not None:  # the worker the soak starts reads the same file
         os.environ[CONFIG_ENV] = str(args.config.resolve())
-    result = run_soak(SoakSettings(args.soak, rate=args.soak_rate), load_config(args.config))
+    settings = SoakSettings(
+        args.soak,
+        rate=args.soak_rate,
+        restart_delay_s=args.soak_restart_delay,
+        out_dir=args.soak_out,
+        probe_every_s=args.soak_probe_every,
+        probe_sites=not args.soak_probe_cheap,
+    )
+    result = run_soak(settings, load_config(args.config))
     print(format_soak(result))
     if args.json:
         args.json.write_text(json.dumps(as_json(result), indent=1))
@@ -520,6 +536,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=IDLE_AFTER_S,
         help="seconds an input partition may send nothing before it stops holding back the "
         "event-time watermark (default %(default)s; longer for bursty producers)",
+    )
+    p.add_argument(
+        "--rocksdb-write-buffer-mib",
+        type=_positive_int,
+        default=4,
+        help="state store memtable size per table partition, 2 at most (default %(default)s)",
+    )
+    p.add_argument(
+        "--rocksdb-block-cache-mib",
+        type=_positive_int,
+        default=8,
+        help="state store block cache per table partition (default %(default)s)",
     )
     p.add_argument("--ready-file", type=Path, help="file to write once partitions are assigned")
     p.add_argument("--stats-file", type=Path, help="file to rewrite with totals (for bench)")
@@ -704,6 +732,28 @@ def build_parser() -> argparse.ArgumentParser:
         " memory or state growth (see guardline_bench/soak.py)",
     )
     p.add_argument("--soak-rate", type=float, default=2500.0, help="soak events/s (2500)")
+    p.add_argument(
+        "--soak-out",
+        type=Path,
+        metavar="DIR",
+        help="keep the soak worker's logs here and sample its memory (sites, object types,"
+        " buffers; see streams/ops/memory_probe.py) into DIR/memory-N.jsonl",
+    )
+    p.add_argument(
+        "--soak-probe-every", type=float, default=60.0, help="seconds between memory samples (60)"
+    )
+    p.add_argument(
+        "--soak-probe-cheap",
+        action="store_true",
+        help="memory samples without allocation sites (no tracemalloc: the worker runs at speed)",
+    )
+    p.add_argument(
+        "--soak-restart-delay",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="restart the killed worker S seconds later: a backlog to catch up on (0)",
+    )
     with_config(p)
     p.add_argument("--json", type=Path, help="also write every figure as JSON here")
     return parser

@@ -89,6 +89,23 @@ def test_worker_idle_timeout_defaults_to_the_routers() -> None:
     assert build_parser().parse_args(["worker", "--idle-after", "2.5"]).idle_after == 2.5
 
 
+@pytest.mark.parametrize("flag", ["--rocksdb-write-buffer-mib", "--rocksdb-block-cache-mib"])
+def test_worker_store_memory_flags_default_to_the_settings_and_refuse_non_positive(
+    flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from streams.adapters.faust.settings import WorkerSettings
+    from streams.config import load_config
+
+    name = flag.removeprefix("--").replace("-", "_")
+    defaults = WorkerSettings(bootstrap="", config=load_config(None))
+    assert getattr(build_parser().parse_args(["worker"]), name) == getattr(defaults, name)
+    assert getattr(build_parser().parse_args(["worker", flag, "32"]), name) == 32
+    for bad in ("0", "-4", "1.5", "lots"):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["worker", flag, bad])
+        assert flag in capsys.readouterr().err
+
+
 def _children(pid: int) -> set[int]:
     """Descendants of `pid`, from /proc."""
     found: set[int] = set()

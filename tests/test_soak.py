@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -9,9 +10,11 @@ from typing import Any
 import pytest
 
 from guardline_bench.soak import Sample, SoakResult, SoakSettings, judge, run_soak
+from streams.adapters.faust.settings import WorkerSettings
 from streams.config import CONFIG_ENV, load_config
 from streams.simulate import DAY_MS
 
+MIB = 1024 * 1024
 SHORT_MEMORY = Path(__file__).parent / "data" / "soak_short_memory.toml"
 
 
@@ -98,16 +101,40 @@ def test_a_worker_that_never_drains_its_lag_fails() -> None:
 @pytest.mark.broker
 @pytest.mark.slow
 def test_short_soak_with_a_worker_kill_keeps_memory_and_state_bounded(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """CI's form: 27 s at 500 events/s, memories shortened to 3.5 h: event time passes ~5
     horizons (under a day: the active accounts are not judged); the worker is killed at 7 s.
     What it proves: the kill and restart, the samples, the drain and RSS levelling off; its
-    state (~30 kB) is under the noise floor, so state growth is judged only by long runs."""
+    state (~30 kB) is under the noise floor, so state growth is judged only by long runs.
+    The memory probe runs too (cheap form): every buffer it reads is found, within its bound
+    (the settings', not the code's: 4 partitions)."""
     monkeypatch.setenv(CONFIG_ENV, str(SHORT_MEMORY))
-    settings = SoakSettings(minutes=0.45, rate=500, sample_s=1.5, kill_at=0.25, users=300)
+    settings = SoakSettings(
+        minutes=0.45,
+        rate=500,
+        sample_s=1.5,
+        kill_at=0.25,
+        users=300,
+        out_dir=tmp_path,
+        probe_every_s=3,
+        probe_sites=False,
+    )
     result = run_soak(settings, load_config(SHORT_MEMORY))
     assert result.restart_s is not None, "the worker was never killed"
     assert {s.incarnation for s in result.samples} == {0, 1}
     assert result.ok, result.problems
+    worker = WorkerSettings(bootstrap="", config=load_config(SHORT_MEMORY))
+    probed = [
+        json.loads(line)["sizes"]
+        for n in (0, 1)
+        for line in (tmp_path / f"memory-{n}.jsonl").read_text().splitlines()
+    ]
+    assert len(probed) >= 4 and (tmp_path / "worker-1.log").exists()
+    assert max(sizes["rocksdb.open_dbs"] for sizes in probed) == 4  # opened as used
+    for sizes in probed:
+        assert not [k for k in sizes if k.startswith("error.")], sizes
+        assert sizes["rocksdb.memtables_bytes"] <= 4 * 2 * worker.rocksdb_write_buffer_mib * MIB
+        # A full partition stops being fetched; one poll past that at most.
+        assert sizes["pipeline.intake_peak"] <= 4 * worker.batch_size + worker.max_poll_records
     print("\n" + "\n".join(f"{t.measure}: {t}" for t in result.trends))

@@ -29,15 +29,18 @@ from streams.adapters.faust.cluster import make_app
 from streams.adapters.faust.commits import StallWatch, reread_lost
 from streams.adapters.faust.faust_names import check_faust_names
 from streams.adapters.faust.intake import Intake
+from streams.adapters.faust.memory_sizes import buffer_sizes
 from streams.adapters.faust.port import FaustPort
-from streams.adapters.faust.settings import WorkerSettings
+from streams.adapters.faust.settings import WorkerSettings, rocksdb_options
 from streams.codec import SchemaResolver
 from streams.kafka_settings import current
 from streams.ops import endpoints
 from streams.ops.logs import logging_config
+from streams.ops.memory_probe import MemoryProbe
 from streams.ops.metrics import WorkerMetrics
 from streams.ops.pipeline_metrics import StepMetrics, record_gauges
 from streams.ops.totals import write_ready, write_stats
+from streams.pipeline.alignment import ahead
 from streams.pipeline.detect import PartitionRuntime
 from streams.pipeline.flush import flush
 from streams.pipeline.inbox import Inbox
@@ -85,6 +88,7 @@ class GuardlineWorker:
             key_type=bytes,  # bytes => Faust's "raw" codec: state is already serialised
             value_type=bytes,
             extra_topic_configs=self.kafka.topic_configs(),  # min.insync.replicas
+            options=rocksdb_options(settings) if settings.store.startswith("rocksdb") else None,
         )
         self.port = FaustPort(self.app, self.table, intake=self.intake is not None)
         # Output framing per topic: None = single-object; else a Confluent header (00 + id).
@@ -125,6 +129,9 @@ class GuardlineWorker:
             self.intake.on_arrival = self._arrived.set
         if settings.gather_s > 0:
             self.app.task(self._gather_loop)
+        self.probe = MemoryProbe.from_env()  # off unless $GUARDLINE_MEMORY_PROBE names a file
+        if self.probe is not None:
+            self.app.timer(interval=self.probe.every_s)(self._probe_tick)
         self.app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
         self.app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
 
@@ -202,6 +209,10 @@ class GuardlineWorker:
         record_gauges(self.metrics, self.pipeline, self._lags(), state=state)
         await self._reread_lost()
 
+    async def _probe_tick(self) -> None:
+        assert self.probe is not None
+        self.probe.sample(lambda: buffer_sizes(self))
+
     async def _reread_lost(self) -> None:
         await reread_lost(self.app, self._stalls, CONSUMED)
 
@@ -258,6 +269,24 @@ class GuardlineWorker:
             caught_up=self._caught_up if fetching else None,
             observer=self.step_metrics,
         )
+        if self.intake is not None:
+            self._align(self.intake)
+
+    def _align(self, intake: Intake) -> None:
+        """Hold input partitions read ahead in event time while others have a backlog
+        (`alignment.py`): what waits in the reorder buffer stays bounded."""
+        consumer: Any = self.app.consumer
+        owned = self.pipeline.owned_sources
+        unread: set[int] = set()
+        for source in owned:
+            tp = TopicPartition(topics.EVENTS.name, source)
+            end, read = consumer.highwater(tp), consumer._read_offset.get(tp)
+            position = read + 1 if read is not None else consumer._committed_offset.get(tp)
+            if end is not None and end > (position or 0):
+                unread.add(source)
+        max_ts = self.router.max_ts
+        routed = {p: max_ts[p] for p in owned if p in max_ts}
+        intake.hold(ahead(routed, unread, self.settings.max_skew_ms))
 
     def _caught_up(self, source: int) -> bool:
         """Whether every record of an input partition has been routed (`progress.py`)."""

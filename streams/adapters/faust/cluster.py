@@ -69,6 +69,7 @@ def make_app(settings: WorkerSettings, kafka: KafkaSettings, scheduler: type | N
         datadir=str(settings.data_dir),
         topic_partitions=settings.partitions,
         processing_guarantee="at_least_once",
+        broker_max_poll_records=settings.max_poll_records,
         web_enabled=False,  # Faust's web views expose table contents: never serve them
         producer_acks=-1,
         # Records wait, unacked, in the reorder buffer until the watermark passes them: a

@@ -44,7 +44,7 @@ from collections.abc import Mapping, Set
 from typing import Any
 
 from faust.transport.consumer import ensure_TP
-from faust.transport.drivers.aiokafka import Consumer, Transport
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer, Transport
 from faust.types import TP, Message
 from faust.types.tuples import ack_lock
 
@@ -53,6 +53,21 @@ from streams.pipeline.acks import may_commit_run
 
 log = logging.getLogger("guardline.consumer")
 
+# Bytes one fetch response may carry. Faust sets only the per-partition limit (1 MiB) and
+# leaves aiokafka's 50 MiB; noida-db answers past the per-partition limit, and the client keeps
+# a response per partition until it is read: 52-72 MiB of raw records sat in a worker catching
+# up (issue 18's memory probe). Real Kafka stops at the per-partition limit anyway.
+FETCH_MAX_BYTES = 4 * 1024 * 1024
+
+
+class BoundedFetchThread(AIOKafkaConsumerThread):
+    """Faust's consumer thread, its aiokafka client asking for at most FETCH_MAX_BYTES."""
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        client = super()._create_worker_consumer(transport)
+        client._fetch_max_bytes = FETCH_MAX_BYTES  # read when the client starts its fetcher
+        return client
+
 
 class HeadGuardConsumer(Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -60,6 +75,9 @@ class HeadGuardConsumer(Consumer):
         self._parked = asyncio.Event()  # the fetch loop waits for the flow, no record in hand
         # Per partition with nothing committed: the offset the last seek put it at.
         self._start_offset: dict[TP, int] = {}
+
+    def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
+        return BoundedFetchThread(self, loop=self.loop, beacon=self.beacon)
 
     def ack(self, message: Message) -> bool:
         if self.app.rebalancing or message.generation_id != self.app.consumer_generation_id:

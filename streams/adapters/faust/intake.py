@@ -43,10 +43,12 @@ class Intake:
         self.limit = batch_size  # per partition; beyond it the partition is not fetched
         self.pending: dict[int, list[Record[Message]]] = defaultdict(list)
         self.count = 0
+        self.peak = 0  # most records pending at once since the memory probe last looked
         self.ready = asyncio.Event()  # set when a full batch is waiting
         self.on_arrival: Callable[[], None] | None = None  # called when records are taken in
         self._gaps: list[tuple[TP, int, int]] = []
-        self._paused: set[TP] = set()
+        self._paused: set[TP] = set()  # full: fetched again once taken
+        self._held: set[TP] = set()  # ahead in event time (`alignment.py`): until released
         # Per partition, the offset after the last record handed on since it was assigned.
         # A seek moves Faust's read offset back, not this: gaps are never registered over it.
         self._next: dict[int, int] = {}
@@ -109,6 +111,7 @@ class Intake:
             read_offset[tp] = read
             self._next[tp.partition] = nxt
             self.count += len(box) - before
+            self.peak = max(self.peak, self.count)
             if len(box) >= self.limit:
                 # Faust's partition sets hold its own TP class (records carry aiokafka's).
                 paused = TP(tp.topic, tp.partition)
@@ -139,7 +142,7 @@ class Intake:
         gaps, self._gaps = self._gaps, []
         for tp, start, end in gaps:
             await consumer._add_gap(tp, start, end)  # lets commits pass offsets never fetched
-        for tp in self._paused:
+        for tp in self._paused - self._held:
             consumer.on_buffer_drop(tp)
         self._paused.clear()
         generation = self.app.consumer_generation_id
@@ -149,14 +152,26 @@ class Intake:
                 self._next.pop(partition, None)  # dropped: they are fetched again
         return {p: box for p, box in pending.items() if box}
 
+    def hold(self, partitions: set[int]) -> None:
+        """Stop fetching exactly these partitions (ahead in event time), resume the others
+        held before. Records already fetched are still taken: only fetching stops."""
+        consumer = self.app.consumer
+        held = {TP(self.topic, p) for p in partitions}
+        for tp in held:  # all, every time: an assignment resets Faust's partition sets
+            consumer.on_buffer_full(tp)
+        for tp in self._held - held - self._paused:
+            consumer.on_buffer_drop(tp)
+        self._held = held
+
     def forget(self, partition: int) -> None:
         """A revoked partition: its unacked records go to the new owner."""
         box = self.pending.pop(partition, [])
         self.count -= len(box)
-        for tp in [tp for tp in self._paused if tp.partition == partition]:
+        for tp in [tp for tp in self._paused | self._held if tp.partition == partition]:
             # Faust clears its own sets of a revoked partition, not this one: left in it, the
             # partition would pass Faust's delivery check even while Faust pauses it.
             self.app.consumer._buffered_partitions.discard(tp)
             self._paused.discard(tp)
+            self._held.discard(tp)
         self._gaps = [gap for gap in self._gaps if gap[0].partition != partition]
         self._next.pop(partition, None)

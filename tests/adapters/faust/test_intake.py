@@ -110,6 +110,26 @@ def test_a_full_partition_stops_being_fetched_until_taken() -> None:
     assert consumer.full == set() and not intake.ready.is_set()
 
 
+def test_a_held_partition_stays_unfetched_across_takes_until_released() -> None:
+    """Held (ahead in event time, `alignment.py`), a partition is not fetched even once its
+    full buffer is taken; its records already fetched are still taken."""
+    intake, consumer = make(batch_size=3)
+    intake.divert({tp(2): records(2, [0, 1, 2])})  # full: paused until taken
+    intake.hold({1, 2})
+    assert consumer.full == {TP(TOPIC, 1), TP(TOPIC, 2)}
+    intake.divert({tp(1): records(1, [0])})  # fetched before the hold took effect
+    taken = asyncio.run(intake.take())
+    assert sorted(taken) == [1, 2]
+    assert consumer.full == {TP(TOPIC, 1), TP(TOPIC, 2)}  # the take resumed neither
+    intake.hold({2})
+    assert consumer.full == {TP(TOPIC, 2)}
+    intake.forget(2)  # revoked while held: not left in Faust's buffered set
+    assert TP(TOPIC, 2) not in consumer._buffered_partitions
+    intake.hold(set())
+    assert consumer.full == {TP(TOPIC, 2)}  # forgotten, so not resumed by this intake either
+    assert consumer._active_partitions == {TP(TOPIC, p) for p in (0, 1, 3)}
+
+
 def test_pending_records_wait_while_the_flow_is_stopped_and_old_generations_are_dropped() -> None:
     intake, consumer = make()
     intake.divert({tp(0): records(0, [0])})
