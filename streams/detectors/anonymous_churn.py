@@ -21,7 +21,14 @@ Two paths, one case per device or IP:
 A *throwaway* is an account that, seen through this device or IP, contacted at least
 `min_minors_per_account` distinct minors (direct message, contact add or group add), and was
 then deleted, and was anonymous or lived at most `max_lifetime_ms` from creation to deletion.
-Throwaways deleted within `window_ms` are counted; the alert lists them as counterparts.
+Throwaways deleted within the window are counted; the alert lists them as counterparts.
+
+Windows: an IP remembers an account for `window_ms` (24 h) after its last change, a device for
+`device_window_ms` (72 h). A ring rotating among a few phones of its own comes back to each of
+them over two or three days, one account at a time; a phone is not shared by strangers, so
+remembering longer there links accounts that a day would split. A line is (a school, a
+carrier's NAT), and a day of it is already a crowd.
+
 The actor's own declared age band is ignored: the attackers here pose as teens, so "used on
 minors" means reaching declared minors whatever the actor claims to be.
 
@@ -73,6 +80,7 @@ from streams.model import Event, EventType, Severity, Subject, SubjectKind
 @dataclass(frozen=True, slots=True)
 class AnonymousChurnConfig:
     window_ms: int = DAY_MS
+    device_window_ms: int = 3 * DAY_MS
     max_lifetime_ms: int = 3 * DAY_MS
     min_minors_per_account: int = 1
     medium: int = 3
@@ -111,7 +119,7 @@ class ChurnState(DeviceAccounts[ChurnAccount]):
 
 class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
     name: ClassVar[str] = "anonymous_churn"
-    version: ClassVar[str] = "2.0.0"
+    version: ClassVar[str] = "2.1.0"
     counterpart_role: ClassVar[str] = "deleted_account"
     event_types: ClassVar[frozenset[EventType]] = CONTACT_TYPES | LIFECYCLE_TYPES
     minor_targets_only: ClassVar[frozenset[EventType]] = CONTACT_TYPES
@@ -127,10 +135,16 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
         return out
 
     def horizon_ms(self) -> int:
-        return self.config.window_ms
+        return max(self.config.window_ms, self.config.device_window_ms)
+
+    def _window(self, subject: Subject) -> int:
+        """How long this subject remembers an account after its last change: longer on a
+        device (a few phones of one ring, over days) than on an IP (a line strangers share)."""
+        cfg = self.config
+        return cfg.window_ms if subject.kind is SubjectKind.IP else cfg.device_window_ms
 
     def step(self, state: ChurnState, subject: Subject, event: Event) -> Outcome:
-        self.expire(state, event.ts_ms)
+        state.forget_idle(event.ts_ms - self._window(subject))
         cfg = self.config
         actor = event.actor
         if event.type is ACCOUNT_CREATED:
@@ -211,6 +225,7 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
     def _assess(self, state: ChurnState, subject: Subject, event: Event) -> Finding | None:
         cfg = self.config
         now = event.ts_ms
+        window = self._window(subject)
         gone = [(aid, a) for aid, a in state.accounts.items() if a.deleted is not None]
         count = len(gone)
         severity = severity_for(count, cfg.medium, cfg.high, cfg.critical_factor)
@@ -237,7 +252,7 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
             "distinct_minors_reached": float(len(minors)),
             "threshold_medium": float(cfg.medium),
             "threshold_high": float(cfg.high),
-            "window_hours": cfg.window_ms / HOUR_MS,
+            "window_hours": window / HOUR_MS,
             "max_lifetime_hours": cfg.max_lifetime_ms / HOUR_MS,
         }
         if lifetimes:
@@ -246,13 +261,13 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
             )
         reason = (
             f"{where} {subject.id} had {count} anonymous or short-lived accounts that contacted "
-            f"{len(minors)} minors and were deleted within {cfg.window_ms // HOUR_MS} h "
+            f"{len(minors)} minors and were deleted within {window // HOUR_MS} h "
             f"(high at {cfg.high})."
         )
         return Finding(
             severity=severity,
             score=round(min(1.0, count / (2 * cfg.high) + 0.02 * len(minors)), 4),
-            window_start_ms=now - cfg.window_ms + 1,
+            window_start_ms=now - window + 1,
             window_end_ms=now,
             features=features,
             counterparts=capped((aid for aid, _ in gone), cfg.evidence_cap),
@@ -272,6 +287,7 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
     ) -> Finding:
         cfg = self.config
         now = event.ts_ms
+        window = self._window(subject)
         minors = {m for _, a in ring for m in a.minors}
         anonymous = sum(1 for _, a in ring if a.anonymous)
         deleted = sum(1 for _, a in ring if a.deleted is not None)
@@ -285,7 +301,7 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
             "threshold_ring_high": float(cfg.ring_high),
             "threshold_ring_min_minors": float(cfg.ring_min_minors),
             "threshold_ring_min_distinct": float(cfg.ring_min_distinct),
-            "window_hours": cfg.window_ms / HOUR_MS,
+            "window_hours": window / HOUR_MS,
         }
         reason = (
             f"{where} {subject.id} carries {len(ring)} anonymous or new accounts that each "
@@ -297,7 +313,7 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
         return Finding(
             severity=severity,
             score=round(min(1.0, len(ring) / (2 * cfg.ring_high) + 0.02 * len(minors)), 4),
-            window_start_ms=now - cfg.window_ms + 1,
+            window_start_ms=now - window + 1,
             window_end_ms=now,
             features=features,
             counterparts=capped((aid for aid, _ in ring), cfg.evidence_cap),
@@ -309,6 +325,7 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
         )
 
     def expire(self, state: ChurnState, now_ms: int) -> bool:
-        """Also called before every step, so results never depend on when cleanup ran."""
-        state.forget_idle(now_ms - self.config.window_ms)
+        """Drops only what no subject keeps (the longer window); each step first forgets
+        what its own subject's window lets go, so results never depend on when cleanup ran."""
+        state.forget_idle(now_ms - self.horizon_ms())
         return not state.accounts

@@ -195,10 +195,24 @@ def test_live_ring_alerts_without_waiting_for_deletion(
 def test_live_ring_spares_a_shared_line_and_slow_churn() -> None:
     # Verified new accounts on a carrier IP are people making friends: not anonymous, no count.
     assert run(churn(8, device=None, ip="ip-nat", anonymous=False, delete=False)) == []
-    # Six throwaways 13 h apart: never three alive within a day, so only MEDIUM.
-    assert top(run(churn(6, spacing_ms=13 * HOUR))) is Severity.MEDIUM
     # Six anonymous new accounts on one line, no child in common: a carrier's NAT, MEDIUM.
     assert top(run(churn(6, device=None, ip="ip-9", delete=False))) is Severity.MEDIUM
+
+
+def test_slow_churn_adds_up_on_a_device_not_on_a_line() -> None:
+    # Six throwaways 13 h apart: a phone remembers 72 h, so three or more are always in view;
+    # a line remembers a day, and never holds three.
+    on_phone = run(churn(6, spacing_ms=13 * HOUR))
+    assert top(on_phone) is Severity.HIGH
+    assert on_phone[-1].features["window_hours"] == 72
+    on_line = run(churn(6, device=None, ip="ip-9", spacing_ms=13 * HOUR))
+    assert top(on_line) is Severity.MEDIUM
+    assert on_line[-1].features["window_hours"] == 24
+    # 37 h apart: each account is gone from the phone's view before the third arrives.
+    assert top(run(churn(6, spacing_ms=37 * HOUR))) is Severity.MEDIUM
+    # The device window is a setting: at a day, the phone is as forgetful as the line.
+    day = AnonymousChurnConfig(device_window_ms=DAY)
+    assert top(run(churn(6, spacing_ms=13 * HOUR), day)) is Severity.MEDIUM
 
 
 def test_live_ring_on_an_ip_needs_shared_victims_for_high() -> None:
