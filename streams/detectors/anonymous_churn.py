@@ -16,7 +16,10 @@ Two paths, one case per device or IP:
   anonymous count, and without shared victims (minors reached by two of its accounts: at
   least `ring_ip_shared` and `ring_ip_shared_fraction` of all its minors) it stays at
   MEDIUM: a carrier line carries new accounts making friends (a friend in common here and
-  there), not new accounts going back to each other's children.
+  there), not new accounts going back to each other's children. A ring found on an IP is
+  about an account (`Finding.subject`), not the line: the earliest-made ring account with a
+  victim in common with another. A carrier's line carries several rings and bystanders at
+  once, and nobody can act on the line; the alert lists the ring's accounts.
 
 A *throwaway* is an account that, seen through this device or IP, contacted at least
 `min_minors_per_account` distinct minors (direct message, contact add or group add), and was
@@ -34,9 +37,10 @@ minors" means reaching declared minors whatever the actor claims to be.
 
 Subjects: churn is seen on devices (one phone, fresh accounts) and on IPs (one home line or
 VPN exit, fresh device ids each time), and both must be caught, so `subject_keys()` returns both
-the DEVICE and the IP of an event; each keeps its own state and its alerts and cases are about
-that device or that IP. Shared IPs (schools, carrier NAT) do not trigger by themselves: their
-many new accounts are neither deleted nor, mostly, anonymous.
+the DEVICE and the IP of an event; each keeps its own state, and its alerts and cases are about
+that device or that IP (but an IP's live ring: about its first linked account, above).
+Shared IPs (schools, carrier NAT) do not trigger by themselves: their many new accounts are
+neither deleted nor, mostly, anonymous.
 
 Treatment of missing data (the contract leaves these open):
 - `UNKNOWN` age on a target does not count as a minor; the actor's band is not used at all.
@@ -310,6 +314,10 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
             f"(high at {cfg.ring_high} accounts)."
         )
         contacts = (eid for _, account in ring for eid in account.minors.values())
+        about = None
+        if subject.kind is SubjectKind.IP:
+            about = Subject(SubjectKind.ACCOUNT, _first_linked(ring))
+            reason = f"Account {about.id}, one of a ring on a shared line: {reason}"
         return Finding(
             severity=severity,
             score=round(min(1.0, len(ring) / (2 * cfg.ring_high) + 0.02 * len(minors)), 4),
@@ -321,6 +329,7 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
             evidence_event_ids=capped(contacts, cfg.evidence_cap),
             reason=reason,
             magnitude=float(len(ring)),
+            subject=about,
             roles={aid: "ring_account" for aid, _ in ring},
         )
 
@@ -329,3 +338,17 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
         what its own subject's window lets go, so results never depend on when cleanup ran."""
         state.forget_idle(now_ms - self.horizon_ms())
         return not state.accounts
+
+
+def _first_linked(ring: list[tuple[str, ChurnAccount]]) -> str:
+    """The account an IP's ring alert is about: a line is shared by strangers (a carrier's NAT
+    carries several rings at once), its accounts are not. The earliest-made ring account with
+    a victim in common with another (one exists wherever the line reaches HIGH), else the
+    earliest-made; ties, and accounts of unknown age last, by id."""
+    seen: set[str] = set()
+    shared: set[str] = set()
+    for _, account in ring:
+        for minor in account.minors:
+            (shared if minor in seen else seen).add(minor)
+    linked = [(aid, a) for aid, a in ring if not shared.isdisjoint(a.minors)] or ring
+    return min(linked, key=lambda r: (r[1].created_ms is None, r[1].created_ms or 0, r[0]))[0]

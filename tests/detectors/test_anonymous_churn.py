@@ -229,10 +229,32 @@ def test_device_and_ip_are_separate_subjects_and_alerts_name_the_ip() -> None:
     engine = Engine([detector])
     assert set(engine.routes(event)) == {"DEVICE:d-7", "IP:ip-7"}
     alerts = run(churn(6, device="d-7", ip="ip-7"))
+    # Deletions on the line name the line; its live ring (no victim in common here: MEDIUM)
+    # names the ring's earliest-made account, u-0.
     assert {(a.subject.kind, a.subject.id) for a in alerts} == {
         (SubjectKind.DEVICE, "d-7"),
         (SubjectKind.IP, "ip-7"),
+        (SubjectKind.ACCOUNT, "u-0"),
     }
+    assert all(
+        "ring_accounts" in a.features for a in alerts if a.subject.kind is SubjectKind.ACCOUNT
+    )
+
+
+def test_a_ring_on_a_shared_line_is_about_its_first_linked_account() -> None:
+    # A bystander (anonymous, new, two children of its own) came to the line first; then four
+    # accounts, each on a phone of its own, going back to each other's children. The line is a
+    # carrier's: the alert is about the earliest of the four (u-0), and lists the ring.
+    bystander = account("u-b", created_ts_ms=T0 - HOUR, anonymous=True)
+    events = [ev(MSG, bystander, T0 - HOUR + k * MIN, POOL[10 + k], ip="ip-nat") for k in range(2)]
+    events += churn(4, device=None, ip="ip-nat", delete=False, targets=POOL[:6])
+    alerts = run(events)
+    assert top(alerts) is Severity.HIGH
+    high = next(a for a in alerts if a.severity is Severity.HIGH)
+    assert (high.subject.kind, high.subject.id) == (SubjectKind.ACCOUNT, "u-0")
+    assert set(high.counterparts) >= {"u-b", "u-0", "u-1", "u-2"}
+    assert high.counterpart_roles["u-1"] == "ring_account"
+    assert high.reason.startswith("Account u-0, one of a ring on a shared line: IP address ip-nat")
 
 
 def test_repeat_message_to_a_known_minor_is_unchanged() -> None:
