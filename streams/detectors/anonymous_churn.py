@@ -5,7 +5,7 @@ a few children, and is deleted within hours, or simply abandoned; then the next 
 same device or the same line, often going back to the same children. No single account looks
 like much; the device or IP behind them does.
 
-Two paths, one case per device or IP:
+Two paths, one case per device or IP (an IP's live ring: per account, below):
 - **Churn**: throwaways deleted within the window (below).
 - **Live ring**, without waiting for any deletion: `ring_high` or more ring accounts on one
   device, each having reached at least `ring_min_minors` distinct minors, together at least
@@ -13,13 +13,14 @@ Two paths, one case per device or IP:
   anonymous and already deleted: unverified teens are common, so an old anonymous account
   that lives on is a sibling on the family tablet, not a throwaway. On an IP, which a school
   or a carrier's NAT shares among many unrelated people, only ring accounts that are also
-  anonymous count, and without shared victims (minors reached by two of its accounts: at
-  least `ring_ip_shared` and `ring_ip_shared_fraction` of all its minors) it stays at
-  MEDIUM: a carrier line carries new accounts making friends (a friend in common here and
-  there), not new accounts going back to each other's children. A ring found on an IP is
-  about an account (`Finding.subject`), not the line: the earliest-made ring account with a
-  victim in common with another. A carrier's line carries several rings and bystanders at
-  once, and nobody can act on the line; the alert lists the ring's accounts.
+  anonymous make the ring (its count, its victims, its list), and without shared victims
+  (minors reached by two of its accounts: at least `ring_ip_shared` and
+  `ring_ip_shared_fraction` of all its minors) it stays at MEDIUM: a carrier line carries
+  new accounts making friends (a friend in common here and there), not new accounts going
+  back to each other's children. A ring found on an IP is about an account
+  (`Finding.subject`), not the line: the earliest-made ring account with a victim in common
+  with another. A carrier's line carries several rings and bystanders at once, and nobody
+  can act on the line; the alert lists the ring's accounts.
 
 A *throwaway* is an account that, seen through this device or IP, contacted at least
 `min_minors_per_account` distinct minors (direct message, contact add or group add), and was
@@ -200,11 +201,13 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
     ) -> tuple[Severity | None, list[tuple[str, ChurnAccount]], int]:
         """The live-ring path: its severity, its accounts and how many victims they share."""
         cfg = self.config
+        line = subject.kind is SubjectKind.IP
         ring = [
             (aid, a)
             for aid, a in state.accounts.items()
             if len(a.minors) >= cfg.ring_min_minors
             and (self._new(a, now) or (a.anonymous and a.deleted is not None))
+            and (a.anonymous or not line)  # a shared line: only anonymous accounts are its ring
         ]
         seen: set[str] = set()
         shared: set[str] = set()
@@ -213,16 +216,10 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
                 (shared if minor in seen else seen).add(minor)
         if len(seen) < cfg.ring_min_distinct:
             return None, ring, len(shared)
-        count = len(ring)
-        if subject.kind is not SubjectKind.IP:
-            severity = severity_for(count, cfg.ring_medium, cfg.ring_high, cfg.critical_factor)
-            return severity, ring, len(shared)
-        # A shared line: only anonymous ring accounts count, and without shared victims the
-        # ring stays at MEDIUM.
-        count = sum(1 for _, a in ring if a.anonymous)
-        severity = severity_for(count, cfg.ring_medium, cfg.ring_high, cfg.critical_factor)
+        severity = severity_for(len(ring), cfg.ring_medium, cfg.ring_high, cfg.critical_factor)
+        # A shared line without victims its ring accounts share stays at MEDIUM.
         enough = len(shared) >= max(cfg.ring_ip_shared, cfg.ring_ip_shared_fraction * len(seen))
-        if severity is not None and severity.rank > Severity.MEDIUM.rank and not enough:
+        if line and severity is not None and severity.rank > Severity.MEDIUM.rank and not enough:
             severity = Severity.MEDIUM
         return severity, ring, len(shared)
 

@@ -257,6 +257,25 @@ def test_a_ring_on_a_shared_line_is_about_its_first_linked_account() -> None:
     assert high.reason.startswith("Account u-0, one of a ring on a shared line: IP address ip-nat")
 
 
+def test_on_a_shared_line_only_anonymous_accounts_make_the_ring() -> None:
+    # A school line: three anonymous new accounts with two children each, none in common, and
+    # three verified new classmates (made earlier) writing to the same children. The classmates
+    # neither count, nor make victims "shared", nor are named: MEDIUM, about an anonymous one.
+    events = []
+    for i in range(3):
+        anon = account(f"a-{i}", created_ts_ms=T0 + i * HOUR, anonymous=True)
+        mate = account(f"v-{i}", created_ts_ms=T0 - HOUR)
+        for k, who in enumerate((anon, mate)):
+            for j in range(2):
+                ts = T0 + i * HOUR + (2 * k + j + 1) * MIN
+                events.append(ev(MSG, who, ts, POOL[2 * i + j], device=who.id, ip="ip-school"))
+    alerts = run(events)
+    assert top(alerts) is Severity.MEDIUM
+    assert {a.subject.id for a in alerts} <= {"a-0", "a-1", "a-2"}
+    assert all(c.startswith("a-") for a in alerts for c in a.counterparts)
+    assert alerts[-1].features["shared_victims"] == 0
+
+
 def test_repeat_message_to_a_known_minor_is_unchanged() -> None:
     detector = AnonymousChurnDetector()
     state = detector.new_state()
