@@ -30,8 +30,8 @@ Throwaways deleted within the window are counted; the alert lists them as counte
 Windows: an IP remembers an account for `window_ms` (24 h) after its last change, a device for
 `device_window_ms` (72 h). A ring rotating among a few phones of its own comes back to each of
 them over two or three days, one account at a time; a phone is not shared by strangers, so
-remembering longer there links accounts that a day would split. A line is (a school, a
-carrier's NAT), and a day of it is already a crowd.
+remembering longer there links accounts that a day would split. A line is shared (a school,
+a carrier's NAT): a day of it is already a crowd.
 
 The actor's own declared age band is ignored: the attackers here pose as teens, so "used on
 minors" means reaching declared minors whatever the actor claims to be.
@@ -198,8 +198,8 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
 
     def _ring(
         self, state: ChurnState, subject: Subject, now: int
-    ) -> tuple[Severity | None, list[tuple[str, ChurnAccount]], int]:
-        """The live-ring path: its severity, its accounts and how many victims they share."""
+    ) -> tuple[Severity | None, list[tuple[str, ChurnAccount]], set[str]]:
+        """The live-ring path: its severity, its accounts and the victims they share."""
         cfg = self.config
         line = subject.kind is SubjectKind.IP
         ring = [
@@ -215,13 +215,13 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
             for minor in account.minors:
                 (shared if minor in seen else seen).add(minor)
         if len(seen) < cfg.ring_min_distinct:
-            return None, ring, len(shared)
+            return None, ring, shared
         severity = severity_for(len(ring), cfg.ring_medium, cfg.ring_high, cfg.critical_factor)
         # A shared line without victims its ring accounts share stays at MEDIUM.
         enough = len(shared) >= max(cfg.ring_ip_shared, cfg.ring_ip_shared_fraction * len(seen))
         if line and severity is not None and severity.rank > Severity.MEDIUM.rank and not enough:
             severity = Severity.MEDIUM
-        return severity, ring, len(shared)
+        return severity, ring, shared
 
     def _assess(self, state: ChurnState, subject: Subject, event: Event) -> Finding | None:
         cfg = self.config
@@ -284,7 +284,7 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
         event: Event,
         severity: Severity,
         ring: list[tuple[str, ChurnAccount]],
-        shared: int,
+        shared: set[str],
     ) -> Finding:
         cfg = self.config
         now = event.ts_ms
@@ -298,7 +298,7 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
             "anonymous_accounts": float(anonymous),
             "deleted_accounts": float(deleted),
             "distinct_minors_reached": float(len(minors)),
-            "shared_victims": float(shared),
+            "shared_victims": float(len(shared)),
             "threshold_ring_high": float(cfg.ring_high),
             "threshold_ring_min_minors": float(cfg.ring_min_minors),
             "threshold_ring_min_distinct": float(cfg.ring_min_distinct),
@@ -306,14 +306,14 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
         }
         reason = (
             f"{where} {subject.id} carries {len(ring)} anonymous or new accounts that each "
-            f"reached {cfg.ring_min_minors}+ minors, {len(minors)} minors in all, {shared} of "
+            f"reached {cfg.ring_min_minors}+ minors, {len(minors)} minors in all, {len(shared)} of "
             f"them reached by more than one account, {deleted} account(s) already deleted "
             f"(high at {cfg.ring_high} accounts)."
         )
         contacts = (eid for _, account in ring for eid in account.minors.values())
         about = None
         if subject.kind is SubjectKind.IP:
-            about = Subject(SubjectKind.ACCOUNT, _first_linked(ring))
+            about = Subject(SubjectKind.ACCOUNT, _first_linked(ring, shared))
             reason = f"Account {about.id}, one of a ring on a shared line: {reason}"
         return Finding(
             severity=severity,
@@ -337,15 +337,10 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
         return not state.accounts
 
 
-def _first_linked(ring: list[tuple[str, ChurnAccount]]) -> str:
+def _first_linked(ring: list[tuple[str, ChurnAccount]], shared: set[str]) -> str:
     """The account an IP's ring alert is about: a line is shared by strangers (a carrier's NAT
     carries several rings at once), its accounts are not. The earliest-made ring account with
     a victim in common with another (one exists wherever the line reaches HIGH), else the
     earliest-made; ties, and accounts of unknown age last, by id."""
-    seen: set[str] = set()
-    shared: set[str] = set()
-    for _, account in ring:
-        for minor in account.minors:
-            (shared if minor in seen else seen).add(minor)
     linked = [(aid, a) for aid, a in ring if not shared.isdisjoint(a.minors)] or ring
     return min(linked, key=lambda r: (r[1].created_ms is None, r[1].created_ms or 0, r[0]))[0]
