@@ -5,7 +5,7 @@ a few children, and is deleted within hours, or simply abandoned; then the next 
 same device or the same line, often going back to the same children. No single account looks
 like much; the device or IP behind them does.
 
-Two paths, one case per device or IP:
+Two paths, one case per device or IP (an IP's live ring: per account, below):
 - **Churn**: throwaways deleted within the window (below).
 - **Live ring**, without waiting for any deletion: `ring_high` or more ring accounts on one
   device, each having reached at least `ring_min_minors` distinct minors, together at least
@@ -13,23 +13,35 @@ Two paths, one case per device or IP:
   anonymous and already deleted: unverified teens are common, so an old anonymous account
   that lives on is a sibling on the family tablet, not a throwaway. On an IP, which a school
   or a carrier's NAT shares among many unrelated people, only ring accounts that are also
-  anonymous count, and without shared victims (minors reached by two of its accounts: at
-  least `ring_ip_shared` and `ring_ip_shared_fraction` of all its minors) it stays at
-  MEDIUM: a carrier line carries new accounts making friends (a friend in common here and
-  there), not new accounts going back to each other's children.
+  anonymous make the ring (its count, its victims, its list), and without shared victims
+  (minors reached by two of its accounts: at least `ring_ip_shared` and
+  `ring_ip_shared_fraction` of all its minors) it stays at MEDIUM: a carrier line carries
+  new accounts making friends (a friend in common here and there), not new accounts going
+  back to each other's children. A ring found on an IP is about an account
+  (`Finding.subject`), not the line: the earliest-made ring account with a victim in common
+  with another. A carrier's line carries several rings and bystanders at once, and nobody
+  can act on the line; the alert lists the ring's accounts.
 
 A *throwaway* is an account that, seen through this device or IP, contacted at least
 `min_minors_per_account` distinct minors (direct message, contact add or group add), and was
 then deleted, and was anonymous or lived at most `max_lifetime_ms` from creation to deletion.
-Throwaways deleted within `window_ms` are counted; the alert lists them as counterparts.
+Throwaways deleted within the window are counted; the alert lists them as counterparts.
+
+Windows: an IP remembers an account for `window_ms` (24 h) after its last change, a device for
+`device_window_ms` (72 h). A ring rotating among a few phones of its own comes back to each of
+them over two or three days, one account at a time; a phone is not shared by strangers, so
+remembering longer there links accounts that a day would split. A line is shared (a school,
+a carrier's NAT): a day of it is already a crowd.
+
 The actor's own declared age band is ignored: the attackers here pose as teens, so "used on
 minors" means reaching declared minors whatever the actor claims to be.
 
 Subjects: churn is seen on devices (one phone, fresh accounts) and on IPs (one home line or
 VPN exit, fresh device ids each time), and both must be caught, so `subject_keys()` returns both
-the DEVICE and the IP of an event; each keeps its own state and its alerts and cases are about
-that device or that IP. Shared IPs (schools, carrier NAT) do not trigger by themselves: their
-many new accounts are neither deleted nor, mostly, anonymous.
+the DEVICE and the IP of an event; each keeps its own state, and its alerts and cases are about
+that device or that IP (but an IP's live ring: about its first linked account, above).
+Shared IPs (schools, carrier NAT) do not trigger by themselves: their many new accounts are
+neither deleted nor, mostly, anonymous.
 
 Treatment of missing data (the contract leaves these open):
 - `UNKNOWN` age on a target does not count as a minor; the actor's band is not used at all.
@@ -73,6 +85,7 @@ from streams.model import Event, EventType, Severity, Subject, SubjectKind
 @dataclass(frozen=True, slots=True)
 class AnonymousChurnConfig:
     window_ms: int = DAY_MS
+    device_window_ms: int = 3 * DAY_MS
     max_lifetime_ms: int = 3 * DAY_MS
     min_minors_per_account: int = 1
     medium: int = 3
@@ -111,7 +124,7 @@ class ChurnState(DeviceAccounts[ChurnAccount]):
 
 class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
     name: ClassVar[str] = "anonymous_churn"
-    version: ClassVar[str] = "2.0.0"
+    version: ClassVar[str] = "2.1.0"
     counterpart_role: ClassVar[str] = "deleted_account"
     event_types: ClassVar[frozenset[EventType]] = CONTACT_TYPES | LIFECYCLE_TYPES
     minor_targets_only: ClassVar[frozenset[EventType]] = CONTACT_TYPES
@@ -127,10 +140,16 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
         return out
 
     def horizon_ms(self) -> int:
-        return self.config.window_ms
+        return max(self.config.window_ms, self.config.device_window_ms)
+
+    def _window(self, subject: Subject) -> int:
+        """How long this subject remembers an account after its last change: longer on a
+        device (a few phones of one ring, over days) than on an IP (a line strangers share)."""
+        cfg = self.config
+        return cfg.window_ms if subject.kind is SubjectKind.IP else cfg.device_window_ms
 
     def step(self, state: ChurnState, subject: Subject, event: Event) -> Outcome:
-        self.expire(state, event.ts_ms)
+        state.forget_idle(event.ts_ms - self._window(subject))
         cfg = self.config
         actor = event.actor
         if event.type is ACCOUNT_CREATED:
@@ -179,14 +198,16 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
 
     def _ring(
         self, state: ChurnState, subject: Subject, now: int
-    ) -> tuple[Severity | None, list[tuple[str, ChurnAccount]], int]:
-        """The live-ring path: its severity, its accounts and how many victims they share."""
+    ) -> tuple[Severity | None, list[tuple[str, ChurnAccount]], set[str]]:
+        """The live-ring path: its severity, its accounts and the victims they share."""
         cfg = self.config
+        line = subject.kind is SubjectKind.IP
         ring = [
             (aid, a)
             for aid, a in state.accounts.items()
             if len(a.minors) >= cfg.ring_min_minors
             and (self._new(a, now) or (a.anonymous and a.deleted is not None))
+            and (a.anonymous or not line)  # a shared line: only anonymous accounts are its ring
         ]
         seen: set[str] = set()
         shared: set[str] = set()
@@ -194,23 +215,18 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
             for minor in account.minors:
                 (shared if minor in seen else seen).add(minor)
         if len(seen) < cfg.ring_min_distinct:
-            return None, ring, len(shared)
-        count = len(ring)
-        if subject.kind is not SubjectKind.IP:
-            severity = severity_for(count, cfg.ring_medium, cfg.ring_high, cfg.critical_factor)
-            return severity, ring, len(shared)
-        # A shared line: only anonymous ring accounts count, and without shared victims the
-        # ring stays at MEDIUM.
-        count = sum(1 for _, a in ring if a.anonymous)
-        severity = severity_for(count, cfg.ring_medium, cfg.ring_high, cfg.critical_factor)
+            return None, ring, shared
+        severity = severity_for(len(ring), cfg.ring_medium, cfg.ring_high, cfg.critical_factor)
+        # A shared line without victims its ring accounts share stays at MEDIUM.
         enough = len(shared) >= max(cfg.ring_ip_shared, cfg.ring_ip_shared_fraction * len(seen))
-        if severity is not None and severity.rank > Severity.MEDIUM.rank and not enough:
+        if line and severity is not None and severity.rank > Severity.MEDIUM.rank and not enough:
             severity = Severity.MEDIUM
-        return severity, ring, len(shared)
+        return severity, ring, shared
 
     def _assess(self, state: ChurnState, subject: Subject, event: Event) -> Finding | None:
         cfg = self.config
         now = event.ts_ms
+        window = self._window(subject)
         gone = [(aid, a) for aid, a in state.accounts.items() if a.deleted is not None]
         count = len(gone)
         severity = severity_for(count, cfg.medium, cfg.high, cfg.critical_factor)
@@ -237,7 +253,7 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
             "distinct_minors_reached": float(len(minors)),
             "threshold_medium": float(cfg.medium),
             "threshold_high": float(cfg.high),
-            "window_hours": cfg.window_ms / HOUR_MS,
+            "window_hours": window / HOUR_MS,
             "max_lifetime_hours": cfg.max_lifetime_ms / HOUR_MS,
         }
         if lifetimes:
@@ -246,13 +262,13 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
             )
         reason = (
             f"{where} {subject.id} had {count} anonymous or short-lived accounts that contacted "
-            f"{len(minors)} minors and were deleted within {cfg.window_ms // HOUR_MS} h "
+            f"{len(minors)} minors and were deleted within {window // HOUR_MS} h "
             f"(high at {cfg.high})."
         )
         return Finding(
             severity=severity,
             score=round(min(1.0, count / (2 * cfg.high) + 0.02 * len(minors)), 4),
-            window_start_ms=now - cfg.window_ms + 1,
+            window_start_ms=now - window + 1,
             window_end_ms=now,
             features=features,
             counterparts=capped((aid for aid, _ in gone), cfg.evidence_cap),
@@ -268,10 +284,11 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
         event: Event,
         severity: Severity,
         ring: list[tuple[str, ChurnAccount]],
-        shared: int,
+        shared: set[str],
     ) -> Finding:
         cfg = self.config
         now = event.ts_ms
+        window = self._window(subject)
         minors = {m for _, a in ring for m in a.minors}
         anonymous = sum(1 for _, a in ring if a.anonymous)
         deleted = sum(1 for _, a in ring if a.deleted is not None)
@@ -281,23 +298,27 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
             "anonymous_accounts": float(anonymous),
             "deleted_accounts": float(deleted),
             "distinct_minors_reached": float(len(minors)),
-            "shared_victims": float(shared),
+            "shared_victims": float(len(shared)),
             "threshold_ring_high": float(cfg.ring_high),
             "threshold_ring_min_minors": float(cfg.ring_min_minors),
             "threshold_ring_min_distinct": float(cfg.ring_min_distinct),
-            "window_hours": cfg.window_ms / HOUR_MS,
+            "window_hours": window / HOUR_MS,
         }
         reason = (
             f"{where} {subject.id} carries {len(ring)} anonymous or new accounts that each "
-            f"reached {cfg.ring_min_minors}+ minors, {len(minors)} minors in all, {shared} of "
+            f"reached {cfg.ring_min_minors}+ minors, {len(minors)} minors in all, {len(shared)} of "
             f"them reached by more than one account, {deleted} account(s) already deleted "
             f"(high at {cfg.ring_high} accounts)."
         )
         contacts = (eid for _, account in ring for eid in account.minors.values())
+        about = None
+        if subject.kind is SubjectKind.IP:
+            about = Subject(SubjectKind.ACCOUNT, _first_linked(ring, shared))
+            reason = f"Account {about.id}, one of a ring on a shared line: {reason}"
         return Finding(
             severity=severity,
             score=round(min(1.0, len(ring) / (2 * cfg.ring_high) + 0.02 * len(minors)), 4),
-            window_start_ms=now - cfg.window_ms + 1,
+            window_start_ms=now - window + 1,
             window_end_ms=now,
             features=features,
             counterparts=capped((aid for aid, _ in ring), cfg.evidence_cap),
@@ -305,10 +326,21 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
             evidence_event_ids=capped(contacts, cfg.evidence_cap),
             reason=reason,
             magnitude=float(len(ring)),
+            subject=about,
             roles={aid: "ring_account" for aid, _ in ring},
         )
 
     def expire(self, state: ChurnState, now_ms: int) -> bool:
-        """Also called before every step, so results never depend on when cleanup ran."""
-        state.forget_idle(now_ms - self.config.window_ms)
+        """Drops only what no subject keeps (the longer window); each step first forgets
+        what its own subject's window lets go, so results never depend on when cleanup ran."""
+        state.forget_idle(now_ms - self.horizon_ms())
         return not state.accounts
+
+
+def _first_linked(ring: list[tuple[str, ChurnAccount]], shared: set[str]) -> str:
+    """The account an IP's ring alert is about: a line is shared by strangers (a carrier's NAT
+    carries several rings at once), its accounts are not. The earliest-made ring account with
+    a victim in common with another (one exists wherever the line reaches HIGH), else the
+    earliest-made; ties, and accounts of unknown age last, by id."""
+    linked = [(aid, a) for aid, a in ring if not shared.isdisjoint(a.minors)] or ring
+    return min(linked, key=lambda r: (r[1].created_ms is None, r[1].created_ms or 0, r[0]))[0]

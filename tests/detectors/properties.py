@@ -514,7 +514,13 @@ CASES = (
     PropertyCase(
         "anonymous_churn",
         lambda: AnonymousChurnDetector(
-            AnonymousChurnConfig(medium=1, high=2, window_ms=3 * HOUR, max_lifetime_ms=2 * HOUR)
+            AnonymousChurnConfig(
+                medium=1,
+                high=2,
+                window_ms=3 * HOUR,
+                device_window_ms=5 * HOUR,
+                max_lifetime_ms=2 * HOUR,
+            )
         ),
         _life_streams,
         _device_flood,

@@ -195,10 +195,24 @@ def test_live_ring_alerts_without_waiting_for_deletion(
 def test_live_ring_spares_a_shared_line_and_slow_churn() -> None:
     # Verified new accounts on a carrier IP are people making friends: not anonymous, no count.
     assert run(churn(8, device=None, ip="ip-nat", anonymous=False, delete=False)) == []
-    # Six throwaways 13 h apart: never three alive within a day, so only MEDIUM.
-    assert top(run(churn(6, spacing_ms=13 * HOUR))) is Severity.MEDIUM
     # Six anonymous new accounts on one line, no child in common: a carrier's NAT, MEDIUM.
     assert top(run(churn(6, device=None, ip="ip-9", delete=False))) is Severity.MEDIUM
+
+
+def test_slow_churn_adds_up_on_a_device_not_on_a_line() -> None:
+    # Six throwaways 13 h apart: a phone remembers 72 h, so three or more are always in view;
+    # a line remembers a day, and never holds three.
+    on_phone = run(churn(6, spacing_ms=13 * HOUR))
+    assert top(on_phone) is Severity.HIGH
+    assert on_phone[-1].features["window_hours"] == 72
+    on_line = run(churn(6, device=None, ip="ip-9", spacing_ms=13 * HOUR))
+    assert top(on_line) is Severity.MEDIUM
+    assert on_line[-1].features["window_hours"] == 24
+    # 37 h apart: each account is gone from the phone's view before the third arrives.
+    assert top(run(churn(6, spacing_ms=37 * HOUR))) is Severity.MEDIUM
+    # The device window is a setting: at a day, the phone is as forgetful as the line.
+    day = AnonymousChurnConfig(device_window_ms=DAY)
+    assert top(run(churn(6, spacing_ms=13 * HOUR), day)) is Severity.MEDIUM
 
 
 def test_live_ring_on_an_ip_needs_shared_victims_for_high() -> None:
@@ -215,10 +229,51 @@ def test_device_and_ip_are_separate_subjects_and_alerts_name_the_ip() -> None:
     engine = Engine([detector])
     assert set(engine.routes(event)) == {"DEVICE:d-7", "IP:ip-7"}
     alerts = run(churn(6, device="d-7", ip="ip-7"))
+    # Deletions on the line name the line; its live ring (no victim in common here: MEDIUM)
+    # names the ring's earliest-made account, u-0.
     assert {(a.subject.kind, a.subject.id) for a in alerts} == {
         (SubjectKind.DEVICE, "d-7"),
         (SubjectKind.IP, "ip-7"),
+        (SubjectKind.ACCOUNT, "u-0"),
     }
+    assert all(
+        "ring_accounts" in a.features for a in alerts if a.subject.kind is SubjectKind.ACCOUNT
+    )
+
+
+def test_a_ring_on_a_shared_line_is_about_its_first_linked_account() -> None:
+    # A bystander (anonymous, new, two children of its own) came to the line first; then four
+    # accounts, each on a phone of its own, going back to each other's children. The line is a
+    # carrier's: the alert is about the earliest of the four (u-0), and lists the ring.
+    bystander = account("u-b", created_ts_ms=T0 - HOUR, anonymous=True)
+    events = [ev(MSG, bystander, T0 - HOUR + k * MIN, POOL[10 + k], ip="ip-nat") for k in range(2)]
+    events += churn(4, device=None, ip="ip-nat", delete=False, targets=POOL[:6])
+    alerts = run(events)
+    assert top(alerts) is Severity.HIGH
+    high = next(a for a in alerts if a.severity is Severity.HIGH)
+    assert (high.subject.kind, high.subject.id) == (SubjectKind.ACCOUNT, "u-0")
+    assert set(high.counterparts) >= {"u-b", "u-0", "u-1", "u-2"}
+    assert high.counterpart_roles["u-1"] == "ring_account"
+    assert high.reason.startswith("Account u-0, one of a ring on a shared line: IP address ip-nat")
+
+
+def test_on_a_shared_line_only_anonymous_accounts_make_the_ring() -> None:
+    # A school line: three anonymous new accounts with two children each, none in common, and
+    # three verified new classmates (made earlier) writing to the same children. The classmates
+    # neither count, nor make victims "shared", nor are named: MEDIUM, about an anonymous one.
+    events = []
+    for i in range(3):
+        anon = account(f"a-{i}", created_ts_ms=T0 + i * HOUR, anonymous=True)
+        mate = account(f"v-{i}", created_ts_ms=T0 - HOUR)
+        for k, who in enumerate((anon, mate)):
+            for j in range(2):
+                ts = T0 + i * HOUR + (2 * k + j + 1) * MIN
+                events.append(ev(MSG, who, ts, POOL[2 * i + j], device=who.id, ip="ip-school"))
+    alerts = run(events)
+    assert top(alerts) is Severity.MEDIUM
+    assert {a.subject.id for a in alerts} <= {"a-0", "a-1", "a-2"}
+    assert all(c.startswith("a-") for a in alerts for c in a.counterparts)
+    assert alerts[-1].features["shared_victims"] == 0
 
 
 def test_repeat_message_to_a_known_minor_is_unchanged() -> None:
