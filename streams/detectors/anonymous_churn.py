@@ -130,7 +130,9 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
         return self.config.window_ms
 
     def step(self, state: ChurnState, subject: Subject, event: Event) -> Outcome:
-        self.expire(state, event.ts_ms)
+        if event.ts_ms >= state.due_ms:  # before then no account falls out of the window
+            self.expire(state, event.ts_ms)
+            state.due_ms = self._due(state, event.ts_ms)
         cfg = self.config
         actor = event.actor
         if event.type is ACCOUNT_CREATED:
@@ -309,6 +311,14 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
         )
 
     def expire(self, state: ChurnState, now_ms: int) -> bool:
-        """Also called before every step, so results never depend on when cleanup ran."""
+        """Also called before a step whenever it has something to drop (`_due`), so results
+        never depend on when cleanup ran."""
         state.forget_idle(now_ms - self.config.window_ms)
         return not state.accounts
+
+    def _due(self, state: ChurnState, now_ms: int) -> int:
+        """The earliest event time at which `expire` drops an account: `window_ms` after the
+        oldest one's last change (the front), or after `now_ms` for one a later event adds."""
+        accounts = state.accounts
+        oldest = accounts[next(iter(accounts))].last_ms if accounts else now_ms
+        return oldest + self.config.window_ms
