@@ -108,8 +108,8 @@ class BanEvasionDetector(DetectorBase[BanEvasionConfig, EvasionState]):
         return self.config.memory_ms
 
     def step(self, state: EvasionState, subject: Subject, event: Event) -> Outcome:
-        # Before `due_ms` nothing falls out of memory; a claim of an account evicted by the cap
-        # is dropped on the step after, as ever.
+        # Before `due_ms` nothing falls out of memory; while claims are held, every step
+        # expires, so a claim whose account the cap evicted goes on the next step, as ever.
         if event.ts_ms >= state.due_ms or state.minor_claims:
             self.expire(state, event.ts_ms)
             state.due_ms = self._due(state, event.ts_ms)

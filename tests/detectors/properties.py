@@ -5,7 +5,9 @@
   the alerts of sorted input (Alert equality: ids, revisions, severities, numbers);
 - replay: applying the same events again emits nothing and applies nothing;
 - bounded: a long one-subject flood (thousands of counterparts over days) keeps that
-  subject's serialised state under a fixed size, sampled through the run.
+  subject's serialised state under a fixed size, sampled through the run;
+- due: expiring only once something is due (`DictState.due_ms`) gives the alerts and stored
+  state of expiring before every step, on the streams retimed over hours to weeks.
 
 A case holds a detector factory with low thresholds (so small random streams reach alerts),
 a hypothesis strategy of small event streams, and the flood for the bound.

@@ -4,10 +4,12 @@ memory must have dropped is asserted from how the sequence was built."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from streams.detectors.ban_evasion import BanEvasionConfig, BanEvasionDetector
 from streams.detectors.minor_exposure import MinorExposureDetector
 from streams.engine.core import Engine
-from streams.model import Event, EventType
+from streams.model import Account, Event, EventType
 from tests.detectors.properties import check_due
 from tests.factories import HOUR, MIN, T0, adult, minor
 
@@ -17,8 +19,10 @@ GADD, MSG = EventType.GROUP_MEMBER_ADDED, EventType.MESSAGE_SENT
 CREATED, DELETED = EventType.ACCOUNT_CREATED, EventType.ACCOUNT_DELETED
 
 
-def _event(n: int, kind: EventType, actor: object, ts: int, target: object = None, **kw: object):
-    return Event(f"e-{n:03d}", kind, ts, actor, target, **kw)  # type: ignore[arg-type]
+def _event(
+    n: int, kind: EventType, actor: Account, ts: int, target: Account | None = None, **kw: Any
+) -> Event:
+    return Event(f"e-{n:03d}", kind, ts, actor, target, **kw)
 
 
 def test_an_adult_added_yesterday_is_forgotten_a_day_later_between_midnights() -> None:
