@@ -33,9 +33,18 @@ class FileBacktest:
 
 
 def write_events(path: Path, events: int, days: float, seed: int) -> int:
-    """`events` simulated events over `days` of event time, streamed to `path`."""
+    """`events` simulated events over `days` of event time, streamed to `path`.
+
+    The traffic is steady (`SimulationConfig.steady`): a platform whose population stays the
+    same size, as many accounts leaving as joining. A file 10x as long then holds 10x the
+    events from the same working set, so its backtest's memory (state + reorder buffer) is
+    comparable; the default simulation's population and friend lists grow for weeks, and its
+    state with them (docs/backtest.md)."""
     cfg = SimulationConfig(
-        seed=seed, duration_ms=round(days * DAY_MS), events_target=max(events, 10_000)
+        seed=seed,
+        duration_ms=round(days * DAY_MS),
+        events_target=max(events, 10_000),
+        steady=True,
     )
     written = 0
     with path.open("w", encoding="utf-8") as out:

@@ -79,8 +79,20 @@ def _event(wire: _WireEvent) -> Event:
     return event
 
 
+# An account appears in many events, each time as the same four values: one frozen `Account`
+# serves them all (built once, and held once in the reorder buffer), up to this many.
+_ACCOUNTS_KEPT: Final = 1 << 16
+_accounts: dict[tuple[str, AgeBand, int | None, bool | None], Account] = {}
+
+
 def _account(wire: _WireAccount) -> Account:
-    account = _NEW(Account)
+    key = (wire.id, wire.age_band, wire.created_ts, wire.anonymous)
+    account = _accounts.get(key)
+    if account is not None:
+        return account
+    if len(_accounts) >= _ACCOUNTS_KEPT:
+        _accounts.clear()
+    account = _accounts[key] = _NEW(Account)
     set_id, set_band, set_created, set_anonymous = _SET_ACCOUNT
     set_id(account, wire.id)
     set_band(account, wire.age_band)

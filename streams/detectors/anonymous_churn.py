@@ -149,7 +149,10 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
         return cfg.window_ms if subject.kind is SubjectKind.IP else cfg.device_window_ms
 
     def step(self, state: ChurnState, subject: Subject, event: Event) -> Outcome:
-        state.forget_idle(event.ts_ms - self._window(subject))
+        if event.ts_ms >= state.due_ms:  # before then no account falls out of the window
+            window = self._window(subject)
+            state.forget_idle(event.ts_ms - window)
+            state.due_ms = _due(state, event.ts_ms, window)
         cfg = self.config
         actor = event.actor
         if event.type is ACCOUNT_CREATED:
@@ -332,9 +335,18 @@ class AnonymousChurnDetector(DetectorBase[AnonymousChurnConfig, ChurnState]):
 
     def expire(self, state: ChurnState, now_ms: int) -> bool:
         """Drops only what no subject keeps (the longer window); each step first forgets
-        what its own subject's window lets go, so results never depend on when cleanup ran."""
+        what its own subject's window lets go, whenever something is due (`_due`), so results
+        never depend on when cleanup ran."""
         state.forget_idle(now_ms - self.horizon_ms())
         return not state.accounts
+
+
+def _due(state: ChurnState, now_ms: int, window_ms: int) -> int:
+    """The earliest event time at which a step drops an account: `window_ms` after the
+    oldest one's last change (the front), or after `now_ms` for one a later event adds."""
+    accounts = state.accounts
+    oldest = accounts[next(iter(accounts))].last_ms if accounts else now_ms
+    return oldest + window_ms
 
 
 def _first_linked(ring: list[tuple[str, ChurnAccount]], shared: set[str]) -> str:

@@ -108,7 +108,11 @@ class BanEvasionDetector(DetectorBase[BanEvasionConfig, EvasionState]):
         return self.config.memory_ms
 
     def step(self, state: EvasionState, subject: Subject, event: Event) -> Outcome:
-        self.expire(state, event.ts_ms)
+        # Before `due_ms` nothing falls out of memory; while claims are held, every step
+        # expires, so a claim whose account the cap evicted goes on the next step, as ever.
+        if event.ts_ms >= state.due_ms or state.minor_claims:
+            self.expire(state, event.ts_ms)
+            state.due_ms = self._due(state, event.ts_ms)
         cfg = self.config
         actor = event.actor
         if event.type is ACCOUNT_CREATED:
@@ -226,7 +230,8 @@ class BanEvasionDetector(DetectorBase[BanEvasionConfig, EvasionState]):
         )
 
     def expire(self, state: EvasionState, now_ms: int) -> bool:
-        """Also called before every step, so results never depend on when cleanup ran."""
+        """Also called before a step whenever it has something to drop (`_due`), so results
+        never depend on when cleanup ran."""
         cutoff = now_ms - self.config.memory_ms
         state.forget_idle(cutoff)
         accounts = state.accounts
@@ -238,3 +243,14 @@ class BanEvasionDetector(DetectorBase[BanEvasionConfig, EvasionState]):
                 drop_before(account.minors, cutoff)
         state.minor_claims.intersection_update(accounts)
         return not accounts
+
+    def _due(self, state: EvasionState, now_ms: int) -> int:
+        """The earliest event time at which `expire` drops anything: `memory_ms` after the
+        oldest account's last change or a live account's oldest minor, or after `now_ms` for
+        what a later event adds."""
+        oldest = now_ms
+        for account in state.accounts.values():
+            oldest = min(oldest, account.last_ms)
+            if account.deleted is None and account.minors:
+                oldest = min(oldest, next(iter(account.minors.values()))[0])
+        return oldest + self.config.memory_ms

@@ -278,7 +278,9 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         return self.config.slow_window_ms
 
     def step(self, state: ExposureState, subject: Subject, event: Event) -> Outcome:
-        self.expire(state, event.ts_ms)
+        if event.ts_ms >= state.due_ms:  # before then nothing falls out of a window
+            self.expire(state, event.ts_ms)
+            state.due_ms = self._due(state, event.ts_ms)
         target = event.target
         if event.actor.id == subject.id:
             account = event.actor
@@ -761,7 +763,8 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         )
 
     def expire(self, state: ExposureState, now_ms: int) -> bool:
-        """Also called before every step, so results never depend on when cleanup ran."""
+        """Also called before a step whenever it has something to drop (`_due`), so results
+        never depend on when cleanup ran."""
         cfg = self.config
         cutoff_day = (now_ms - cfg.slow_window_ms) // DAY_MS
         pairs, adults = state.pairs, state.adults
@@ -774,6 +777,27 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         forget_pairs(state.ips, now_ms, cfg.day_window_ms)
         forget_pairs(state.claims, now_ms, cfg.slow_window_ms)
         return not (pairs or adults or state.known or state.devices or state.ips or state.claims)
+
+    def _due(self, state: ExposureState, now_ms: int) -> int:
+        """The earliest event time at which `expire` drops anything: the end of each dict's
+        front (oldest) entry, or for an entry added from `now_ms` on (a later event), the end
+        of a day-granular memory that starts today."""
+        cfg = self.config
+        day_ms, slow_ms = cfg.day_window_ms, cfg.slow_window_ms
+        ends = [now_ms // DAY_MS * DAY_MS + min(day_ms, slow_ms)]
+        for days, memory in (
+            (state.known, slow_ms),
+            (state.claims, slow_ms),
+            (state.devices, day_ms),
+            (state.ips, day_ms),
+        ):
+            if days:
+                ends.append(days[next(iter(days))] * DAY_MS + memory)
+        if state.pairs:
+            ends.append(state.pairs[next(iter(state.pairs))][1] * DAY_MS + slow_ms)
+        if state.adults:
+            ends.append(state.adults[next(iter(state.adults))] + day_ms)
+        return min(ends)
 
 
 def _claim_bits(actor: AgeBand, target: AgeBand) -> int:

@@ -133,10 +133,13 @@ class DictState:
     `[key]` alone, and loads it as that same object (`other` must come first in
     `json_names`)."""
 
-    __slots__ = ()
+    __slots__ = ("due_ms",)
     json_names: ClassVar[dict[str, str]]
     shared: ClassVar[dict[str, str]] = {}
     _slots: ClassVar[list[tuple[str, str, str, Any]]]  # slot, short name, kind, row type
+    # Event time from which the detector's `expire` may have something to drop; it skips
+    # expiry before then. Not stored: 0 (expire on the next step) when built or loaded.
+    due_ms: int
 
     @classmethod
     def _plan(cls) -> list[tuple[str, str, str, Any]]:
@@ -158,6 +161,7 @@ class DictState:
         return plan
 
     def __init__(self) -> None:
+        self.due_ms = 0
         for slot, _short, kind, _row in self._plan():
             setattr(self, slot, set() if kind == "set" else {})
 

@@ -5,7 +5,9 @@
   the alerts of sorted input (Alert equality: ids, revisions, severities, numbers);
 - replay: applying the same events again emits nothing and applies nothing;
 - bounded: a long one-subject flood (thousands of counterparts over days) keeps that
-  subject's serialised state under a fixed size, sampled through the run.
+  subject's serialised state under a fixed size, sampled through the run;
+- due: expiring only once something is due (`DictState.due_ms`) gives the alerts and stored
+  state of expiring before every step, on the streams retimed over hours to weeks.
 
 A case holds a detector factory with low thresholds (so small random streams reach alerts),
 a hypothesis strategy of small event streams, and the flood for the bound.
@@ -14,14 +16,15 @@ a hypothesis strategy of small event streams, and the flood for the bound.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import count
+from typing import Any
 
 from hypothesis import strategies as st
 
 from streams.detectors.anonymous_churn import AnonymousChurnConfig, AnonymousChurnDetector
 from streams.detectors.ban_evasion import BanEvasionConfig, BanEvasionDetector
-from streams.detectors.contract import Detector
+from streams.detectors.contract import Detector, Outcome
 from streams.detectors.minor_blocks_reports import (
     MinorBlocksReportsConfig,
     MinorBlocksReportsDetector,
@@ -36,7 +39,7 @@ from streams.detectors.sextortion_velocity import (
 )
 from streams.engine.core import Engine
 from streams.engine.reorder import ReorderBuffer, release_bound
-from streams.model import Account, AgeBand, Alert, Event, EventType
+from streams.model import Account, AgeBand, Alert, Event, EventType, Subject
 from tests.factories import HOUR, MIN, T0, account, adult, minor
 
 DAY = 24 * HOUR
@@ -107,6 +110,68 @@ def check_replay(case: PropertyCase, events: list[Event]) -> None:
     assert [a for e in ordered for a in engine.process(e)] == []
     assert engine.stats.applied == applied
     assert len(first) == len(set(first)), "an alert id and revision emitted twice"
+
+
+def always_expiring(detector: Detector) -> Detector:
+    """`detector` as it was before `DictState.due_ms`: its `expire` run before every step."""
+
+    class AlwaysExpiring(type(detector)):  # type: ignore[misc]
+        def step(self, state: Any, subject: Subject, event: Event) -> Outcome:
+            self.expire(state, event.ts_ms)
+            return super().step(state, subject, event)  # type: ignore[no-any-return]
+
+    return AlwaysExpiring(detector.config)  # type: ignore[attr-defined]
+
+
+def check_due(make: Callable[[], Detector], events: list[Event], expiries: set[int]) -> None:
+    """Expiring only once something is due gives what expiring before every step gives: the
+    same alerts and, after every event (in (ts, id) order), the same stored state of every
+    subject, with the engine's own expiry after the events numbered in `expiries` (as the
+    stream and the backtest run it); and no state has anything more to drop before its
+    `due_ms` than it has now."""
+    ordered = sorted(events, key=lambda e: (e.ts_ms, e.event_id))
+    due, every = Engine([make()]), Engine([always_expiring(make())])
+    for n, event in enumerate(ordered):
+        assert due.process(event) == every.process(event)
+        if n in expiries:
+            assert due.expire(event.ts_ms) == every.expire(event.ts_ms)
+        assert due.subjects.keys() == every.subjects.keys()
+        assert all(due.dump(key) == every.dump(key) for key in due.subjects)
+        for subject in due.subjects.values():
+            for state in subject.detector_states.values():
+                check_nothing_due(due.detectors[0], state, event.ts_ms)
+
+
+def check_nothing_due(detector: Detector, state: Any, now_ms: int) -> None:
+    """Until `state.due_ms`, expiry drops nothing more than it drops now."""
+    if state.due_ms <= now_ms:
+        return
+    now, last = detector.load(detector.dump(state)), detector.load(detector.dump(state))
+    assert detector.expire(now, now_ms) == detector.expire(last, state.due_ms - 1)
+    assert detector.dump(now) == detector.dump(last)
+
+
+def retimed(events: list[Event], times: list[int]) -> list[Event]:
+    """`events` in (ts, id) order given `times` in order."""
+    ordered = sorted(events, key=lambda e: (e.ts_ms, e.event_id))
+    return [replace(e, ts_ms=ts) for e, ts in zip(ordered, sorted(times), strict=True)]
+
+
+def expiry_times(n: int) -> st.SearchStrategy[list[int]]:
+    """`n` event times over hours to weeks, many on or next to a UTC day or hour boundary,
+    where windows and day-granular memories end."""
+    day0 = T0 // DAY * DAY
+    return st.sampled_from([6, 72, 24 * 20]).flatmap(
+        lambda hours: st.lists(
+            st.builds(
+                lambda h, ms: day0 + h * HOUR + ms,
+                st.integers(0, hours) | st.integers(0, hours // 24).map(lambda d: d * 24),
+                st.sampled_from([-1, 0, 1, 0, 0, 17 * MIN, 30 * MIN]),
+            ),
+            min_size=n,
+            max_size=n,
+        )
+    )
 
 
 def check_bounded(case: PropertyCase, sample_every: int = 250) -> None:

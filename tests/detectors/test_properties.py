@@ -1,4 +1,5 @@
-"""Order within lateness, replay idempotence and bounded state, for every detector.
+"""Order within lateness, replay idempotence, bounded state and expiry only when due, for
+every detector.
 
 The harness and the per-detector event generators live in `properties.py`.
 """
@@ -14,8 +15,11 @@ from tests.detectors.properties import (
     LATENESS_MS,
     PropertyCase,
     check_bounded,
+    check_due,
     check_order,
     check_replay,
+    expiry_times,
+    retimed,
 )
 
 
@@ -41,3 +45,13 @@ def test_replaying_everything_adds_no_alert(case: PropertyCase, data: st.DataObj
 @pytest.mark.parametrize("case", CASES, ids=repr)
 def test_state_stays_bounded(case: PropertyCase) -> None:
     check_bounded(case)
+
+
+@pytest.mark.parametrize("case", CASES, ids=repr)
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_expiring_only_when_due_changes_nothing(case: PropertyCase, data: st.DataObject) -> None:
+    events = data.draw(case.streams, label="events")
+    times = data.draw(expiry_times(len(events)), label="times")
+    expiries = data.draw(st.sets(st.integers(0, len(events) - 1)), label="expiries")
+    check_due(case.detector, retimed(events, times), expiries)
