@@ -708,6 +708,7 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             if not r.flags & (REPLIED | PUSHBACK) and now - r.first_ts >= self._grace(r.flags)
         )
         total = len(inside)
+        flooded = sum(1 for r in inside if self._flooded(r.flags))
         features = {
             "distinct_minors_started": float(total),
             "window_hours": window.span_ms / HOUR_MS,
@@ -720,6 +721,8 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             "minors_sent_media_soon": float(media),
             "minors_sent_media_later": float(late_media),
             "minors_it_sent_media_soon": float(count(MEDIA_OUT)),
+            "minors_flooded": float(flooded),
+            "threshold_flood_messages": float(cfg.flood_messages),
             "minors_blocked_or_reported": float(pushback),
             "minors_who_came_back_on_their_own": float(count(RETURNS)),
             "minors_under_13": float(count(UNDER_13)),
@@ -745,8 +748,14 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             f"{who[0].upper()}{who[1:]} started contact with {total} minors within "
             f"{span_words(window.span_ms)} ({channels}); {replied} replied, {unanswered} never "
             f"answered, {media} sent it media soon after ({late_media} later), {pushback} "
-            "blocked or reported it "
-            f"(risk-weighted {score:g}, high at {window.high:g})."
+            "blocked or reported it"
+            + (
+                f", {flooded} got a flood of its messages and images in the first hour "
+                f"({cfg.flood_messages}+) and hardly answered"
+                if flooded
+                else ""
+            )
+            + f" (risk-weighted {score:g}, high at {window.high:g})."
         )
         ordered = sorted(inside, key=lambda r: (r.first_ts, r.minor))
         return Finding(

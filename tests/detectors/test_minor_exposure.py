@@ -623,7 +623,12 @@ def test_a_teen_claim_flooding_children_it_just_met_is_high() -> None:
     x = account("u-x", A16, created_ts_ms=T0 - 400 * DAY)
     assert 4 * CFG.flood_weight >= CFG.day_high
     flooded = [e for i, k in enumerate(kids(4)) for e in _flood(x, k, T0 + i * HOUR, back=1)]
-    assert top(run(flooded)) in (Severity.HIGH, Severity.CRITICAL)
+    alerts = run(flooded)
+    assert top(alerts) in (Severity.HIGH, Severity.CRITICAL)
+    high = first_high(alerts)
+    assert high is not None  # at the third flood: 3 x 2.0 reaches the day's 6
+    assert high.features["minors_flooded"] == 3.0 == CFG.day_high / CFG.flood_weight
+    assert "3 got a flood of its messages and images" in high.reason
     talked = [e for i, k in enumerate(kids(4)) for e in _flood(x, k, T0 + i * HOUR, back=10)]
     assert top(run(talked)) not in (Severity.HIGH, Severity.CRITICAL)
 
