@@ -30,8 +30,8 @@ in `docs/detectors/minor_exposure.md`):
   back; the account's risk signs (anonymous, new, many devices) multiply this part.
 
 A minor who sent media soon after the first contact and then blocked or reported the account
-is the sextortion sequence seen from the victim's side: it weighs both, and two such minors
-are enough for a finding (`extorted_min_minors`) where otherwise `min_minors` are needed.
+is the sextortion sequence seen from the victim's side: it weighs both, and one such minor
+is enough for a finding (`extorted_min_minors`) where otherwise `min_minors` are needed.
 
 A flood (`flood_messages` direct messages or more within the hour after first contact, images
 among them, `flood_ratio` times what the minor sent back) weighs `flood_weight` at any declared
@@ -113,6 +113,7 @@ _CHANNEL: Final = {MSG: DM, CADD: ADD, GROUP_ADD: GADD}
 _INBOUND: Final = frozenset({MSG, CADD, BLOCKED, REPORTED})
 _PUSH: Final = frozenset({BLOCKED, REPORTED})
 _BAND_ORDER: Final = {AgeBand.UNDER_13: 0, AgeBand.AGE_13_15: 1, AgeBand.AGE_16_17: 2}
+_PEER_CLAIMS: Final = frozenset({*_BAND_ORDER, AgeBand.AGE_18_20})  # bands with peers by claim
 
 Pair = tuple[int, int, int, str, str]  # first ts, day of last activity, flags, first event, net
 
@@ -157,6 +158,7 @@ class MinorExposureConfig:
     mixed_group_adults: int = 2
     group_only_cap: float = 3.0
     anonymous_factor: float = 1.3
+    anonymous_unbacked_factor: float = 1.3
     lowered_claim_factor: float = 1.3
     new_account_factor: float = 1.3
     new_account_ms: int = 7 * DAY_MS
@@ -172,7 +174,7 @@ class MinorExposureConfig:
     channel_mix_min: int = 4
     mixed_reach_min: int = 2
     min_minors: int = 3
-    extorted_min_minors: int = 2
+    extorted_min_minors: int = 1
     high_min_minors: int = 4
     ignored_min_minors: int = 2
     max_minors: int = 128
@@ -242,7 +244,7 @@ class _Row:
 
 class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
     name: ClassVar[str] = "minor_exposure"
-    version: ClassVar[str] = "1.4.0"
+    version: ClassVar[str] = "1.5.0"
     counterpart_role: ClassVar[str] = "minor_contacted"
     event_types: ClassVar[frozenset[EventType]] = frozenset({MSG, CADD, GROUP_ADD, CREATED, *_PUSH})
 
@@ -452,7 +454,7 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         if len(state.pairs) < cfg.min_minors and extorted < cfg.extorted_min_minors:
             return None
         peerlike, backed = self._claim(state, now)
-        factor, peer_factor, signs = self._risk_factor(state, account, now, peerlike)
+        factor, peer_factor, signs = self._risk_factor(state, account, now, peerlike, backed)
         # Children's photos to an established, identified account (homework to a tutor) are
         # an answer; to an anonymous, new or re-declared one, the sextortion playbook (B5).
         media = cfg.media_weight if factor > 1.0 else cfg.established_media_weight
@@ -655,7 +657,7 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         return private + min(rooms, cfg.group_only_cap)
 
     def _risk_factor(
-        self, state: ExposureState, account: Account, now: int, peerlike: bool
+        self, state: ExposureState, account: Account, now: int, peerlike: bool, backed: bool
     ) -> tuple[float, float, dict[str, float]]:
         """(factor for non-peer contacts, factor for peer ones, the signs as features). A new
         account whose minors answer it like friends is a teen setting up, not a risk sign."""
@@ -666,6 +668,9 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             factor *= cfg.anonymous_factor
             signs["actor_anonymous"] = 1.0
         new = account.created_ts_ms is not None and now - account.created_ts_ms < cfg.new_account_ms
+        if account.anonymous and not backed and not new and account.age_band in _PEER_CLAIMS:
+            peer_factor *= cfg.anonymous_unbacked_factor
+            signs["actor_anonymous_claim_unbacked"] = 1.0  # a teen claim nothing supports
         if new and not (peerlike and account.age_band in MINOR_BANDS and not state.claims):
             factor *= cfg.new_account_factor
             peer_factor *= cfg.new_account_factor

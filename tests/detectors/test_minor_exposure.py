@@ -249,22 +249,60 @@ def test_answers_to_a_claim_no_minor_backs_weigh_like_any_strangers() -> None:
     assert top(run(reach(ADD))) in (None, Severity.MEDIUM)
 
 
-def test_two_minors_who_sent_images_then_blocked_are_enough_for_high() -> None:
-    # The sextortion sequence from the victims' side: a first DM, media back within the hour,
-    # then a block. Two such minors (each pushback 3 + media 1.5) are HIGH although fewer
-    # than `min_minors` were reached; one such minor alone is nothing.
-    x = adult("u-x", created_ts_ms=OLD)
+def test_one_minor_who_sent_images_then_blocked_is_a_finding_its_signs_decide_high() -> None:
+    # The sextortion sequence from the victim's side: a first DM, media back within the hour,
+    # then a block. One such minor is a finding although fewer than `min_minors` were
+    # reached (pushback 3 + media 1.4 = 4.4): MEDIUM from an established, identified adult
+    # (< 5 in the hour), HIGH from an anonymous new one (x 1.3 x 1.3 = 7.436). Two such minors
+    # are HIGH at any account (8.8).
     victims = kids(2)
-    events: list[Event] = []
-    for i, v in enumerate(victims):
-        t = T0 + i * 30 * MIN
-        events += [ev(MSG, x, v, t), ev(MSG, v, x, t + 10 * MIN, media=True)]
-        events += [ev(BLOCK, v, x, t + 40 * MIN)]
-    assert run(events[:3]) == []
-    alerts = run(events)
-    assert top(alerts) is Severity.HIGH
-    want = 2 * (CFG.pushback_weight + CFG.media_weight)
-    assert alerts[-1].features["risk_weighted_score"] == pytest.approx(want)
+
+    def sequence(x: Account, n: int) -> list[Event]:
+        events: list[Event] = []
+        for i, v in enumerate(victims[:n]):
+            t = T0 + i * 30 * MIN
+            events += [ev(MSG, x, v, t), ev(MSG, v, x, t + 10 * MIN, media=True)]
+            events += [ev(BLOCK, v, x, t + 40 * MIN)]
+        return events
+
+    one = CFG.pushback_weight + CFG.media_weight
+    established = run(sequence(adult("u-x", created_ts_ms=OLD), 1))
+    assert [a.severity for a in established] == [Severity.MEDIUM]
+    assert established[0].features["risk_weighted_score"] == pytest.approx(one)
+    throwaway = adult("u-t", anonymous=True, created_ts_ms=T0 - HOUR)
+    high = run(sequence(throwaway, 1))
+    assert top(high) is Severity.HIGH and high[-1].minors_exposed == 1
+    signs = CFG.anonymous_factor * CFG.new_account_factor
+    assert high[-1].features["risk_weighted_score"] == pytest.approx(round(one * signs, 3))
+    assert top(run(sequence(adult("u-y", created_ts_ms=OLD), 2))) is Severity.HIGH
+
+
+def test_an_established_anonymous_teen_claim_nothing_backs_carries_its_anonymity() -> None:
+    # An established 13-15 writes first to five 13-15s, 10 min apart; two answer, three never
+    # do (its next message at 4 h settles them). No minor backs the claim: every contact
+    # weighs 1.0, 5.0 in the day (high 6): MEDIUM when verified. Anonymous, the peer part
+    # carries the 1.3 too (6.5: HIGH); with a friend who wrote to it first the claim is
+    # backed and anonymity stays off its peers again.
+    five = kids(6)
+
+    def reach(x: Account) -> list[Event]:
+        out = [ev(MSG, x, m, T0 + i * 10 * MIN) for i, m in enumerate(five[:5])]
+        out += [ev(MSG, m, x, T0 + i * 10 * MIN + 5 * MIN) for i, m in enumerate(five[:2])]
+        return [*out, ev(MSG, x, five[0], T0 + 4 * HOUR)]
+
+    verified = run(reach(account("u-v", A13, created_ts_ms=OLD)))
+    assert top(verified) is Severity.MEDIUM
+    assert verified[-1].features["risk_weighted_score"] == pytest.approx(5.0)
+    anon = account("u-a", A13, created_ts_ms=OLD, anonymous=True)
+    high = first_high(run(reach(anon)))
+    assert high is not None and high.features["actor_anonymous_claim_unbacked"] == 1
+    assert high.features["risk_weighted_score"] == pytest.approx(
+        5.0 * CFG.anonymous_unbacked_factor
+    )
+    friend = ev(MSG, minor("f-1", A13), anon, T0 - HOUR, first=False)
+    backed = run([friend, *reach(anon)])
+    assert top(backed) in (None, Severity.MEDIUM)
+    assert all("actor_anonymous_claim_unbacked" not in a.features for a in backed)
 
 
 def test_silence_is_assessed_on_the_accounts_next_event_once_it_has_lasted() -> None:
