@@ -38,6 +38,12 @@ among them, `flood_ratio` times what the minor sent back) weighs `flood_weight` 
 age but a teen claim other minors back, and never counts as the answer of a peer: the opening
 of a sextortion one message short of `sextortion_velocity`'s escalation still shows here.
 
+Within the hour, a first message to a minor of the account's own or a near band that nothing
+has answered yet weighs `claim_burst_pending_factor` (a stranger's) while no minor backs the
+claim: a teen's waiting messages weigh little because peers answer, so a burst of cold first
+messages under a teen claim would otherwise only show once the grace ran out, and nothing
+re-scores an account that went quiet after its burst.
+
 A minor who comes back on its own on a later day weighs little whatever the bands (a tutor's
 pupil, a friend). Minors who started chats with the account themselves make it look like a
 peer (`peer_relief`). Reaching different minors through several channels at once multiplies
@@ -123,7 +129,7 @@ class MinorExposureConfig:
     short_window_ms: int = HOUR_MS
     day_window_ms: int = DAY_MS
     slow_window_ms: int = 14 * DAY_MS
-    short_high: float = 5.0
+    short_high: float = 4.5
     day_high: float = 6.0
     slow_high: float = 10.0
     medium_fraction: float = 0.6
@@ -168,6 +174,7 @@ class MinorExposureConfig:
     peer_evidence_min: int = 2
     peer_answer_share: float = 0.75
     cold_unanswered_factor: float = 1.0
+    claim_burst_pending_factor: float = 1.0
     unbacked_replied_factor: float = 1.0
     channel_mix_factor: float = 1.5
     channel_mix_all_factor: float = 2.5
@@ -240,11 +247,12 @@ class _Row:
     weight: float
     networked: bool
     unit: float  # a room-only minor's weight had it been a private contact (mixed reach)
+    cold: float  # its weight within the hour when no minor backs the account's claim yet
 
 
 class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
     name: ClassVar[str] = "minor_exposure"
-    version: ClassVar[str] = "1.5.0"
+    version: ClassVar[str] = "1.6.0"
     counterpart_role: ClassVar[str] = "minor_contacted"
     event_types: ClassVar[frozenset[EventType]] = frozenset({MSG, CADD, GROUP_ADD, CREATED, *_PUSH})
 
@@ -510,14 +518,19 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             minor: bool(net) and (nets[net] > 1 or net in state.ips)
             for minor, (_ts, _day, _flags, _eid, net) in state.pairs.items()
         }
+        unbacked = not (standing.peerlike or standing.backed)
         rows = []
         for minor, (first_ts, _day, flags, eid, _net) in state.pairs.items():
             networked = networks[minor]
-            weight = self._weight(flags, now - first_ts, networked, rooms, standing)
+            age = now - first_ts
+            weight = self._weight(flags, age, networked, rooms, standing)
             unit = weight
             if not flags & STRONG:
-                unit = self._weight(flags, now - first_ts, networked, 1.0, standing)
-            rows.append(_Row(minor, first_ts, flags, eid, weight, networked, unit))
+                unit = self._weight(flags, age, networked, 1.0, standing)
+            cold = weight
+            if unbacked and flags & DM and flags & (PEER | NEAR) and _pending(flags):
+                cold = max(weight, cfg.claim_burst_pending_factor)
+            rows.append(_Row(minor, first_ts, flags, eid, weight, networked, unit, cold))
         return rows
 
     def _claim(self, state: ExposureState, now: int) -> tuple[bool, bool]:
@@ -645,7 +658,7 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             elif not row.flags & STRONG:
                 other += row.unit
             elif row.flags & (PEER | NEAR):
-                peer += row.weight
+                peer += row.cold if burst else row.weight
             else:
                 other += row.weight
         private = other * factor + peer * peer_factor
@@ -829,6 +842,11 @@ def _extorted(flags: int) -> bool:
     private contact with sent it images (within the hour, or later in a groomed chat), then
     blocked or reported it."""
     return bool(flags & PUSHBACK and flags & MEDIA_BACK)
+
+
+def _pending(flags: int) -> bool:
+    """Nothing has come back from the minor yet: no answer, media, add-back or pushback."""
+    return not flags & (REPLIED | MEDIA_BACK | PUSHBACK)
 
 
 def _count(flags: int, shift: int) -> int:
