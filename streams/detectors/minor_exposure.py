@@ -114,7 +114,7 @@ STRONG: Final = PRIVATE | MEDIA_IN | MEDIA_LATE | PUSHBACK  # more than a room m
 
 MSG, CADD, GROUP_ADD = EventType.MESSAGE_SENT, EventType.CONTACT_ADDED, EventType.GROUP_MEMBER_ADDED
 BLOCKED, REPORTED = EventType.BLOCKED, EventType.REPORTED
-CREATED = EventType.ACCOUNT_CREATED
+CREATED, DELETED = EventType.ACCOUNT_CREATED, EventType.ACCOUNT_DELETED
 _CHANNEL: Final = {MSG: DM, CADD: ADD, GROUP_ADD: GADD}
 _INBOUND: Final = frozenset({MSG, CADD, BLOCKED, REPORTED})
 _PUSH: Final = frozenset({BLOCKED, REPORTED})
@@ -254,7 +254,9 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
     name: ClassVar[str] = "minor_exposure"
     version: ClassVar[str] = "1.6.0"
     counterpart_role: ClassVar[str] = "minor_contacted"
-    event_types: ClassVar[frozenset[EventType]] = frozenset({MSG, CADD, GROUP_ADD, CREATED, *_PUSH})
+    event_types: ClassVar[frozenset[EventType]] = frozenset(
+        {MSG, CADD, GROUP_ADD, CREATED, DELETED, *_PUSH}
+    )
 
     def __init__(self, config: MinorExposureConfig | None = None) -> None:
         super().__init__(config)
@@ -270,9 +272,10 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         to an account (write, add, block, report) to that account."""
         target = event.target
         actor = event.actor
-        if target is None:  # an adult sign-up: a later minor band is a lowered claim
+        if target is None:  # an adult sign-up (a later minor band is a lowered claim), or
+            # a deletion: a throwaway's last event, where its silence is assessed
             adult = event.type is CREATED and actor.age_band in ADULT_BANDS
-            return (account_key(actor.id),) if adult else ()
+            return (account_key(actor.id),) if adult or event.type is DELETED else ()
         if target.id == actor.id:
             return ()
         etype = event.type
@@ -296,6 +299,9 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             account = event.actor
             noted = self._note_claim(state, account, event.ts_ms)
             if target is None:
+                if event.type is DELETED and state.pairs:
+                    self._settle(state, event.ts_ms)
+                    return Outcome(changed=True, finding=self._assess(state, account, event))
                 return _outcome(noted)
             outcome = self._outbound(state, event)
         elif target is not None and target.id == subject.id:

@@ -692,3 +692,20 @@ def test_a_flood_needs_images_and_enough_messages() -> None:
     assert score_after(_flood(x, k, T0, back=1, images=0), "u-x") < flood
     short = _flood(x, k, T0, back=1, sent=CFG.flood_messages - 1)
     assert score_after(short, "u-x") < flood
+
+
+def test_a_deletion_is_the_accounts_last_event_and_silence_is_assessed_there() -> None:
+    # The first test's account (3 minors ignored by an anonymous new adult: 5.07 >= 5) is
+    # deleted 40 min after its last message instead of writing again: the deletion is the
+    # account's last event, so silence is assessed there. Had one minor answered, MEDIUM.
+    x = adult("u-x", anonymous=True, created_ts_ms=T0 - HOUR)
+    victims = kids(3)
+    dms = [ev(MSG, x, k, T0 + i * 2 * MIN) for i, k in enumerate(victims)]
+    gone = Event("x-gone", EventType.ACCOUNT_DELETED, T0 + 44 * MIN, x)
+    alerts = run([*dms, gone])
+    assert [a.severity for a in alerts] == [Severity.MEDIUM, Severity.HIGH]
+    assert alerts[1].trigger_ts_ms == T0 + 44 * MIN
+    assert alerts[1].features["minors_unanswered"] == 3
+    answered = [*dms, ev(MSG, victims[0], x, T0 + 10 * MIN), gone]
+    assert top(run(answered)) is Severity.MEDIUM
+    assert run([gone]) == []  # an account that reached no minor is not judged
