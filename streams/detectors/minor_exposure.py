@@ -5,9 +5,9 @@ The cases this project exists for are adults posing as older teenagers, so a dec
 the account's own claim: this detector watches every account, minors included. Per account it
 remembers each minor it started a conversation with (first direct message, contact add or
 group add), through which channels, and what the minor did back: replied (and from which
-network), sent media soon after, blocked or reported it. It adds those minors up over three
-event-time windows (short ~1 h, a day, slow ~14 days), each weighted by the evidence, and the
-window that stands out most against its own HIGH threshold decides.
+network), sent media soon after, blocked or reported it. It adds those minors up over four
+event-time windows (short ~1 h, a day, three days, slow ~14 days), each weighted by the
+evidence, and the window that stands out most against its own HIGH threshold decides.
 
 Contacts are weighed by what the two declared bands say, contact by contact (the full table is
 in `docs/detectors/minor_exposure.md`):
@@ -132,6 +132,8 @@ class MinorExposureConfig:
     short_high: float = 4.5
     day_high: float = 6.0
     slow_high: float = 10.0
+    mid_window_ms: int = 3 * DAY_MS  # between the day and the slow one (0: none)
+    mid_high: float = 9.0
     medium_fraction: float = 0.6
     critical_factor: float = 2.5
     reply_grace_ms: int = 30 * MINUTE_MS
@@ -264,6 +266,7 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         self._windows = (
             _Window(cfg.short_window_ms, cfg.short_high),
             _Window(cfg.day_window_ms, cfg.day_high),
+            *([_Window(cfg.mid_window_ms, cfg.mid_high)] if cfg.mid_window_ms else []),
             _Window(cfg.slow_window_ms, cfg.slow_high),
         )
 

@@ -309,6 +309,47 @@ def test_an_established_anonymous_teen_claim_nothing_backs_carries_its_anonymity
     assert all("actor_anonymous_claim_unbacked" not in a.features for a in backed)
 
 
+def test_nine_children_over_three_days_are_high_in_the_mid_window() -> None:
+    # An established, verified adult writes first to three children a day for three days, and
+    # each answers: 1.0 apiece, 3 in any day (high 6), 9 in three days: HIGH at the mid
+    # window's 9 (`mid_high`); the slow window alone (high 10) would hold it at MEDIUM.
+    x = adult("u-x", created_ts_ms=OLD)
+    events: list[Event] = []
+    for i, k in enumerate(kids(9)):
+        t = T0 + (i // 3) * DAY + (i % 3) * 3 * HOUR
+        events += [ev(MSG, x, k, t), ev(MSG, k, x, t + 5 * MIN)]
+    high = first_high(run(events))
+    assert high is not None and high.minors_exposed == 9
+    assert high.features["window_hours"] == 72 and high.features["threshold_high"] == CFG.mid_high
+    assert high.features["risk_weighted_score"] == pytest.approx(9 * CFG.replied_factor)
+    no_mid = dataclasses.replace(CFG, mid_window_ms=0)
+    assert top(run(events, no_mid)) is Severity.MEDIUM
+
+
+def test_a_burst_of_cold_first_messages_under_a_teen_claim_is_high_before_any_grace() -> None:
+    # An established, verified 16-17 writes first to five 13-15s and 16-17s, 5 min apart, and
+    # then goes quiet. Nothing has come back and no minor backs the claim, so within the hour
+    # each waiting message weighs a stranger's (1.0), not a peer's 0.1/0.4: 5 >= 4.5 at the
+    # fifth. With a friend who wrote to it first (a backed claim) the same messages weigh as a
+    # peer's; five contact adds (a new classmate's friend requests) are not this rule's.
+    teen = account("u-t", A16, created_ts_ms=OLD)
+    five = kids(3, A13, "n") + kids(2, A16, "p")
+
+    def reach(kind: EventType) -> list[Event]:
+        return [ev(kind, teen, m, T0 + i * 5 * MIN) for i, m in enumerate(five)]
+
+    high = first_high(run(reach(MSG)))
+    assert high is not None and high.minors_exposed == 5
+    assert high.features["window_hours"] == 1.0
+    want = 5 * CFG.claim_burst_pending_factor
+    assert high.features["risk_weighted_score"] == pytest.approx(want)
+    friend = ev(MSG, minor("f-1", A16), teen, T0 - HOUR, first=False)
+    assert top(run([friend, *reach(MSG)])) in (None, Severity.MEDIUM)
+    assert top(run(reach(ADD))) in (None, Severity.MEDIUM)
+    quiet = dataclasses.replace(CFG, claim_burst_pending_factor=0.0)
+    assert top(run(reach(MSG), quiet)) in (None, Severity.MEDIUM)
+
+
 def test_silence_is_assessed_on_the_accounts_next_event_once_it_has_lasted() -> None:
     # A declared 16-17 DMs six 13-15s (one band apart) 5 min apart. While they wait each
     # weighs 0.4: 2.4, below MEDIUM in every window. Nobody answers; two hours later the
