@@ -270,20 +270,16 @@ class _Job:
             for conn in self.outbox.values():
                 conn.send_bytes(b"")
             return
-        per_job: list[list[Item]] = [[] for _ in range(self.plan.jobs)]
-        split = self.router.split
+        events: list[tuple[int, Event]] = []
         for seq, event in self.plan.decode(data):
-            if not isinstance(event, Event):
+            if isinstance(event, Event):
+                events.append((seq, event))
+            else:
                 self.bad_lines += 1
                 self.bad_by_code[event.code] += 1
                 self.errors.append((seq, str(event)))
-                continue
-            self.events += 1
-            routes = split(event)
-            if routes is not None:
-                for target, mine in enumerate(routes):
-                    if mine:
-                        per_job[target].append((event.ts_ms, event.event_id, seq, event, mine))
+        self.events += len(events)
+        per_job = self.router.split(events)
         for target, conn in self.outbox.items():
             conn.send_bytes(encode_items(per_job[target]))
         self.pending[self.next_own] = per_job[self.plan.job]

@@ -40,9 +40,6 @@ class RecordingEngine:
         self.log.append(("apply", event.ts_ms))
         return []
 
-    def detectors_named(self, names: tuple[str, ...]) -> tuple[Any, ...]:
-        return ()
-
     def expire(self, now_ms: int) -> int:
         self.log.append(("expire", now_ms))
         return 0
@@ -58,7 +55,7 @@ def shard_logging() -> tuple[Shard, RecordingEngine]:
 def items(times: list[int]) -> list[Item]:
     """One route per item, so `apply_routes` applies each event once, as `apply_all` does."""
     return [
-        (ts, f"e-{seq}", seq, message(adult(), minor("u-1"), ts), [(0, "ACCOUNT:u-1", ("x",))])
+        (ts, f"e-{seq}", seq, message(adult(), minor("u-1"), ts), [(0, "ACCOUNT:u-1", 0)])
         for seq, ts in enumerate(times, start=1)
     ]
 
