@@ -64,11 +64,12 @@ class Router:
                     if len(jobs_of) >= _MAX_KEYS:
                         jobs_of.clear()  # bounded memory; the next events fill it again
                     job = jobs_of[key] = partition_for(key, jobs)
+                route = (place, key, code_of(detectors))
                 held = mine[job]
                 if held is None:
-                    mine[job] = [(place, key, code_of(detectors))]
+                    mine[job] = [route]
                 else:
-                    held.append((place, key, code_of(detectors)))
+                    held.append(route)
             ts, event_id = event.ts_ms, event.event_id
             for job, held in enumerate(mine):
                 if held is not None:
