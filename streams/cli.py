@@ -614,9 +614,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--jobs",
         type=int,
-        default=os.cpu_count() or 1,
-        help="processes applying the detectors, subjects split as the stream partitions them "
-        "(default: the machine's cores); the alerts are the same for any number",
+        default=1,
+        help="processes applying the detectors, subjects split as the stream partitions them; "
+        "the alerts are the same for any number (default 1: on the shared 2-core machine "
+        "measured, two jobs ran 1.2-1.3x faster than one with the other core idle, 0.5-0.9x "
+        "with other work on it; docs/backtest.md)",
     )
     p.add_argument(
         "--from-topic",

@@ -174,7 +174,7 @@ def test_backtest_summary_progress_and_operator_mistakes(
     packed.write_bytes(gzip.compress(events.read_bytes()))
     summary = tmp_path / "summary.json"
     capsys.readouterr()
-    args = ["backtest", str(packed), "-o", str(tmp_path / "a.jsonl"), "--jobs", "1"]
+    args = ["backtest", str(packed), "-o", str(tmp_path / "a.jsonl")]  # one job by default
     assert main([*args, "--summary-json", str(summary)]) == 0
     out, err = capsys.readouterr()
     doc = json.loads(summary.read_text())

@@ -25,8 +25,9 @@ import msgspec
 from streams.engine.reorder import release_bound
 from streams.model import Event
 
-Route = tuple[int, str, tuple[str, ...]]
-"""(place among the event's routes, subject key, names of the detectors that want it there)."""
+Route = tuple[int, str, int]
+"""(place among the event's routes, subject key, the detectors that want it there as a
+`shard.DetectorCode`)."""
 Item = tuple[int, str, int, Event, list[Route]]
 """(ts_ms, event_id, seq, event, routes): the routes are those of one job (empty: all)."""
 

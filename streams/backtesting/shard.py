@@ -12,7 +12,7 @@ into exactly one job's sequence.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Final
 
 from streams.backtesting.order import Item, Route
@@ -34,34 +34,80 @@ Tag = tuple[int, str, int, int, int]
 
 
 class Router:
-    """Each event's routes, split by the job that owns each subject."""
+    """Each event's routes, split by the job that owns each subject.
+
+    A route names its detectors by a number (`DetectorCode`) rather than by their names, as
+    the route stage's packets do: jobs built from one config agree on it, and a number costs
+    nothing to ship and look up."""
 
     def __init__(self, config: GuardlineConfig, jobs: int) -> None:
         self._engine = config.new_engine()
-        self._names: dict[tuple[Detector, ...], tuple[str, ...]] = {}
+        self._codes = DetectorCode(self._engine.detectors)
         self._jobs_of: dict[str, int] = {}  # partition_for, remembered: subjects recur
         self.jobs = jobs
 
-    def split(self, event: Event) -> list[list[Route]] | None:
-        """One list of routes per job (None: the event updates no subject); the route places
-        count across jobs, as in `Engine.routes`."""
-        routes = self._engine.routes(event)
-        if not routes:
-            return None
-        names_of, jobs_of = self._names, self._jobs_of
-        out: list[list[Route]] = [[] for _ in range(self.jobs)]
-        for place, (key, detectors) in enumerate(routes.items()):
-            wanting = tuple(detectors)
-            names = names_of.get(wanting)
-            if names is None:  # as the route stage's packets: the detectors by name
-                names = names_of[wanting] = tuple(d.name for d in wanting)
-            job = jobs_of.get(key)
-            if job is None:
-                if len(jobs_of) >= _MAX_KEYS:
-                    jobs_of.clear()  # bounded memory; the next events fill it again
-                job = jobs_of[key] = partition_for(key, self.jobs)
-            out[job].append((place, key, names))
-        return out
+    def split(self, events: Iterable[tuple[int, Event]]) -> list[list[Item]]:
+        """One list of items per job: each event with the routes of that job's subjects, if
+        any (an event that updates no subject is in none); the route places count across
+        jobs, as in `Engine.routes`."""
+        jobs = self.jobs
+        per_job: list[list[Item]] = [[] for _ in range(jobs)]
+        routes, code_of, jobs_of = self._engine.routes, self._codes.code_of, self._jobs_of
+        for seq, event in events:
+            routed = routes(event)
+            if not routed:
+                continue
+            mine: list[list[Route] | None] = [None] * jobs
+            for place, (key, detectors) in enumerate(routed.items()):
+                job = jobs_of.get(key)
+                if job is None:
+                    if len(jobs_of) >= _MAX_KEYS:
+                        jobs_of.clear()  # bounded memory; the next events fill it again
+                    job = jobs_of[key] = partition_for(key, jobs)
+                route = (place, key, code_of(detectors))
+                held = mine[job]
+                if held is None:
+                    mine[job] = [route]
+                else:
+                    held.append(route)
+            ts, event_id = event.ts_ms, event.event_id
+            for job, held in enumerate(mine):
+                if held is not None:
+                    per_job[job].append((ts, event_id, seq, event, held))
+        return per_job
+
+
+class DetectorCode:
+    """A sequence of an engine's detectors as one int and back: their places in the engine's
+    order, as digits (so order and repeats are kept, as a list of names keeps them)."""
+
+    def __init__(self, detectors: Sequence[Detector]) -> None:
+        self._detectors = tuple(detectors)
+        self._place = {d: i + 1 for i, d in enumerate(self._detectors)}
+        self._base = len(self._detectors) + 1
+        self._codes: dict[tuple[Detector, ...], int] = {}
+        self._sequences: dict[int, tuple[Detector, ...]] = {}
+
+    def code_of(self, detectors: Iterable[Detector]) -> int:
+        wanted = tuple(detectors)
+        code = self._codes.get(wanted)
+        if code is None:
+            code = 0
+            for detector in wanted:
+                code = code * self._base + self._place[detector]
+            self._codes[wanted] = code
+        return code
+
+    def detectors(self, code: int) -> tuple[Detector, ...]:
+        found = self._sequences.get(code)
+        if found is None:
+            places: list[int] = []
+            rest = code
+            while rest:
+                rest, place = divmod(rest, self._base)
+                places.append(place)
+            found = self._sequences[code] = tuple(self._detectors[p - 1] for p in reversed(places))
+        return found
 
 
 class DetectorFailed(Exception):
@@ -80,6 +126,7 @@ class Shard:
         expire_every_ms: int = EXPIRE_EVERY_MS,
     ) -> None:
         self.engine = config.new_engine(clock_ms=clock_ms)
+        self._codes = DetectorCode(self.engine.detectors)
         self._expire_every_ms = expire_every_ms
         self._expired_at = -1 << 62
         self._last_ts = -1
@@ -96,12 +143,15 @@ class Shard:
     def apply_routes(self, items: Iterable[Item], emit: Callable[[Tag, Alert], None]) -> None:
         """The routes each item carries (one job of several), each alert with its `Tag`."""
         engine = self.engine
-        named = engine.detectors_named
+        detectors = self._codes.detectors
+        apply = engine.apply
         for segment in self._segments(items):
             for ts, event_id, seq, event, routes in segment:
-                for place, key, names in routes:
-                    for k, alert in enumerate(engine.apply(key, named(names), event)):
-                        emit((ts, event_id, seq, place, k), alert)
+                for place, key, code in routes:
+                    alerts = apply(key, detectors(code), event)
+                    if alerts:
+                        for k, alert in enumerate(alerts):
+                            emit((ts, event_id, seq, place, k), alert)
                     if engine.failures:
                         raise DetectorFailed
 

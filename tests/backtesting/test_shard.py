@@ -11,13 +11,15 @@ import random
 from collections.abc import Iterable
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.backtesting.order import Item
-from streams.backtesting.shard import Shard
+from streams.backtesting.shard import DetectorCode, Router, Shard
 from streams.config import load_config
 from streams.model import Alert
+from streams.pipeline.route import partition_for
 from streams.simulate import SimulationConfig, simulate
 from tests.factories import adult, message, minor
 
@@ -40,9 +42,6 @@ class RecordingEngine:
         self.log.append(("apply", event.ts_ms))
         return []
 
-    def detectors_named(self, names: tuple[str, ...]) -> tuple[Any, ...]:
-        return ()
-
     def expire(self, now_ms: int) -> int:
         self.log.append(("expire", now_ms))
         return 0
@@ -58,7 +57,7 @@ def shard_logging() -> tuple[Shard, RecordingEngine]:
 def items(times: list[int]) -> list[Item]:
     """One route per item, so `apply_routes` applies each event once, as `apply_all` does."""
     return [
-        (ts, f"e-{seq}", seq, message(adult(), minor("u-1"), ts), [(0, "ACCOUNT:u-1", ("x",))])
+        (ts, f"e-{seq}", seq, message(adult(), minor("u-1"), ts), [(0, "ACCOUNT:u-1", 0)])
         for seq, ts in enumerate(times, start=1)
     ]
 
@@ -107,3 +106,41 @@ def test_the_keys_a_state_store_would_save_are_dropped_at_every_expiry() -> None
     shard.apply_all([(e.ts_ms, e.event_id, seq, e, []) for seq, e in enumerate(events)])
     assert shard.engine.stats.evicted > 0
     assert shard.engine.dirty <= shard.engine.subjects.keys()
+
+
+DETECTORS = load_config().new_engine().detectors
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, len(DETECTORS) - 1), max_size=6))
+def test_a_detector_code_gives_back_the_detectors_in_order_with_repeats(places: list[int]) -> None:
+    """Decoded in another process, by an engine of its own built from the same config."""
+    wanted = [DETECTORS[p] for p in places]
+    code = DetectorCode(DETECTORS).code_of(wanted)
+    other = load_config().new_engine().detectors
+    assert [d.name for d in DetectorCode(other).detectors(code)] == [d.name for d in wanted]
+
+
+@pytest.mark.parametrize("jobs", [1, 2, 3])
+def test_a_split_gives_each_job_the_routes_of_its_subjects_in_their_places(jobs: int) -> None:
+    """Put back together, the jobs' routes are `Engine.routes` of each event, each route in the
+    job `partition_for` gives its subject (the stream's partition)."""
+    events = simulate(SimulationConfig(seed=3, events_target=10_000)).events[:3_000]
+    engine = load_config().new_engine()
+    codes = DetectorCode(engine.detectors)
+    per_job = Router(load_config(), jobs).split(list(enumerate(events)))
+    got: dict[int, list[tuple[int, str, list[str]]]] = {}
+    for job, job_items in enumerate(per_job):
+        for ts, event_id, seq, event, routes in job_items:
+            assert (ts, event_id, event) == (event.ts_ms, event.event_id, events[seq])
+            for place, key, code in routes:
+                assert partition_for(key, jobs) == job
+                got.setdefault(seq, []).append(
+                    (place, key, [d.name for d in codes.detectors(code)])
+                )
+    for seq, event in enumerate(events):
+        want = [
+            (place, key, [d.name for d in detectors])
+            for place, (key, detectors) in enumerate(engine.routes(event).items())
+        ]
+        assert sorted(got.get(seq, [])) == want
