@@ -742,7 +742,10 @@ def build_parser() -> argparse.ArgumentParser:
         " buffers; see streams/ops/memory_probe.py) into DIR/memory-N.jsonl",
     )
     p.add_argument(
-        "--soak-probe-every", type=float, default=60.0, help="seconds between memory samples (60)"
+        "--soak-probe-every",
+        type=_positive_seconds,
+        default=60.0,
+        help="seconds between memory samples (60)",
     )
     p.add_argument(
         "--soak-probe-cheap",

@@ -106,6 +106,16 @@ def test_worker_store_memory_flags_default_to_the_settings_and_refuse_non_positi
         assert flag in capsys.readouterr().err
 
 
+def test_the_soak_probe_interval_refuses_non_positive_seconds(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert build_parser().parse_args(["bench", "--soak-probe-every", "2.5"]).soak_probe_every == 2.5
+    for bad in ("0", "-1", "inf", "often"):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["bench", "--soak-probe-every", bad])
+        assert "is not a positive number of seconds" in capsys.readouterr().err
+
+
 def _children(pid: int) -> set[int]:
     """Descendants of `pid`, from /proc."""
     found: set[int] = set()
