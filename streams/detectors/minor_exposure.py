@@ -106,7 +106,11 @@ YOUNGER: Final = 8192  # a declared 16-17 reaching an under-13 (two bands apart 
 SENT_SHIFT: Final = 14
 GOT_SHIFT: Final = 18
 COUNT_MAX: Final = 15
-FLAG_BITS: Final = (1 << SENT_SHIFT) - 1
+# Above the counts (so that state written before it reads the same): the account opened a
+# later day's conversation itself with a minor it first reached by a direct message (not a
+# friend request or a room), the mirror of RETURNS.
+PURSUED: Final = 1 << 22
+FLAG_BITS: Final = ((1 << SENT_SHIFT) - 1) | PURSUED
 PRIVATE: Final = DM | ADD
 MEDIA_BACK: Final = MEDIA_IN | MEDIA_LATE
 EXCHANGE: Final = MEDIA_IN | MEDIA_OUT  # "send me yours": images both ways with a new contact
@@ -151,7 +155,7 @@ class MinorExposureConfig:
     near_media_weight: float = 1.25
     network_factor: float = 0.5
     media_weight: float = 1.4
-    established_media_weight: float = 1.0
+    established_media_weight: float = 0.9
     peer_media_weight: float = 1.0
     late_media_factor: float = 0.67
     exchange_weight: float = 2.0
@@ -175,6 +179,7 @@ class MinorExposureConfig:
     peer_relief: float = 1.0
     peer_evidence_min: int = 2
     peer_answer_share: float = 0.75
+    pursued_min: int = 2  # chased on later days, none came back: answers back nothing (0: off)
     cold_unanswered_factor: float = 1.0
     claim_burst_pending_factor: float = 1.0
     unbacked_replied_factor: float = 1.0
@@ -254,7 +259,7 @@ class _Row:
 
 class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
     name: ClassVar[str] = "minor_exposure"
-    version: ClassVar[str] = "1.6.0"
+    version: ClassVar[str] = "1.7.0"
     counterpart_role: ClassVar[str] = "minor_contacted"
     event_types: ClassVar[frozenset[EventType]] = frozenset(
         {MSG, CADD, GROUP_ADD, CREATED, DELETED, *_PUSH}
@@ -380,6 +385,8 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         first_ts, last_day, flags, eid, net = entry
         # A message to a minor who already wrote to it (say after a group add) is a reply.
         new_flags = flags if channel == DM and flags & REPLIED else flags | channel
+        if channel == DM and day > last_day and not flags & (ADD | GADD):
+            new_flags |= PURSUED  # the first word of a later day is the account's, to a stranger
         if channel == DM and now - first_ts <= cfg.media_window_ms:
             if event.has_media:
                 new_flags |= MEDIA_OUT  # images to a child it has just met
@@ -553,12 +560,17 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
           had the time to answer it did. Unbacked, an answer to its first message is the
           answer a stranger gets.
         A flooded contact (`_flooded`) counts as unanswered for both, whatever came back.
+        Answers back nothing once the account has chased `pursued_min` minors it first reached
+        by a direct message (not a friend request) on later days (it opened the day's
+        conversation) while none of them, nor any other minor, ever came to it: friends take
+        turns; a groomer keeps the chats going alone.
         """
         cfg = self.config
         evidence = len(state.known)
-        answered = waiting = ignored = 0
+        answered = waiting = ignored = pursued = 0
         for first_ts, _day, flags, _eid, _net in state.pairs.values():
             evidence += bool(flags & RETURNS)
+            pursued += bool(flags & PURSUED)
             if self._flooded(flags):  # a word or two back to a flood is no peer's answer
                 waiting += 1
                 ignored += 1
@@ -568,10 +580,12 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
                 waiting += 1
                 ignored += now - first_ts >= self._grace(flags)
         share = cfg.peer_answer_share
+        chased = evidence == 0 and 0 < cfg.pursued_min <= pursued
+        answers = answered > 0 and not chased
         peerlike = evidence >= cfg.peer_evidence_min or (
-            answered > 0 and answered >= share * (answered + waiting)
+            answers and answered >= share * (answered + waiting)
         )
-        backed = evidence > 0 or (answered > 0 and answered >= share * (answered + ignored))
+        backed = evidence > 0 or (answers and answered >= share * (answered + ignored))
         return peerlike, backed
 
     def _weight(
@@ -752,6 +766,8 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             "threshold_flood_messages": float(cfg.flood_messages),
             "minors_blocked_or_reported": float(pushback),
             "minors_who_came_back_on_their_own": float(count(RETURNS)),
+            "minors_it_chased_on_later_days": float(count(PURSUED)),
+            "threshold_chased_min": float(cfg.pursued_min),
             "minors_under_13": float(count(UNDER_13)),
             "peer_contacts_by_claim": float(count(PEER)),
             "near_peer_contacts_by_claim": float(count(NEAR)),

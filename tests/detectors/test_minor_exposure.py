@@ -66,9 +66,9 @@ def kids(n: int, band: AgeBand = A13, prefix: str = "m") -> list[Account]:
     return [minor(f"{prefix}-{i:03d}", band) for i in range(n)]
 
 
-def score_after(events: list[Event], subject: str) -> float:
-    """The risk-weighted score of the subject's finding at its last event (findings are
-    unthrottled here, unlike alerts)."""
+def features_after(events: list[Event], subject: str) -> dict[str, float]:
+    """The features of the subject's last finding (findings are unthrottled here, unlike
+    alerts)."""
     low = MinorExposureConfig(short_high=0.1, day_high=0.1, slow_high=0.1, min_minors=1)
     d = MinorExposureDetector(low)
     state, me = d.new_state(), Subject(SubjectKind.ACCOUNT, subject)
@@ -76,7 +76,11 @@ def score_after(events: list[Event], subject: str) -> float:
     for e in sorted(events, key=lambda e: (e.ts_ms, e.event_id)):
         finding = d.step(state, me, e).finding or finding
     assert finding is not None
-    return float(finding.features["risk_weighted_score"])
+    return finding.features
+
+
+def score_after(events: list[Event], subject: str) -> float:
+    return float(features_after(events, subject)["risk_weighted_score"])
 
 
 def first_high(alerts: list[Alert]) -> Alert | None:
@@ -251,6 +255,42 @@ def test_answers_to_a_claim_no_minor_backs_weigh_like_any_strangers() -> None:
     friend = ev(MSG, minor("f-1", A16), teen, T0 - HOUR, first=False)
     assert top(run([friend, *reach(MSG)])) is Severity.MEDIUM
     assert top(run(reach(ADD))) in (None, Severity.MEDIUM)
+
+
+def test_answers_back_nothing_once_it_chases_minors_who_never_come_to_it() -> None:
+    # An established 16-17 writes first to six 16-17s, 10 min apart, and all answer within
+    # minutes: answered by all, it behaves like a peer (6 x 0.3 = 1.8). The next day (T0 is
+    # 11 h into its UTC day; +14 h is the next one, inside the day window) it opens the
+    # conversation again with two of them, who answer: it chased two minors and none ever came
+    # to it, so the answers back nothing and weigh a stranger's: 6 x 1.0 = 6.0 >= 6, HIGH.
+    # Friends take turns: when those two open the next day's chat themselves, they came back
+    # on their own (0.3 each) and the claim stays backed: 4 x 0.3 + 2 x 0.3 = 1.8, no alert.
+    # Chats opened on later days with minors first reached by a contact add are not chases.
+    assert T0 // DAY != (T0 + 14 * HOUR) // DAY
+    teen = account("u-t", A16, created_ts_ms=OLD)
+    six = kids(6, A16, "p")
+    met = [ev(MSG, teen, m, T0 + i * 10 * MIN) for i, m in enumerate(six)]
+    met += [ev(MSG, m, teen, T0 + i * 10 * MIN + 3 * MIN) for i, m in enumerate(six)]
+
+    def next_day(opener: Account, other: Account, at: int) -> list[Event]:
+        return [ev(MSG, opener, other, at), ev(MSG, other, opener, at + 2 * MIN)]
+
+    chased = met + next_day(teen, six[0], T0 + 14 * HOUR) + next_day(teen, six[1], T0 + 15 * HOUR)
+    high = first_high(run(chased))
+    assert high is not None and high.features["risk_weighted_score"] == pytest.approx(
+        6 * CFG.unbacked_replied_factor
+    )
+    assert top(run(met)) is None
+    friends = met + next_day(six[0], teen, T0 + 14 * HOUR) + next_day(six[1], teen, T0 + 15 * HOUR)
+    assert top(run(friends)) is None
+    off = dataclasses.replace(CFG, pursued_min=0)
+    assert top(run(chased, off)) is None
+    # Friend requests accepted, then chats it opens on later days: a new teen and its friends.
+    added = [ev(ADD, teen, m, T0 + i * 10 * MIN) for i, m in enumerate(six)] + met[6:]
+    later = next_day(teen, six[0], T0 + 14 * HOUR) + next_day(teen, six[1], T0 + 15 * HOUR)
+    assert top(run(added + later)) in (None, Severity.MEDIUM)
+    assert features_after(chased, "u-t")["minors_it_chased_on_later_days"] == 2
+    assert features_after(added + later, "u-t")["minors_it_chased_on_later_days"] == 0
 
 
 def test_one_minor_who_sent_images_then_blocked_is_a_finding_its_signs_decide_high() -> None:
