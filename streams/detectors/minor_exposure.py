@@ -155,7 +155,7 @@ class MinorExposureConfig:
     near_media_weight: float = 1.25
     network_factor: float = 0.5
     media_weight: float = 1.4
-    established_media_weight: float = 0.9
+    established_media_weight: float = 1.0
     peer_media_weight: float = 1.0
     late_media_factor: float = 0.67
     exchange_weight: float = 2.0
