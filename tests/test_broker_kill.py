@@ -214,7 +214,7 @@ def test_broker_kill_9_with_work_in_flight_applies_every_acknowledged_event(
                 120, f"the worker to commit input again after the {stage} kill", interval_s=0.1,
             )  # fmt: skip
         producer.finish()
-        got = wait_drained(bootstrap, app_id, timeout_s=240)
+        got = wait_drained(bootstrap, app_id, timeout_s=240, metrics_port=port)
         assert proc.poll() is None
     finally:
         stop_worker(proc)

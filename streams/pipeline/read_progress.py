@@ -1,0 +1,61 @@
+"""Which input partitions stopped being read although records are left (issue 18's stall).
+
+A partition the worker means to read (not held by `alignment.py`, its intake buffer not full)
+whose log ends past the first offset never handed on, and whose position has not moved for
+`grace_s`, is stalled: nothing will read it by itself. Seen once under load after a broker
+restart: input partition 1 kept 60 records unread for four minutes, the worker alive and
+idle. Two ways the adapter can get there, neither visible to the partition's own numbers: a
+fetch drained by aiokafka but dropped before it was handed on (aiokafka's `fetched_records`
+returns every partition's records when Faust's set of active partitions is empty at that
+moment, and Faust drops the ones it does not deliver: the fetch position is past them), or a
+partition left out of every one of Faust's fetch sets. The worker reads a stalled partition
+again from its committed offset, and alignment stops waiting for it (a partition held for one
+that makes no progress would be held as long).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+
+
+def unread(position: int | None, end: int | None) -> bool:
+    """Records left: the log ends (`end`, None: not known yet) past the first offset never
+    handed on (`position`, None: nothing handed on or committed: the log start)."""
+    return end is not None and end > (position or 0)
+
+
+class ReadProgress:
+    """Per input partition, since when it has had records left and made no read progress."""
+
+    def __init__(self, grace_s: float) -> None:
+        self.grace_s = grace_s
+        self._since: dict[int, tuple[int | None, float]] = {}  # partition -> (position, since)
+
+    def observe(
+        self,
+        positions: Mapping[int, tuple[int | None, int | None]],
+        waiting: Collection[int],
+        now: float,
+    ) -> None:
+        """`positions`: per owned partition, (first offset never handed on, log end);
+        `waiting`: partitions not meant to be read now (held, full, a rebalance): not timed."""
+        since = self._since
+        for partition, (position, end) in positions.items():
+            if partition in waiting or not unread(position, end):
+                since.pop(partition, None)
+                continue
+            last = since.get(partition)
+            if last is None or last[0] != position:
+                since[partition] = (position, now)
+        for partition in set(since) - set(positions):
+            del since[partition]  # no longer owned
+
+    def stalled(self, now: float) -> set[int]:
+        """Partitions with records left and no progress for at least `grace_s`."""
+        return {p for p, (_, since) in self._since.items() if now - since >= self.grace_s}
+
+    def restart(self, partitions: Collection[int], now: float) -> None:
+        """Read again (a seek): time them from `now`, as a fresh start."""
+        for partition in partitions:
+            if partition in self._since:
+                self._since[partition] = (self._since[partition][0], now)
