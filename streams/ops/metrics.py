@@ -314,17 +314,22 @@ class WorkerMetrics:
     def set_input_partitions(
         self, offsets: Mapping[int, Mapping[str, int | None]], states: Mapping[int, set[str]]
     ) -> None:
-        """Per owned input partition, its offsets (unknown ones left out) and states: every
-        series is rewritten, so a revoked partition's disappear."""
-        self.input_offset.clear()
-        self.input_fetch_state.clear()
+        """Per owned input partition, its offsets and states; the series of a partition no
+        longer owned, or of an offset no longer known, are removed."""
         for partition, positions in offsets.items():
             for position, offset in positions.items():
                 if offset is not None:
                     self.input_offset.labels(str(partition), position).set(offset)
+                else:
+                    with contextlib.suppress(KeyError):
+                        self.input_offset.remove(str(partition), position)
         for partition, now in states.items():
             for state in INPUT_STATES:
                 self.input_fetch_state.labels(str(partition), state).set(state in now)
+        owned = {str(p) for p in offsets} | {str(p) for p in states}
+        for gauge in (self.input_offset, self.input_fetch_state):
+            for labels in [k for k in gauge._metrics if k[0] not in owned]:
+                gauge.remove(*labels)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -25,11 +25,18 @@ def unread(position: int | None, end: int | None) -> bool:
 
 
 class ReadProgress:
-    """Per input partition, since when it has had records left and made no read progress."""
+    """Per input partition, since when it has had records left and made no read progress.
 
-    def __init__(self, grace_s: float) -> None:
+    Stalled takes `grace_s` and at least `looks` observations of the same position: a worker
+    whose event loop was blocked for longer than the grace (one huge batch on a starved CPU)
+    then looks twice more, with its fetch loop running in between, before it reads again.
+    """
+
+    def __init__(self, grace_s: float, looks: int = 3) -> None:
         self.grace_s = grace_s
-        self._since: dict[int, tuple[int | None, float]] = {}  # partition -> (position, since)
+        self.looks = looks
+        # partition -> (position, since, observations of that position)
+        self._since: dict[int, tuple[int | None, float, int]] = {}
 
     def observe(
         self,
@@ -46,16 +53,22 @@ class ReadProgress:
                 continue
             last = since.get(partition)
             if last is None or last[0] != position:
-                since[partition] = (position, now)
+                since[partition] = (position, now, 1)
+            else:
+                since[partition] = (position, last[1], last[2] + 1)
         for partition in set(since) - set(positions):
             del since[partition]  # no longer owned
 
     def stalled(self, now: float) -> set[int]:
-        """Partitions with records left and no progress for at least `grace_s`."""
-        return {p for p, (_, since) in self._since.items() if now - since >= self.grace_s}
+        """Partitions with records left and no progress for at least `grace_s` and `looks`."""
+        return {
+            p
+            for p, (_, since, looks) in self._since.items()
+            if now - since >= self.grace_s and looks >= self.looks
+        }
 
     def restart(self, partitions: Collection[int], now: float) -> None:
         """Read again (a seek): time them from `now`, as a fresh start."""
         for partition in partitions:
             if partition in self._since:
-                self._since[partition] = (self._since[partition][0], now)
+                self._since[partition] = (self._since[partition][0], now, 1)
