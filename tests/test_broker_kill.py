@@ -57,11 +57,16 @@ pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 class AckingProducer(threading.Thread):
     """Sends `events` at `rate_per_s`, records each one's acknowledgement or error; `pause()`
-    returns once every event sent so far has its outcome."""
+    returns once every event sent so far has its outcome. The last `tail` events wait for
+    `release()`: however long a loaded machine takes to recover from the kills before, the
+    stream still flows at the last one. After any wait it goes on at the same rate (no burst
+    to catch up with the time lost)."""
 
-    def __init__(self, bootstrap: str, events: list[Event], rate_per_s: float) -> None:
+    def __init__(self, bootstrap: str, events: list[Event], rate_per_s: float, tail: int) -> None:
         super().__init__(daemon=True)
         self.bootstrap, self.events, self.rate = bootstrap, events, rate_per_s
+        self.hold_at = len(events) - tail
+        self.released = threading.Event()
         self.acked: dict[str, float] = {}  # event id -> time.monotonic() of the ack
         self.failed: dict[str, str] = {}  # event id -> the error the producer reported
         self.sent = 0
@@ -75,7 +80,12 @@ class AckingProducer(threading.Thread):
             producer = make_producer(self.bootstrap)
             start = time.monotonic()
             while self.sent < len(self.events):
-                self.go.wait()
+                tail = self.sent >= self.hold_at
+                if not self.go.is_set() or (tail and not self.released.is_set()):
+                    if tail:
+                        self.released.wait()
+                    self.go.wait()
+                    start = time.monotonic() - self.sent / self.rate  # the same rate after it
                 with self.lock:
                     if not self.go.is_set():
                         continue
@@ -111,6 +121,9 @@ class AckingProducer(threading.Thread):
 
     def resume(self) -> None:
         self.go.set()
+
+    def release(self) -> None:
+        self.released.set()
 
     def finish(self, timeout_s: float = 180) -> None:
         self.join(timeout_s)
@@ -187,9 +200,12 @@ def test_broker_kill_9_with_work_in_flight_applies_every_acknowledged_event(
     in_flight: list[str] = []
     try:
         wait_ready(proc, ready, log, timeout_s=60)
-        producer = AckingProducer(bootstrap, events, rate_per_s=100)
+        producer = AckingProducer(bootstrap, events, rate_per_s=100, tail=300)
         producer.start()
-        for stage, busy in stages(bootstrap):
+        kills = stages(bootstrap)
+        for number, (stage, busy) in enumerate(kills, 1):
+            if number == len(kills):
+                producer.release()  # the last 3 s of traffic: flowing at the last kill
             wait_for(busy, 60, f"the {stage} stage at work", interval_s=0.02)
             os.kill(proc.pid, signal.SIGSTOP)
             try:
