@@ -191,6 +191,7 @@ class WorkerMetrics:
             ["partition", "state"],
             registry=reg,
         )
+        self._input_partitions: set[str] = set()  # partitions with input series
         self.input_rereads = Counter(
             f"{PREFIX}_input_rereads",
             "Times stalled input partitions were read again from their committed offsets.",
@@ -327,15 +328,21 @@ class WorkerMetrics:
             for state in INPUT_STATES:
                 self.input_fetch_state.labels(str(partition), state).set(state in now)
         owned = {str(p) for p in offsets} | {str(p) for p in states}
-        for gauge in (self.input_offset, self.input_fetch_state):
-            for labels in [k for k in gauge._metrics if k[0] not in owned]:
-                gauge.remove(*labels)
+        for gone in self._input_partitions - owned:
+            for position in INPUT_POSITIONS:
+                with contextlib.suppress(KeyError):
+                    self.input_offset.remove(gone, position)
+            for state in INPUT_STATES:
+                with contextlib.suppress(KeyError):
+                    self.input_fetch_state.remove(gone, state)
+        self._input_partitions = owned
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
 
 
 INPUT_STATES = ("fetching", "held", "full", "paused", "unfetched", "stalled")
+INPUT_POSITIONS = ("handed_on", "fetched", "committed", "end")
 
 # The families a demo run must show non-zero (the list); lag is judged by its peak.
 CHECKED_FAMILIES = (

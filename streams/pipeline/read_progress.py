@@ -5,12 +5,12 @@ whose log ends past the first offset never handed on, and whose position has not
 `grace_s`, is stalled: nothing will read it by itself. Seen once under load after a broker
 restart: input partition 1 kept 60 records unread for four minutes, the worker alive and
 idle. Two ways the adapter can get there, neither visible to the partition's own numbers: a
-fetch drained by aiokafka but dropped before it was handed on (aiokafka's `fetched_records`
-returns every partition's records when Faust's set of active partitions is empty at that
-moment, and Faust drops the ones it does not deliver: the fetch position is past them), or a
-partition left out of every one of Faust's fetch sets. The worker reads a stalled partition
-again from its committed offset, and alignment stops waiting for it (a partition held for one
-that makes no progress would be held as long).
+fetch drained by aiokafka but dropped before it was handed on (the fetch position is past
+it; one such way, an empty set of active partitions, is closed: `Deliverable` in
+`streams/adapters/faust/consumer.py`), or a partition left out of every one of Faust's fetch
+sets. The exact sequence behind the stall seen is not known, so the worker reads a stalled
+partition again from its committed offset, and alignment stops waiting for it (a partition
+held for one that makes no progress would be held as long).
 """
 
 from __future__ import annotations
