@@ -216,11 +216,15 @@ def assert_same_outputs(
         assert not letters - refused, "dead letters"
 
 
-def wait_drained(bootstrap: str, group_id: str, timeout_s: float) -> Outputs:
+def wait_drained(
+    bootstrap: str, group_id: str, timeout_s: float, metrics_port: int | None = None
+) -> Outputs:
     """Until the group has committed every input and routed record, then every output.
 
     The worker commits a record only after the broker acknowledged everything it caused
     (README, "At-least-once"), so with nothing left to commit the output topics are final.
+    On a timeout, with the worker's `metrics_port`, the failure says where each of its input
+    partitions is (`input_partition_report`).
     """
     try:
         wait_for(lambda: drained(bootstrap, group_id), timeout_s, "no lag", interval_s=0.25)
@@ -229,8 +233,48 @@ def wait_drained(bootstrap: str, group_id: str, timeout_s: float) -> Outputs:
             s.name: topics.consumer_lag(bootstrap, group_id, s.name)
             for s in (topics.EVENTS, topics.ROUTED)
         }
-        raise AssertionError(f"{err}; lag {lags}") from None
+        where = "" if metrics_port is None else f"; worker: {input_partition_report(metrics_port)}"
+        raise AssertionError(f"{err}; lag {lags}{where}") from None
     return read_outputs(bootstrap)
+
+
+def input_partition_report(port: int) -> str:
+    """Per input partition of the worker serving /metrics on `port`: its offsets (handed on,
+    fetched, committed, end) and fetch states, then its /readyz answer."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+        ready = readyz_text(port)
+    except OSError as err:
+        return f"metrics unreachable ({err})"
+    offsets: dict[str, dict[str, int]] = {}
+    states: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        for family in ("guardline_input_offset{", "guardline_input_fetch_state{"):
+            if not line.startswith(family):
+                continue
+            labels = dict(
+                pair.split("=", 1) for pair in line[len(family) : line.index("}")].split(",")
+            )
+            partition = labels["partition"].strip('"')
+            value = float(line.rsplit(" ", 1)[1])
+            if family.startswith("guardline_input_offset"):
+                offsets.setdefault(partition, {})[labels["position"].strip('"')] = int(value)
+            elif value:
+                states.setdefault(partition, []).append(labels["state"].strip('"'))
+    parts = [
+        f"[{p}] {'+'.join(sorted(states.get(p, ['?'])))} {offsets.get(p, {})}"
+        for p in sorted(set(offsets) | set(states), key=int)
+    ]
+    return f"{'; '.join(parts) or 'no input partition'}; /readyz {ready!r}"
+
+
+def readyz_text(port: int) -> str:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as resp:
+            return str(resp.read().decode())
+    except urllib.error.HTTPError as err:
+        return str(err.read().decode())
 
 
 class EnvironmentFailure(Exception):

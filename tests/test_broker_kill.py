@@ -35,6 +35,7 @@ from streams.codec import decode_event, encode_event
 from streams.engine.core import routes
 from streams.model import Event
 from streams.ops.launcher import free_port, start_worker, stop_worker, wait_ready
+from streams.ops.metrics import scrape
 from streams.pipeline.envelope import unpack
 from streams.produce import make_producer
 from streams.simulate import simulate
@@ -57,11 +58,16 @@ pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 class AckingProducer(threading.Thread):
     """Sends `events` at `rate_per_s`, records each one's acknowledgement or error; `pause()`
-    returns once every event sent so far has its outcome."""
+    returns once every event sent so far has its outcome. The last `tail` events wait for
+    `release()`: however long a loaded machine takes to recover from the kills before, the
+    stream still flows at the last one. After any wait it goes on at the same rate (no burst
+    to catch up with the time lost)."""
 
-    def __init__(self, bootstrap: str, events: list[Event], rate_per_s: float) -> None:
+    def __init__(self, bootstrap: str, events: list[Event], rate_per_s: float, tail: int) -> None:
         super().__init__(daemon=True)
         self.bootstrap, self.events, self.rate = bootstrap, events, rate_per_s
+        self.hold_at = len(events) - tail
+        self.released = threading.Event()
         self.acked: dict[str, float] = {}  # event id -> time.monotonic() of the ack
         self.failed: dict[str, str] = {}  # event id -> the error the producer reported
         self.sent = 0
@@ -75,7 +81,12 @@ class AckingProducer(threading.Thread):
             producer = make_producer(self.bootstrap)
             start = time.monotonic()
             while self.sent < len(self.events):
-                self.go.wait()
+                tail = self.sent >= self.hold_at
+                if not self.go.is_set() or (tail and not self.released.is_set()):
+                    if tail:
+                        self.released.wait()
+                    self.go.wait()
+                    start = time.monotonic() - self.sent / self.rate  # the same rate after it
                 with self.lock:
                     if not self.go.is_set():
                         continue
@@ -111,6 +122,9 @@ class AckingProducer(threading.Thread):
 
     def resume(self) -> None:
         self.go.set()
+
+    def release(self) -> None:
+        self.released.set()
 
     def finish(self, timeout_s: float = 180) -> None:
         self.join(timeout_s)
@@ -187,9 +201,12 @@ def test_broker_kill_9_with_work_in_flight_applies_every_acknowledged_event(
     in_flight: list[str] = []
     try:
         wait_ready(proc, ready, log, timeout_s=60)
-        producer = AckingProducer(bootstrap, events, rate_per_s=100)
+        producer = AckingProducer(bootstrap, events, rate_per_s=100, tail=300)
         producer.start()
-        for stage, busy in stages(bootstrap):
+        kills = stages(bootstrap)
+        for number, (stage, busy) in enumerate(kills, 1):
+            if number == len(kills):
+                producer.release()  # the last 3 s of traffic: flowing at the last kill
             wait_for(busy, 60, f"the {stage} stage at work", interval_s=0.02)
             os.kill(proc.pid, signal.SIGSTOP)
             try:
@@ -214,8 +231,9 @@ def test_broker_kill_9_with_work_in_flight_applies_every_acknowledged_event(
                 120, f"the worker to commit input again after the {stage} kill", interval_s=0.1,
             )  # fmt: skip
         producer.finish()
-        got = wait_drained(bootstrap, app_id, timeout_s=240)
+        got = wait_drained(bootstrap, app_id, timeout_s=240, metrics_port=port)
         assert proc.poll() is None
+        late = scrape(f"http://127.0.0.1:{port}/metrics").get("guardline_skipped_events_total")
     finally:
         stop_worker(proc)
     kept = input_events(bootstrap)
@@ -228,7 +246,10 @@ def test_broker_kill_9_with_work_in_flight_applies_every_acknowledged_event(
         f"{ROUTE_SKIPS_AFTER_BROKER_RESTART}: {len(skipped)} (subject, event) pairs of"
         f" {len({eid for _key, eid in skipped})} acknowledged events in no routed packet"
     )
-    assert_same_outputs(got, run_backtest(events, CONFIG), CONFIG)
+    try:
+        assert_same_outputs(got, run_backtest(events, CONFIG), CONFIG)
+    except AssertionError as err:  # a skipped (late or redelivered) event explains most
+        raise AssertionError(f"{err}; routed events skipped by the worker: {late}") from None
     print(
         f"\nbroker kill -9 with work in flight ({'; '.join(in_flight)}): {len(events)} events"
         f" all acknowledged and applied once; {len(got.alerts)} alerts, {len(got.priority)}"

@@ -138,8 +138,13 @@ def serve(host: str, port: int, metrics: Callable[[], bytes], ready: Readiness) 
         ) from err
 
 
-def readiness(owned: Callable[[], Sequence[int]], broker_up: Callable[[], bool]) -> Readiness:
-    """Ready = at least one input partition assigned AND the broker reachable."""
+def readiness(
+    owned: Callable[[], Sequence[int]],
+    broker_up: Callable[[], bool],
+    detail: Callable[[], str] = str,
+) -> Readiness:
+    """Ready = at least one input partition assigned AND the broker reachable; `detail()`
+    (e.g. input partitions not being fetched) is appended to a ready answer when not empty."""
 
     def check() -> tuple[bool, str]:
         partitions = list(owned())
@@ -148,6 +153,8 @@ def readiness(owned: Callable[[], Sequence[int]], broker_up: Callable[[], bool])
             return False, "not ready: no input partition assigned yet"
         if not up:
             return False, "not ready: broker unreachable"
-        return True, f"ready: input partitions {','.join(map(str, sorted(partitions)))}"
+        more = detail()
+        listed = ",".join(map(str, sorted(partitions)))
+        return True, f"ready: input partitions {listed}" + (f"; {more}" if more else "")
 
     return check

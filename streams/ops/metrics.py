@@ -174,6 +174,29 @@ class WorkerMetrics:
             ["detector", "severity"],
             registry=reg,
         )
+        self.input_offset = Gauge(
+            f"{PREFIX}_input_offset",
+            "Per owned input partition: `handed_on` (first offset never handed to the "
+            "pipeline), `fetched` (the client's fetch position), `committed`, `end` (log end). "
+            "Records are left to read while end > handed_on.",
+            ["partition", "position"],
+            registry=reg,
+        )
+        self.input_fetch_state = Gauge(
+            f"{PREFIX}_input_fetch_state",
+            "Per owned input partition, 1 for its state: fetching; held (ahead in event time); "
+            "full (its intake buffer, until the next batch); paused (a rebalance); unfetched "
+            "(in none of the consumer's fetch sets); stalled (records left, no read progress "
+            "for the grace: read again from the committed offset).",
+            ["partition", "state"],
+            registry=reg,
+        )
+        self._input_partitions: set[str] = set()  # partitions with input series
+        self.input_rereads = Counter(
+            f"{PREFIX}_input_rereads",
+            "Times stalled input partitions were read again from their committed offsets.",
+            registry=reg,
+        )
         self._detectors = frozenset(detectors_list := list(detectors))
         self.topic_partitions = Gauge(
             f"{PREFIX}_topic_partitions",
@@ -289,9 +312,37 @@ class WorkerMetrics:
                     with contextlib.suppress(KeyError):
                         gauge.remove(first, str(partition))
 
+    def set_input_partitions(
+        self, offsets: Mapping[int, Mapping[str, int | None]], states: Mapping[int, set[str]]
+    ) -> None:
+        """Per owned input partition, its offsets and states; the series of a partition no
+        longer owned, or of an offset no longer known, are removed."""
+        for partition, positions in offsets.items():
+            for position, offset in positions.items():
+                if offset is not None:
+                    self.input_offset.labels(str(partition), position).set(offset)
+                else:
+                    with contextlib.suppress(KeyError):
+                        self.input_offset.remove(str(partition), position)
+        for partition, now in states.items():
+            for state in INPUT_STATES:
+                self.input_fetch_state.labels(str(partition), state).set(state in now)
+        owned = {str(p) for p in offsets} | {str(p) for p in states}
+        for gone in self._input_partitions - owned:
+            for position in INPUT_POSITIONS:
+                with contextlib.suppress(KeyError):
+                    self.input_offset.remove(gone, position)
+            for state in INPUT_STATES:
+                with contextlib.suppress(KeyError):
+                    self.input_fetch_state.remove(gone, state)
+        self._input_partitions = owned
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
 
+
+INPUT_STATES = ("fetching", "held", "full", "paused", "unfetched", "stalled")
+INPUT_POSITIONS = ("handed_on", "fetched", "committed", "end")
 
 # The families a demo run must show non-zero (the issue's list); lag is judged by its peak.
 CHECKED_FAMILIES = (

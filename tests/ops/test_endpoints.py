@@ -92,6 +92,12 @@ def test_readiness_needs_partitions_and_the_broker(
     assert readiness(lambda: owned, lambda: up)() == expected
 
 
+def test_readiness_appends_the_input_partitions_not_fetched() -> None:
+    check = readiness(lambda: [0, 1], lambda: True, lambda: "held 1; stalled 0")
+    assert check() == (True, "ready: input partitions 0,1; held 1; stalled 0")
+    assert readiness(lambda: [0], lambda: False, lambda: "held 0")()[0] is False
+
+
 def test_broker_probe_sees_a_listening_port_and_a_closed_one() -> None:
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))

@@ -146,6 +146,31 @@ def test_gauges_per_partition_and_forgetting_revoked_ones() -> None:
     metrics.forget_partitions("in", "route", [7])  # unknown partition: nothing to drop, no error
 
 
+def test_input_partitions_offsets_and_states_and_a_revoked_one_disappears() -> None:
+    metrics = WorkerMetrics(DETECTORS, process=False)
+    offsets = {"handed_on": 100, "fetched": 100, "committed": 90, "end": 160}
+    metrics.set_input_partitions(
+        {0: {**offsets, "fetched": None}, 1: offsets}, {0: {"held"}, 1: {"unfetched", "stalled"}}
+    )
+    got = samples(metrics)
+    assert value(metrics, "guardline_input_offset", partition="1", position="end") == 160
+    assert value(metrics, "guardline_input_offset", partition="1", position="committed") == 90
+    assert ("guardline_input_offset", (("partition", "0"), ("position", "fetched"))) not in got
+    states = {
+        (dict(labels)["partition"], dict(labels)["state"]): v
+        for (name, labels), v in got.items()
+        if name == "guardline_input_fetch_state"
+    }
+    assert {k for k, v in states.items() if v == 1} == {
+        ("0", "held"),
+        ("1", "unfetched"),
+        ("1", "stalled"),
+    }
+    assert len(states) == 2 * 6  # every state of every partition, 0 when not in it
+    metrics.set_input_partitions({1: offsets}, {1: {"fetching"}})  # 0 revoked
+    assert not any(dict(labels).get("partition") == "0" for _, labels in samples(metrics))
+
+
 def test_process_metrics_are_included_by_default() -> None:
     names = {name for name, _ in samples(WorkerMetrics(DETECTORS))}
     assert "process_cpu_seconds_total" in names

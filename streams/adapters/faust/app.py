@@ -28,6 +28,7 @@ from streams import topics
 from streams.adapters.faust.cluster import make_app
 from streams.adapters.faust.commits import StallWatch, reread_lost
 from streams.adapters.faust.faust_names import check_faust_names
+from streams.adapters.faust.input_partitions import InputPartition, input_partitions
 from streams.adapters.faust.intake import Intake
 from streams.adapters.faust.memory_sizes import buffer_sizes
 from streams.adapters.faust.port import FaustPort
@@ -46,6 +47,7 @@ from streams.pipeline.flush import flush
 from streams.pipeline.inbox import Inbox
 from streams.pipeline.ports import Record
 from streams.pipeline.progress import caught_up, lag
+from streams.pipeline.read_progress import ReadProgress, unread
 from streams.pipeline.route import Router
 from streams.pipeline.stage import Pipeline
 
@@ -119,6 +121,8 @@ class GuardlineWorker:
             self.metrics.set_topic_partitions(spec.name, settings.partitions)
         self._state_at = self._stats_at = 0.0
         self._stalls = StallWatch(settings.lost_grace_s)
+        self._reads = ReadProgress(settings.lost_grace_s)  # input partitions that stopped
+        self._input_states: dict[int, set[str]] = {}  # per input partition (the gauges')
         self.app.agent(self.events_topic, name="guardline-route")(self._agent)
         self.app.agent(self.routed_topic, name="guardline-detect")(self._agent)
         self.app.agent(self.decisions_topic, name="guardline-decisions")(self._agent)
@@ -208,6 +212,48 @@ class GuardlineWorker:
             self._state_at = now
         record_gauges(self.metrics, self.pipeline, self._lags(), state=state)
         await self._reread_lost()
+        if self.intake is not None:
+            await self._watch_reads(self.intake, now)
+
+    async def _watch_reads(self, intake: Intake, now: float) -> None:
+        """Input partition gauges; a partition meant to be read that made no progress for the
+        grace with records left is read again (`read_progress.py`)."""
+        views = self._input_partitions(intake)
+        waiting = {p for p, v in views.items() if v.state in ("held", "full", "paused")}
+        self._reads.observe({p: (v.handed_on, v.end) for p, v in views.items()}, waiting, now)
+        stalled = self._reads.stalled(now)
+        self._input_states = {
+            p: {v.state} | ({"stalled"} if p in stalled else set()) for p, v in views.items()
+        }
+        self.metrics.set_input_partitions(
+            {p: v.offsets() for p, v in views.items()}, self._input_states
+        )
+        if not stalled or self.app.rebalancing:
+            return
+        log.warning(
+            "input partitions %s: records left but nothing read for %.0fs (%s); "
+            "reading them again from the committed offsets",
+            sorted(stalled), self.settings.lost_grace_s,
+            "; ".join(f"{p}: {views[p].state}, {views[p].offsets()}" for p in sorted(stalled)),
+        )  # fmt: skip
+        intake.resync(stalled)  # back into Faust's fetch set if it fell out of all of them
+        self._reads.restart(stalled, now)
+        consumer: Any = self.app.consumer  # ours: consumer.py
+        if await consumer.reread():
+            self.metrics.input_rereads.inc()
+        else:
+            log.warning("not read again now (a rebalance began, or the fetch loop did not pause)")
+
+    def _fetch_detail(self) -> str:
+        """For /readyz: input partitions not being fetched, by state ("held 1; stalled 2")."""
+        by_state: dict[str, list[int]] = defaultdict(list)
+        for partition, states in sorted(self._input_states.items()):
+            for state in sorted(states - {"fetching"}):
+                by_state[state].append(partition)
+        return "; ".join(f"{s} {','.join(map(str, ps))}" for s, ps in sorted(by_state.items()))
+
+    def _input_partitions(self, intake: Intake) -> dict[int, InputPartition]:
+        return input_partitions(self.app, intake, set(self.pipeline.owned_sources))
 
     async def _probe_tick(self) -> None:
         assert self.probe is not None
@@ -275,18 +321,13 @@ class GuardlineWorker:
     def _align(self, intake: Intake) -> None:
         """Hold input partitions read ahead in event time while others have a backlog
         (`alignment.py`): what waits in the reorder buffer stays bounded."""
-        consumer: Any = self.app.consumer
-        owned = self.pipeline.owned_sources
-        unread: set[int] = set()
-        for source in owned:
-            tp = TopicPartition(topics.EVENTS.name, source)
-            end, read = consumer.highwater(tp), consumer._read_offset.get(tp)
-            position = read + 1 if read is not None else consumer._committed_offset.get(tp)
-            if end is not None and end > (position or 0):
-                unread.add(source)
+        views = self._input_partitions(intake)
+        # Records never handed on, and still being read: one that stalled is not waited for.
+        behind = {p for p, v in views.items() if unread(v.handed_on, v.end)}
+        behind -= self._reads.stalled(time.monotonic())
         max_ts = self.router.max_ts
-        routed = {p: max_ts[p] for p in owned if p in max_ts}
-        intake.hold(ahead(routed, unread, self.settings.max_skew_ms))
+        routed = {p: max_ts[p] for p in views if p in max_ts}
+        intake.hold(ahead(routed, behind, self.settings.max_skew_ms))
 
     def _caught_up(self, source: int) -> bool:
         """Whether every record of an input partition has been routed (`progress.py`)."""
@@ -323,7 +364,9 @@ class GuardlineWorker:
         if settings.metrics_port is None:
             return None
         ready = endpoints.readiness(
-            lambda: sorted(self.pipeline.owned_sources), endpoints.BrokerProbe(settings.bootstrap)
+            lambda: sorted(self.pipeline.owned_sources),
+            endpoints.BrokerProbe(settings.bootstrap),
+            self._fetch_detail,
         )
         served = endpoints.serve(
             settings.metrics_host, settings.metrics_port, self.metrics.exposition, ready

@@ -163,6 +163,27 @@ class Intake:
             consumer.on_buffer_drop(tp)
         self._held = held
 
+    def next_offset(self, partition: int) -> int | None:
+        """The offset after the last record handed on since the partition was assigned."""
+        return self._next.get(partition)
+
+    def waiting(self) -> tuple[set[int], set[int]]:
+        """(held, full): the partitions this intake keeps from being fetched."""
+        return {tp.partition for tp in self._held}, {tp.partition for tp in self._paused}
+
+    def resync(self, partitions: set[int]) -> None:
+        """Make Faust fetch these partitions again if they are in none of its fetch sets (not
+        active, not buffered, not paused by a rebalance) and this intake keeps them neither
+        held nor full: nothing else would ever put them back."""
+        consumer = self.app.consumer
+        active = consumer._get_active_partitions()
+        for partition in partitions:
+            tp = TP(self.topic, partition)
+            if tp in self._held or tp in self._paused or tp in consumer._paused_partitions:
+                continue
+            consumer._buffered_partitions.discard(tp)
+            active.add(tp)
+
     def forget(self, partition: int) -> None:
         """A revoked partition: its unacked records go to the new owner."""
         box = self.pending.pop(partition, [])

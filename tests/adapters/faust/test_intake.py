@@ -35,6 +35,10 @@ class FakeConsumer:
         # As in Faust: fetched and delivered partitions; a full buffer moves one to `buffered`.
         self._active_partitions: set[TP] = {TP(TOPIC, p) for p in range(4)}
         self._buffered_partitions: set[TP] = set()
+        self._paused_partitions: set[TP] = set()  # Faust's: a rebalance
+
+    def _get_active_partitions(self) -> set[TP]:
+        return self._active_partitions
 
     def _to_message(self, tp: Any, record: Any) -> Any:
         return SimpleNamespace(
@@ -167,6 +171,24 @@ def test_a_partition_paused_by_its_full_buffer_is_still_delivered() -> None:
     intake.divert({tp(3): records(3, [2])})  # already in flight when it stopped
     assert [r[0] for r in asyncio.run(intake.take())[3]] == [0, 1, 2]
     assert TP(TOPIC, 3) in consumer._active_partitions
+
+
+def test_resync_puts_back_only_a_partition_nothing_keeps_from_being_fetched() -> None:
+    """Issue 18's stall: a partition in none of Faust's fetch sets is never fetched again.
+    Resync puts it back unless this intake holds it, its buffer is full, or Faust paused it."""
+    intake, consumer = make(batch_size=2)
+    lost, held, full, paused = (TP(TOPIC, p) for p in range(4))
+    intake.hold({1})
+    intake.divert({tp(2): records(2, [0, 1])})  # full
+    consumer._active_partitions.discard(lost)  # fell out of every set
+    consumer._active_partitions.discard(paused)
+    consumer._paused_partitions.add(paused)
+    consumer._buffered_partitions.add(lost)  # delivered but never fetched: same stall
+    assert held in consumer._buffered_partitions and full in consumer._buffered_partitions
+    intake.resync({0, 1, 2, 3})
+    assert consumer._active_partitions == {lost}
+    assert consumer._buffered_partitions == {held, full}
+    assert intake.waiting() == ({1}, {2})
 
 
 def test_a_revoked_partition_is_forgotten() -> None:
