@@ -328,7 +328,8 @@ class _Job:
             how = f"reorder buffer, at most {order.most_held:,} events held"
         elif self.late is None and isinstance(order, ExternalSort):
             runs = len(order.runs)
-            self.shard.apply_routes(order.merged(), self._emit)
+            for chunk in order.merged_lists():
+                self.shard.apply_routes(chunk, self._emit)
             how = f"{runs + 1} sorted runs"
         else:
             how = "stopped: out of order"
