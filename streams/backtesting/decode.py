@@ -1,9 +1,10 @@
 """JSON Lines to events, fast: msgspec decodes and checks a line into an `Event` in C.
 
-`Event` and `Account` are msgspec Structs carrying the contract's field names, types and
-bounds (ids, timestamps), so msgspec builds the engine's own values and refuses what breaks
-those rules; the per-type rules it cannot express (which event types carry a target or a
-group id, no self contact) are one set lookup here (`_fits`), read off `check_event` itself.
+`Event` and `Account` are msgspec Structs carrying the contract's field names, types and id
+bounds, so msgspec builds the engine's own values and refuses what breaks those rules; the
+rules it does not check (which event types carry a target or a group id, read off
+`check_event` itself; no self contact; the timestamps' bounds) are a set lookup and a few
+compares here (`_fits`).
 
 The contract reader (`streams.jsonl.event_from_json`) stays the reference: msgspec takes only
 lines written exactly as the contract's JSON (epoch-ms integers, no unknown field, exact
