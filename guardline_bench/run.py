@@ -13,7 +13,6 @@ applied every (event, subject) pair the router was expected to produce.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import importlib.util
 import itertools
 import os
@@ -25,6 +24,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 from guardline_bench import file_backtest, scaling
 from guardline_bench.cpu import CpuMeter, CpuUse
@@ -459,7 +460,7 @@ def _latency(
             time.sleep(ahead)
         sent = time.monotonic()
         ts_ms = base_ms + int((sent - start) * 1000)  # non-decreasing: order kept
-        event = dataclasses.replace(event, ts_ms=ts_ms)
+        event = msgspec.structs.replace(event, ts_ms=ts_ms)
         producer.send(topics.EVENTS.name, key=event.actor.id.encode(), value=encode_event(event))
         sent_at.setdefault(ts_ms, time.time())
         progress.advance()

@@ -2,14 +2,18 @@
 
 Everything inside Guardline speaks these types; Avro, JSON and Kafka only exist at the edges
 (`codec.py`, `jsonl.py`, `pipeline/`). Timestamps are integer epoch milliseconds and every such
-field ends in `_ms`; the wire names (`ts`, `created_ts`, ...) are mapped once, in the codec.
+field ends in `_ms`; the wire names (`ts`, `created_ts`, ...) are mapped at the edges: in the
+codec, the JSON reader, and in `Event` and `Account`'s msgspec field names (the backtest's
+decoder, and msgpack between backtest jobs).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Final
+from typing import Annotated, Final
+
+import msgspec
 
 
 class EventType(StrEnum):
@@ -89,24 +93,35 @@ TARGET_FORBIDDEN = frozenset(
 GROUP_REQUIRED = frozenset({EventType.GROUP_MEMBER_ADDED, EventType.GROUP_JOINED})
 
 
-@dataclass(frozen=True, slots=True)
-class Account:
-    id: str
+# Ids and hashes are non-empty and bounded in every event (`validation.check_event`), so state
+# keys and labels stay small; Account and Event carry that as a msgspec constraint, which their
+# decoders check in C (`streams.backtesting.decode`). Timestamps are bounded by the contract's
+# input rule only (`validation.TS_MIN_MS`): tests and tools build events at any time.
+MAX_ID_CHARS: Final = 256
+_Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_CHARS)]
+
+
+# Account and Event are msgspec Structs, frozen like the other records: msgspec decodes a
+# contract JSON line straight into them in C, under the wire's field names (`ts`,
+# `created_ts`), and builds them from Python ~10x faster than a frozen dataclass (0.09 µs for
+# an `Event(...)` against 1.04).
+# Neither holds a mutable value, so neither is tracked by the garbage collector (gc=False).
+class Account(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True):
+    id: _Id
     age_band: AgeBand
-    created_ts_ms: int | None = None
+    created_ts_ms: int | None = msgspec.field(default=None, name="created_ts")
     anonymous: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    event_id: str
+class Event(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True):
+    event_id: _Id
     type: EventType
-    ts_ms: int
+    ts_ms: int = msgspec.field(name="ts")
     actor: Account
     target: Account | None = None
-    group_id: str | None = None
-    device_hash: str | None = None
-    ip_hash: str | None = None
+    group_id: _Id | None = None
+    device_hash: _Id | None = None
+    ip_hash: _Id | None = None
     first_contact: bool | None = None
     has_media: bool | None = None
 

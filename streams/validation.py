@@ -19,6 +19,7 @@ from streams.model import (
     Event,
     EventType,
 )
+from streams.model import MAX_ID_CHARS as MAX_ID_CHARS  # re-exported: the contract's bound
 
 REASON_CODES: Final[Mapping[str, str]] = {
     "undecodable": "neither Avro single-object nor Confluent framing (too short or wrong marker)",
@@ -41,7 +42,6 @@ REASON_CODES: Final[Mapping[str, str]] = {
     "registry_unavailable": "the schema registry could not be asked for the message's schema id",
 }
 
-MAX_ID_CHARS: Final = 256
 MAX_MESSAGE_BYTES: Final = 64 * 1024
 # Fixed bounds, never the wall clock, so a backtest gives the same verdicts on every run.
 TS_MIN_MS: Final = 946_684_800_000  # 2000-01-01T00:00:00Z, inclusive

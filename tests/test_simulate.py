@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -289,7 +289,7 @@ def test_events_sorted_unique_and_equal_to_constructed(view: View) -> None:
     assert keys == sorted(keys)
     assert len({e.event_id for e in events}) == len(events)
     for e in events[:: len(events) // 50]:
-        assert Event(**{f.name: getattr(e, f.name) for f in fields(Event)}) == e
+        assert Event(**{name: getattr(e, name) for name in Event.__struct_fields__}) == e
 
 
 def test_every_event_keeps_the_contract(view: View) -> None:

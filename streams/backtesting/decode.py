@@ -1,7 +1,13 @@
-"""JSON Lines to events, fast: msgspec decodes and type-checks a line in C.
+"""JSON Lines to events, fast: msgspec decodes and checks a line into an `Event` in C.
 
-The contract reader (`streams.jsonl.event_from_json`) stays the reference: msgspec takes
-only lines written exactly as the contract's JSON (epoch-ms integers, no unknown field, exact
+`Event` and `Account` are msgspec Structs carrying the contract's field names, types and id
+bounds, so msgspec builds the engine's own values and refuses what breaks those rules; the
+rules it does not check (which event types carry a target or a group id, read off
+`check_event` itself; no self contact; the timestamps' bounds) are a set lookup and a few
+compares here (`_fits`).
+
+The contract reader (`streams.jsonl.event_from_json`) stays the reference: msgspec takes only
+lines written exactly as the contract's JSON (epoch-ms integers, no unknown field, exact
 types); on anything it refuses, the line is read again by the reference reader, whose verdict,
 reason code and message stand. So this path may refuse more than the reference, never accept
 more, and where both accept they build equal events (tests/backtesting/test_decode.py).
@@ -9,93 +15,84 @@ more, and where both accept they build equal events (tests/backtesting/test_deco
 
 from __future__ import annotations
 
-from dataclasses import fields
+import io
 from typing import Final
 
 import msgspec
 
 from streams.jsonl import event_from_line
 from streams.model import Account, AgeBand, Event, EventType
-from streams.validation import InvalidEvent, check_event
+from streams.validation import TS_MAX_MS, TS_MIN_MS, InvalidEvent, check_event
 
+_DECODE: Final = msgspec.json.Decoder(Event).decode
+_REFUSED: Final = (msgspec.DecodeError, ValueError, RecursionError)
 
-class _WireAccount(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    id: str
-    age_band: AgeBand
-    created_ts: int | None = None
-    anonymous: bool | None = None
-
-
-class _WireEvent(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    event_id: str
-    type: EventType
-    ts: int
-    actor: _WireAccount
-    target: _WireAccount | None = None
-    group_id: str | None = None
-    device_hash: str | None = None
-    ip_hash: str | None = None
-    first_contact: bool | None = None
-    has_media: bool | None = None
-
-
-_FAST: Final = msgspec.json.Decoder(_WireEvent)
+Decoded = list[tuple[int, Event | InvalidEvent]]
+"""(position in the source, the event or why it was refused)."""
 
 
 def decode_line(raw: bytes) -> Event | InvalidEvent:
     """One non-blank line: the checked event, or the reference reader's reason to refuse it."""
     try:
-        wire = _FAST.decode(raw)
-    except (msgspec.DecodeError, ValueError, RecursionError):
+        event = _DECODE(raw)
+    except _REFUSED:
         return event_from_line(raw)
+    return event if _fits(event) else event_from_line(raw)
+
+
+def decode_lines(body: bytes, number: int) -> Decoded:
+    """The non-blank lines of `body` (split at b"\\n" only, as a file is), numbered from
+    `number`, decoded. A block whose every line msgspec takes is decoded in one pass over its
+    lines; one with a line it refuses (a blank line too), line by line (`decode_line`)."""
+    lines = body.rstrip(b"\n").split(b"\n") if body.strip() else []
     try:
-        return check_event(_event(wire))
-    except InvalidEvent as err:
-        return err
+        events = list(map(_DECODE, lines))
+    except _REFUSED:
+        pass
+    else:
+        if all(map(_fits, events)):
+            return list(enumerate(events, number))
+    out: Decoded = []
+    for raw in io.BytesIO(body):  # each line with its b"\n": the reference's messages say where
+        if raw.strip():
+            out.append((number, decode_line(raw)))
+        number += 1
+    return out
 
 
-# Event and Account are frozen dataclasses, whose __init__ costs a call to object.__setattr__
-# per field; filling the slots through their descriptors gives equal values in half the time
-# (as `streams.simulate` does).
-_NEW: Final = object.__new__
-_SET_EVENT: Final = tuple(getattr(Event, f.name).__set__ for f in fields(Event))
-_SET_ACCOUNT: Final = tuple(getattr(Account, f.name).__set__ for f in fields(Account))
+def _shapes() -> frozenset[tuple[EventType, bool, bool]]:
+    """(type, has a target, has a group id) as `check_event` accepts them: every type with
+    each of the four shapes, on otherwise valid values, asked of the reference itself."""
+    actor, other = Account("a", AgeBand.UNKNOWN), Account("b", AgeBand.UNKNOWN)
+    accepted: set[tuple[EventType, bool, bool]] = set()
+    for kind in EventType:
+        for target in (None, other):
+            for group in (None, "g"):
+                try:
+                    check_event(Event("e", kind, TS_MIN_MS, actor, target, group))
+                except InvalidEvent:
+                    continue
+                accepted.add((kind, target is not None, group is not None))
+    return frozenset(accepted)
 
 
-def _event(wire: _WireEvent) -> Event:
-    set_id, set_type, set_ts, set_actor, set_target, set_group, *rest = _SET_EVENT
-    set_device, set_ip, set_first, set_media = rest
-    event = _NEW(Event)
-    set_id(event, wire.event_id)
-    set_type(event, wire.type)
-    set_ts(event, wire.ts)
-    set_actor(event, _account(wire.actor))
-    set_target(event, None if wire.target is None else _account(wire.target))
-    set_group(event, wire.group_id)
-    set_device(event, wire.device_hash)
-    set_ip(event, wire.ip_hash)
-    set_first(event, wire.first_contact)
-    set_media(event, wire.has_media)
-    return event
+_SHAPES: Final = _shapes()
 
 
-# An account appears in many events, each time as the same four values: one frozen `Account`
-# serves them all (built once, and held once in the reorder buffer), up to this many.
-_ACCOUNTS_KEPT: Final = 1 << 16
-_accounts: dict[tuple[str, AgeBand, int | None, bool | None], Account] = {}
-
-
-def _account(wire: _WireAccount) -> Account:
-    key = (wire.id, wire.age_band, wire.created_ts, wire.anonymous)
-    account = _accounts.get(key)
-    if account is not None:
-        return account
-    if len(_accounts) >= _ACCOUNTS_KEPT:
-        _accounts.clear()
-    account = _accounts[key] = _NEW(Account)
-    set_id, set_band, set_created, set_anonymous = _SET_ACCOUNT
-    set_id(account, wire.id)
-    set_band(account, wire.age_band)
-    set_created(account, wire.created_ts)
-    set_anonymous(account, wire.anonymous is True)
-    return account
+def _fits(event: Event) -> bool:
+    """What `check_event` checks and msgspec did not: the type's shape, no self contact, and
+    the timestamps' bounds."""
+    actor, target = event.actor, event.target
+    if not TS_MIN_MS <= event.ts_ms < TS_MAX_MS:
+        return False
+    created = actor.created_ts_ms
+    if created is not None and not TS_MIN_MS <= created < TS_MAX_MS:
+        return False
+    if target is None:
+        return (event.type, False, event.group_id is not None) in _SHAPES
+    created = target.created_ts_ms
+    return (
+        (event.type, True, event.group_id is not None) in _SHAPES
+        and target.id != actor.id
+        and (created is None or TS_MIN_MS <= created < TS_MAX_MS)
+    )

@@ -28,11 +28,12 @@ from typing import Any, BinaryIO, Final
 
 import msgspec
 
+from streams.backtesting.decode import Decoded
 from streams.backtesting.order import ITEMS, ExternalSort, InOrder, Item, OutOfOrder, encode_items
 from streams.backtesting.report import BacktestReport, ProgressLine, peak_rss_bytes
 from streams.backtesting.settings import Settings, collector_relaxed
 from streams.backtesting.shard import DetectorFailed, Router, Shard, Tag
-from streams.backtesting.source import Decoded, EventSource
+from streams.backtesting.source import EventSource
 from streams.jsonl import alert_to_json, json_line
 from streams.model import Alert, Event, Severity
 
@@ -327,7 +328,8 @@ class _Job:
             how = f"reorder buffer, at most {order.most_held:,} events held"
         elif self.late is None and isinstance(order, ExternalSort):
             runs = len(order.runs)
-            self.shard.apply_routes(order.merged(), self._emit)
+            for chunk in order.merged_lists():
+                self.shard.apply_routes(chunk, self._emit)
             how = f"{runs + 1} sorted runs"
         else:
             how = "stopped: out of order"

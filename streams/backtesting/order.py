@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import itertools
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Final
@@ -128,6 +129,12 @@ class ExternalSort:
         """Every item pushed, in order; the runs are deleted as they are used up."""
         self._current.sort()
         return heapq.merge(*(_read_run(path) for path in self.runs), self._current)
+
+    def merged_lists(self, size: int = 10_000) -> Iterator[list[Item]]:
+        """`merged`, in lists of up to `size` items (what `shard.Shard` applies)."""
+        merged = self.merged()
+        while chunk := list(itertools.islice(merged, size)):
+            yield chunk
 
     def _spill(self) -> None:
         self._current.sort()

@@ -13,7 +13,6 @@ straight to the external sort.
 
 from __future__ import annotations
 
-import itertools
 import tempfile
 import time
 from collections.abc import Callable
@@ -109,13 +108,17 @@ def _one_pass(
     inline = _Inline(settings, sort, tmp, dst, report)
     try:
         for block in source.blocks():
-            items: list[Item] = []
-            for seq, event in source.decode_block(block):
-                if isinstance(event, Event):
-                    report.events += 1
-                    items.append((event.ts_ms, event.event_id, seq, event, []))
-                else:
-                    report.bad(source.where(seq), event)
+            decoded = source.decode_block(block)
+            items: list[Item] = [
+                (event.ts_ms, event.event_id, seq, event, [])
+                for seq, event in decoded
+                if isinstance(event, Event)
+            ]
+            report.events += len(items)
+            if len(items) < len(decoded):
+                for seq, bad in decoded:
+                    if not isinstance(bad, Event):
+                        report.bad(source.where(seq), bad)
             inline.send(items)
             progress.update(source.done_items, source.unit, source.fraction_done())
         inline.finish(report)
@@ -162,8 +165,7 @@ class _Inline:
             report.order = f"reorder buffer, at most {order.most_held:,} events held"
         else:
             runs = len(order.runs)
-            merged = order.merged()
-            while chunk := list(itertools.islice(merged, 10_000)):
+            for chunk in order.merged_lists():
                 self._write(self._shard.apply_all(chunk))
             report.order = f"{runs + 1} sorted runs"
 

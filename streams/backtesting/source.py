@@ -18,9 +18,8 @@ from typing import Final, Protocol
 
 import zstandard
 
-from streams.backtesting.decode import decode_line
-from streams.model import Event
-from streams.validation import InvalidEvent
+from streams.backtesting import decode
+from streams.backtesting.decode import Decoded
 
 GZIP_MAGIC: Final = b"\x1f\x8b"
 ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
@@ -80,10 +79,6 @@ class LineFile:
         self.close()
 
 
-Decoded = list[tuple[int, Event | InvalidEvent]]
-"""(position in the source, the event or why it was refused)."""
-
-
 class EventSource(Protocol):
     """Blocks of raw input, and how to decode one into (position, event or why refused)."""
 
@@ -103,14 +98,9 @@ class EventSource(Protocol):
 
 
 def decode_lines(block: bytes) -> Decoded:
-    """A `LineFile` block: its non-blank lines, numbered, decoded (`decode.decode_line`)."""
+    """A `LineFile` block: its non-blank lines, numbered, decoded (`decode.decode_lines`)."""
     (number,) = _FIRST_LINE.unpack_from(block)
-    out: Decoded = []
-    for raw in io.BytesIO(block[_FIRST_LINE.size :]):  # splits at b"\n" only, as a file does
-        if raw.strip():
-            out.append((number, decode_line(raw)))
-        number += 1
-    return out
+    return decode.decode_lines(block[_FIRST_LINE.size :], number)
 
 
 class FileEvents:

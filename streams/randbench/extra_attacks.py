@@ -11,8 +11,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Final
+
+from msgspec.structs import replace
 
 from streams.model import AgeBand, EventType
 from streams.randbench.attacks import offender

@@ -7,13 +7,14 @@ events, on the same events bent one field at a time, and on arbitrary bytes.
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.backtesting.decode import decode_line
+from streams.backtesting.decode import decode_line, decode_lines
 from streams.jsonl import event_from_line
 from streams.model import AgeBand, EventType
 from streams.validation import InvalidEvent
@@ -106,3 +107,59 @@ def test_the_contract_examples_and_the_spellings_only_the_reference_reads() -> N
         for raw in lines:
             if raw.strip():
                 same_verdict(raw)
+
+
+def lines_of(obj: dict[str, Any], bent: str) -> list[bytes]:
+    """A line of a contract-shaped event, bent one way or another (or not)."""
+    if bent == "self contact":  # otherwise as is, a contact request to itself
+        obj = {k: v for k, v in obj.items() if k != "group_id"}
+        obj.update(type="CONTACT_ADDED", target=obj["actor"])
+    raw = json.dumps(obj, separators=(",", ":")).encode()
+    return {
+        "as is": [raw],
+        "blank": [b""],
+        "spaces": [b"  \t"],
+        "crlf": [raw + b"\r"],
+        "not json": [raw[:-1]],
+        "split in two": [raw[: len(raw) // 2], raw[len(raw) // 2 :]],
+        "two on a line": [raw + b"," + raw],
+        "self contact": [raw],
+    }[bent]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            events,
+            st.sampled_from(
+                ["as is"] * 6
+                + ["blank", "spaces", "crlf"]
+                + ["not json", "split in two", "two on a line", "self contact"]
+            ),
+        ),
+        max_size=12,
+    ),
+    st.integers(1, 10**6),
+    st.booleans(),
+)
+def test_a_block_reads_as_its_lines_do(
+    bent: list[tuple[dict[str, Any], str]], first: int, last_newline: bool
+) -> None:
+    """A block, decoded at once, gives each non-blank line's number and the reference's
+    verdict on it, whatever lines it holds (the whole block falls back line by line)."""
+    lines = [line for obj, how in bent for line in lines_of(obj, how)]
+    body = b"\n".join(lines) + (b"\n" if last_newline and lines else b"")
+    expected = [  # each line as a file gives it, with its b"\n" (none at the end of a file)
+        (number, event_from_line(raw))
+        for number, raw in enumerate(io.BytesIO(body), first)
+        if raw.strip()
+    ]
+    got = decode_lines(body, first)
+    assert [n for n, _ in got] == [n for n, _ in expected]
+    for (_, fast), (_, reference) in zip(got, expected, strict=True):
+        if isinstance(reference, InvalidEvent):
+            assert isinstance(fast, InvalidEvent)
+            assert (fast.code, str(fast)) == (reference.code, str(reference))
+        else:
+            assert fast == reference

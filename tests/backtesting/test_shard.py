@@ -79,8 +79,28 @@ def assert_expiries_in_place(log: list[tuple[str, int]], times: list[int]) -> No
             assert all(t > ts for t in times[done:])
 
 
+def stage_log(times: list[int]) -> list[tuple[str, int]]:
+    """The detect stage's rule, event by event: when an event later than the last one
+    applied comes, and that last time is `EXPIRE_EVERY_MS` past the last expiry (or there was
+    none), expire at that last time first."""
+    log: list[tuple[str, int]] = []
+    last, expired = -1, None
+    for ts in times:
+        if ts > last:
+            if expired is None or last - expired >= EXPIRE_EVERY_MS:
+                log.append(("expire", last))
+                expired = last
+            last = ts
+        log.append(("apply", ts))
+    return log
+
+
+# Steps between event times: any, and some that land on or next to an expiry falling due.
+time_steps = st.integers(0, 700) | st.sampled_from([0, 1, EXPIRE_EVERY_MS - 1, EXPIRE_EVERY_MS])
+
+
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.integers(0, 700), min_size=1, max_size=200), st.randoms())
+@given(st.lists(time_steps, min_size=1, max_size=200), st.randoms())
 def test_expiry_never_runs_ahead_of_the_events_of_a_batch(
     steps: list[int], rng: random.Random
 ) -> None:
@@ -94,6 +114,7 @@ def test_expiry_never_runs_ahead_of_the_events_of_a_batch(
             else:
                 shard.apply_all(batch)
         assert_expiries_in_place(engine.log, times)
+        assert engine.log == stage_log(times)
         if times[-1] - times[0] > 2 * EXPIRE_EVERY_MS + 700:  # some expiry among the events
             assert any(what == "expire" and ts >= times[0] for what, ts in engine.log)
 

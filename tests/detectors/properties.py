@@ -16,11 +16,12 @@ a hypothesis strategy of small event streams, and the flood for the bound.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from itertools import count
 from typing import Any
 
 from hypothesis import strategies as st
+from msgspec.structs import replace
 
 from streams.detectors.anonymous_churn import AnonymousChurnConfig, AnonymousChurnDetector
 from streams.detectors.ban_evasion import BanEvasionConfig, BanEvasionDetector

@@ -10,6 +10,7 @@ import dataclasses
 import tomllib
 from itertools import count
 
+import msgspec
 import pytest
 
 from streams.config import DEFAULTS_PATH
@@ -601,8 +602,8 @@ def test_media_soon_after_its_first_message_then_blocks_is_the_sextortion_trace(
     assert top(run(events)) is Severity.MEDIUM
     assert score_after(events, "u-x") == pytest.approx(3 * CFG.established_media_weight)
     anon = account("u-x", AgeBand.AGE_18_20, created_ts_ms=OLD, anonymous=True)
-    swapped = [dataclasses.replace(e, actor=anon) if e.actor is x else e for e in events]
-    swapped = [dataclasses.replace(e, target=anon) if e.target is x else e for e in swapped]
+    swapped = [msgspec.structs.replace(e, actor=anon) if e.actor is x else e for e in events]
+    swapped = [msgspec.structs.replace(e, target=anon) if e.target is x else e for e in swapped]
     want = round(3 * CFG.media_weight * CFG.anonymous_factor, 3)
     assert score_after(swapped, "u-x") == pytest.approx(want)
     # Two of them then block it: at the first block the blocker weighs pushback + its media
