@@ -35,7 +35,6 @@ class RoutedHoles(Generic[T]):
     def __init__(self) -> None:
         self._next: dict[int, int] = {}
         self.holes: dict[int, range] = {}  # offsets missing, per partition set aside
-        self.found = 0  # holes found so far (a metric)
         self._new: set[int] = set()  # partitions with a hole not yet reported by `take_new`
         self._heads: dict[int, range] = {}  # a head hole refused once, per partition
 
@@ -65,7 +64,6 @@ class RoutedHoles(Generic[T]):
                 self.holes[partition] = range(expected, offset)
                 if head:
                     self._heads[partition] = self.holes[partition]
-                self.found += 1
                 self._new.add(partition)
                 continue
             else:

@@ -337,8 +337,8 @@ class GuardlineWorker:
         for partition, records in routed.items():
             start = consumer.commit_base(TopicPartition(topics.ROUTED.name, partition))
             routed[partition] = self._holes.admit(partition, records, start)
-        if self._holes.take_new():
-            self.metrics.routed_holes.inc()
+        if new_holes := self._holes.take_new():
+            self.metrics.routed_holes.inc(len(new_holes))
             self._hole_found.set()
         if self.intake is not None:
             batches[topics.EVENTS.name].update(await self.intake.take())
