@@ -197,6 +197,12 @@ class WorkerMetrics:
             "Times stalled input partitions were read again from their committed offsets.",
             registry=reg,
         )
+        self.routed_holes = Counter(
+            f"{PREFIX}_routed_holes",
+            "Holes in a routed partition's offsets found before the detect stage (set aside, "
+            "read again from the committed offsets).",
+            registry=reg,
+        )
         self._detectors = frozenset(detectors_list := list(detectors))
         self.topic_partitions = Gauge(
             f"{PREFIX}_topic_partitions",

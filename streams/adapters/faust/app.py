@@ -49,6 +49,7 @@ from streams.pipeline.ports import Record
 from streams.pipeline.progress import caught_up, lag
 from streams.pipeline.read_progress import ReadProgress, unread
 from streams.pipeline.route import Router
+from streams.pipeline.routed_holes import RoutedHoles
 from streams.pipeline.stage import Pipeline
 
 __all__ = ["GuardlineWorker", "WorkerSettings"]
@@ -58,6 +59,7 @@ log = logging.getLogger("guardline.worker")
 STATE_TABLE = "guardline-state"
 CONSUMED = (topics.EVENTS.name, topics.ROUTED.name, topics.DECISIONS.name)
 STAGES = {topics.EVENTS.name: "route", topics.ROUTED.name: "detect"}  # metrics' stage label
+HOLE_RETRY_S = 5.0  # a hole still there this long after its re-read is read again
 
 
 class GuardlineWorker:
@@ -123,6 +125,8 @@ class GuardlineWorker:
         self._stalls = StallWatch(settings.lost_grace_s)
         self._reads = ReadProgress(settings.lost_grace_s)  # input partitions that stopped
         self._input_states: dict[int, set[str]] = {}  # per input partition (the gauges')
+        self._holes: RoutedHoles[Message] = RoutedHoles()  # routed offsets never handed on
+        self._hole_found = asyncio.Event()
         self.app.agent(self.events_topic, name="guardline-route")(self._agent)
         self.app.agent(self.routed_topic, name="guardline-detect")(self._agent)
         self.app.agent(self.decisions_topic, name="guardline-decisions")(self._agent)
@@ -133,6 +137,7 @@ class GuardlineWorker:
             self.intake.on_arrival = self._arrived.set
         if settings.gather_s > 0:
             self.app.task(self._gather_loop)
+        self.app.task(self._hole_loop)
         self.probe = MemoryProbe.from_env()  # off unless $GUARDLINE_MEMORY_PROBE names a file
         if self.probe is not None:
             self.app.timer(interval=self.probe.every_s)(self._probe_tick)
@@ -262,8 +267,32 @@ class GuardlineWorker:
     async def _reread_lost(self) -> None:
         await reread_lost(self.app, self._stalls, CONSUMED)
 
+    async def _hole_loop(self) -> None:
+        """Read again from the committed offsets as soon as a routed partition has a hole
+        (`routed_holes.py`), and again while one stays open (the seek raced the fetch loop)."""
+        consumer: Any = self.app.consumer  # ours: consumer.py
+        while True:
+            await self._hole_found.wait()
+            self._hole_found.clear()
+            while self._holes.holes and not self.app.should_stop:
+                holes = ", ".join(
+                    f"{topics.ROUTED.name}[{p}]: offsets {r.start}-{r.stop - 1}"
+                    for p, r in sorted(self._holes.holes.items())
+                )
+                log.warning(
+                    "%s never reached the detect stage while later ones did; not applying "
+                    "past them, reading again from the committed offsets",
+                    holes,
+                )
+                if not await consumer.reread():
+                    log.warning(
+                        "not read again now (a rebalance began, or the fetch loop did not pause)"
+                    )
+                await asyncio.sleep(HOLE_RETRY_S)
+
     async def _on_assigned(self, app: Any, assigned: Any, **_: Any) -> None:
         self.pipeline.assigned(assigned)
+        self._holes.forget(tp.partition for tp in assigned if tp.topic == topics.ROUTED.name)
         mine = sorted(tp.partition for tp in assigned if tp.topic == topics.EVENTS.name)
         self._count_assigned()
         log.info("assigned input partitions %s", mine)
@@ -280,6 +309,7 @@ class GuardlineWorker:
                 self.intake.forget(tp.partition)
             elif tp.topic == topics.ROUTED.name:
                 self.port.context.pop(tp.partition, None)
+                self._holes.forget([tp.partition])
             self.port.acked.forget(tp.topic, tp.partition)
             self.metrics.forget_partitions(tp.topic, STAGES.get(tp.topic), [tp.partition])
         self._count_assigned()
@@ -302,6 +332,14 @@ class GuardlineWorker:
         self._heartbeat_due = False
         batches = self.inbox.take()
         revocations = self.revocations
+        routed = batches[topics.ROUTED.name]
+        consumer: Any = self.app.consumer  # ours: consumer.py
+        for partition, records in routed.items():
+            start = consumer.commit_base(TopicPartition(topics.ROUTED.name, partition))
+            routed[partition] = self._holes.admit(partition, records, start)
+        if new_holes := self._holes.take_new():
+            self.metrics.routed_holes.inc(len(new_holes))
+            self._hole_found.set()
         if self.intake is not None:
             batches[topics.EVENTS.name].update(await self.intake.take())
             await self.app.producer.buffer.wait_until_ebb()  # as Faust's delivery does
