@@ -44,6 +44,9 @@ claim: a teen's waiting messages weigh little because peers answer, so a burst o
 messages under a teen claim would otherwise only show once the grace ran out, and nothing
 re-scores an account that went quiet after its burst.
 
+A claim whose account opens later days' chats itself with minors it first messaged, while no
+minor ever comes to it (`pursued_min`), is not backed by their answers: friends take turns.
+
 A minor who comes back on its own on a later day weighs little whatever the bands (a tutor's
 pupil, a friend). Minors who started chats with the account themselves make it look like a
 peer (`peer_relief`). Reaching different minors through several channels at once multiplies
