@@ -17,12 +17,9 @@ import pytest
 
 from streams.backtest import run_backtest
 from streams.broker import EmbeddedBroker
-from streams.ops.launcher import free_port, start_worker, stop_worker, wait_ready
-from streams.ops.metrics import scrape
-from streams.simulate import simulate
+from tests.fault_runs import run_with_fault
 from tests.routed_hole import FROM_ENV, PARTITION_ENV, TO_ENV
-from tests.streaming import CONFIG, WITH_CONFIG, assert_same_outputs, wait_drained
-from tests.test_resilience import SMALL, PacedProducer
+from tests.streaming import CONFIG, assert_same_outputs
 from tests.test_resilience import broker as broker
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
@@ -32,24 +29,12 @@ def test_a_range_of_routed_records_lost_once_is_read_again_before_anything_past_
     broker: EmbeddedBroker,
     tmp_path: Path,
 ) -> None:
-    events = simulate(SMALL).events
-    bootstrap, app_id, port = broker.bootstrap, "routed-hole", free_port()
-    proc, ready, log = start_worker(
-        bootstrap, tmp_path, app_id=app_id, metrics_port=port, extra=WITH_CONFIG,
-        module="tests.routed_hole", env={PARTITION_ENV: "1", FROM_ENV: "40", TO_ENV: "70"},
+    run = run_with_fault(
+        broker, tmp_path, "routed-hole", "tests.routed_hole",
+        {PARTITION_ENV: "1", FROM_ENV: "40", TO_ENV: "70"}, "guardline_routed_holes_total",
     )  # fmt: skip
-    try:
-        wait_ready(proc, ready, log, timeout_s=60)
-        producer = PacedProducer(bootstrap, events, rate_per_s=500)
-        producer.start()
-        producer.finish()
-        got = wait_drained(bootstrap, app_id, timeout_s=120, metrics_port=port)
-        holes = scrape(f"http://127.0.0.1:{port}/metrics").get("guardline_routed_holes_total")
-    finally:
-        stop_worker(proc)
-    text = log.read_text()
-    assert "routed partition 1: offsets range(40, 70) dropped" in text, "the fault never struck"
-    assert "guardline.internal.routed.v1[1]: offsets 40-" in text
-    assert "were handed on but are neither acked nor held" not in text  # not the 10 s watch
-    assert holes is not None and holes >= 1
-    assert_same_outputs(got, run_backtest(events, CONFIG), CONFIG)
+    assert "routed partition 1: offsets range(40, 70) dropped" in run.log, "the fault never struck"
+    assert "guardline.internal.routed.v1[1]: offsets 40-" in run.log
+    assert "were handed on but are neither acked nor held" not in run.log  # not the 10 s watch
+    assert run.metric is not None and run.metric >= 1
+    assert_same_outputs(run.outputs, run_backtest(run.events, CONFIG), CONFIG)
