@@ -26,7 +26,7 @@ from faust.types import Message  # the ack token: offset, partition, timestamp
 
 from streams import topics
 from streams.adapters.faust.cluster import make_app
-from streams.adapters.faust.commits import StallWatch, reread_lost
+from streams.adapters.faust.commits import StallWatch, read_again, reread_lost
 from streams.adapters.faust.faust_names import check_faust_names
 from streams.adapters.faust.input_partitions import InputPartition, input_partitions
 from streams.adapters.faust.intake import Intake
@@ -243,11 +243,8 @@ class GuardlineWorker:
         )  # fmt: skip
         intake.resync(stalled)  # back into Faust's fetch set if it fell out of all of them
         self._reads.restart(stalled, now)
-        consumer: Any = self.app.consumer  # ours: consumer.py
-        if await consumer.reread():
+        if await read_again(self.app):
             self.metrics.input_rereads.inc()
-        else:
-            log.warning("not read again now (a rebalance began, or the fetch loop did not pause)")
 
     def _fetch_detail(self) -> str:
         """For /readyz: input partitions not being fetched, by state ("held 1; stalled 2")."""
@@ -270,7 +267,6 @@ class GuardlineWorker:
     async def _hole_loop(self) -> None:
         """Read again from the committed offsets as soon as a routed partition has a hole
         (`routed_holes.py`), and again while one stays open (the seek raced the fetch loop)."""
-        consumer: Any = self.app.consumer  # ours: consumer.py
         while True:
             await self._hole_found.wait()
             self._hole_found.clear()
@@ -284,10 +280,7 @@ class GuardlineWorker:
                     "past them, reading again from the committed offsets",
                     holes,
                 )
-                if not await consumer.reread():
-                    log.warning(
-                        "not read again now (a rebalance began, or the fetch loop did not pause)"
-                    )
+                await read_again(self.app)
                 await asyncio.sleep(HOLE_RETRY_S)
 
     async def _on_assigned(self, app: Any, assigned: Any, **_: Any) -> None:

@@ -116,5 +116,15 @@ async def reread_lost(app: Any, stalls: StallWatch, consumed: Container[str]) ->
             read.get(tp), min(acked.get(tp) or [None]),
         )  # fmt: skip
         stuck = True
-    if stuck and not await consumer.reread():
-        log.warning("not read again now (a rebalance began, or the fetch loop did not pause)")
+    if stuck:
+        await read_again(app)
+
+
+async def read_again(app: Any) -> bool:
+    """Seek every assigned partition back to its committed offset (`consumer.py`'s
+    `reread`); False, and said so, when that cannot happen now."""
+    consumer: Any = app.consumer  # ours: consumer.py
+    if await consumer.reread():
+        return True
+    log.warning("not read again now (a rebalance began, or the fetch loop did not pause)")
+    return False
