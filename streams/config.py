@@ -101,6 +101,8 @@ def parse_config(raw: Mapping[str, Any], source: str = "<memory>") -> GuardlineC
                 f"{key}: unknown section (expected 'engine', 'detectors' or 'candidates')"
             )
     engine = _build(EngineConfig, raw.get("engine", {}), "engine", problems)
+    if engine is not None:
+        problems += _pair_problems(engine.corroborate)
     setups: list[DetectorSetup] = []
     sections = raw.get("detectors", {})
     if not isinstance(sections, Mapping):
@@ -178,6 +180,21 @@ def _candidates(sections: Any, problems: list[str]) -> list[DetectorSetup]:
             candidate_cls = type(f"{detector_cls.__name__}_{name}", (detector_cls,), {"name": name})
             setups.append(DetectorSetup(candidate_cls(det_config), Mode(mode_raw)))
     return setups
+
+
+def _pair_problems(pairs: str) -> list[str]:
+    """`engine.corroborate`: comma-separated "a+b" pairs of two different known detectors."""
+    problems = []
+    for pair in filter(None, (p.strip() for p in pairs.split(","))):
+        names = [n.strip() for n in pair.split("+")]
+        where = f"engine.corroborate: {pair!r}"
+        if len(names) != 2:
+            problems.append(f"{where} is not a pair (write two detectors as 'a+b')")
+            continue
+        problems += [f"{where}: {n!r} is not a detector" for n in names if n not in REGISTRY]
+        if names[0] == names[1]:
+            problems.append(f"{where} pairs a detector with itself")
+    return problems
 
 
 def _build(cls: Any, section: Any, where: str, problems: list[str]) -> Any:

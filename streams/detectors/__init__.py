@@ -10,6 +10,7 @@ from typing import Any
 
 from streams.detectors.anonymous_churn import AnonymousChurnDetector
 from streams.detectors.ban_evasion import BanEvasionDetector
+from streams.detectors.cold_outreach import ColdOutreachDetector
 from streams.detectors.minor_blocks_reports import MinorBlocksReportsDetector
 from streams.detectors.minor_exposure import MinorExposureDetector
 from streams.detectors.minor_group_rooms import MinorGroupRoomsDetector
@@ -41,5 +42,6 @@ for _detector in (
     BanEvasionDetector,
     MinorExposureDetector,
     MinorGroupRoomsDetector,
+    ColdOutreachDetector,
 ):
     register(_detector)

@@ -52,6 +52,9 @@ class EngineConfig:
     escalate_from: Severity = Severity.HIGH
     # A moderator's clear keeps that detector quiet on that subject this long (event time).
     clear_suppression_ms: int = 7 * 24 * HOUR_MS
+    # Pairs of detectors ("a+b", comma-separated) that see one subject in different ways: a
+    # MEDIUM from one while the other holds an open MEDIUM+ case on that subject is HIGH.
+    corroborate: str = "minor_exposure+cold_outreach"
 
 
 class SubjectState:
@@ -120,6 +123,7 @@ class Engine:
         self._clock_ms = clock_ms
         self._loader = loader
         self._by_name = {d.name: d for d in self.detectors}
+        self._partners = corroborating(self.config.corroborate)
         self._named: dict[tuple[str, ...], tuple[Detector, ...]] = {}
         # Which detectors may route an event, by its type and whether its target is a declared
         # minor: most never see most events (an adult-to-adult chat asks none).
@@ -317,7 +321,20 @@ class Engine:
             }
         )
         severity = finding.severity
-        if others and severity.rank >= cfg.escalate_from.rank:
+        backing: list[str] = []
+        if severity is Severity.MEDIUM and detector.name in self._partners:
+            partners = self._partners[detector.name]
+            backing = sorted(
+                name
+                for case_name, case in state.cases.items()
+                if case_name.endswith(f"|{key}")
+                and (name := case_name.partition("|")[0]) in partners
+                and case.is_open(now, cfg.cooldown_ms)
+                and case.severity.rank >= Severity.MEDIUM.rank
+            )
+            if backing:
+                severity = Severity.HIGH
+        if others and finding.severity.rank >= cfg.escalate_from.rank:
             severity = Severity.CRITICAL
         if severity is not finding.severity:
             finding = _with_severity(finding, severity)
@@ -338,6 +355,8 @@ class Engine:
         features = dict(finding.features)
         if others:
             features["other_detectors_open"] = float(len(others))
+        if backing:
+            features["corroborated_by_open_cases"] = float(len(backing))
         if cleared is not None and now <= cleared.until_ms + cfg.cooldown_ms:
             # Shown for a cooldown after the suppression ends, whenever `expire` runs.
             features["cleared_by_moderator"] = 1.0
@@ -345,6 +364,8 @@ class Engine:
         reason = finding.reason
         if severity is Severity.CRITICAL and others:
             reason += f" Escalated: also flagged by {', '.join(others)}."
+        elif backing:
+            reason += f" Raised to HIGH: {', '.join(backing)} also holds an open case on it."
         return Alert(
             alert_id=case.case_id,
             detector=detector.name,
@@ -459,6 +480,16 @@ class Engine:
             state.suppressions = {n: Suppression.load(v) for n, v in doc.get("s", {}).items()}
         self.subjects[key] = state
         return state
+
+
+def corroborating(pairs: str) -> dict[str, frozenset[str]]:
+    """Each detector named in `EngineConfig.corroborate` -> the detectors that corroborate it."""
+    out: dict[str, set[str]] = {}
+    for pair in filter(None, (p.strip() for p in pairs.split(","))):
+        a, _, b = pair.partition("+")
+        out.setdefault(a.strip(), set()).add(b.strip())
+        out.setdefault(b.strip(), set()).add(a.strip())
+    return {name: frozenset(partners) for name, partners in out.items()}
 
 
 def routes(detectors: Iterable[Detector], event: Event) -> dict[str, list[Detector]]:

@@ -25,6 +25,7 @@ from msgspec.structs import replace
 
 from streams.detectors.anonymous_churn import AnonymousChurnConfig, AnonymousChurnDetector
 from streams.detectors.ban_evasion import BanEvasionConfig, BanEvasionDetector
+from streams.detectors.cold_outreach import ColdOutreachConfig, ColdOutreachDetector
 from streams.detectors.contract import Detector, Outcome
 from streams.detectors.minor_blocks_reports import (
     MinorBlocksReportsConfig,
@@ -502,6 +503,20 @@ def _exposure_flood() -> Iterator[Event]:
         yield _ev(MSG, kid, t + 30_000, actor, ip=f"ip-{i % 50}", media=i % 5 == 0 or None)
 
 
+def _outreach_flood() -> Iterator[Event]:
+    """One account opening chats with 6,000 distinct minors, one every minute for four days,
+    every fourth answering, every seventh added to a group and every ninth writing first."""
+    actor = adult(anonymous=True)
+    for i in range(6_000):
+        kid, t = minor(f"m-{i:05d}"), T0 + i * MIN
+        if i % 9 == 0:
+            yield _ev(MSG, kid, t, actor)
+            continue
+        yield _ev(GADD if i % 7 == 0 else MSG, actor, t, kid, group="g-1" if i % 7 == 0 else None)
+        if i % 4 == 0:
+            yield _ev(MSG, kid, t + 30_000, actor)
+
+
 CASES = (
     PropertyCase(
         "new_contact_burst",
@@ -576,6 +591,25 @@ CASES = (
         _exp_streams,
         _exposure_flood,
         bound_bytes=24_000,
+    ),
+    PropertyCase(
+        "cold_outreach",
+        lambda: ColdOutreachDetector(
+            ColdOutreachConfig(
+                window_ms=12 * HOUR,
+                grace_ms=10 * MIN,
+                add_grace_ms=HOUR,
+                medium_minors=2,
+                silent_medium=1,
+                high_minors=3,
+                silent_high=1.5,
+                max_minors=6,
+                max_heard=4,
+            )
+        ),
+        _exp_streams,
+        _outreach_flood,
+        bound_bytes=16_000,
     ),
     PropertyCase(
         "anonymous_churn",
