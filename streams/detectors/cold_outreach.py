@@ -58,7 +58,7 @@ class ColdOutreachConfig:
     grace_ms: int = 30 * MINUTE_MS
     add_grace_ms: int = DAY_MS
     add_silence_weight: float = 0.5
-    medium_minors: int = 4
+    medium_minors: int = 6
     silent_medium: float = 2.0
     high_minors: int = 6
     silent_high: float = 4.0
