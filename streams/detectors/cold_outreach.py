@@ -110,7 +110,9 @@ class ColdOutreachDetector(DetectorBase[ColdOutreachConfig, ColdState]):
         target = event.target
         if target is None:
             return UNCHANGED
-        self.expire(state, event.ts_ms)
+        if event.ts_ms >= state.due_ms:  # before then nothing falls out of the window
+            self.expire(state, event.ts_ms)
+            state.due_ms = self._due(state, event.ts_ms)
         if event.actor.id == subject.id and target.age_band in MINOR_BANDS:
             return self._outbound(state, event, target)
         if (
@@ -225,8 +227,23 @@ class ColdOutreachDetector(DetectorBase[ColdOutreachConfig, ColdState]):
             magnitude=float(opened),
         )
 
+    def _due(self, state: ColdState, now_ms: int) -> int:
+        """The earliest event time at which `expire` drops anything: the end of each dict's
+        front (oldest) entry, or for an entry added from `now_ms` on, the end of a day-granular
+        memory that starts today."""
+        window = self.config.window_ms
+        ends = [now_ms // DAY_MS * DAY_MS + window]
+        if state.opened:
+            ends.append(next(iter(state.opened.values()))[0] + window)
+        if state.grouped:
+            ends.append(next(iter(state.grouped.values())) + window)
+        if state.heard:
+            ends.append(next(iter(state.heard.values())) * DAY_MS + window)
+        return min(ends)
+
     def expire(self, state: ColdState, now_ms: int) -> bool:
-        """Also called before every step, so results never depend on when cleanup ran."""
+        """Called before a step once something is due (`_due`), so results never depend on
+        when cleanup ran."""
         cutoff = now_ms - self.config.window_ms
         drop_before(state.opened, cutoff)
         while state.grouped and next(iter(state.grouped.values())) <= cutoff:
