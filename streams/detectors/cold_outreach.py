@@ -32,6 +32,9 @@ Treatment of missing data (the contract leaves these open):
   like any other (the account's band is its own claim).
 - Memory lasts `window_ms`: an opened or group-added minor from the last `window_ms` (at most
   `max_minors` each), minors who wrote to it by day of last message (at most `max_heard`).
+  While more than `sought_max` minors are in that memory no finding is possible, so openings
+  are neither kept nor counted (the state of a teen with friends stays small); counting starts
+  again once they leave it.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from streams.detectors.wording import capped, describe_age
 from streams.model import MINOR_BANDS, Account, Event, EventType, Severity, Subject
 
 MSG, CADD, GADD = EventType.MESSAGE_SENT, EventType.CONTACT_ADDED, EventType.GROUP_MEMBER_ADDED
+_TYPES: Final = frozenset({MSG, CADD, GADD})
 ANSWERED: Final = 1  # the opened minor wrote or added back
 BY_ADD: Final = 2  # opened by a contact add (else by a direct message)
 
@@ -66,7 +70,7 @@ class ColdOutreachConfig:
     answer_share: float = 0.4
     sought_max: int = 0
     max_minors: int = 128
-    max_heard: int = 32
+    max_heard: int = 4
     evidence_cap: int = 50
 
 
@@ -87,13 +91,13 @@ class ColdOutreachDetector(DetectorBase[ColdOutreachConfig, ColdState]):
     name: ClassVar[str] = "cold_outreach"
     version: ClassVar[str] = "1.0.0"
     counterpart_role: ClassVar[str] = "minor_contacted"
-    event_types: ClassVar[frozenset[EventType]] = frozenset({MSG, CADD, GADD})
+    event_types: ClassVar[frozenset[EventType]] = _TYPES
 
     def subject_keys(self, event: Event) -> Iterable[str]:
         """Openings (and group adds) to the actor when the target is a minor; a minor's words
         to the target."""
         target = event.target
-        if target is None or target.id == event.actor.id:
+        if target is None or target.id == event.actor.id or event.type not in _TYPES:
             return ()
         out = target.age_band in MINOR_BANDS
         inbound = event.actor.age_band in MINOR_BANDS and event.type is not GADD
@@ -131,6 +135,8 @@ class ColdOutreachDetector(DetectorBase[ColdOutreachConfig, ColdState]):
             return CHANGED
         if minor.id in state.opened or minor.id in state.heard or event.first_contact is False:
             return UNCHANGED  # an opened chat going on, a reply, or a chat older than memory
+        if len(state.heard) > self.config.sought_max:
+            return UNCHANGED  # minors come to it: no finding while that lasts, nothing to keep
         flags = BY_ADD if event.type is CADD else 0
         touch(state.opened, minor.id, (event.ts_ms, flags, event.event_id), self.config.max_minors)
         return Outcome(changed=True, finding=self._assess(state, event.actor, event.ts_ms))
@@ -149,6 +155,8 @@ class ColdOutreachDetector(DetectorBase[ColdOutreachConfig, ColdState]):
         if state.heard.get(minor) == day:
             return UNCHANGED  # the same friend again today: nothing new to remember
         touch(state.heard, minor, day, self.config.max_heard)
+        if len(state.heard) > self.config.sought_max:
+            state.opened.clear()  # spared while minors come to it; it starts again after
         return CHANGED
 
     def _assess(self, state: ColdState, account: Account, now: int) -> Finding | None:

@@ -75,6 +75,14 @@ def test_a_minor_who_came_to_it_spares_it() -> None:
     assert run(events) == []
 
 
+def test_a_minor_who_came_to_it_more_than_the_window_ago_spares_nothing() -> None:
+    # The friend's message falls out of the 14-day memory (15 days back): counting starts again.
+    who = adult()
+    friend = minor("m-friend")
+    events = [ev(MSG, friend, who, T0 - 15 * 24 * HOUR), *outreach(who, answered=1)]
+    assert top(run(events)) is Severity.HIGH
+
+
 def test_a_group_added_minor_answering_is_not_coming_to_it() -> None:
     who = adult()
     roomie = minor("m-room")
