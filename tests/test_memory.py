@@ -1,6 +1,6 @@
 """Memory per active account over a long run: bounded, and flat once the horizon is reached.
 
-Pure engine with the default config and all six detectors, fed a 24-day simulation (longer than
+Pure engine with the default config and all its detectors, fed a 24-day simulation (longer than
 the longest state horizon, 14 days, so eviction is exercised for 10 days), measured with
 `guardline_bench.state.measure_state`, the same code as `guardline bench`'s figure 5: state is
 the bytes the worker would write to its changelog (every live key and its `Engine.dump`), so the
@@ -8,10 +8,12 @@ numbers are deterministic, unlike RSS. "Active" = accounts seen as actor or targ
 trailing 24 h of event time.
 
 Three checks:
-- bounded: at every sample, state bytes per active account stay within 2 KiB. The issue-6
+- bounded: at every sample, state bytes per active account stay within 2.5 KiB. The issue-6
   target was 1 KiB (~0.9 KiB measured then); `minor_exposure` (issue 15) remembers, for every
   account, the minors it started contact with and the ones who wrote to it first, for 14 days,
-  which took it to ~1.8 KiB (docs/detectors/evaluation.md, "What it cost");
+  which took it to ~1.8 KiB (docs/detectors/evaluation.md, "What it cost"), later ~2.0 KiB;
+  `cold_outreach` (eighth session) keeps the private chats an account opened with minors while
+  none writes to it: 2,018 -> 2,198 B at the worst sample (+9%);
 - forgets: after 24 days, the state is no bigger than that of an engine that only saw the last
   14 days (+5%): nothing older than the horizon survives in it;
 - flat: after the warm-up, later samples per active account stay within 25% of the first one.
@@ -30,7 +32,7 @@ from streams.engine.core import Engine
 from streams.simulate import DAY_MS, SimulationConfig, iter_events
 
 KIB = 1024
-BOUND = 2 * KIB  # per active account; see the docstring
+BOUND = 2.5 * KIB  # per active account; see the docstring
 HORIZON_MS = 14 * DAY_MS  # the longest detector horizon in the defaults (pair / device memory)
 SIM = SimulationConfig(seed=7, duration_ms=24 * DAY_MS, normal_users=300)
 
