@@ -119,12 +119,8 @@ class ColdOutreachDetector(DetectorBase[ColdOutreachConfig, ColdState]):
             state.due_ms = self._due(state, event.ts_ms)
         if event.actor.id == subject.id and target.age_band in MINOR_BANDS:
             return self._outbound(state, event, target)
-        if (
-            target.id == subject.id
-            and event.actor.age_band in MINOR_BANDS
-            and event.type is not GADD
-        ):
-            return self._inbound(state, event)
+        if target.id == subject.id and event.actor.age_band in MINOR_BANDS:
+            return self._inbound(state, event)  # never a group add: not routed here
         return UNCHANGED
 
     def _outbound(self, state: ColdState, event: Event, minor: Account) -> Outcome:
@@ -164,9 +160,7 @@ class ColdOutreachDetector(DetectorBase[ColdOutreachConfig, ColdState]):
         opened = len(state.opened)
         if opened < cfg.medium_minors:
             return None
-        sought = len(state.heard)
-        if sought > cfg.sought_max:
-            return None
+        sought = len(state.heard)  # at most `sought_max`: else no opening is kept
         answered = unanswered = by_add = 0
         silence = 0.0
         for first_ts, flags, _ in state.opened.values():
@@ -179,7 +173,8 @@ class ColdOutreachDetector(DetectorBase[ColdOutreachConfig, ColdState]):
             elif now - first_ts >= cfg.grace_ms:
                 unanswered += 1
                 silence += 1.0
-            by_add += flags & BY_ADD and 1
+            if flags & BY_ADD:
+                by_add += 1
         settled = answered + unanswered
         if silence < cfg.silent_medium or answered > cfg.answer_share * settled:
             return None
