@@ -14,7 +14,11 @@ make up for. So at each kill point the worker is frozen (SIGSTOP) and the produc
 noida-db's state file holds every record it acknowledged, then the broker is killed and the
 worker thawed: the kill cuts the worker's requests off mid-flight, as on Kafka, but loses no
 acknowledged write. The promise checked: every acknowledged event is applied once, no send
-fails, and every output topic equals the backtest of all events.
+fails, and every output topic equals the backtest of all events. "Applied" is read from the
+worker's own engine (`tests/applied_events.py`): a routed (subject, event) pair never applied is
+a late skip, named in the failure; one seen again after it was applied is a redelivery
+(harmless: skipped by the subject's high-water mark, or applied again on a state restored from
+before it), only counted.
 """
 
 from __future__ import annotations
