@@ -199,8 +199,9 @@ class WorkerMetrics:
         )
         self.routed_holes = Counter(
             f"{PREFIX}_routed_holes",
-            "Holes in a routed partition's offsets found before the detect stage (set aside, "
-            "read again from the committed offsets).",
+            "Holes in a routed partition's offsets found before the detect stage, and records "
+            "handed on before a new assignment's start offset is known (set aside, read again "
+            "from the committed offsets).",
             registry=reg,
         )
         self._detectors = frozenset(detectors_list := list(detectors))

@@ -272,7 +272,8 @@ class GuardlineWorker:
             self._hole_found.clear()
             while self._holes.holes and not self.app.should_stop:
                 holes = ", ".join(
-                    f"{topics.ROUTED.name}[{p}]: offsets {r.start}-{r.stop - 1}"
+                    f"{topics.ROUTED.name}[{p}]: offsets "
+                    + (f"{r.start}-{r.stop - 1}" if r else f"before {r.start} (no start known)")
                     for p, r in sorted(self._holes.holes.items())
                 )
                 log.warning(
