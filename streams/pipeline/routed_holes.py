@@ -24,7 +24,7 @@ A generation whose start is not known (records handed on after a revoke, before 
 to the committed offsets: Faust forgets a revoked partition's committed offset) takes nothing
 either: its first record may be past a hole nobody can see. Taken as the start, it let a
 broker-kill run apply routed offsets 687 and on while 512-686 were re-read only by the
-lost-offset watch, 10 s later, and skipped (issue 18, 1 of ~75 loaded runs). Set aside, the
+lost-offset watch, 10 s later, and skipped (issue 18, 1 of 87 loaded runs). Set aside, the
 partition is read again from the committed offsets, which then gives the start.
 """
 
@@ -62,7 +62,7 @@ class RoutedHoles(Generic[T]):
             # again after its re-read (the log starts there).
             if expected is None:  # no start yet: read again, from the committed offset
                 if partition not in self.holes:
-                    self.holes[partition] = range(offset, offset)  # empty: where it starts?
+                    self.holes[partition] = range(offset, offset)  # empty: start unknown
                     self._new.add(partition)
                 break
             if offset <= expected or (
