@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import contextlib
 import signal
-import sys
 import time
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer

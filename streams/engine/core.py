@@ -329,6 +329,7 @@ class Engine:
                 for case_name, case in state.cases.items()
                 if case_name.endswith(f"|{key}")
                 and (name := case_name.partition("|")[0]) in partners
+                and name not in ignored  # a shadow detector never raises an enforced case
                 and case.is_open(now, cfg.cooldown_ms)
                 and case.severity.rank >= Severity.MEDIUM.rank
             )

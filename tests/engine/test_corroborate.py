@@ -106,6 +106,12 @@ def test_unpaired_detectors_do_not_corroborate() -> None:
     assert second.severity is Severity.MEDIUM
 
 
+def test_a_shadow_partner_never_raises_an_enforced_case() -> None:
+    engine = Engine([A(), B()], EngineConfig(corroborate="a+b"), shadow=("a",))
+    _, second = engine.process_all([says("a", "MEDIUM", T0), says("b", "MEDIUM", T0 + HOUR)])
+    assert (second.detector, second.severity) == ("b", Severity.MEDIUM)
+
+
 def test_two_raw_highs_still_escalate_to_critical() -> None:
     _, second = run([says("a", "HIGH", T0), says("b", "HIGH", T0 + HOUR)])
     assert second.severity is Severity.CRITICAL
