@@ -11,6 +11,7 @@ from typing import Any
 from streams.detectors.anonymous_churn import AnonymousChurnDetector
 from streams.detectors.ban_evasion import BanEvasionDetector
 from streams.detectors.cold_outreach import ColdOutreachDetector
+from streams.detectors.media_then_pushback import MediaThenPushbackDetector
 from streams.detectors.minor_blocks_reports import MinorBlocksReportsDetector
 from streams.detectors.minor_exposure import MinorExposureDetector
 from streams.detectors.minor_group_rooms import MinorGroupRoomsDetector
@@ -43,5 +44,6 @@ for _detector in (
     MinorExposureDetector,
     MinorGroupRoomsDetector,
     ColdOutreachDetector,
+    MediaThenPushbackDetector,
 ):
     register(_detector)

@@ -46,8 +46,8 @@ from typing import ClassVar, Final
 from streams.detectors.contract import CHANGED, UNCHANGED, DetectorBase, Finding, Outcome
 from streams.detectors.state import DictState, forget_pairs, touch
 from streams.detectors.subjects import account_key
-from streams.detectors.windows import DAY_MS, HOUR_MS, MINUTE_MS, drop_before
-from streams.detectors.wording import capped, describe_age
+from streams.detectors.windows import DAY_MS, MINUTE_MS, drop_before
+from streams.detectors.wording import capped, describe_age, duration_words
 from streams.model import MINOR_BANDS, Account, Event, EventType, Severity, Subject
 
 MSG, CADD, GADD = EventType.MESSAGE_SENT, EventType.CONTACT_ADDED, EventType.GROUP_MEMBER_ADDED
@@ -212,7 +212,8 @@ class ColdOutreachDetector(DetectorBase[ColdOutreachConfig, ColdState]):
         who = describe_age(account.age_band, account.anonymous, age_days)
         reason = (
             f"{who[0].upper()}{who[1:]} opened private chats with {opened} minors in "
-            f"{_span(now - start)} ({opened - by_add} by message, {by_add} by contact add); "
+            f"{duration_words(now - start)} ({opened - by_add} by message, {by_add} by contact "
+            f"add); "
             f"{unanswered} never answered and {answered} did, and no minor wrote to it first "
             f"(HIGH from {cfg.high_minors} opened and {cfg.silent_high} silent while at most "
             f"{cfg.answer_share:.0%} answer)."
@@ -253,12 +254,3 @@ class ColdOutreachDetector(DetectorBase[ColdOutreachConfig, ColdState]):
             del state.grouped[next(iter(state.grouped))]
         forget_pairs(state.heard, now_ms, self.config.window_ms)
         return not state.opened and not state.grouped and not state.heard
-
-
-def _span(ms: int) -> str:
-    """A span as a moderator reads it: "40 min", "5 h" or "3.5 days"."""
-    if ms < 2 * HOUR_MS:
-        return f"{ms // 60_000} min"
-    if ms < 2 * DAY_MS:
-        return f"{ms / HOUR_MS:.0f} h"
-    return f"{ms / DAY_MS:.1f} days"

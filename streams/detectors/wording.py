@@ -12,6 +12,15 @@ def span_words(window_ms: int) -> str:
     return f"{window_ms // 60_000} min"
 
 
+def duration_words(ms: int) -> str:
+    """A span as a moderator reads it: "40 min", "5 h" or "3.5 days"."""
+    if ms < 2 * 3_600_000:
+        return f"{ms // 60_000} min"
+    if ms < 2 * 86_400_000:
+        return f"{ms / 3_600_000:.0f} h"
+    return f"{ms / 86_400_000:.1f} days"
+
+
 def describe_age(band: str, anonymous: bool, account_age_days: float | None) -> str:
     """Plain words for an account, as a moderator would say it."""
     words = {

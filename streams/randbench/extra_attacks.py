@@ -6,6 +6,8 @@
 - `victim_network`: unrelated-looking accounts (own devices and IPs) sharing one victim pool.
 - `band_switcher`: signs up as an adult, then edits its declared age to 16-17 or 13-15 (or
   to unknown) before it contacts minors: its events carry the new band from then on.
+- `bait_extortion`: a lure makes minors write to it first (threat model B19); within the hour
+  it has images from several, then threatens them, and they block or report it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Final
 from msgspec.structs import replace
 
 from streams.model import AgeBand, EventType
-from streams.randbench.attacks import offender
+from streams.randbench.attacks import TEEN_CLAIM_BANDS, offender
 from streams.randbench.instance import Instance
 from streams.randbench.world import DAY_MS, HOUR_MS, MINUTE_MS
 
@@ -121,10 +123,33 @@ def band_switcher(inst: Instance) -> None:
             inst.replies(ts, v, o, rng.randint(1, 3), media=1 if rng.random() < 0.15 else 0)
 
 
+def bait_extortion(inst: Instance) -> None:
+    rng = inst.rng
+    start = inst.start_window(0.5, 13)
+    o = offender(inst, start, TEEN_CLAIM_BANDS) if rng.random() < 0.5 else offender(inst, start)
+    victims = inst.minors(int(inst.draw("minors", rng.randint(3, 10))), spread=True)
+    span = int(inst.draw("span_h", rng.randint(2, 72))) * HOUR_MS
+    media_share = float(inst.draw("media_share", round(rng.uniform(0.4, 1), 2)))
+    sends_first = float(inst.draw("sends_image_first_p", round(rng.uniform(0, 0.6), 2)))
+    for k, v in enumerate(victims):
+        first = start + span * k // len(victims)
+        ts = inst.dm(first, v, o, rng.randint(1, 3))  # the lure worked: the minor writes first
+        gap = rng.randrange(20_000, 3 * MINUTE_MS)
+        ts = inst.dm(ts + rng.randrange(MINUTE_MS, 10 * MINUTE_MS), o, v, rng.randint(2, 5), gap)
+        if rng.random() < sends_first:
+            inst.emit(ts, EventType.MESSAGE_SENT, o, v, media=True)  # "send me yours"
+        if rng.random() < media_share:
+            sent = inst.replies(ts, v, o, rng.randint(1, 3), media=rng.randint(1, 2))
+            inst.turn_away(sent + rng.randrange(10 * MINUTE_MS, 12 * HOUR_MS), v, o, 0.6)
+        elif rng.random() < 0.5:
+            inst.replies(ts, v, o, rng.randint(1, 3))
+
+
 EXTRA_ATTACKS: Final[dict[str, Callable[[Instance], None]]] = {
     "group_then_dm": group_then_dm,
     "move_to_group": move_to_group,
     "under13_targeter": under13_targeter,
     "victim_network": victim_network,
     "band_switcher": band_switcher,
+    "bait_extortion": bait_extortion,
 }

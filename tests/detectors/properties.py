@@ -27,6 +27,10 @@ from streams.detectors.anonymous_churn import AnonymousChurnConfig, AnonymousChu
 from streams.detectors.ban_evasion import BanEvasionConfig, BanEvasionDetector
 from streams.detectors.cold_outreach import ColdOutreachConfig, ColdOutreachDetector
 from streams.detectors.contract import Detector, Outcome
+from streams.detectors.media_then_pushback import (
+    MediaThenPushbackConfig,
+    MediaThenPushbackDetector,
+)
 from streams.detectors.minor_blocks_reports import (
     MinorBlocksReportsConfig,
     MinorBlocksReportsDetector,
@@ -517,6 +521,20 @@ def _outreach_flood() -> Iterator[Event]:
             yield _ev(MSG, kid, t + 30_000, actor)
 
 
+def _trail_flood() -> Iterator[Event]:
+    """One account that 4,000 distinct minors write to, one every two minutes for five and a
+    half days: every second sends it an image within minutes, every third of those blocks it."""
+    actor = adult(anonymous=True)
+    for i in range(4_000):
+        kid, t = minor(f"m-{i:05d}"), T0 + i * 2 * MIN
+        yield _ev(MSG, kid, t, actor)
+        yield _ev(MSG, actor, t + 20_000, kid)
+        if i % 2 == 0:
+            yield _ev(MSG, kid, t + 40_000, actor, media=True)
+            if i % 3 == 0:
+                yield _ev(BLOCK, kid, t + 60_000, actor)
+
+
 CASES = (
     PropertyCase(
         "new_contact_burst",
@@ -610,6 +628,25 @@ CASES = (
         _exp_streams,
         _outreach_flood,
         bound_bytes=16_000,
+    ),
+    PropertyCase(
+        "media_then_pushback",
+        lambda: MediaThenPushbackDetector(
+            MediaThenPushbackConfig(
+                media_window_ms=20 * MIN,
+                pushback_window_ms=3 * HOUR,
+                window_ms=8 * HOUR,
+                pair_memory_ms=DAY,
+                medium_minors=1,
+                high_minors=2,
+                critical_minors=3,
+                max_pairs=6,
+                max_minors=4,
+            )
+        ),
+        _exp_streams,
+        _trail_flood,
+        bound_bytes=8_000,
     ),
     PropertyCase(
         "anonymous_churn",
