@@ -178,12 +178,20 @@ class MediaThenPushbackDetector(DetectorBase[MediaThenPushbackConfig, TrailState
         if age_days is not None:
             features["subject_account_age_days"] = round(age_days, 3)
         who = describe_age(account.age_band, account.anonymous, age_days)
-        reason = (
-            f"{who[0].upper()}{who[1:]} was sent images by {count} minors within "
-            f"{cfg.media_window_ms // 60_000} min of a new chat's first message, and each then "
-            f"blocked or reported it ({duration_words(now - start)} from the first block or "
-            f"report to this one; HIGH from {cfg.high_minors} minors)."
-        )
+        who = f"{who[0].upper()}{who[1:]}"
+        minutes = cfg.media_window_ms // 60_000
+        if count == 1:
+            what = (
+                f"{who} was sent images by a minor within {minutes} min of their new chat's "
+                "first message, and the minor then blocked or reported it"
+            )
+        else:
+            what = (
+                f"{who} was sent images by {count} minors, each within {minutes} min of a new "
+                f"chat's first message, and each then blocked or reported it, over "
+                f"{duration_words(now - start)}"
+            )
+        reason = f"{what} (HIGH from {cfg.high_minors} minors)."
         return Finding(
             severity=severity,
             score=round(min(1.0, count / (2 * cfg.high_minors)), 4),

@@ -76,6 +76,8 @@ def test_two_minors_who_wrote_first_sent_images_then_blocked_is_high() -> None:
     assert high.features["minors_media_then_pushback"] == 2
     assert set(high.counterparts) == {KIDS[0].id, KIDS[1].id}
     assert high.minors_exposed == 2
+    assert "sent images by 2 minors" in high.reason
+    assert "by a minor" in alerts[0].reason
     # Evidence: each minor's image and its block or report.
     media_and_push = {e.event_id for e in events if e.has_media or e.type is not MSG}
     assert set(high.evidence_event_ids) == media_and_push
