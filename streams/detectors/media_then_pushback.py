@@ -88,8 +88,8 @@ class MediaThenPushbackDetector(DetectorBase[MediaThenPushbackConfig, TrailState
         if target is None or target.id == event.actor.id:
             return ()
         if event.type is MSG:
-            if event.group_id is not None:
-                return ()
+            if event.group_id is not None or (event.first_contact is False and not event.has_media):
+                return ()  # a room, or words in a chat the platform says is not new
             keys = []
             if event.actor.age_band in MINOR_BANDS:
                 keys.append(account_key(target.id))
