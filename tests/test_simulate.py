@@ -132,6 +132,21 @@ def check_blocks(v: View, t: TruthEntry) -> None:
         assert e.target and e.ts_ms < blocked_at.get(e.target.id, e.ts_ms + 1)
 
 
+def check_bait(v: View, t: TruthEntry) -> None:
+    """Every child wrote first; at least two sent an image within the hour of that first
+    message and blocked the subject after it."""
+    pushed = 0
+    for kid in t.minors_targeted:
+        first = v.first_dm[frozenset((kid, t.subject_id))]
+        assert first.actor.id == kid
+        to_it = [e for e in v.by_actor[kid] if e.target and e.target.id == t.subject_id]
+        image = min((e.ts_ms for e in to_it if e.type is MSG and e.has_media), default=None)
+        block = min((e.ts_ms for e in to_it if e.type is EventType.BLOCKED), default=None)
+        if image is not None and block is not None:
+            pushed += image - first.ts_ms <= HOUR_MS and block > image
+    assert pushed >= 2
+
+
 def check_ban_evasion(v: View, t: TruthEntry) -> None:
     born = v.sent(t.subject_id, EventType.ACCOUNT_CREATED)[0]
     gone = v.where(type=EventType.ACCOUNT_DELETED, device_hash=born.device_hash)
@@ -204,6 +219,7 @@ CHECKS: dict[str, Callable[[View, TruthEntry], None]] = {
     "blocks_reports": check_blocks,
     "ban_evasion": check_ban_evasion,
     "combined_attacker": check_combined,
+    "bait_extortion": check_bait,
     "teacher_class_group": check_teacher,
     "popular_teen_inbound": check_popular_teen,
     "school_ip": check_school_ip,

@@ -92,10 +92,11 @@ def test_malformed_message_lands_in_dead_letter_topic_with_reason(
 def test_stream_and_backtest_give_the_same_alerts(broker: str, tmp_path: Path) -> None:
     """Every output topic, ids, revisions and content, once the worker committed all input."""
     scenarios = ("fast_contact_burst", "slow_contact_burst", "combined_attacker",
-                 "young_adult_friends", "adult_onboarding")  # fmt: skip
+                 "bait_extortion", "young_adult_friends", "adult_onboarding")  # fmt: skip
     sim = simulate(SimulationConfig(seed=11, normal_users=300, groups=30, scenarios=scenarios))
     expected = run_backtest(sim.events, CONFIG)
     assert any(a.severity.rank >= Severity.HIGH.rank for a in expected)
+    assert any(a.detector == "media_then_pushback" for a in expected)  # the newest path too
     with running_worker(broker, tmp_path, "parity", *WITH_CONFIG):
         send_events(make_producer(broker), sim.events)
         got = wait_drained(broker, "parity", timeout_s=120)

@@ -20,6 +20,7 @@ ANONYMOUS_CHURN = "anonymous_churn"
 SEXTORTION_VELOCITY = "sextortion_velocity"
 MINOR_BLOCKS_REPORTS = "minor_blocks_reports"
 BAN_EVASION = "ban_evasion"
+MEDIA_THEN_PUSHBACK = "media_then_pushback"
 
 ATTACKS = (
     "fast_contact_burst",
@@ -30,6 +31,7 @@ ATTACKS = (
     "blocks_reports",
     "ban_evasion",
     "combined_attacker",
+    "bait_extortion",
 )
 LOOKALIKES = (
     "teacher_class_group",
@@ -78,6 +80,7 @@ SPECS: dict[str, ScenarioSpec] = {
     "combined_attacker": ScenarioSpec(
         "attack", 1, 3 * HOUR_MS, (NEW_CONTACT_BURST, MINOR_MASS_ADD, SEXTORTION_VELOCITY)
     ),
+    "bait_extortion": ScenarioSpec("attack", 2, 20 * HOUR_MS, (MEDIA_THEN_PUSHBACK,)),
     "teacher_class_group": ScenarioSpec("lookalike", 2, 5 * HOUR_MS, ()),
     "popular_teen_inbound": ScenarioSpec("lookalike", 2, 5 * HOUR_MS, ()),
     "school_ip": ScenarioSpec("lookalike", 1, 8 * HOUR_MS, ()),

@@ -363,6 +363,31 @@ def _combined_attacker(s: Scene) -> TruthEntry:
     return s.truth(SubjectKind.ACCOUNT, x.account.id, burst + added, why)
 
 
+def _bait_extortion(s: Scene) -> TruthEntry:
+    """A lure makes 3-6 children write to it first; within the hour it has images from most of
+    them, then threatens, and they block or report it (threat model B19)."""
+    rng = s.rng
+    t = s.slot()
+    x = s.attacker(t, anonymous_p=0.6, recent_p=0.7)
+    minors = s.minors(rng.randint(3, 6), (20, 50, 30))
+    for i, m in enumerate(minors):
+        s.dm(t, m, x)  # the lure worked: the child writes first
+        ts = t + rng.randint(1, 5) * MINUTE_MS
+        for _ in range(rng.randint(2, 4)):
+            s.dm(ts, x, m, media=rng.random() < 0.2)
+            ts += rng.randint(20_000, 3 * MINUTE_MS)
+        if i < 2 or rng.random() < 0.6:
+            ts += rng.randint(2, 15) * MINUTE_MS
+            s.dm(ts, m, x, media=True)
+            pushed = ts + rng.randint(20, 300) * MINUTE_MS
+            s.emit(pushed, EventType.BLOCKED, m, x)
+            if rng.random() < 0.5:
+                s.emit(pushed + 30_000, EventType.REPORTED, m, x)
+        t += rng.randint(20, 120) * MINUTE_MS
+    why = f"{len(minors)} children wrote first, sent images within the hour, then pushed it away"
+    return s.truth(SubjectKind.ACCOUNT, x.account.id, minors, why)
+
+
 def _teacher_class_group(s: Scene) -> TruthEntry:
     """Look-alike of mass add: one old verified adult, ONE group, one class, who answer back."""
     rng = s.rng
@@ -497,6 +522,7 @@ BUILDERS: dict[str, Callable[[Scene], TruthEntry]] = {
     "blocks_reports": _blocks_reports,
     "ban_evasion": _ban_evasion,
     "combined_attacker": _combined_attacker,
+    "bait_extortion": _bait_extortion,
     "teacher_class_group": _teacher_class_group,
     "popular_teen_inbound": _popular_teen_inbound,
     "school_ip": _school_ip,
