@@ -47,7 +47,7 @@ from streams.detectors.contract import CHANGED, UNCHANGED, DetectorBase, Finding
 from streams.detectors.state import DictState, forget_pairs, touch
 from streams.detectors.subjects import account_key
 from streams.detectors.windows import DAY_MS, MINUTE_MS, drop_before
-from streams.detectors.wording import capped, describe_age, duration_words
+from streams.detectors.wording import about_account, capped, duration_words
 from streams.model import MINOR_BANDS, Account, Event, EventType, Severity, Subject
 
 MSG, CADD, GADD = EventType.MESSAGE_SENT, EventType.CONTACT_ADDED, EventType.GROUP_MEMBER_ADDED
@@ -184,7 +184,7 @@ class ColdOutreachDetector(DetectorBase[ColdOutreachConfig, ColdState]):
             severity = Severity.HIGH
         else:
             severity = Severity.MEDIUM
-        age_days = (now - account.created_ts_ms) / DAY_MS if account.created_ts_ms else None
+        about, who = about_account(account, now)
         items = list(state.opened.items())
         start = items[0][1][0]
         features = {
@@ -204,14 +204,10 @@ class ColdOutreachDetector(DetectorBase[ColdOutreachConfig, ColdState]):
             "threshold_answer_share": cfg.answer_share,
             "threshold_sought_max": float(cfg.sought_max),
             "window_days": cfg.window_ms / DAY_MS,
-            "subject_declared_minor": 1.0 if account.age_band.is_minor else 0.0,
-            "subject_anonymous": 1.0 if account.anonymous else 0.0,
+            **about,
         }
-        if age_days is not None:
-            features["subject_account_age_days"] = round(age_days, 3)
-        who = describe_age(account.age_band, account.anonymous, age_days)
         reason = (
-            f"{who[0].upper()}{who[1:]} opened private chats with {opened} minors in "
+            f"{who} opened private chats with {opened} minors in "
             f"{duration_words(now - start)} ({opened - by_add} by message, {by_add} by contact "
             f"add); "
             f"{unanswered} never answered and {answered} did, and no minor wrote to it first "

@@ -38,7 +38,7 @@ from streams.detectors.state import (
 )
 from streams.detectors.subjects import account_key
 from streams.detectors.windows import DAY_MS, HOUR_MS, drop_before
-from streams.detectors.wording import capped, describe_age, duration_words
+from streams.detectors.wording import about_account, capped, duration_words
 from streams.model import MINOR_BANDS, Account, Event, EventType, Severity, Subject
 
 MSG: Final = EventType.MESSAGE_SENT
@@ -161,7 +161,7 @@ class MediaThenPushbackDetector(DetectorBase[MediaThenPushbackConfig, TrailState
             severity = Severity.HIGH
         else:
             severity = Severity.MEDIUM
-        age_days = (now - account.created_ts_ms) / DAY_MS if account.created_ts_ms else None
+        about, who = about_account(account, now)
         items = list(state.trail.items())
         start = items[0][1][0]
         features = {
@@ -172,13 +172,8 @@ class MediaThenPushbackDetector(DetectorBase[MediaThenPushbackConfig, TrailState
             "media_window_minutes": cfg.media_window_ms / 60_000,
             "pushback_window_hours": cfg.pushback_window_ms / HOUR_MS,
             "window_days": cfg.window_ms / DAY_MS,
-            "subject_declared_minor": 1.0 if account.age_band.is_minor else 0.0,
-            "subject_anonymous": 1.0 if account.anonymous else 0.0,
+            **about,
         }
-        if age_days is not None:
-            features["subject_account_age_days"] = round(age_days, 3)
-        who = describe_age(account.age_band, account.anonymous, age_days)
-        who = f"{who[0].upper()}{who[1:]}"
         minutes = cfg.media_window_ms // 60_000
         if count == 1:
             what = (

@@ -32,7 +32,7 @@ from streams.detectors.contract import UNCHANGED, DetectorBase, Finding, Outcome
 from streams.detectors.state import DictState
 from streams.detectors.subjects import account_key
 from streams.detectors.windows import DAY_MS, HOUR_MS, drop_before
-from streams.detectors.wording import capped, describe_age
+from streams.detectors.wording import about_account, capped
 from streams.model import MINOR_BANDS, Account, Event, EventType, Severity, Subject
 
 BLOCK = 1  # flag bits of what one minor did to the subject
@@ -121,11 +121,11 @@ class MinorBlocksReportsDetector(DetectorBase[MinorBlocksReportsConfig, BlocksSt
             # Fans of a popular teen block it without it ever writing to them; whether the
             # account started those contacts is minor_exposure's to judge (its pushback signal).
             severity = Severity.MEDIUM
-        age_days = (now - subject.created_ts_ms) / DAY_MS if subject.created_ts_ms else None
+        about, who = about_account(subject, now)
         score = min(1.0, weighted / (2 * cfg.high))
         if subject.anonymous:
             score = min(1.0, score + 0.1)
-        if age_days is not None and age_days < 7:
+        if about.get("subject_account_age_days", 7) < 7:
             score = min(1.0, score + 0.1)
         features = {
             "distinct_minors": float(count),
@@ -136,15 +136,11 @@ class MinorBlocksReportsDetector(DetectorBase[MinorBlocksReportsConfig, BlocksSt
             "threshold_high": cfg.high,
             "threshold_min_minors": float(cfg.min_minors),
             "window_hours": cfg.window_ms / HOUR_MS,
-            "subject_declared_minor": 1.0 if subject.age_band.is_minor else 0.0,
-            "subject_anonymous": 1.0 if subject.anonymous else 0.0,
+            **about,
         }
-        if age_days is not None:
-            features["subject_account_age_days"] = round(age_days, 3)
-        who = describe_age(subject.age_band, subject.anonymous, age_days)
         discount = f", x{factor:g} as it declares a minor age" if factor != 1.0 else ""
         reason = (
-            f"{who[0].upper()}{who[1:]} was blocked or reported by {count} different minors "
+            f"{who} was blocked or reported by {count} different minors "
             f"within {cfg.window_ms // HOUR_MS} h ({reports} reports, {blocks_only} blocks only; "
             f"weighted {weighted:g}{discount}, high at {cfg.high:g})."
         )

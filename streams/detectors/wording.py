@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from streams.model import Account
+
+_DAY_MS = 86_400_000
+
 
 def span_words(window_ms: int) -> str:
     """A window as a moderator reads it: "6 h" or "30 min"."""
@@ -37,6 +41,22 @@ def describe_age(band: str, anonymous: bool, account_age_days: float | None) -> 
     if account_age_days is not None and account_age_days < 7:
         parts.append(f"{account_age_days:.0f}-day-old" if account_age_days >= 1 else "new")
     return ", ".join(parts) + " account"
+
+
+def about_account(account: Account, now_ms: int) -> tuple[dict[str, float], str]:
+    """What an alert on an account says of it: its features (declared minor, anonymous, and
+    its age in days when known) and the words that open the reason ("16-17, anonymous
+    account", capitalised)."""
+    created = account.created_ts_ms
+    age_days = (now_ms - created) / _DAY_MS if created else None
+    features = {
+        "subject_declared_minor": 1.0 if account.age_band.is_minor else 0.0,
+        "subject_anonymous": 1.0 if account.anonymous else 0.0,
+    }
+    if age_days is not None:
+        features["subject_account_age_days"] = round(age_days, 3)
+    who = describe_age(account.age_band, account.anonymous, age_days)
+    return features, who[0].upper() + who[1:]
 
 
 def capped(values: Iterable[str], cap: int) -> tuple[str, ...]:
