@@ -164,7 +164,7 @@ class MinorExposureConfig:
     exchange_weight: float = 2.0
     flood_messages: int = 8
     flood_ratio: float = 3.0
-    flood_weight: float = 2.0
+    flood_weight: float = 3.0
     pushback_weight: float = 3.0
     returning_weight: float = 0.3
     under13_factor: float = 1.5
