@@ -50,11 +50,12 @@ class FreshEnds:
     """Which log ends may say an input partition is caught up: only one learned after the
     newest input records were taken to be routed.
 
-    Each known end comes with a stamp of the fetch response that told it (any value that
-    changes with every response). `taking` keeps the stamps known when records are taken: an
-    end with the same stamp later is from no newer response, and records written after it and
-    before the ones taken may still be unread. Stamps are compared for a change, not ordered,
-    so a clock step cannot make an old end look new.
+    Each known end comes with the stamp of the fetch response that told it (aiokafka: its
+    wall-clock ms). `taking` keeps the stamps known when records are taken: an end whose stamp
+    is still the same is from no newer response, and records written after it and before the
+    ones taken may be unread (two responses within a millisecond look alike: the end then waits
+    for a later one). Stamps are compared for a change, not ordered, so a clock step cannot
+    make an old end look new.
     """
 
     def __init__(self) -> None:

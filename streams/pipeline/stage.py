@@ -138,11 +138,11 @@ class Pipeline(Generic[T]):
         that are quiet, once every owned source is `caught_up` (None: the consumer is not
         fetching; announce none).
 
-        Every one, not just those announced: a source announced idle earlier may since have
-        records its router has not read, older than what another source routed after them.
-        The IDLE that would complete the set would then release that record ahead of them,
-        which makes them late (skipped). Holding every IDLE while any owned source is behind
-        costs nothing: no release waits on a set with a source that is not idle."""
+        Every one, not just the quiet ones: a source announced idle earlier may since have
+        records its router has not routed, while another source routed a later event of the
+        same subject. The IDLE completing the set would release that event ahead of them, and
+        they would come late (skipped). Holding every IDLE while an owned source is behind
+        delays no release: a set with a source that is not idle releases nothing anyway."""
         router = self.router
         out: RouterOutput[T] = RouterOutput()
         claims, self._claims = self._claims, set()
