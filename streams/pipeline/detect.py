@@ -16,9 +16,13 @@ fetched but not yet routed, or waiting for a new owner after a rebalance) could 
 what had been applied, and the subjects' high-water marks then skipped them, so the stream
 differed from the backtest. A partition with no traffic at all therefore delays alerts until
 the whole input pauses for the idle timeout; on a live platform every partition carries
-traffic. The one assumption left: a record reaches its router within the idle timeout of any
-record produced after it on another partition (a router stalled for longer while every other
-partition is already quiet could still deliver late).
+traffic. A router announces IDLE only while every input partition it owns is caught up against
+a log end learned after it took its newest records (`Pipeline.route`, `progress.FreshEnds`),
+so within one worker a record written before one it routed is never left behind, however long
+the worker was frozen or starved. The one assumption left is across workers (and brokers): a
+record reaches its router within the idle timeout of any record produced after it on another
+partition (a router stalled for longer while every other partition is already quiet could
+still deliver late).
 
 A packet is acknowledged when all its events are applied; a crash before that redelivers it,
 and the engine's per-subject high-water mark makes the redelivery harmless.

@@ -4,11 +4,20 @@ A source (input partition) may be announced idle only once every record in it ha
 routed: a partition with unread records is behind, not idle. Announcing it idle lets the
 detect stage run ahead of its backlog, whose events then arrive late and are skipped by the
 subjects' high-water marks (a restarted worker lost 9 alerts that way: the crash test).
+
+"Every record" means every record on the log when the router decides, so the log end must be
+one learned after the router took its newest input records (`FreshEnds`). A consumer learns
+an end only from a fetch response that included the partition: one that was not fetched since
+(excluded while its last records waited to be handed on, or the worker frozen, starved or cut
+off from the broker) still shows the end from before, and records written since count as
+routed. Issue 18, run 136: input partition 2's end was from before records 273-280 were
+written, partition 1's event 281 (same subject) was routed, the worker was frozen through a
+broker kill; thawed, it announced every partition idle, 281 was applied and 279/280 skipped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from streams.pipeline.ports import AckToken
 
@@ -35,6 +44,33 @@ class AckedOffsets:
 
     def forget(self, topic: str, partition: int) -> None:
         self._next.pop((topic, partition), None)
+
+
+class FreshEnds:
+    """Which log ends may say an input partition is caught up: only one learned after the
+    newest input records were taken to be routed.
+
+    Each known end comes with the stamp of the fetch response that told it (aiokafka: its
+    wall-clock ms). `taking` keeps the stamps known when records are taken: an end whose stamp
+    is still the same is from no newer response, and records written after it and before the
+    ones taken may be unread (two responses within a millisecond look alike: the end then waits
+    for a later one). Stamps are compared for a change, not ordered, so a clock step cannot
+    make an old end look new.
+    """
+
+    def __init__(self) -> None:
+        self._before: dict[int, object] = {}
+
+    def taking(self, stamps: Mapping[int, object]) -> None:
+        """Input records are taken to be routed; `stamps`: per partition, the stamp of its
+        known end (None or missing: none known)."""
+        self._before = dict(stamps)
+
+    def end(self, partition: int, end: int | None, stamp: object) -> int | None:
+        """`end` if it was learned since the last `taking`, else None (not known)."""
+        if end is None or stamp is None or stamp == self._before.get(partition):
+            return None
+        return end
 
 
 def caught_up(end: int | None, acked_to: int, committed: int | None) -> bool:

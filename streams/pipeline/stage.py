@@ -135,7 +135,14 @@ class Pipeline(Generic[T]):
     ) -> RouteStep[T]:
         """Route input batches (per input partition). With `heartbeats` (the tick), also tell
         internal partitions watermarks they have not heard, and announce IDLE the owned sources
-        that are `caught_up` and quiet (None: the consumer is not fetching; announce none)."""
+        that are quiet, once every owned source is `caught_up` (None: the consumer is not
+        fetching; announce none).
+
+        Every one, not just the quiet ones: a source announced idle earlier may since have
+        records its router has not routed, while another source routed a later event of the
+        same subject. The IDLE completing the set would release that event ahead of them, and
+        they would come late (skipped). Holding every IDLE while an owned source is behind
+        delays no release: a set with a source that is not idle releases nothing anyway."""
         router = self.router
         out: RouterOutput[T] = RouterOutput()
         claims, self._claims = self._claims, set()
@@ -151,9 +158,9 @@ class Pipeline(Generic[T]):
             count += len(records)
             ingest_s[source] = records[-1][3].timestamp  # the token: Kafka timestamp
         if heartbeats:
-            router.watermarks(sorted(self.owned_sources), out)
-            if caught_up is not None:
-                owned = [p for p in sorted(self.owned_sources) if caught_up(p)]
+            owned = sorted(self.owned_sources)
+            router.watermarks(owned, out)
+            if caught_up is not None and all(caught_up(p) for p in owned):
                 router.idle_heartbeats(owned, self.idle_after_s, out)
         outgoing = routed_records(out.packets, ingest_s)
         if out.rejected:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from streams.adapters.memory import MemoryToken
-from streams.pipeline.progress import AckedOffsets, caught_up, lag
+from streams.pipeline.progress import AckedOffsets, FreshEnds, caught_up, lag
 
 
 def tokens(partition: int, *offsets: int) -> list[MemoryToken]:
@@ -40,3 +40,17 @@ def test_lag_counts_from_the_commit_and_from_the_acks_before_one() -> None:
     assert lag(100, 40, 90) == 60
     assert lag(100, None, 90) == 10
     assert lag(100, 120, 0) == 0  # the log end read before the last commit
+
+
+def test_a_log_end_counts_only_if_learned_after_the_newest_records_were_taken() -> None:
+    """Run 136: partition 2's end (stamp 1000) was from before records 273-280 were written;
+    partition 1's event 281 came in a later response (1005) and was taken to be routed."""
+    ends = FreshEnds()
+    assert ends.end(2, 137, 1000) == 137  # nothing taken yet: nothing it must be newer than
+    ends.taking({1: 1005, 2: 1000})
+    assert ends.end(2, 137, 1000) is None  # records written since may be past it
+    assert ends.end(1, 24, 1005) is None  # the response that carried what was taken
+    assert ends.end(2, 176, 1010) == 176  # a response since
+    assert ends.end(2, 176, 990) == 176  # also after a clock step back: it changed
+    assert ends.end(3, 30, 1012) == 30  # not assigned when the records were taken
+    assert ends.end(2, None, 1010) is None and ends.end(2, 5, None) is None

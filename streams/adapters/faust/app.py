@@ -28,7 +28,7 @@ from streams import topics
 from streams.adapters.faust.cluster import make_app
 from streams.adapters.faust.commits import StallWatch, read_again, reread_lost
 from streams.adapters.faust.faust_names import check_faust_names
-from streams.adapters.faust.input_partitions import InputPartition, input_partitions
+from streams.adapters.faust.input_partitions import InputPartition, input_partitions, known_end
 from streams.adapters.faust.intake import Intake
 from streams.adapters.faust.memory_sizes import buffer_sizes
 from streams.adapters.faust.port import FaustPort
@@ -46,7 +46,7 @@ from streams.pipeline.detect import PartitionRuntime
 from streams.pipeline.flush import flush
 from streams.pipeline.inbox import Inbox
 from streams.pipeline.ports import Record
-from streams.pipeline.progress import caught_up, lag
+from streams.pipeline.progress import FreshEnds, caught_up, lag
 from streams.pipeline.read_progress import ReadProgress, unread
 from streams.pipeline.route import Router
 from streams.pipeline.routed_holes import RoutedHoles
@@ -126,6 +126,7 @@ class GuardlineWorker:
         self._reads = ReadProgress(settings.lost_grace_s)  # input partitions that stopped
         self._input_states: dict[int, set[str]] = {}  # per input partition (the gauges')
         self._holes: RoutedHoles[Message] = RoutedHoles()  # routed offsets never handed on
+        self._ends = FreshEnds()  # input log ends learned since records were last taken
         self._hole_found = asyncio.Event()
         self.app.agent(self.events_topic, name="guardline-route")(self._agent)
         self.app.agent(self.routed_topic, name="guardline-detect")(self._agent)
@@ -336,6 +337,9 @@ class GuardlineWorker:
             self._hole_found.set()
         if self.intake is not None:
             batches[topics.EVENTS.name].update(await self.intake.take())
+        if batches[topics.EVENTS.name]:
+            self._ends.taking(self._end_stamps())
+        if self.intake is not None:
             await self.app.producer.buffer.wait_until_ebb()  # as Faust's delivery does
         fetching = getattr(self.app.consumer, "flow_active", True) and not self.app.rebalancing
         await flush(
@@ -361,12 +365,25 @@ class GuardlineWorker:
         routed = {p: max_ts[p] for p in views if p in max_ts}
         intake.hold(ahead(routed, behind, self.settings.max_skew_ms))
 
+    def _end_stamps(self) -> dict[int, int | None]:
+        """Per assigned input partition, the stamp of its known log end (`FreshEnds.taking`;
+        one assigned later has no end from before this)."""
+        consumer: Any = self.app.consumer
+        name = topics.EVENTS.name
+        return {
+            tp.partition: known_end(consumer, tp)[1]
+            for tp in consumer.assignment()
+            if tp.topic == name
+        }
+
     def _caught_up(self, source: int) -> bool:
-        """Whether every record of an input partition has been routed (`progress.py`)."""
+        """Whether every record of an input partition has been routed, against a log end
+        learned since the newest input records were taken (`progress.py`)."""
         consumer: Any = self.app.consumer
         tp = TopicPartition(topics.EVENTS.name, source)
+        end = self._ends.end(source, *known_end(consumer, tp))
         acked_to = self.port.acked.next_offset(topics.EVENTS.name, source)
-        return caught_up(consumer.highwater(tp), acked_to, consumer._committed_offset.get(tp))
+        return caught_up(end, acked_to, consumer._committed_offset.get(tp))
 
     def _lags(self) -> dict[str, dict[int, int]]:
         """Per consumed topic and partition, the lag (not the table's changelog: restore

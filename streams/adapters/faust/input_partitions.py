@@ -71,3 +71,18 @@ def fetch_position(consumer: Any, tp: TP) -> int | None:
     except (AttributeError, KeyError, TypeError):
         return None
     return position
+
+
+def known_end(consumer: Any, tp: TP) -> tuple[int | None, int | None]:
+    """aiokafka's log end for `tp` (its highwater) and the stamp of the fetch response that
+    told it (wall-clock ms, set with it on every response that included the partition):
+    (None, None) while none is known. The stamp is read first: a response landing in between
+    pairs a newer end with an older stamp, which only delays "caught up" (`FreshEnds`)."""
+    try:
+        client = consumer._thread._consumer
+        state = client._subscription.subscription.assignment.state_value(tp)
+        stamp: int | None = state.timestamp
+        end: int | None = state.highwater
+    except (AttributeError, KeyError, TypeError):
+        return None, None
+    return end, stamp
