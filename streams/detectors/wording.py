@@ -4,25 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from streams.detectors.windows import DAY_MS, HOUR_MS, MINUTE_MS
 from streams.model import Account
-
-_DAY_MS = 86_400_000
 
 
 def span_words(window_ms: int) -> str:
     """A window as a moderator reads it: "6 h" or "30 min"."""
-    if window_ms % 3_600_000 == 0:
-        return f"{window_ms // 3_600_000} h"
-    return f"{window_ms // 60_000} min"
+    if window_ms % HOUR_MS == 0:
+        return f"{window_ms // HOUR_MS} h"
+    return f"{window_ms // MINUTE_MS} min"
 
 
 def duration_words(ms: int) -> str:
     """A span as a moderator reads it: "40 min", "5 h" or "3.5 days"."""
-    if ms < 2 * 3_600_000:
-        return f"{ms // 60_000} min"
-    if ms < 2 * 86_400_000:
-        return f"{ms / 3_600_000:.0f} h"
-    return f"{ms / 86_400_000:.1f} days"
+    if ms < 2 * HOUR_MS:
+        return f"{ms // MINUTE_MS} min"
+    if ms < 2 * DAY_MS:
+        return f"{ms / HOUR_MS:.0f} h"
+    return f"{ms / DAY_MS:.1f} days"
 
 
 def describe_age(band: str, anonymous: bool, account_age_days: float | None) -> str:
@@ -48,7 +47,7 @@ def about_account(account: Account, now_ms: int) -> tuple[dict[str, float], str]
     its age in days when known) and the words that open the reason ("16-17, anonymous
     account", capitalised)."""
     created = account.created_ts_ms
-    age_days = (now_ms - created) / _DAY_MS if created else None
+    age_days = (now_ms - created) / DAY_MS if created else None
     features = {
         "subject_declared_minor": 1.0 if account.age_band.is_minor else 0.0,
         "subject_anonymous": 1.0 if account.anonymous else 0.0,
