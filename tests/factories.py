@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from streams.model import Account, AgeBand, Event, EventType
+from streams.model import Account, AgeBand, Alert, Event, EventType, Severity
 
 T0 = 1_795_000_000_000  # 2026-11-18, an arbitrary fixed event time
 MIN = 60_000
@@ -42,3 +42,8 @@ def message(
         first_contact=first,
         has_media=media,
     )
+
+
+def top(alerts: list[Alert]) -> Severity | None:
+    """The highest severity among `alerts` (None: no alert)."""
+    return max((a.severity for a in alerts), key=lambda s: s.rank, default=None)

@@ -12,7 +12,7 @@ from streams.detectors.anonymous_churn import (
 )
 from streams.engine.core import Engine
 from streams.model import Account, AgeBand, Alert, Event, EventType, Severity, Subject, SubjectKind
-from tests.factories import HOUR, MIN, T0, account, adult, minor
+from tests.factories import HOUR, MIN, T0, account, adult, minor, top
 
 CREATED, DELETED = EventType.ACCOUNT_CREATED, EventType.ACCOUNT_DELETED
 MSG, ADD = EventType.MESSAGE_SENT, EventType.CONTACT_ADDED
@@ -37,10 +37,6 @@ def run(events: list[Event], config: AnonymousChurnConfig | None = None) -> list
     return [
         a for e in sorted(events, key=lambda e: (e.ts_ms, e.event_id)) for a in engine.process(e)
     ]
-
-
-def top(alerts: list[Alert]) -> Severity | None:
-    return max((a.severity for a in alerts), key=lambda s: s.rank, default=None)
 
 
 POOL = [minor(f"m-{i}", AgeBand.AGE_13_15) for i in range(20)]

@@ -10,7 +10,7 @@ import pytest
 from streams.detectors.cold_outreach import ColdOutreachConfig, ColdOutreachDetector
 from streams.engine.core import Engine
 from streams.model import Account, AgeBand, Alert, Event, EventType, Severity
-from tests.factories import HOUR, MIN, T0, account, adult, minor
+from tests.factories import HOUR, MIN, T0, account, adult, minor, top
 
 MSG, ADD, GADD = EventType.MESSAGE_SENT, EventType.CONTACT_ADDED, EventType.GROUP_MEMBER_ADDED
 _ids = count()
@@ -26,10 +26,6 @@ def ev(
 def run(events: list[Event], config: ColdOutreachConfig | None = None) -> list[Alert]:
     engine = Engine([ColdOutreachDetector(config)])
     return engine.process_all(sorted(events, key=lambda e: (e.ts_ms, e.event_id)))
-
-
-def top(alerts: list[Alert]) -> Severity | None:
-    return max((a.severity for a in alerts), key=lambda s: s.rank, default=None)
 
 
 KIDS = [minor(f"m-{i}") for i in range(8)]

@@ -12,7 +12,7 @@ from streams.detectors.media_then_pushback import (
 )
 from streams.engine.core import Engine
 from streams.model import Account, AgeBand, Alert, Event, EventType, Severity
-from tests.factories import HOUR, MIN, T0, account, adult, minor
+from tests.factories import HOUR, MIN, T0, account, adult, minor, top
 
 MSG, BLOCK, REPORT = EventType.MESSAGE_SENT, EventType.BLOCKED, EventType.REPORTED
 DAY = 24 * HOUR
@@ -37,10 +37,6 @@ def ev(
 def run(events: list[Event], config: MediaThenPushbackConfig | None = None) -> list[Alert]:
     engine = Engine([MediaThenPushbackDetector(config)])
     return engine.process_all(sorted(events, key=lambda e: (e.ts_ms, e.event_id)))
-
-
-def top(alerts: list[Alert]) -> Severity | None:
-    return max((a.severity for a in alerts), key=lambda s: s.rank, default=None)
 
 
 KIDS = [minor(f"m-{i}") for i in range(6)]

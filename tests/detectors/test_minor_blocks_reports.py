@@ -12,7 +12,7 @@ from streams.detectors.minor_blocks_reports import (
 )
 from streams.engine.core import Engine
 from streams.model import Account, AgeBand, Alert, Event, EventType, Severity, Subject, SubjectKind
-from tests.factories import HOUR, MIN, T0, account, adult, minor
+from tests.factories import HOUR, MIN, T0, account, adult, minor, top
 
 BLOCK, REPORT = EventType.BLOCKED, EventType.REPORTED
 _ids = count()
@@ -27,10 +27,6 @@ def run(events: list[Event], config: MinorBlocksReportsConfig | None = None) -> 
     return [
         a for e in sorted(events, key=lambda e: (e.ts_ms, e.event_id)) for a in engine.process(e)
     ]
-
-
-def top(alerts: list[Alert]) -> Severity | None:
-    return max((a.severity for a in alerts), key=lambda s: s.rank, default=None)
 
 
 def wave(subject: Account, kinds: str, spacing_ms: int = 20 * MIN) -> list[Event]:

@@ -18,7 +18,7 @@ from streams.config import DEFAULTS_PATH
 from streams.detectors.minor_exposure import MinorExposureConfig, MinorExposureDetector
 from streams.engine.core import Engine
 from streams.model import Account, AgeBand, Alert, Event, EventType, Severity, Subject, SubjectKind
-from tests.factories import HOUR, MIN, T0, account, adult, minor
+from tests.factories import HOUR, MIN, T0, account, adult, minor, top
 
 DAY = 24 * HOUR
 OLD = T0 - 900 * DAY
@@ -58,10 +58,6 @@ def run(events: list[Event], config: MinorExposureConfig | None = None) -> list[
     return [
         a for e in sorted(events, key=lambda e: (e.ts_ms, e.event_id)) for a in engine.process(e)
     ]
-
-
-def top(alerts: list[Alert]) -> Severity | None:
-    return max((a.severity for a in alerts), key=lambda s: s.rank, default=None)
 
 
 def kids(n: int, band: AgeBand = A13, prefix: str = "m") -> list[Account]:

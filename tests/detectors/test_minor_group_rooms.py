@@ -9,7 +9,7 @@ from streams.config import DEFAULTS_PATH
 from streams.detectors.minor_group_rooms import MinorGroupRoomsConfig, MinorGroupRoomsDetector
 from streams.engine.core import Engine
 from streams.model import Account, AgeBand, Alert, Event, EventType, Severity, Subject, SubjectKind
-from tests.factories import HOUR, MIN, T0, account, adult, minor
+from tests.factories import HOUR, MIN, T0, account, adult, minor, top
 
 DAY = 24 * HOUR
 STRANGER = adult("u-stranger", created_ts_ms=T0 - 400 * DAY)
@@ -49,10 +49,6 @@ def run(events: list[Event], config: MinorGroupRoomsConfig | None = None) -> lis
     engine = Engine([MinorGroupRoomsDetector(config)])
     ordered = sorted(events, key=lambda e: (e.ts_ms, e.event_id))
     return [a for e in ordered for a in engine.process(e)]
-
-
-def top(alerts: list[Alert]) -> Severity | None:
-    return max((a.severity for a in alerts), key=lambda s: s.rank, default=None)
 
 
 def test_media_posted_to_a_room_of_silent_minors_is_high_on_the_adder() -> None:

@@ -12,7 +12,7 @@ from streams.detectors.minor_mass_add import MinorMassAddConfig, MinorMassAddDet
 from streams.detectors.new_contact_burst import NewContactBurstDetector
 from streams.engine.core import Engine
 from streams.model import Account, AgeBand, Alert, Event, EventType, Severity, Subject, SubjectKind
-from tests.factories import HOUR, MIN, T0, account, adult, minor
+from tests.factories import HOUR, MIN, T0, account, adult, minor, top
 
 DAY = 24 * HOUR
 OLD = T0 - 900 * DAY  # an established account's creation time
@@ -35,10 +35,6 @@ def run(events: list[Event], config: MinorMassAddConfig | None = None) -> list[A
     return [
         a for e in sorted(events, key=lambda e: (e.ts_ms, e.event_id)) for a in engine.process(e)
     ]
-
-
-def top(alerts: list[Alert]) -> Severity | None:
-    return max((a.severity for a in alerts), key=lambda s: s.rank, default=None)
 
 
 def mass_add(

@@ -14,7 +14,7 @@ from streams.detectors.sextortion_velocity import (
 )
 from streams.engine.core import Engine
 from streams.model import Account, AgeBand, Alert, Event, Severity, Subject, SubjectKind
-from tests.factories import HOUR, MIN, T0, account, adult, message, minor
+from tests.factories import HOUR, MIN, T0, account, adult, message, minor, top
 
 DAY = 24 * HOUR
 U13, A13, A16 = AgeBand.UNDER_13, AgeBand.AGE_13_15, AgeBand.AGE_16_17
@@ -24,10 +24,6 @@ def run(events: list[Event], config: SextortionVelocityConfig | None = None) -> 
     engine = Engine([SextortionVelocityDetector(config)])
     ordered = sorted(events, key=lambda e: (e.ts_ms, e.event_id))
     return [a for e in ordered for a in engine.process(e)]
-
-
-def top(alerts: list[Alert]) -> Severity | None:
-    return max((a.severity for a in alerts), key=lambda s: s.rank, default=None)
 
 
 def escalate(
