@@ -21,7 +21,7 @@ from typing import Any
 from streams.config_checks import cross_check
 from streams.detectors import REGISTRY
 from streams.detectors.contract import Detector
-from streams.engine.core import Engine, EngineConfig
+from streams.engine.core import Engine, EngineConfig, named_pairs
 from streams.model import Severity
 
 DEFAULTS_PATH = Path(__file__).parent / "defaults" / "guardline.toml"
@@ -185,8 +185,7 @@ def _candidates(sections: Any, problems: list[str]) -> list[DetectorSetup]:
 def _pair_problems(pairs: str) -> list[str]:
     """`engine.corroborate`: comma-separated "a+b" pairs of two different known detectors."""
     problems = []
-    for pair in filter(None, (p.strip() for p in pairs.split(","))):
-        names = [n.strip() for n in pair.split("+")]
+    for pair, names in named_pairs(pairs):
         where = f"engine.corroborate: {pair!r}"
         if len(names) != 2:
             problems.append(f"{where} is not a pair (write two detectors as 'a+b')")

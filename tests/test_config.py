@@ -56,6 +56,25 @@ def test_a_detector_turned_off_is_not_run() -> None:
     assert len(config.active()) == len(REGISTRY) - 1
 
 
+def test_corroborate_takes_only_pairs_of_two_different_known_detectors() -> None:
+    pairs = "minor_exposure + cold_outreach, cold_outreach+nope, a+b+c, ban_evasion+ban_evasion"
+    with pytest.raises(ConfigError) as err:
+        parse_config({"engine": {"corroborate": pairs}})
+    assert sorted(err.value.problems) == sorted(
+        [
+            "engine.corroborate: 'cold_outreach+nope': 'nope' is not a detector",
+            "engine.corroborate: 'a+b+c' is not a pair (write two detectors as 'a+b')",
+            "engine.corroborate: 'ban_evasion+ban_evasion' pairs a detector with itself",
+        ]
+    )
+    spaced = parse_config({"engine": {"corroborate": "minor_exposure + cold_outreach"}})
+    partners = spaced.new_engine()._partners
+    assert partners == {
+        "minor_exposure": frozenset({"cold_outreach"}),
+        "cold_outreach": frozenset({"minor_exposure"}),
+    }
+
+
 def test_every_problem_is_reported_at_once_naming_key_and_value() -> None:
     raw = {
         "engine": {"cooldown_ms": "soon"},

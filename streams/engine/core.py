@@ -309,29 +309,23 @@ class Engine:
             self.stats.suppressed[detector.name] = self.stats.suppressed.get(detector.name, 0) + 1
             self.dirty.add(subject_key(state.subject.kind, state.subject.id))
             return None
+        # Other detectors' open cases on this subject (a shadow detector's never raise an
+        # enforced one): two at HIGH make CRITICAL, a corroborating partner's MEDIUM+ makes HIGH.
         ignored = {detector.name} if detector.name in self.shadow else {detector.name, *self.shadow}
-        others = sorted(
-            {
-                name
-                for case_name, case in state.cases.items()
-                if case_name.endswith(f"|{key}")
-                and (name := case_name.partition("|")[0]) not in ignored
-                and case.is_open(now, cfg.cooldown_ms)
-                and case.severity.rank >= cfg.escalate_from.rank
-            }
-        )
+        open_ranks = {
+            name: case.severity.rank
+            for case_name, case in state.cases.items()
+            if case_name.endswith(f"|{key}")
+            and (name := case_name.partition("|")[0]) not in ignored
+            and case.is_open(now, cfg.cooldown_ms)
+        }
+        others = sorted(n for n, rank in open_ranks.items() if rank >= cfg.escalate_from.rank)
         severity = finding.severity
         backing: list[str] = []
         if severity is Severity.MEDIUM and detector.name in self._partners:
             partners = self._partners[detector.name]
             backing = sorted(
-                name
-                for case_name, case in state.cases.items()
-                if case_name.endswith(f"|{key}")
-                and (name := case_name.partition("|")[0]) in partners
-                and name not in ignored  # a shadow detector never raises an enforced case
-                and case.is_open(now, cfg.cooldown_ms)
-                and case.severity.rank >= Severity.MEDIUM.rank
+                n for n, rank in open_ranks.items() if n in partners and rank >= severity.rank
             )
             if backing:
                 severity = Severity.HIGH
@@ -483,13 +477,21 @@ class Engine:
         return state
 
 
+def named_pairs(pairs: str) -> list[tuple[str, list[str]]]:
+    """`EngineConfig.corroborate` as written: each comma-separated item and its names, split
+    at "+" (the config refuses any item that is not two different detectors)."""
+    items = (p.strip() for p in pairs.split(","))
+    return [(item, [n.strip() for n in item.split("+")]) for item in items if item]
+
+
 def corroborating(pairs: str) -> dict[str, frozenset[str]]:
     """Each detector named in `EngineConfig.corroborate` -> the detectors that corroborate it."""
     out: dict[str, set[str]] = {}
-    for pair in filter(None, (p.strip() for p in pairs.split(","))):
-        a, _, b = pair.partition("+")
-        out.setdefault(a.strip(), set()).add(b.strip())
-        out.setdefault(b.strip(), set()).add(a.strip())
+    for _, names in named_pairs(pairs):
+        if len(names) == 2:
+            a, b = names
+            out.setdefault(a, set()).add(b)
+            out.setdefault(b, set()).add(a)
     return {name: frozenset(partners) for name, partners in out.items()}
 
 
