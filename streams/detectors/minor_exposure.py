@@ -193,6 +193,7 @@ class MinorExposureConfig:
     min_minors: int = 3
     extorted_min_minors: int = 1
     high_min_minors: int = 4
+    claim_slow_min_minors: int = 12  # a declared minor's HIGH over the slow window needs this many
     ignored_min_minors: int = 2
     max_minors: int = 128
     max_adults: int = 32
@@ -262,7 +263,7 @@ class _Row:
 
 class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
     name: ClassVar[str] = "minor_exposure"
-    version: ClassVar[str] = "1.7.0"
+    version: ClassVar[str] = "1.8.0"
     counterpart_role: ClassVar[str] = "minor_contacted"
     event_types: ClassVar[frozenset[EventType]] = frozenset(
         {MSG, CADD, GROUP_ADD, CREATED, DELETED, *_PUSH}
@@ -509,6 +510,17 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
                 # Three minors can be a new parent's own children, who answer a verified
                 # parent; an anonymous account they all ignore gets no such benefit of doubt.
                 severity = Severity.MEDIUM
+            if (
+                severity is not None
+                and window.span_ms == cfg.slow_window_ms
+                and len(inside) < cfg.claim_slow_min_minors
+                and self._claimed(state, account) in MINOR_BANDS
+                and not any(self._alarming(r.flags) for r in inside)
+            ):
+                # A teen meeting a few new people a week, most of them answering, is not a
+                # stranger working through children: over days, a declared minor needs many,
+                # or one who pushed back, was flooded or swapped images at once.
+                severity = Severity.MEDIUM
             key = (severity.rank if severity else -1, score / window.high)
             if best is None or key > (best[0], best[1]):
                 best = (key[0], key[1], window, score, inside, severity)
@@ -655,6 +667,12 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         if flags & UNDER_13:
             weight *= cfg.under13_factor
         return weight
+
+    def _alarming(self, flags: int) -> bool:
+        """What one minor did back that no peer's ordinary chat does."""
+        if flags & (PUSHBACK | UNDER_13 | YOUNGER) or flags & EXCHANGE == EXCHANGE:
+            return True
+        return self._flooded(flags)
 
     def _flooded(self, flags: int) -> bool:
         """At least `flood_messages` direct messages, images among them, within the hour

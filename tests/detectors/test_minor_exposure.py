@@ -364,6 +364,38 @@ def test_nine_children_over_three_days_are_high_in_the_mid_window() -> None:
     assert top(run(events, no_mid)) is Severity.MEDIUM
 
 
+def test_a_teen_claim_over_two_weeks_needs_many_minors_or_one_alarming_answer() -> None:
+    # An established 16-17 writes first to one 16-17 a day, each answers within minutes, and
+    # it reopens the chat with two of them on a later day (chased, none came to it): its
+    # answers back nothing and weigh a stranger's, 1.0 each: past the slow window's high (10)
+    # from the eleventh minor on, at most 3 in any three days. A teen meeting 11 new people in
+    # two weeks is held at MEDIUM (HIGH with the rule off); 12 (`claim_slow_min_minors`) is
+    # HIGH, and so are 11 when one of them later blocks it, when one is under 13, or when the
+    # same traffic comes from an adult.
+    def weeks(n: int, actor: Account, last: Account | None = None) -> list[Event]:
+        ks = [*kids(n - 1, A16, "p"), last or minor("p-last", A16)]
+        out: list[Event] = []
+        for i, k in enumerate(ks):
+            out += [ev(MSG, actor, k, T0 + i * DAY), ev(MSG, k, actor, T0 + i * DAY + 3 * MIN)]
+        for i in (0, 1):  # reopened on the next UTC day (T0 is 11 h into its day)
+            out += [ev(MSG, actor, ks[i], T0 + i * DAY + 14 * HOUR)]
+            out += [ev(MSG, ks[i], actor, T0 + i * DAY + 14 * HOUR + 2 * MIN)]
+        return out
+
+    teen = account("u-t", A16, created_ts_ms=OLD)
+    limit = CFG.claim_slow_min_minors
+    assert limit * CFG.unbacked_replied_factor >= CFG.slow_high  # else the rule never bites
+    assert top(run(weeks(limit - 1, teen))) is Severity.MEDIUM
+    high = first_high(run(weeks(limit, teen)))
+    assert high is not None and high.features["window_hours"] == 14 * 24
+    blocked = [*weeks(limit - 1, teen), ev(BLOCK, kids(1, A16, "p")[0], teen, T0 + 12 * DAY)]
+    assert top(run(blocked)) is Severity.HIGH
+    assert top(run(weeks(limit - 1, teen, minor("c-1", U13)))) is Severity.HIGH
+    assert top(run(weeks(limit - 1, adult("u-x", created_ts_ms=OLD)))) is Severity.HIGH
+    off = dataclasses.replace(CFG, claim_slow_min_minors=0)
+    assert top(run(weeks(limit - 1, teen), off)) is Severity.HIGH
+
+
 def test_a_burst_of_cold_first_messages_under_a_teen_claim_is_high_before_any_grace() -> None:
     # An established, verified 16-17 writes first to five 13-15s and 16-17s, 5 min apart, and
     # then goes quiet. Nothing has come back and no minor backs the claim, so within the hour
