@@ -193,7 +193,8 @@ class MinorExposureConfig:
     min_minors: int = 3
     extorted_min_minors: int = 1
     high_min_minors: int = 4
-    claim_slow_min_minors: int = 12  # a declared minor's HIGH over the slow window needs this many
+    claim_slow_min_minors: int = 12  # private contacts a declared minor's slow-window HIGH needs
+    claim_slow_alarms: int = 2  # ... or this many minors who did what no peer's chat does
     ignored_min_minors: int = 2
     max_minors: int = 128
     max_adults: int = 32
@@ -513,13 +514,15 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
             if (
                 severity is not None
                 and window.span_ms == cfg.slow_window_ms
-                and len(inside) < cfg.claim_slow_min_minors
+                and sum(1 for r in inside if r.flags & PRIVATE) < cfg.claim_slow_min_minors
                 and self._claimed(state, account) in MINOR_BANDS
-                and not any(self._alarming(r.flags) for r in inside)
+                and sum(1 for r in inside if self._alarming(r.flags)) < cfg.claim_slow_alarms
             ):
                 # A teen meeting a few new people a week, most of them answering, is not a
-                # stranger working through children: over days, a declared minor needs many,
-                # or one who pushed back, was flooded or swapped images at once.
+                # stranger working through children: over two weeks a declared minor needs
+                # many private contacts (rooms are capped anyway), or two minors who pushed
+                # back, were flooded, swapped images at once or are under 13 (one can be a
+                # falling-out or a younger sibling).
                 severity = Severity.MEDIUM
             key = (severity.rank if severity else -1, score / window.high)
             if best is None or key > (best[0], best[1]):

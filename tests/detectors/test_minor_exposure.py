@@ -364,16 +364,18 @@ def test_nine_children_over_three_days_are_high_in_the_mid_window() -> None:
     assert top(run(events, no_mid)) is Severity.MEDIUM
 
 
-def test_a_teen_claim_over_two_weeks_needs_many_minors_or_one_alarming_answer() -> None:
+def test_a_teen_claim_over_two_weeks_needs_many_private_contacts_or_two_alarming_answers() -> None:
     # An established 16-17 writes first to one 16-17 a day, each answers within minutes, and
     # it reopens the chat with two of them on a later day (chased, none came to it): its
     # answers back nothing and weigh a stranger's, 1.0 each: past the slow window's high (10)
     # from the eleventh minor on, at most 3 in any three days. A teen meeting 11 new people in
-    # two weeks is held at MEDIUM (HIGH with the rule off); 12 (`claim_slow_min_minors`) is
-    # HIGH, and so are 11 when one of them later blocks it, when one is under 13, or when the
-    # same traffic comes from an adult.
-    def weeks(n: int, actor: Account, last: Account | None = None) -> list[Event]:
-        ks = [*kids(n - 1, A16, "p"), last or minor("p-last", A16)]
+    # two weeks is held at MEDIUM (HIGH with the rule off), even with four more minors it
+    # added to a room (a room is not a private contact); 12 private contacts
+    # (`claim_slow_min_minors`) are HIGH, and so are 11 when two of them
+    # (`claim_slow_alarms`) later block it or are under 13 (one alone can be a falling-out or
+    # a younger sibling), or when the same traffic comes from an adult.
+    def weeks(n: int, actor: Account, last: tuple[Account, ...] = ()) -> list[Event]:
+        ks = [*kids(n - len(last), A16, "p"), *last]
         out: list[Event] = []
         for i, k in enumerate(ks):
             out += [ev(MSG, actor, k, T0 + i * DAY), ev(MSG, k, actor, T0 + i * DAY + 3 * MIN)]
@@ -382,15 +384,25 @@ def test_a_teen_claim_over_two_weeks_needs_many_minors_or_one_alarming_answer() 
             out += [ev(MSG, ks[i], actor, T0 + i * DAY + 14 * HOUR + 2 * MIN)]
         return out
 
+    def blocks(n: int) -> list[Event]:
+        return [
+            ev(BLOCK, k, teen, T0 + 12 * DAY + i * MIN) for i, k in enumerate(kids(n, A16, "p"))
+        ]
+
     teen = account("u-t", A16, created_ts_ms=OLD)
     limit = CFG.claim_slow_min_minors
     assert limit * CFG.unbacked_replied_factor >= CFG.slow_high  # else the rule never bites
+    assert CFG.claim_slow_alarms == 2
     assert top(run(weeks(limit - 1, teen))) is Severity.MEDIUM
+    rooms = [ev(GADD, teen, k, T0 + 11 * DAY + i * MIN) for i, k in enumerate(kids(4, A13, "g"))]
+    assert top(run([*weeks(limit - 1, teen), *rooms])) is Severity.MEDIUM
     high = first_high(run(weeks(limit, teen)))
     assert high is not None and high.features["window_hours"] == 14 * 24
-    blocked = [*weeks(limit - 1, teen), ev(BLOCK, kids(1, A16, "p")[0], teen, T0 + 12 * DAY)]
-    assert top(run(blocked)) is Severity.HIGH
-    assert top(run(weeks(limit - 1, teen, minor("c-1", U13)))) is Severity.HIGH
+    assert top(run([*weeks(limit - 1, teen), *blocks(1)])) is Severity.MEDIUM
+    assert top(run([*weeks(limit - 1, teen), *blocks(2)])) is Severity.HIGH
+    younger = (minor("c-1", U13), minor("c-2", U13))
+    assert top(run(weeks(limit - 1, teen, younger[:1]))) is Severity.MEDIUM
+    assert top(run(weeks(limit - 1, teen, younger))) is Severity.HIGH
     assert top(run(weeks(limit - 1, adult("u-x", created_ts_ms=OLD)))) is Severity.HIGH
     off = dataclasses.replace(CFG, claim_slow_min_minors=0)
     assert top(run(weeks(limit - 1, teen), off)) is Severity.HIGH
