@@ -611,6 +611,10 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
     ) -> float:
         cfg = self.config
         peerlike = standing.peerlike
+        if flags & YOUNGER and not flags & DM:
+            # A 16-17's friend request to an under-13 (a younger sibling, a cousin) is one
+            # band apart until it writes to the child; then it is judged like an adult's.
+            flags |= NEAR
         if _extorted(flags):  # images after a first contact, then pushback
             late = 1.0 if flags & MEDIA_IN else cfg.late_media_factor
             return cfg.pushback_weight + cfg.media_weight * late
