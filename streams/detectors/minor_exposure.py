@@ -24,10 +24,15 @@ in `docs/detectors/minor_exposure.md`):
   did), a minor who answers its first message weighs what any stranger's answer does
   (`unbacked_replied_factor`; an answered contact add is a friend request accepted and keeps
   the one-band-apart weight).
-- **Everything else** (an adult or unknown-age account, a 16-17 and an under-13): every minor
-  counts from the first contact, more when unanswered or under 13, and more again when the
-  minor sends media soon after, when the account sends it images, or when the minor pushes
-  back; the account's risk signs (anonymous, new, many devices) multiply this part.
+- **Everything else** (an adult or unknown-age account, a 16-17 that wrote to an under-13; its
+  friend request alone is one band apart, a younger sibling's): every minor counts from the
+  first contact, more when unanswered or under 13, and more again when the minor sends media
+  soon after, when the account sends it images, or when the minor pushes back; the account's
+  risk signs (anonymous, new, many devices) multiply this part.
+
+Over the slow window a declared minor reaches HIGH only from `claim_slow_min_minors` private
+contacts, or with `claim_slow_alarms` minors who pushed back, were flooded, swapped images or
+are under 13: a teen meeting a few new people a week is not a stranger working through children.
 
 A minor who sent media soon after the first contact and then blocked or reported the account
 is the sextortion sequence seen from the victim's side: it weighs both, and one such minor
@@ -676,7 +681,8 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
         return weight
 
     def _alarming(self, flags: int) -> bool:
-        """What one minor did back that no peer's ordinary chat does."""
+        """A contact no peer's ordinary chat explains: the minor pushed back, was flooded or
+        swapped images within the hour, or is under 13 (to a 16+ claim)."""
         if flags & (PUSHBACK | UNDER_13 | YOUNGER) or flags & EXCHANGE == EXCHANGE:
             return True
         return self._flooded(flags)
