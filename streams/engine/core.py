@@ -194,11 +194,12 @@ class Engine:
                     self.stats.failed += 1
                     self.failures.append(routing_failure(detectors, event, exc))
                     continue
+                before = len(failures)
                 for key, wanting in routed.items():
-                    before = len(failures)
                     apply(key, wanting, event, alerts)
                     if len(failures) > before:
                         self.rebuild(key, _before(history() if history else events, event))
+                        before = len(failures)
         return alerts
 
     def apply(self, key: str, detectors: Iterable[Detector], event: Event) -> list[Alert]:
@@ -216,7 +217,7 @@ class Engine:
             return  # failed before: a rebuild replays around it
         state = self.subjects.get(key) or self._state(key)
         ts_ms = event.ts_ms
-        if ts_ms < state.hwm_ts_ms or (ts_ms == state.hwm_ts_ms and event.event_id <= state.hwm_id):
+        if ts_ms <= state.hwm_ts_ms and (ts_ms < state.hwm_ts_ms or event.event_id <= state.hwm_id):
             self.stats.skipped_replays += 1
             return
         state.hwm_ts_ms = ts_ms
