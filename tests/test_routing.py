@@ -1,6 +1,6 @@
-"""Routing: each detector's declared `event_types` and `minor_targets_only` are safe
-pre-filters, keys are "KIND:id", and processing events in one batch is processing them one by
-one."""
+"""Routing: each detector's declared `event_types`, `minor_targets_only`, `adult_actors_only`,
+`minor_party_only` and `targetless_only` are safe pre-filters, keys are "KIND:id", and
+processing events in one batch is processing them one by one."""
 
 from __future__ import annotations
 
@@ -52,6 +52,51 @@ def test_no_detector_routes_a_minor_targets_only_type_to_anyone_else(event: Even
     for detector in DETECTORS:
         if event.type in detector.minor_targets_only and not target_is_minor:
             assert list(detector.subject_keys(event)) == [], detector.name
+
+
+@settings(max_examples=300, deadline=None)
+@given(event=events)
+def test_no_detector_routes_an_adult_actors_only_type_from_a_minor(event: Event) -> None:
+    for detector in DETECTORS:
+        if event.type in detector.adult_actors_only and event.actor.age_band in MINOR_BANDS:
+            assert list(detector.subject_keys(event)) == [], detector.name
+
+
+@settings(max_examples=300, deadline=None)
+@given(event=events)
+def test_no_detector_routes_a_minor_party_only_type_between_non_minors(event: Event) -> None:
+    target_is_minor = event.target is not None and event.target.age_band in MINOR_BANDS
+    for detector in DETECTORS:
+        minor_party = target_is_minor or event.actor.age_band in MINOR_BANDS
+        if event.type in detector.minor_party_only and not minor_party:
+            assert list(detector.subject_keys(event)) == [], detector.name
+
+
+@settings(max_examples=300, deadline=None)
+@given(event=events)
+def test_no_detector_routes_a_targetless_only_type_with_a_target(event: Event) -> None:
+    for detector in DETECTORS:
+        if event.type in detector.targetless_only and event.target is not None:
+            assert list(detector.subject_keys(event)) == [], detector.name
+
+
+def test_the_declarations_spare_the_engine_most_questions() -> None:
+    """A direct message between adults updates no subject: the engine asks no detector (it
+    asked four before the declarations beyond `minor_targets_only`); between two minors it
+    does not ask the two that follow adults (new_contact_burst, sextortion_velocity) nor the
+    one that reads rooms (minor_group_rooms)."""
+    engine = load_config().new_engine()
+    adult, kid = Account("a", AgeBand.AGE_21_PLUS), Account("k", AgeBand.AGE_13_15)
+    adults = Event("e-1", EventType.MESSAGE_SENT, T0, adult, Account("b", AgeBand.UNKNOWN))
+    kids = Event("e-2", EventType.MESSAGE_SENT, T0, kid, Account("l", AgeBand.AGE_13_15))
+    assert engine.candidates(adults) == ()
+    assert {d.name for d in engine.candidates(kids)} == {
+        "minor_exposure",
+        "cold_outreach",
+        "media_then_pushback",
+        "anonymous_churn",
+        "ban_evasion",
+    }
 
 
 @settings(max_examples=300, deadline=None)

@@ -21,7 +21,7 @@ from streams.backtesting.order import Item, Route
 from streams.config import GuardlineConfig
 from streams.detectors.contract import Detector
 from streams.model import Alert, Event
-from streams.pipeline.route import partition_for
+from streams.pipeline.partition import partition_for
 
 EXPIRE_EVERY_MS: Final = 6 * 3_600_000
 """State that fell out of every window is forgotten every 6 hours of event time: memory is
@@ -53,31 +53,33 @@ class Router:
         """One list of items per job: each event with the routes of that job's subjects, if
         any (an event that updates no subject is in none); the route places count across
         jobs, as in `Engine.routes`."""
-        jobs = self.jobs
-        per_job: list[list[Item]] = [[] for _ in range(jobs)]
-        routes, code_of, jobs_of = self._engine.routes, self._codes.code_of, self._jobs_of
+        per_job: list[list[Item]] = [[] for _ in range(self.jobs)]
+        candidates, routes = self._engine.candidates, self._codes.routes
+        jobs_of = self._jobs_of
         for seq, event in events:
-            routed = routes(event)
+            routed = routes(candidates(event), event)
             if not routed:
                 continue
-            mine: list[list[Route] | None] = [None] * jobs
-            for place, (key, detectors) in enumerate(routed.items()):
+            mine: dict[int, list[Route]] = {}
+            for place, (key, code) in enumerate(routed.items()):
                 job = jobs_of.get(key)
                 if job is None:
-                    if len(jobs_of) >= _MAX_KEYS:
-                        jobs_of.clear()  # bounded memory; the next events fill it again
-                    job = jobs_of[key] = partition_for(key, jobs)
-                route = (place, key, code_of(detectors))
-                held = mine[job]
+                    job = self._job_of(key)
+                held = mine.get(job)
                 if held is None:
-                    mine[job] = [route]
+                    mine[job] = [(place, key, code)]
                 else:
-                    held.append(route)
+                    held.append((place, key, code))
             ts, event_id = event.ts_ms, event.event_id
-            for job, held in enumerate(mine):
-                if held is not None:
-                    per_job[job].append((ts, event_id, seq, event, held))
+            for job, held in mine.items():
+                per_job[job].append((ts, event_id, seq, event, held))
         return per_job
+
+    def _job_of(self, key: str) -> int:
+        if len(self._jobs_of) >= _MAX_KEYS:
+            self._jobs_of.clear()  # bounded memory; the next events fill it again
+        job = self._jobs_of[key] = partition_for(key, self.jobs)
+        return job
 
 
 class DetectorCode:
@@ -88,18 +90,19 @@ class DetectorCode:
         self._detectors = tuple(detectors)
         self._place = {d: i + 1 for i, d in enumerate(self._detectors)}
         self._base = len(self._detectors) + 1
-        self._codes: dict[tuple[Detector, ...], int] = {}
         self._sequences: dict[int, tuple[Detector, ...]] = {}
 
-    def code_of(self, detectors: Iterable[Detector]) -> int:
-        wanted = tuple(detectors)
-        code = self._codes.get(wanted)
-        if code is None:
-            code = 0
-            for detector in wanted:
-                code = code * self._base + self._place[detector]
-            self._codes[wanted] = code
-        return code
+    def routes(self, detectors: Iterable[Detector], event: Event) -> dict[str, int]:
+        """`Engine.routes` of `event` over `detectors` (its candidates), each key's detectors
+        as their code, built digit by digit by the same walk: no list per key, and no tuple
+        of detectors to look up per route."""
+        place, base = self._place, self._base
+        out: dict[str, int] = {}
+        for detector in detectors:
+            digit = place[detector]
+            for key in detector.subject_keys(event):
+                out[key] = out.get(key, 0) * base + digit
+        return out
 
     def detectors(self, code: int) -> tuple[Detector, ...]:
         found = self._sequences.get(code)

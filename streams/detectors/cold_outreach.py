@@ -92,6 +92,7 @@ class ColdOutreachDetector(DetectorBase[ColdOutreachConfig, ColdState]):
     version: ClassVar[str] = "1.0.0"
     counterpart_role: ClassVar[str] = "minor_contacted"
     event_types: ClassVar[frozenset[EventType]] = _TYPES
+    minor_party_only: ClassVar[frozenset[EventType]] = _TYPES
 
     def subject_keys(self, event: Event) -> Iterable[str]:
         """Openings (and group adds) to the actor when the target is a minor; a minor's words

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar, get_args, get_origin
 
-from streams.model import Event, EventType, Severity, Subject
+from streams.model import MINOR_BANDS, AgeBand, Event, EventType, Severity, Subject
 
 ConfigT = TypeVar("ConfigT")
 StateT = TypeVar("StateT", bound="Stored")
@@ -73,6 +73,13 @@ class Detector(Protocol):
     # Of those, the types routed only when the target is a declared minor (`MINOR_BANDS`):
     # the engine does not ask about the rest of them (most chats are between adults).
     minor_targets_only: ClassVar[frozenset[EventType]]
+    # ... only when the actor is not a declared minor (an adult or unknown-age account),
+    adult_actors_only: ClassVar[frozenset[EventType]]
+    # ... only when the actor or the target is a declared minor,
+    minor_party_only: ClassVar[frozenset[EventType]]
+    # ... only when the event has no target (a message to a group). These four are checked
+    # against `subject_keys` by tests/test_routing.py; the engine asks by them (`may_route`).
+    targetless_only: ClassVar[frozenset[EventType]]
     # What its alerts' counterparts are (e.g. "minor_contacted"), unless a finding says.
     counterpart_role: ClassVar[str]
 
@@ -100,6 +107,24 @@ class Detector(Protocol):
     def load(self, data: Json) -> Any: ...
 
 
+def may_route(
+    detector: Detector, event_type: EventType, actor: AgeBand, target: AgeBand | None
+) -> bool:
+    """Whether `detector` may route an event of this type from an account of band `actor` to
+    one of band `target` (None: no target), by what it declares: when False, its
+    `subject_keys` would be empty, so the engine does not ask."""
+    if event_type not in detector.event_types:
+        return False
+    actor_minor = actor in MINOR_BANDS
+    target_minor = target in MINOR_BANDS
+    return not (
+        (event_type in detector.minor_targets_only and not target_minor)
+        or (event_type in detector.adult_actors_only and actor_minor)
+        or (event_type in detector.minor_party_only and not (actor_minor or target_minor))
+        or (event_type in detector.targetless_only and target is not None)
+    )
+
+
 class Stored(Protocol):
     """Per-subject detector state: built empty, and (de)serialised for the changelog."""
 
@@ -120,6 +145,9 @@ class DetectorBase(Generic[ConfigT, StateT]):
     version: ClassVar[str]
     event_types: ClassVar[frozenset[EventType]]  # every type `subject_keys` can route
     minor_targets_only: ClassVar[frozenset[EventType]] = frozenset()  # see `Detector`
+    adult_actors_only: ClassVar[frozenset[EventType]] = frozenset()  # see `Detector`
+    minor_party_only: ClassVar[frozenset[EventType]] = frozenset()  # see `Detector`
+    targetless_only: ClassVar[frozenset[EventType]] = frozenset()  # see `Detector`
     counterpart_role: ClassVar[str]  # see `Detector`
     _config_type: ClassVar[type[Any]]
     _state_type: ClassVar[type[Stored]]

@@ -80,6 +80,7 @@ class MediaThenPushbackDetector(DetectorBase[MediaThenPushbackConfig, TrailState
     version: ClassVar[str] = "1.0.0"
     counterpart_role: ClassVar[str] = "minor_who_sent_media_then_blocked_or_reported"
     event_types: ClassVar[frozenset[EventType]] = _TYPES
+    minor_party_only: ClassVar[frozenset[EventType]] = _TYPES
 
     def subject_keys(self, event: Event) -> Iterable[str]:
         """A private message to the minor's counterpart (both, when both are minors); a minor's

@@ -274,6 +274,8 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
     event_types: ClassVar[frozenset[EventType]] = frozenset(
         {MSG, CADD, GROUP_ADD, CREATED, DELETED, *_PUSH}
     )
+    # Group adds of adults count too (`state.adults`); sign-ups and deletions have no target.
+    minor_party_only: ClassVar[frozenset[EventType]] = _INBOUND
 
     def __init__(self, config: MinorExposureConfig | None = None) -> None:
         super().__init__(config)

@@ -82,6 +82,7 @@ class MinorGroupRoomsDetector(DetectorBase[MinorGroupRoomsConfig, RoomState]):
     version: ClassVar[str] = "1.1.0"
     counterpart_role: ClassVar[str] = "minor_added"
     event_types: ClassVar[frozenset[EventType]] = frozenset({_GROUP_ADD, _MESSAGE})
+    targetless_only: ClassVar[frozenset[EventType]] = frozenset({_MESSAGE})  # rooms only
 
     def subject_keys(self, event: Event) -> Iterable[str]:
         group = event.group_id

@@ -73,6 +73,7 @@ class NewContactBurstDetector(DetectorBase[NewContactBurstConfig, BurstState]):
     counterpart_role: ClassVar[str] = "minor_contacted"
     event_types: ClassVar[frozenset[EventType]] = _CONTACTS
     minor_targets_only: ClassVar[frozenset[EventType]] = _CONTACTS
+    adult_actors_only: ClassVar[frozenset[EventType]] = _CONTACTS
 
     def subject_keys(self, event: Event) -> Iterable[str]:
         return (account_key(event.actor.id),) if adult_to_minor(event, _CONTACTS) else ()

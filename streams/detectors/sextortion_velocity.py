@@ -127,6 +127,7 @@ class SextortionVelocityDetector(DetectorBase[SextortionVelocityConfig, Velocity
     counterpart_role: ClassVar[str] = "minor_messaged"
     event_types: ClassVar[frozenset[EventType]] = _MESSAGES
     minor_targets_only: ClassVar[frozenset[EventType]] = _MESSAGES
+    adult_actors_only: ClassVar[frozenset[EventType]] = _MESSAGES
 
     def subject_keys(self, event: Event) -> Iterable[str]:
         return (account_key(event.actor.id),) if adult_to_minor(event, _MESSAGES) else ()

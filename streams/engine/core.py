@@ -17,6 +17,7 @@ the same (subject, event) the same way.
 
 from __future__ import annotations
 
+import itertools
 import json
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -24,14 +25,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from streams.detectors.contract import Detector, Finding
+from streams.detectors.contract import Detector, Finding, may_route
 from streams.detectors.subjects import subject_key
 from streams.engine.cases import Case, advance_case
 from streams.engine.decisions import Suppression, decision_key, order_key
 from streams.model import (
-    MINOR_BANDS,
     SUBJECT_KINDS,
     Action,
+    AgeBand,
     Alert,
     Decision,
     Event,
@@ -125,10 +126,12 @@ class Engine:
         self._by_name = {d.name: d for d in self.detectors}
         self._partners = corroborating(self.config.corroborate)
         self._named: dict[tuple[str, ...], tuple[Detector, ...]] = {}
-        # Which detectors may route an event, by its type and whether its target is a declared
-        # minor: most never see most events (an adult-to-adult chat asks none).
-        self._to_minor = {t: self._wanting(t, to_minor=True) for t in EventType}
-        self._not_to_minor = {t: self._wanting(t, to_minor=False) for t in EventType}
+        # Which detectors may route an event, by its type and the bands of its actor and target
+        # (`may_route`): most never see most events (an adult-to-adult chat asks two).
+        self._candidates = {
+            shape: tuple(d for d in self.detectors if may_route(d, *shape))
+            for shape in itertools.product(EventType, AgeBand, [*AgeBand, None])
+        }
         self.subjects: dict[str, SubjectState] = {}
         self.dirty: set[str] = set()
         self.stats = EngineStats()
@@ -136,13 +139,6 @@ class Engine:
         # (subject key, event id) pairs never to apply again (a rebuild replays around them).
         self.failures: list[StepFailure] = []
         self.poisoned: set[tuple[str, str]] = set()
-
-    def _wanting(self, event_type: EventType, *, to_minor: bool) -> tuple[Detector, ...]:
-        return tuple(
-            d
-            for d in self.detectors
-            if event_type in d.event_types and (to_minor or event_type not in d.minor_targets_only)
-        )
 
     def detectors_named(self, names: tuple[str, ...]) -> tuple[Detector, ...]:
         """This engine's detectors among `names`, in that order (the router's, from the same
@@ -157,9 +153,9 @@ class Engine:
     def candidates(self, event: Event) -> tuple[Detector, ...]:
         """The detectors that may route `event` (the others' `subject_keys` would be empty)."""
         target = event.target
-        if target is not None and target.age_band in MINOR_BANDS:
-            return self._to_minor[event.type]
-        return self._not_to_minor[event.type]
+        return self._candidates[
+            event.type, event.actor.age_band, None if target is None else target.age_band
+        ]
 
     def routes(self, event: Event) -> dict[str, list[Detector]]:
         """Subject keys this event updates, each with the detectors that want it."""
@@ -183,15 +179,14 @@ class Engine:
         if history is None and iter(events) is events:  # one-shot: keep it to rebuild from
             events = list(events)
         alerts: list[Alert] = []
-        to_minor, not_to_minor = self._to_minor, self._not_to_minor
+        candidates = self._candidates
         apply = self._apply
         failures = self.failures
         for event in events:
             target = event.target  # `candidates`, inline: this loop is the backtest's hot path
-            if target is not None and target.age_band in MINOR_BANDS:
-                detectors = to_minor[event.type]
-            else:
-                detectors = not_to_minor[event.type]
+            detectors = candidates[
+                event.type, event.actor.age_band, None if target is None else target.age_band
+            ]
             if detectors:
                 try:
                     routed = _routes(detectors, event)
@@ -199,11 +194,12 @@ class Engine:
                     self.stats.failed += 1
                     self.failures.append(routing_failure(detectors, event, exc))
                     continue
+                before = len(failures)
                 for key, wanting in routed.items():
-                    before = len(failures)
                     apply(key, wanting, event, alerts)
                     if len(failures) > before:
                         self.rebuild(key, _before(history() if history else events, event))
+                        before = len(failures)
         return alerts
 
     def apply(self, key: str, detectors: Iterable[Detector], event: Event) -> list[Alert]:
@@ -221,7 +217,7 @@ class Engine:
             return  # failed before: a rebuild replays around it
         state = self.subjects.get(key) or self._state(key)
         ts_ms = event.ts_ms
-        if ts_ms < state.hwm_ts_ms or (ts_ms == state.hwm_ts_ms and event.event_id <= state.hwm_id):
+        if ts_ms <= state.hwm_ts_ms and (ts_ms < state.hwm_ts_ms or event.event_id <= state.hwm_id):
             self.stats.skipped_replays += 1
             return
         state.hwm_ts_ms = ts_ms

@@ -14,7 +14,6 @@ records arrived that only the new owner will route.
 from __future__ import annotations
 
 import time
-import zlib
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from streams.engine.core import StepFailure, routes, routing_failure
 from streams.engine.decisions import decision_key
 from streams.model import Decision
 from streams.pipeline.envelope import DECISIONS_SOURCE, IDLE, Item, Packet
+from streams.pipeline.partition import partition_for
 from streams.pipeline.ports import AckToken, Record
 from streams.validation import InvalidEvent
 
@@ -46,11 +46,6 @@ waiting for the 0.1 s tick added up to 0.1 s to the detect stage's hold."""
 
 IDLE_AFTER_S = 0.5
 """An input partition silent this long (and fully read) stops holding the watermark back."""
-
-
-def partition_for(key: str, partitions: int) -> int:
-    """Stable across processes and languages (crc32), unlike Python's salted hash()."""
-    return zlib.crc32(key.encode()) % partitions
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from streams.backtesting.order import Item
 from streams.backtesting.shard import DetectorCode, Router, Shard
 from streams.config import load_config
 from streams.model import Alert
-from streams.pipeline.route import partition_for
+from streams.pipeline.partition import partition_for
 from streams.simulate import SimulationConfig, simulate
 from tests.factories import adult, message, minor
 
@@ -135,11 +135,16 @@ DETECTORS = load_config().new_engine().detectors
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.integers(0, len(DETECTORS) - 1), max_size=6))
 def test_a_detector_code_gives_back_the_detectors_in_order_with_repeats(places: list[int]) -> None:
-    """Decoded in another process, by an engine of its own built from the same config."""
-    wanted = [DETECTORS[p] for p in places]
-    code = DetectorCode(DETECTORS).code_of(wanted)
+    """A code is the detectors' places in the engine's order (from 1) as the digits of a
+    number in base (detectors + 1), decoded in another process by an engine of its own
+    built from the same config."""
+    code = 0
+    for place in places:
+        code = code * (len(DETECTORS) + 1) + place + 1
     other = load_config().new_engine().detectors
-    assert [d.name for d in DetectorCode(other).detectors(code)] == [d.name for d in wanted]
+    assert [d.name for d in DetectorCode(other).detectors(code)] == [
+        DETECTORS[p].name for p in places
+    ]
 
 
 @pytest.mark.parametrize("jobs", [1, 2, 3])

@@ -246,7 +246,8 @@ def test_an_event_at_the_lowest_watermark_is_held_for_its_partitions_next_one() 
 
 
 def test_partitions_without_events_hear_the_watermark_in_steps_then_on_the_tick() -> None:
-    from streams.pipeline.route import WATERMARK_STEP_MS, partition_for
+    from streams.pipeline.partition import partition_for
+    from streams.pipeline.route import WATERMARK_STEP_MS
 
     router: Router[int] = Router(CONFIG.active(), 2)
     actor = next(a for a in ADULTS if partition_for(f"ACCOUNT:{a.id}", 2) == 0)
