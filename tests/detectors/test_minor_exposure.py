@@ -165,8 +165,9 @@ def test_a_teen_adding_younger_children_who_do_not_add_back_is_not_ignored_by_th
     order = [peer, young1, near, young2]
     added = [ev(ADD, teen, k, T0 + i * 25 * MIN) for i, k in enumerate(order)]
     assert top(run([*added, later])) is None
-    waiting = 2 * CFG.near_pending_factor * CFG.under13_factor * 1.3 * 1.3
-    peers = (2 * CFG.peer_pending_factor + CFG.near_pending_factor) * 1.3
+    new, anonymous = CFG.new_account_factor, CFG.anonymous_factor
+    waiting = 2 * CFG.near_pending_factor * CFG.under13_factor * new * anonymous
+    peers = (2 * CFG.peer_pending_factor + CFG.near_pending_factor) * new
     assert score_after([*added, later], "u-t") == pytest.approx(waiting + peers, abs=1e-3)
     written = [
         ev(MSG if k.age_band is U13 else ADD, teen, k, T0 + i * 25 * MIN)
