@@ -127,7 +127,7 @@ class Engine:
         self._partners = corroborating(self.config.corroborate)
         self._named: dict[tuple[str, ...], tuple[Detector, ...]] = {}
         # Which detectors may route an event, by its type and the bands of its actor and target
-        # (`may_route`): most never see most events (an adult-to-adult chat asks two).
+        # (`may_route`): most never see most events (a direct message between adults asks none).
         self._candidates = {
             shape: tuple(d for d in self.detectors if may_route(d, *shape))
             for shape in itertools.product(EventType, AgeBand, [*AgeBand, None])
