@@ -520,9 +520,10 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
                 severity = Severity.MEDIUM
             if (
                 severity is not None
+                and severity is not Severity.MEDIUM
                 and window.span_ms == cfg.slow_window_ms
-                and sum(1 for r in inside if r.flags & PRIVATE) < cfg.claim_slow_min_minors
                 and self._claimed(state, account) in MINOR_BANDS
+                and sum(1 for r in inside if r.flags & PRIVATE) < cfg.claim_slow_min_minors
                 and sum(1 for r in inside if self._alarming(r.flags)) < cfg.claim_slow_alarms
             ):
                 # A teen meeting a few new people a week, most of them answering, is not a
