@@ -8,6 +8,8 @@
   to unknown) before it contacts minors: its events carry the new band from then on.
 - `bait_extortion`: a lure makes minors write to it first (threat model B19); within the hour
   it has images from several, then threatens them, and they block or report it.
+- `off_platform_move`: opens private chats with 8-20 minors over 1-72 h; most answer, a few
+  quick turns, then the chat stops for good: the pair moved to another app (threat model B15).
 """
 
 from __future__ import annotations
@@ -145,6 +147,25 @@ def bait_extortion(inst: Instance) -> None:
             inst.replies(ts, v, o, rng.randint(1, 3))
 
 
+def off_platform_move(inst: Instance) -> None:
+    rng = inst.rng
+    start = inst.start_window(0.5, 12)
+    o = offender(inst, start)
+    n = int(inst.draw("minors", rng.randint(8, 20)))
+    span = int(inst.draw("span_h", rng.randint(1, 72))) * HOUR_MS
+    reply_p = float(inst.draw("reply_p", round(rng.uniform(0.6, 0.95), 2)))
+    for k, v in enumerate(inst.minors(n, spread=rng.random() < 0.7)):
+        ts = start + span * k // n
+        if rng.random() < 0.3:
+            inst.emit(ts, EventType.CONTACT_ADDED, o, v)
+            ts += rng.randrange(20_000, 5 * MINUTE_MS)
+        ts = inst.dm(ts, o, v, rng.randint(1, 3))
+        if rng.random() < reply_p:
+            for _ in range(rng.randint(1, 3)):  # a few quick turns, then it goes elsewhere
+                ts = inst.replies(ts, v, o, rng.randint(1, 2))
+                ts = inst.dm(ts + rng.randrange(20_000, 3 * MINUTE_MS), o, v, rng.randint(1, 2))
+
+
 EXTRA_ATTACKS: Final[dict[str, Callable[[Instance], None]]] = {
     "group_then_dm": group_then_dm,
     "move_to_group": move_to_group,
@@ -152,4 +173,5 @@ EXTRA_ATTACKS: Final[dict[str, Callable[[Instance], None]]] = {
     "victim_network": victim_network,
     "band_switcher": band_switcher,
     "bait_extortion": bait_extortion,
+    "off_platform_move": off_platform_move,
 }

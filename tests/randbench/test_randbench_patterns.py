@@ -132,3 +132,22 @@ def test_shared_device_lookalikes_reregister_on_their_own_device(pattern: str) -
         ]
         assert deleted and created
         assert any(c.ts_ms > deleted[0].ts_ms and c.device_hash in t.devices for c in created)
+
+
+def test_off_platform_move_chats_with_8_to_20_minors_briefly_then_never_again() -> None:
+    gen = small()
+    for t in gen.truth:
+        if t.pattern != "off_platform_move":
+            continue
+        (offender,) = t.accounts
+        pairs: dict[str, list[int]] = defaultdict(list)
+        answered = set()
+        for e in gen.events:
+            if e.actor.id == offender and e.target is not None:
+                pairs[e.target.id].append(e.ts_ms)
+            elif e.target is not None and e.target.id == offender:
+                pairs[e.actor.id].append(e.ts_ms)
+                answered.add(e.actor.id)
+        assert 8 <= len(pairs) <= 20
+        assert all(max(ts) - min(ts) <= 2 * HOUR for ts in pairs.values())  # then never again
+        assert answered, t.instance_id
