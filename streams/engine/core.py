@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import json
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -59,17 +59,26 @@ class EngineConfig:
 
 
 class SubjectState:
-    """Everything Guardline remembers about one subject, across detectors."""
+    """Everything Guardline remembers about one subject, across detectors.
 
-    __slots__ = ("cases", "detector_states", "hwm_id", "hwm_ts_ms", "subject", "suppressions")
+    Each detector's state sits at that detector's place in its engine (`states`, None while
+    it holds nothing): a step finds it by index, not by name in a dict of its own."""
 
-    def __init__(self, subject: Subject) -> None:
+    __slots__ = ("cases", "hwm_id", "hwm_ts_ms", "names", "states", "subject", "suppressions")
+
+    def __init__(self, subject: Subject, names: tuple[str, ...]) -> None:
         self.subject = subject  # parsed once from its key, not on every event
         self.hwm_ts_ms = -1
         self.hwm_id = ""
-        self.detector_states: dict[str, Any] = {}
+        self.names = names  # the engine's detectors' names, in its order (shared)
+        self.states: list[Any] = [None] * len(names)
         self.cases: dict[str, Case] = {}
         self.suppressions: dict[str, Suppression] = {}  # "detector|KIND:id" -> a clear
+
+    @property
+    def detector_states(self) -> Mapping[str, Any]:
+        """Each detector holding state here, by name, in the engine's order (a copy)."""
+        return {n: s for n, s in zip(self.names, self.states, strict=True) if s is not None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +133,8 @@ class Engine:
         self._clock_ms = clock_ms
         self._loader = loader
         self._by_name = {d.name: d for d in self.detectors}
+        self._names = tuple(d.name for d in self.detectors)
+        self._slot = {d: i for i, d in enumerate(self.detectors)}  # its place in `states`
         self._partners = corroborating(self.config.corroborate)
         self._named: dict[tuple[str, ...], tuple[Detector, ...]] = {}
         # Which detectors may route an event, by its type and the bands of its actor and target
@@ -224,15 +235,16 @@ class Engine:
         state.hwm_id = event.event_id
         self.stats.applied += 1
         owner = state.subject
-        det_states = state.detector_states
+        states, slot = state.states, self._slot
         changed = False
         published = len(alerts)
         detector: Detector | None = None
         try:
             for detector in detectors:
-                det_state = det_states.get(detector.name)
+                at = slot[detector]
+                det_state = states[at]
                 if det_state is None:
-                    det_state = det_states[detector.name] = detector.new_state()
+                    det_state = states[at] = detector.new_state()
                 outcome = detector.step(det_state, owner, event)
                 changed = changed or outcome.changed
                 finding = outcome.finding
@@ -407,14 +419,20 @@ class Engine:
         """Forget what fell out of every window before `now_ms` (event time); returns evictions."""
         cooldown = self.config.cooldown_ms
         gone: list[str] = []
+        detectors = self.detectors
         for key, state in self.subjects.items():
-            det_states = state.detector_states
-            emptied = [n for n, s in det_states.items() if self._by_name[n].expire(s, now_ms)]
-            # An emptied state is a new one: dropped, or a subject another detector keeps alive
-            # would carry it for as long as it lives. The stored copy drops it on the next write.
-            for name in emptied:
-                del det_states[name]
-            empty = not det_states
+            states = state.states
+            empty = True
+            for at, det_state in enumerate(states):
+                if det_state is None:
+                    continue
+                # An emptied state is a new one: dropped, or a subject another detector keeps
+                # alive would carry it for as long as it lives. The stored copy drops it on the
+                # next write.
+                if detectors[at].expire(det_state, now_ms):
+                    states[at] = None
+                else:
+                    empty = False
             if any(not c.is_open(now_ms, cooldown) for c in state.cases.values()):
                 state.cases = {n: c for n, c in state.cases.items() if c.is_open(now_ms, cooldown)}
             if state.suppressions:
@@ -447,7 +465,11 @@ class Engine:
             return None
         doc = {
             "h": [state.hwm_ts_ms, state.hwm_id],
-            "d": {n: self._by_name[n].dump(s) for n, s in state.detector_states.items()},
+            "d": {
+                d.name: d.dump(s)
+                for d, s in zip(self.detectors, state.states, strict=True)
+                if s is not None
+            },
             "c": {n: c.dump() for n, c in state.cases.items()},
         }
         if state.suppressions:
@@ -459,14 +481,15 @@ class Engine:
         if state is not None:
             return state
         kind, _, subject_id = key.partition(":")
-        state = SubjectState(Subject(SUBJECT_KINDS[kind], subject_id))
+        state = SubjectState(Subject(SUBJECT_KINDS[kind], subject_id), self._names)
         raw = self._loader(key) if self._loader else None
         if raw is not None:
             doc = json.loads(raw)
             state.hwm_ts_ms, state.hwm_id = int(doc["h"][0]), str(doc["h"][1])
-            state.detector_states = {
-                n: self._by_name[n].load(s) for n, s in doc["d"].items() if n in self._by_name
-            }
+            for name, stored in doc["d"].items():
+                detector = self._by_name.get(name)
+                if detector is not None:
+                    state.states[self._slot[detector]] = detector.load(stored)
             state.cases = {n: Case.load(c) for n, c in doc["c"].items()}
             state.suppressions = {n: Suppression.load(v) for n, v in doc.get("s", {}).items()}
         self.subjects[key] = state
