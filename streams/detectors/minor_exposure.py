@@ -32,7 +32,8 @@ in `docs/detectors/minor_exposure.md`):
 
 Over the slow window a declared minor reaches HIGH only from `claim_slow_min_minors` private
 contacts, or with `claim_slow_alarms` minors who pushed back, were flooded, swapped images or
-are under 13: a teen meeting a few new people a week is not a stranger working through children.
+are under 13 and met in private: a teen meeting a few new people a week is not a stranger
+working through children.
 
 A minor who sent media soon after the first contact and then blocked or reported the account
 is the sextortion sequence seen from the victim's side: it weighs both, and one such minor
@@ -269,7 +270,7 @@ class _Row:
 
 class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
     name: ClassVar[str] = "minor_exposure"
-    version: ClassVar[str] = "1.8.0"
+    version: ClassVar[str] = "1.9.0"
     counterpart_role: ClassVar[str] = "minor_contacted"
     event_types: ClassVar[frozenset[EventType]] = frozenset(
         {MSG, CADD, GROUP_ADD, CREATED, DELETED, *_PUSH}
@@ -529,8 +530,8 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
                 # A teen meeting a few new people a week, most of them answering, is not a
                 # stranger working through children: over two weeks a declared minor needs
                 # many private contacts (rooms are capped anyway), or two minors who pushed
-                # back, were flooded, swapped images at once or are under 13 (one can be a
-                # falling-out or a younger sibling).
+                # back, were flooded, swapped images at once or are under 13 and met in
+                # private (one can be a falling-out or a younger sibling).
                 severity = Severity.MEDIUM
             key = (severity.rank if severity else -1, score / window.high)
             if best is None or key > (best[0], best[1]):
@@ -685,8 +686,11 @@ class MinorExposureDetector(DetectorBase[MinorExposureConfig, ExposureState]):
 
     def _alarming(self, flags: int) -> bool:
         """A contact no peer's ordinary chat explains: the minor pushed back, was flooded or
-        swapped images within the hour, or is under 13 (to a 16+ claim)."""
-        if flags & (PUSHBACK | UNDER_13 | YOUNGER) or flags & EXCHANGE == EXCHANGE:
+        swapped images within the hour, or is under 13 (to a 16+ claim) and was met in
+        private (a room with a younger child in it is a club's or a sibling's team)."""
+        if flags & PUSHBACK or flags & EXCHANGE == EXCHANGE:
+            return True
+        if flags & (UNDER_13 | YOUNGER) and flags & PRIVATE:
             return True
         return self._flooded(flags)
 

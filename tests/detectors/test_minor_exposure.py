@@ -378,8 +378,9 @@ def test_a_teen_claim_over_two_weeks_needs_many_private_contacts_or_two_alarming
     # two weeks is held at MEDIUM (HIGH with the rule off), even with four more minors it
     # added to a room (a room is not a private contact); 12 private contacts
     # (`claim_slow_min_minors`) are HIGH, and so are 11 when two of them
-    # (`claim_slow_alarms`) later block it or are under 13 (one alone can be a falling-out or
-    # a younger sibling), or when the same traffic comes from an adult.
+    # (`claim_slow_alarms`) later block it or are under 13 and written to (one alone can be a
+    # falling-out or a younger sibling; two added to a room are a club's or a sibling's team),
+    # or when the same traffic comes from an adult.
     def weeks(n: int, actor: Account, last: tuple[Account, ...] = ()) -> list[Event]:
         ks = [*kids(n - len(last), A16, "p"), *last]
         out: list[Event] = []
@@ -409,6 +410,8 @@ def test_a_teen_claim_over_two_weeks_needs_many_private_contacts_or_two_alarming
     younger = (minor("c-1", U13), minor("c-2", U13))
     assert top(run(weeks(limit - 1, teen, younger[:1]))) is Severity.MEDIUM
     assert top(run(weeks(limit - 1, teen, younger))) is Severity.HIGH
+    young_room = [ev(GADD, teen, k, T0 + 11 * DAY + i * MIN) for i, k in enumerate(younger)]
+    assert top(run([*weeks(limit - 1, teen), *young_room])) is Severity.MEDIUM
     assert top(run(weeks(limit - 1, adult("u-x", created_ts_ms=OLD)))) is Severity.HIGH
     off = dataclasses.replace(CFG, claim_slow_min_minors=0)
     assert top(run(weeks(limit - 1, teen), off)) is Severity.HIGH
