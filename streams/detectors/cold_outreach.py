@@ -15,14 +15,16 @@ add) over `window_ms`, and asks two questions of the minors themselves:
   first message, a friend writing, a reply to its question in a chat the minor started).
 Friends and classmates answer and write first; a stranger working through a list of children
 does not get either. So, only while nobody came to it (at most `sought_max` minors) and at
-most `answer_share` of the settled openings were answered: MEDIUM from `medium_minors` opened
-with `silent_medium` unanswered, HIGH from `high_minors` opened with `silent_high` unanswered,
-CRITICAL from `high_minors x critical_factor` opened.
+most `answer_share` of the settled openings were answered (`adult_answer_share` for an account
+declaring an adult or unknown age: new teens answer a teen's hello, children answer an adult
+stranger's too, so an adult's answered openings spare it only when most are answered): MEDIUM
+from `medium_minors` opened with `silent_medium` unanswered, HIGH from `high_minors` opened
+with `silent_high` unanswered, CRITICAL from `high_minors x critical_factor` opened.
 
 Group adds are not counted as openings (rooms a teacher or coach fills are
 `minor_group_rooms`' to judge by whether anyone speaks there), but a minor added to a group who
-then writes to the account is answering it, not coming to it. Declared bands, anonymity and
-account age only colour the reason.
+then writes to the account is answering it, not coming to it. Beyond the answer share, declared
+bands, anonymity and account age only colour the reason.
 
 Treatment of missing data (the contract leaves these open):
 - `first_contact` when present decides: False is an existing chat, never an opening. When
@@ -68,6 +70,7 @@ class ColdOutreachConfig:
     silent_high: float = 4.0
     critical_factor: float = 3.0
     answer_share: float = 0.4
+    adult_answer_share: float = 0.6
     sought_max: int = 0
     max_minors: int = 128
     max_heard: int = 4
@@ -89,7 +92,7 @@ class ColdState(DictState):
 
 class ColdOutreachDetector(DetectorBase[ColdOutreachConfig, ColdState]):
     name: ClassVar[str] = "cold_outreach"
-    version: ClassVar[str] = "1.0.0"
+    version: ClassVar[str] = "1.1.0"
     counterpart_role: ClassVar[str] = "minor_contacted"
     event_types: ClassVar[frozenset[EventType]] = _TYPES
     minor_party_only: ClassVar[frozenset[EventType]] = _TYPES
@@ -177,7 +180,8 @@ class ColdOutreachDetector(DetectorBase[ColdOutreachConfig, ColdState]):
             if flags & BY_ADD:
                 by_add += 1
         settled = answered + unanswered
-        if silence < cfg.silent_medium or answered > cfg.answer_share * settled:
+        share = cfg.answer_share if account.age_band in MINOR_BANDS else cfg.adult_answer_share
+        if silence < cfg.silent_medium or answered > share * settled:
             return None
         if opened >= cfg.high_minors * cfg.critical_factor and silence >= cfg.silent_high:
             severity = Severity.CRITICAL
@@ -202,7 +206,7 @@ class ColdOutreachDetector(DetectorBase[ColdOutreachConfig, ColdState]):
             "threshold_silent_medium": cfg.silent_medium,
             "threshold_silent_high": cfg.silent_high,
             "threshold_add_silence_weight": cfg.add_silence_weight,
-            "threshold_answer_share": cfg.answer_share,
+            "threshold_answer_share": share,
             "threshold_sought_max": float(cfg.sought_max),
             "window_days": cfg.window_ms / DAY_MS,
             **about,
@@ -213,7 +217,7 @@ class ColdOutreachDetector(DetectorBase[ColdOutreachConfig, ColdState]):
             f"add); "
             f"{unanswered} never answered and {answered} did, and no minor wrote to it first "
             f"(HIGH from {cfg.high_minors} opened and {cfg.silent_high} silent while at most "
-            f"{cfg.answer_share:.0%} answer)."
+            f"{share:.0%} answer)."
         )
         return Finding(
             severity=severity,

@@ -60,8 +60,21 @@ def test_a_declared_teen_is_judged_the_same() -> None:
 
 
 def test_most_answering_is_no_finding() -> None:
-    # 3 answered of 5 settled: 3 > 0.4 x 5, friends answer.
-    assert run(outreach(adult(), answered=3)) == []
+    # 3 answered of 5 settled: for a declared teen 3 > 0.4 x 5 (new friends answer); for an
+    # adult, 4 answered of 5: 4 > 0.6 x 5.
+    assert run(outreach(account("u-claims-15", AgeBand.AGE_13_15), answered=3)) == []
+    assert run(outreach(adult(), answered=4)) == []
+
+
+@pytest.mark.parametrize("band", [AgeBand.AGE_21_PLUS, AgeBand.AGE_18_20, AgeBand.UNKNOWN])
+def test_an_adult_is_spared_only_when_most_answer(band: AgeBand) -> None:
+    # 3 answered of 5 settled: 3 <= 0.6 x 5 for an adult or unknown-age claim, so the two
+    # silent ones (silence 2.0 = silent_medium) and 6 opened give MEDIUM (silence < 4.0).
+    alerts = run(outreach(account(f"u-{band.value}", band), answered=3))
+    assert top(alerts) is Severity.MEDIUM
+    medium = next(a for a in alerts if a.severity is Severity.MEDIUM)
+    assert medium.features["minors_answered"] == 3
+    assert medium.features["threshold_answer_share"] == 0.6
 
 
 def test_a_minor_who_came_to_it_spares_it() -> None:
