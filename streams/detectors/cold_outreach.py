@@ -15,11 +15,12 @@ add) over `window_ms`, and asks two questions of the minors themselves:
   first message, a friend writing, a reply to its question in a chat the minor started).
 Friends and classmates answer and write first; a stranger working through a list of children
 does not get either. So, only while nobody came to it (at most `sought_max` minors) and at
-most `answer_share` of the settled openings were answered (`adult_answer_share` for an account
-declaring an adult or unknown age: new teens answer a teen's hello, children answer an adult
-stranger's too, so an adult's answered openings spare it only when most are answered): MEDIUM
-from `medium_minors` opened with `silent_medium` unanswered, HIGH from `high_minors` opened
-with `silent_high` unanswered, CRITICAL from `high_minors x critical_factor` opened.
+most `answer_share` of the settled openings were answered: MEDIUM from `medium_minors` opened
+with `silent_medium` unanswered, HIGH from `high_minors` opened with `silent_high` unanswered,
+CRITICAL from `high_minors x critical_factor` opened. An account declaring an adult or unknown
+age has a lower bar (`adult_minors` opened for MEDIUM and HIGH, `adult_answer_share`): a
+teen says hello to new teens and they answer, but an adult has few reasons to open private
+chats with children it does not know, and children answer an adult stranger's hello too.
 
 Group adds are not counted as openings (rooms a teacher or coach fills are
 `minor_group_rooms`' to judge by whether anyone speaks there), but a minor added to a group who
@@ -71,6 +72,7 @@ class ColdOutreachConfig:
     critical_factor: float = 3.0
     answer_share: float = 0.4
     adult_answer_share: float = 0.6
+    adult_minors: int = 5
     sought_max: int = 0
     max_minors: int = 128
     max_heard: int = 4
@@ -90,12 +92,27 @@ class ColdState(DictState):
     heard: dict[str, int]
 
 
+@dataclass(frozen=True, slots=True)
+class _Bar:
+    """What a finding needs, by the account's claim (a teen's or an adult's)."""
+
+    medium_minors: int
+    high_minors: int
+    answer_share: float
+
+
 class ColdOutreachDetector(DetectorBase[ColdOutreachConfig, ColdState]):
     name: ClassVar[str] = "cold_outreach"
-    version: ClassVar[str] = "1.1.0"
+    version: ClassVar[str] = "1.2.0"
     counterpart_role: ClassVar[str] = "minor_contacted"
     event_types: ClassVar[frozenset[EventType]] = _TYPES
     minor_party_only: ClassVar[frozenset[EventType]] = _TYPES
+
+    def __init__(self, config: ColdOutreachConfig | None = None) -> None:
+        super().__init__(config)
+        cfg = self.config
+        self._minor_bar = _Bar(cfg.medium_minors, cfg.high_minors, cfg.answer_share)
+        self._adult_bar = _Bar(cfg.adult_minors, cfg.adult_minors, cfg.adult_answer_share)
 
     def subject_keys(self, event: Event) -> Iterable[str]:
         """Openings (and group adds) to the actor when the target is a minor; a minor's words
@@ -161,8 +178,9 @@ class ColdOutreachDetector(DetectorBase[ColdOutreachConfig, ColdState]):
 
     def _assess(self, state: ColdState, account: Account, now: int) -> Finding | None:
         cfg = self.config
+        bar = self._minor_bar if account.age_band in MINOR_BANDS else self._adult_bar
         opened = len(state.opened)
-        if opened < cfg.medium_minors:
+        if opened < bar.medium_minors:
             return None
         sought = len(state.heard)  # at most `sought_max`: else no opening is kept
         answered = unanswered = by_add = 0
@@ -180,12 +198,11 @@ class ColdOutreachDetector(DetectorBase[ColdOutreachConfig, ColdState]):
             if flags & BY_ADD:
                 by_add += 1
         settled = answered + unanswered
-        share = cfg.answer_share if account.age_band in MINOR_BANDS else cfg.adult_answer_share
-        if silence < cfg.silent_medium or answered > share * settled:
+        if silence < cfg.silent_medium or answered > bar.answer_share * settled:
             return None
-        if opened >= cfg.high_minors * cfg.critical_factor and silence >= cfg.silent_high:
+        if opened >= bar.high_minors * cfg.critical_factor and silence >= cfg.silent_high:
             severity = Severity.CRITICAL
-        elif opened >= cfg.high_minors and silence >= cfg.silent_high:
+        elif opened >= bar.high_minors and silence >= cfg.silent_high:
             severity = Severity.HIGH
         else:
             severity = Severity.MEDIUM
@@ -201,12 +218,12 @@ class ColdOutreachDetector(DetectorBase[ColdOutreachConfig, ColdState]):
             "minors_pending": float(opened - settled),
             "silence_weighted": silence,
             "minors_who_wrote_to_it": float(sought),
-            "threshold_medium_minors": float(cfg.medium_minors),
-            "threshold_high_minors": float(cfg.high_minors),
+            "threshold_medium_minors": float(bar.medium_minors),
+            "threshold_high_minors": float(bar.high_minors),
             "threshold_silent_medium": cfg.silent_medium,
             "threshold_silent_high": cfg.silent_high,
             "threshold_add_silence_weight": cfg.add_silence_weight,
-            "threshold_answer_share": share,
+            "threshold_answer_share": bar.answer_share,
             "threshold_sought_max": float(cfg.sought_max),
             "window_days": cfg.window_ms / DAY_MS,
             **about,
@@ -216,12 +233,12 @@ class ColdOutreachDetector(DetectorBase[ColdOutreachConfig, ColdState]):
             f"{duration_words(now - start)} ({opened - by_add} by message, {by_add} by contact "
             f"add); "
             f"{unanswered} never answered and {answered} did, and no minor wrote to it first "
-            f"(HIGH from {cfg.high_minors} opened and {cfg.silent_high} silent while at most "
-            f"{share:.0%} answer)."
+            f"(HIGH from {bar.high_minors} opened and {cfg.silent_high} silent while at most "
+            f"{bar.answer_share:.0%} answer)."
         )
         return Finding(
             severity=severity,
-            score=round(min(1.0, opened / (2 * cfg.high_minors)), 4),
+            score=round(min(1.0, opened / (2 * bar.high_minors)), 4),
             window_start_ms=start,
             window_end_ms=now,
             features=features,

@@ -128,18 +128,38 @@ def test_replies_in_chats_minors_started_are_no_openings() -> None:
 
 @pytest.mark.parametrize(("days", "expected"), [(13, Severity.HIGH), (15, None)])
 def test_openings_expire_with_the_window(days: int, expected: Severity | None) -> None:
-    # Five silent openings, then a sixth `days` later: inside the 14-day window the five
-    # count (6 opened, 5 silent: HIGH); past it they fell out and one opening is left.
+    # An adult's four silent openings, then a fifth `days` later: inside the 14-day window
+    # the four count (5 opened = adult_minors, 4 silent: HIGH); past it they fell out and one
+    # opening is left.
     who = adult()
-    events = [ev(MSG, who, KIDS[i], T0 + i * 10 * MIN) for i in range(5)]
-    events.append(ev(MSG, who, KIDS[5], T0 + days * 24 * HOUR))
+    events = [ev(MSG, who, KIDS[i], T0 + i * 10 * MIN) for i in range(4)]
+    events.append(ev(MSG, who, KIDS[4], T0 + days * 24 * HOUR))
     assert top(run(events)) is expected
 
 
-@pytest.mark.parametrize("opened", [18, 17])
-def test_critical_at_three_times_high(opened: int) -> None:
-    who = adult()
+@pytest.mark.parametrize(
+    ("who", "opened", "expected"),
+    [
+        (adult(), 15, Severity.CRITICAL),  # 3 x adult_minors 5
+        (adult(), 14, Severity.HIGH),
+        (account("u-claims-16", AgeBand.AGE_16_17), 18, Severity.CRITICAL),  # 3 x high_minors 6
+        (account("u-claims-16", AgeBand.AGE_16_17), 17, Severity.HIGH),
+    ],
+)
+def test_critical_at_three_times_high(who: Account, opened: int, expected: Severity) -> None:
     kids = [minor(f"k-{i:02d}") for i in range(opened)]
     events = [ev(MSG, who, k, T0 + i * 2 * HOUR) for i, k in enumerate(kids)]
-    expected = Severity.CRITICAL if opened >= 3 * 6 else Severity.HIGH
+    assert top(run(events)) is expected
+
+
+@pytest.mark.parametrize(
+    ("who", "expected"),
+    [(adult(), Severity.HIGH), (account("u-claims-16", AgeBand.AGE_16_17), None)],
+)
+def test_five_silent_openings_are_high_only_for_an_adult(
+    who: Account, expected: Severity | None
+) -> None:
+    # Five openings two hours apart, none answered: at the fifth, four are settled and silent
+    # (silence 4.0). An adult's bar is 5 opened (adult_minors), a declared teen's 6.
+    events = [ev(MSG, who, KIDS[i], T0 + i * 2 * HOUR) for i in range(5)]
     assert top(run(events)) is expected
