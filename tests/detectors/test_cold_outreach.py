@@ -53,7 +53,8 @@ def test_six_openings_four_silent_one_answered_is_high() -> None:
     assert set(high.counterparts) == {k.id for k in KIDS[:6]}
 
 
-def test_a_declared_teen_is_judged_the_same() -> None:
+def test_a_declared_teen_with_most_openings_silent_is_high_too() -> None:
+    # The teen bar (6 opened, 40%) is met as the adult one is: 6 opened, 1 of 5 answered.
     assert top(run(outreach(account("u-claims-16", AgeBand.AGE_16_17), answered=1))) is (
         Severity.HIGH
     )
